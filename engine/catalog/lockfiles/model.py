@@ -1,0 +1,59 @@
+"""The parsed form of a lock file, shared by every format."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+
+def normalize_name(name: str) -> str:
+    """PEP 503 normalisation, so `Torch` and `torch` are the same package everywhere."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    name: str
+    version: str | None
+    specifier: str
+    extras: tuple[str, ...]
+    marker: str
+    hashes: tuple[str, ...]
+    line: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "specifier": self.specifier,
+            "extras": list(self.extras),
+            "marker": self.marker,
+            "hashes": list(self.hashes),
+            "line": self.line,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> LockedPackage:
+        return cls(
+            name=raw["name"],
+            version=raw["version"],
+            specifier=raw["specifier"],
+            extras=tuple(raw["extras"]),
+            marker=raw["marker"],
+            hashes=tuple(raw["hashes"]),
+            line=raw["line"],
+        )
+
+
+@dataclass(frozen=True)
+class LockFile:
+    format: str
+    packages: tuple[LockedPackage, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"format": self.format, "packages": [p.as_json() for p in self.packages]}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> LockFile:
+        return cls(raw["format"], tuple(LockedPackage.from_json(p) for p in raw["packages"]))

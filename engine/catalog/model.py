@@ -1,0 +1,62 @@
+"""The catalog of one revision: validated objects, the config and the parsed lock files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.catalog.lockfiles import LockFile
+
+
+@dataclass(frozen=True)
+class GovObject:
+    """One format-v1 object with where each of its fields is written."""
+
+    kind: str
+    name: str
+    path: str
+    doc: Mapping[str, Any]
+    lines: Mapping[str, int]
+
+    def line_of(self, field_path: str | None) -> int:
+        """The line of a field, or of its nearest parent that exists (a missing field's home)."""
+        path = field_path or ""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return self.lines.get("metadata.name", self.lines.get("kind", 1))
+
+
+@dataclass(frozen=True)
+class Config:
+    """`govops.yaml`; an absent file means the defaults: no local policies, nobody trusted."""
+
+    path: str | None
+    policy_paths: tuple[str, ...] = ()
+    policy_data: Mapping[str, Any] = field(default_factory=dict)
+    trust_keys: tuple[str, ...] = ()
+    trust_identities: tuple[Mapping[str, str], ...] = ()
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EnvironmentLock:
+    environment: str
+    path: str
+    lock: LockFile
+
+
+@dataclass(frozen=True)
+class Catalog:
+    config: Config
+    objects: Mapping[str, Mapping[str, GovObject]]
+    locks: Mapping[str, EnvironmentLock]
+
+    def get(self, kind: str, name: str) -> GovObject | None:
+        return self.objects.get(kind, {}).get(name)
+
+    def count(self) -> int:
+        return sum(len(v) for v in self.objects.values())

@@ -1,0 +1,243 @@
+"""Format v1 of the governed repo: which fields each kind has, their types, which are required.
+
+Structural mistakes (a missing `spec.source`, `quota: "16"`, a typo such as `licence`) are input
+errors found here, with the line, before any policy runs; whether a value is *acceptable*
+(a pinned revision, an allowed licence) is for the policies to say.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from engine.errors import InputError
+
+API_VERSION = "govops.dev/v1"
+OBJECT_KINDS = ("Model", "Dataset", "Environment", "Stack", "Waiver")
+CONFIG_KIND = "Config"
+
+# type names: str, int, number, bool, map (fields listed), free (anything), strmap (str -> str),
+# list[str], list[map], date, enum:a|b
+_COMMON: dict[str, tuple[str, bool]] = {
+    "apiVersion": ("str", True),
+    "kind": ("str", True),
+    "metadata": ("map", True),
+    "metadata.name": ("name", True),
+    "metadata.owners": ("list[str]", False),
+    "metadata.labels": ("strmap", False),
+    "metadata.annotations": ("strmap", False),
+    "metadata.description": ("str", False),
+    "spec": ("map", True),
+}
+
+FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
+    "Model": {
+        "spec.source": ("str", True),
+        "spec.revision": ("str", False),
+        "spec.digest": ("str", False),
+        "spec.format": ("str", False),
+        "spec.license": ("str", False),
+        "spec.parameters": ("number", False),
+        "spec.precision": ("str", False),
+        "spec.task": ("str", False),
+        "spec.architecture": ("str", False),
+        "spec.datasets": ("list[str]", False),
+        "spec.risk": ("enum:minimal|limited|high", False),
+        "spec.evaluations": ("list[map]", False),
+        "spec.evaluations[].metric": ("str", True),
+        "spec.evaluations[].value": ("number", True),
+        "spec.evaluations[].dataset": ("str", False),
+    },
+    "Dataset": {
+        "spec.source": ("str", True),
+        "spec.revision": ("str", False),
+        "spec.digest": ("str", False),
+        "spec.license": ("str", False),
+        "spec.pii": ("bool", False),
+        "spec.classification": ("str", False),
+    },
+    "Environment": {
+        "spec.python": ("str", False),
+        "spec.cuda": ("str", False),
+        "spec.image": ("str", True),
+        "spec.lockfile": ("str", False),
+    },
+    "Stack": {
+        "spec.cluster": ("map", True),
+        "spec.cluster.name": ("str", True),
+        "spec.cluster.context": ("str", False),
+        "spec.namespace": ("name", True),
+        "spec.gpu": ("map", True),
+        "spec.gpu.type": ("str", True),
+        "spec.gpu.quota": ("int", True),
+        "spec.workloads": ("list[map]", True),
+        "spec.workloads[].name": ("name", True),
+        "spec.workloads[].kind": ("enum:inference|training", True),
+        "spec.workloads[].model": ("str", True),
+        "spec.workloads[].environment": ("str", True),
+        "spec.workloads[].replicas": ("int", False),
+        "spec.workloads[].gpusPerReplica": ("int", False),
+        "spec.pulumi": ("map", False),
+        "spec.pulumi.program": ("str", False),
+        "spec.pulumi.config": ("free", False),
+    },
+    "Waiver": {
+        "spec.policy": ("str", True),
+        "spec.target": ("map", True),
+        "spec.target.kind": ("enum:" + "|".join(OBJECT_KINDS), True),
+        "spec.target.name": ("str", True),
+        "spec.reason": ("str", False),
+        "spec.approvedBy": ("list[str]", False),
+        "spec.expires": ("date", False),
+    },
+}
+
+CONFIG_FIELDS: dict[str, tuple[str, bool]] = {
+    "apiVersion": ("str", True),
+    "kind": ("str", True),
+    "metadata": ("free", False),
+    "policies": ("map", False),
+    "policies.paths": ("list[str]", False),
+    "policies.data": ("free", False),
+    "trust": ("map", False),
+    "trust.keys": ("list[str]", False),
+    "trust.identities": ("list[map]", False),
+    "trust.identities[].issuer": ("str", True),
+    "trust.identities[].subject": ("str", True),
+}
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def _type_ok(kind: str, value: Any) -> str | None:
+    """None when `value` fits `kind`, else what was expected."""
+    if kind in ("free",):
+        return None
+    if kind in ("str", "name", "date") or kind.startswith("enum:"):
+        if not isinstance(value, str):
+            hint = "; quote it" if isinstance(value, int | float | bool) else ""
+            return f"a string{hint}"
+        if kind == "name" and not _NAME.match(value):
+            return "a lowercase name of letters, digits, '-' and '.' (as Kubernetes names)"
+        if kind == "date" and not _DATE.match(value):
+            return "a date YYYY-MM-DD"
+        if kind.startswith("enum:") and value not in kind[5:].split("|"):
+            return "one of " + ", ".join(kind[5:].split("|"))
+        return None
+    if kind == "int":
+        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+    if kind == "number":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else "a number"
+    if kind == "bool":
+        return None if isinstance(value, bool) else "true or false"
+    if kind in ("map", "strmap"):
+        if not isinstance(value, dict):
+            return "a mapping"
+        if kind == "strmap" and not all(isinstance(v, str) for v in value.values()):
+            return "a mapping of strings"
+        return None
+    if kind == "list[str]":
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return None if ok else "a list of strings"
+    if kind == "list[map]":
+        ok = isinstance(value, list) and all(isinstance(v, dict) for v in value)
+        return None if ok else "a list of mappings"
+    raise AssertionError(kind)
+
+
+def _expand(doc: Any, pattern: str) -> list[tuple[str, Any, bool]]:
+    """Concrete paths for a pattern such as `spec.workloads[].name`: (path, value, present)."""
+    current: list[tuple[str, Any]] = [("", doc)]
+    results: list[tuple[str, Any, bool]] = []
+    parts = pattern.split(".")
+    for i, part in enumerate(parts):
+        is_list = part.endswith("[]")
+        key = part[:-2] if is_list else part
+        last = i == len(parts) - 1
+        nxt: list[tuple[str, Any]] = []
+        for where, value in current:
+            path = f"{where}.{key}" if where else key
+            if not isinstance(value, dict) or key not in value:
+                if last:
+                    results.append((path, None, False))
+                continue
+            child = value[key]
+            if last:
+                results.append((path, child, True))
+            elif is_list and isinstance(child, list):
+                nxt.extend((f"{path}[{j}]", item) for j, item in enumerate(child))
+            elif not is_list:
+                nxt.append((path, child))
+        current = nxt
+    return results
+
+
+def _parent_line(lines: dict[str, int], path: str) -> int:
+    while path:
+        if path in lines:
+            return lines[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return 1
+
+
+def _parent(pattern: str) -> str:
+    return pattern.rsplit(".", 1)[0] if "." in pattern else ""
+
+
+def _known_paths(fields: dict[str, tuple[str, bool]]) -> tuple[set[str], set[str]]:
+    known = set(fields)
+    free = {p for p, (kind, _) in fields.items() if kind in ("free", "strmap")}
+    return known, free
+
+
+def _check_unknown(path: str, doc: Any, lines: dict[str, int],
+                   fields: dict[str, tuple[str, bool]]) -> None:
+    known, free = _known_paths(fields)
+
+    def walk(value: Any, concrete: str, pattern: str) -> None:
+        if pattern in free:
+            return
+        if isinstance(value, dict):
+            for key, child in value.items():
+                c = f"{concrete}.{key}" if concrete else key
+                p = f"{pattern}.{key}" if pattern else key
+                if p not in known:
+                    siblings = [k.rsplit(".", 1)[-1] for k in known if _parent(k) == pattern]
+                    close = difflib.get_close_matches(key, siblings, n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise InputError(path, lines.get(c), f"unknown field {c}{hint}")
+                walk(child, c, p)
+        elif isinstance(value, list):
+            for j, item in enumerate(value):
+                if isinstance(item, dict):
+                    walk(item, f"{concrete}[{j}]", f"{pattern}[]")
+
+    walk(doc, "", "")
+
+
+def validate(path: str, doc: Any, lines: dict[str, int],
+             fields: dict[str, tuple[str, bool]]) -> None:
+    """Raise InputError for the first structural problem, in document order of the fields."""
+    if not isinstance(doc, dict):
+        raise InputError(path, 1, "expected a mapping with apiVersion, kind, metadata and spec")
+    for pattern, (kind, required) in fields.items():
+        for concrete, value, present in _expand(doc, pattern):
+            if not present:
+                if required:
+                    raise InputError(path, _parent_line(lines, concrete),
+                                     f"missing required field {concrete}")
+                continue
+            problem = _type_ok(kind, value)
+            if problem:
+                raise InputError(path, lines.get(concrete, _parent_line(lines, concrete)),
+                                 f"{concrete} must be {problem}")
+    _check_unknown(path, doc, lines, fields)
+
+
+def fields_for(kind: str) -> dict[str, tuple[str, bool]]:
+    return {**_COMMON, **FIELDS[kind]}

@@ -1,0 +1,117 @@
+"""`govops check`: compose the stages (repo -> catalog -> policy) into one Decision.
+
+This is the only place that knows the order of the stages; each stage knows only its own job.
+Keep imports here free of sigstore, pulumi and cyclonedx: this is the pre-commit path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.advisories import AdvisoryIndex
+from engine.catalog import Catalog, CatalogLoader, ParseCache
+from engine.catalog.changes import ObjectDiff, object_changes
+from engine.errors import GovopsError, RevisionError
+from engine.policy.backends import select_backend
+from engine.policy.decision import Decision, ObjectChange
+from engine.policy.evaluate import decide
+from engine.policy.input import WaiverOrigin, build_input
+from engine.policy.library import Library, PolicyBundle, build_bundle, repo_modules
+from engine.policy.metadata import PolicyMeta
+from engine.repo import GitRepo, Snapshot, open_repo
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The decision and the policy bundle that made it (reports read its METADATA)."""
+
+    decision: Decision
+    bundle: PolicyBundle
+
+    @property
+    def metadata(self) -> Mapping[str, PolicyMeta]:
+        return self.bundle.metadata
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    repo: Path
+    rev: str | None = None
+    base: str | None = None
+    staged: bool = False
+    engine: str = "auto"
+    now: str | None = None
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_now(text: str) -> str:
+    """Accept RFC 3339 or a plain date; return RFC 3339 UTC with seconds."""
+    try:
+        if len(text) == 10:
+            moment = dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+        else:
+            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise GovopsError(f"--now {text!r} is not an RFC 3339 time or a YYYY-MM-DD date") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _has_head(repo: GitRepo) -> bool:
+    try:
+        repo.resolve("HEAD")
+    except RevisionError:
+        return False
+    return True
+
+
+def _waiver_origins(repo: GitRepo, catalog: Catalog, history_from: str | None,
+                    ) -> dict[str, WaiverOrigin]:
+    waivers = catalog.objects.get("Waiver", {})
+    if not waivers or history_from is None:
+        return {}
+    found = repo.added_by(history_from, sorted({w.path for w in waivers.values()}))
+    return {name: WaiverOrigin(found[w.path].time, found[w.path].commit)
+            for name, w in waivers.items() if w.path in found}
+
+
+def run_check(options: CheckOptions) -> Checked:
+    if options.staged and options.rev:
+        raise GovopsError("--staged evaluates the index; it cannot be combined with --rev")
+    repo = open_repo(options.repo)
+    now = parse_now(options.now) if options.now else utc_now()
+    cache = ParseCache(repo.git_dir / "govops" / "cache.sqlite")
+    try:
+        loader = CatalogLoader(repo, cache)
+        head: Snapshot
+        if options.staged:
+            head = repo.staged(now)
+            history = "HEAD" if _has_head(repo) else None
+            base_rev = options.base or history
+        else:
+            head = repo.snapshot(options.rev or "HEAD")
+            history = head.info.commit
+            base_rev = options.base
+        base = repo.snapshot(base_rev) if base_rev else None
+        catalog = loader.load(head)
+        diffs: list[ObjectDiff] = object_changes(loader, base, head) if base else []
+        origins = _waiver_origins(repo, catalog, history)
+        library = Library.load()
+        bundle = build_bundle(library, repo_modules(repo, head, catalog.config), catalog.config)
+        backend = select_backend(options.engine)
+        backend.load(bundle.modules, bundle.data)
+        document = build_input(catalog, head.info, base.info if base else None, diffs, origins,
+                               AdvisoryIndex(library.advisories), now)
+        changes = [ObjectChange(d.path, d.kind, d.name, d.change) for d in diffs]
+        decision = decide(backend, bundle, catalog, document, head.info,
+                          base.info if base else None, changes)
+        return Checked(decision, bundle)
+    finally:
+        cache.close()

@@ -1,0 +1,46 @@
+"""What every Rego backend offers: load modules and data, evaluate a document, run one test."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from engine.errors import EngineError, InputError
+from engine.policy.library import PolicyModule
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    status: Literal["pass", "fail", "error"]
+    detail: str = ""
+
+
+class RegoBackend(Protocol):
+    name: str
+
+    def version(self) -> str: ...
+
+    def load(self, modules: Sequence[PolicyModule], data: Mapping[str, Any]) -> None:
+        """Compile everything; InputError (file:line) for broken Rego, EngineError otherwise."""
+
+    def evaluate(self, document: str, input: Any) -> Any:
+        """The value of `data.<document>` for this input; None when undefined."""
+
+    def run_test(self, package: str, rule: str) -> TestOutcome: ...
+
+    def coverage(self, queries: Sequence[str]) -> dict[str, Any] | None:
+        """OPA-style coverage report of evaluating `queries`, or None when unsupported."""
+
+
+_OPA_LOCATION = re.compile(r"(\S+?\.rego):(\d+): (rego_\w+): ([^\n]*)")
+
+
+def opa_style_error(message: str) -> InputError | EngineError:
+    """Turn an OPA compiler message into the one-line error of the module it names."""
+    match = _OPA_LOCATION.search(message)
+    if not match:
+        return EngineError(message.strip().splitlines()[0] if message.strip() else "OPA error")
+    path, line, kind, text = match.groups()
+    return InputError(path, int(line), f"{kind}: {text.strip()}")

@@ -1,0 +1,81 @@
+"""The real OPA Go engine, embedded through opa-golib-python-bindings (ctypes)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine.errors import EngineError
+from engine.policy.backends.interface import TestOutcome, opa_style_error
+from engine.policy.library import PolicyModule
+
+try:
+    from opa_bindings import OpaEngine, OpaError, OpaUndefinedError
+except (ImportError, OSError) as exc:  # the wheel is installed separately; see requirements/opa.txt
+    _IMPORT_ERROR: Exception | None = exc
+else:
+    _IMPORT_ERROR = None
+
+
+class OpaBackend:
+    name = "opa"
+
+    def __init__(self) -> None:
+        if _IMPORT_ERROR is not None:
+            raise EngineError(f"the opa engine cannot load ({_IMPORT_ERROR}); install "
+                              "requirements/opa.txt or use --engine regopy")
+        try:
+            self._engine = OpaEngine()
+        except OSError as exc:
+            raise EngineError(f"the opa engine cannot load ({exc}); use --engine regopy") from None
+
+    def version(self) -> str:
+        return "opa-golib-python-bindings " + importlib.metadata.version(
+            "opa-golib-python-bindings")
+
+    def load(self, modules: Sequence[PolicyModule], data: Mapping[str, Any]) -> None:
+        try:
+            for module in modules:
+                self._engine.add_policy(module.path, module.source)
+            self._engine.add_data(dict(data))
+            # Compilation (type checks, undefined functions) happens on first use: force it now
+            # so a broken policy is an error before any input is evaluated.
+            self._engine.eval_query("true")
+        except OpaError as exc:
+            raise opa_style_error(exc.message) from None
+
+    def evaluate(self, document: str, input: Any) -> Any:
+        try:
+            return self._engine.eval_document(document, input)
+        except OpaUndefinedError:
+            return None
+        except OpaError as exc:
+            raise opa_style_error(exc.message) from None
+
+    def run_test(self, package: str, rule: str) -> TestOutcome:
+        try:
+            value = self._engine.eval_document(f"{package}.{rule}")
+        except OpaUndefinedError:
+            return TestOutcome("fail")
+        except OpaError as exc:
+            return TestOutcome("error", exc.message.strip().splitlines()[0])
+        return TestOutcome("pass") if value is True else TestOutcome("fail", repr(value))
+
+    def coverage(self, queries: Sequence[str]) -> dict[str, Any] | None:
+        files: dict[str, Any] = {}
+        for query in queries:
+            try:
+                self._engine.eval_query(query, coverage=True)
+            except OpaError:
+                continue
+            report = self._engine.last_coverage or {}
+            for path, lines in (report.get("files") or {}).items():
+                into = files.setdefault(path, {"covered": set(), "not_covered": set()})
+                for span in lines.get("covered") or []:
+                    into["covered"].update(range(span["start"]["row"], span["end"]["row"] + 1))
+                for span in lines.get("not_covered") or []:
+                    into["not_covered"].update(range(span["start"]["row"], span["end"]["row"] + 1))
+        for into in files.values():
+            into["not_covered"] -= into["covered"]
+        return files

@@ -1,0 +1,113 @@
+"""Microsoft's rego-cpp through regopy: the fallback backend when OPA cannot load.
+
+Talks to regopy's C layer for outputs because `regopy.Output.__str__` crashes the process on
+error outputs (seen with regopy 1.5.2); every call that can fail is checked here instead.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine.errors import EngineError, InputError
+from engine.policy.backends.calls import calls_to_builtins
+from engine.policy.backends.interface import TestOutcome
+from engine.policy.library import PolicyModule
+
+try:
+    import regopy
+    from regopy.rego_shared import (
+        RegoError,
+        rego_free_output,
+        rego_get_error,
+        rego_output_ok,
+        rego_output_string,
+        rego_query,
+    )
+except (ImportError, OSError) as exc:
+    _IMPORT_ERROR: Exception | None = exc
+else:
+    _IMPORT_ERROR = None
+
+_LOCATION = re.compile(r"\(error \d+:(.+?)\|(\d+)\|\d+")
+_MESSAGE = re.compile(r"\(errormsg \d+:([^)\n]*)")
+
+
+class RegopyBackend:
+    name = "regopy"
+
+    def __init__(self) -> None:
+        if _IMPORT_ERROR is not None:
+            raise EngineError(f"the regopy engine cannot load ({_IMPORT_ERROR})")
+        self._interp = regopy.Interpreter()
+        # rego-cpp prints compile errors to stdout itself; we report them as one line instead.
+        self._interp.log_level = regopy.LogLevel.NONE
+        self._sources: dict[str, str] = {}
+
+    def version(self) -> str:
+        return "regopy " + importlib.metadata.version("regopy")
+
+    def _error(self, text: str) -> InputError | EngineError:
+        message = _MESSAGE.search(text)
+        what = message.group(1).strip() if message else text.strip().splitlines()[0]
+        where = _LOCATION.search(text)
+        if where and where.group(1) in self._sources:
+            path, offset = where.group(1), int(where.group(2))
+            line = self._sources[path].count("\n", 0, offset) + 1
+            return InputError(path, line, f"rego error: {what}")
+        return EngineError(f"regopy: {what}")
+
+    def load(self, modules: Sequence[PolicyModule], data: Mapping[str, Any]) -> None:
+        for module in modules:
+            self._sources[module.path] = module.source
+            try:
+                self._interp.add_module(module.path, module.source)
+            except RegoError as exc:
+                raise self._error(str(exc)) from None
+        for call in calls_to_builtins(modules):
+            if not self._interp.is_builtin(call.name):
+                raise InputError(call.path, call.line,
+                                 f"{call.name} is not a builtin of the regopy backend "
+                                 "(rego-cpp); evaluate with --engine opa")
+        try:
+            self._interp.add_data_json(json.dumps(dict(data)))
+        except RegoError as exc:
+            raise self._error(str(exc)) from None
+
+    def _query(self, query: str) -> Any:
+        """The first expression's value; None when undefined; raises on engine errors."""
+        impl = rego_query(self._interp._impl, query)
+        try:
+            if not rego_output_ok(impl):
+                raise self._error(rego_get_error(self._interp._impl))
+            text = rego_output_string(impl)
+        finally:
+            rego_free_output(impl)
+        if text.strip() == "undefined":
+            return None
+        try:
+            result = json.loads(text)
+        except ValueError:
+            raise self._error(text) from None
+        expressions = result.get("expressions") if isinstance(result, dict) else None
+        return expressions[0] if expressions else None
+
+    def evaluate(self, document: str, input: Any) -> Any:
+        try:
+            self._interp.set_input_term(json.dumps(input))
+        except RegoError as exc:
+            raise EngineError(f"regopy rejected the input: {exc}") from None
+        return self._query(f"data.{document}")
+
+    def run_test(self, package: str, rule: str) -> TestOutcome:
+        try:
+            value = self._query(f"data.{package}.{rule}")
+        except (InputError, EngineError) as exc:
+            return TestOutcome("error", str(exc))
+        return TestOutcome("pass") if value is True else TestOutcome("fail", repr(value))
+
+    def coverage(self, queries: Sequence[str]) -> dict[str, Any] | None:
+        return None

@@ -1,0 +1,117 @@
+"""Evaluate one input with one backend and turn the raw deny/warn sets into a Decision.
+
+The engine, not the policies, locates results (kind/name/field -> file:line) and applies
+waivers, so every policy, shipped or local, gets both for free and cannot get them wrong.
+A result the engine cannot read fails the evaluation: a malformed policy must never pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from engine.catalog import Catalog, GovObject
+from engine.errors import EngineError
+from engine.policy.backends import RegoBackend
+from engine.policy.decision import Decision, ObjectChange, Result, WaivedResult
+from engine.policy.input import input_digest
+from engine.policy.library import PolicyBundle
+from engine.repo import RevisionInfo
+
+POLICY_ROOT = "govops.policies"
+WAIVER_POLICY = "WVR-001"
+
+
+def _raw_results(tree: Any, where: str) -> Iterator[tuple[str, str, Any]]:
+    """(severity, package, raw result) for every deny/warn set under data.govops.policies."""
+    if not isinstance(tree, dict):
+        return
+    for key, value in sorted(tree.items()):
+        if key in ("deny", "warn"):
+            if not isinstance(value, list):
+                raise EngineError(f"data.{where}.{key} must be a set of result objects")
+            for item in value:
+                yield key, where, item
+        elif isinstance(value, dict):
+            yield from _raw_results(value, f"{where}.{key}")
+
+
+def _locate(catalog: Catalog, raw: Mapping[str, Any]) -> tuple[str, int]:
+    obj: GovObject | None = catalog.get(str(raw["kind"]), str(raw["name"]))
+    if obj is None:
+        return (catalog.config.path or "govops.yaml", 0)
+    package = raw.get("package")
+    if package is not None and obj.kind == "Environment" and obj.name in catalog.locks:
+        lock = catalog.locks[obj.name]
+        for p in lock.lock.packages:
+            if p.name == package and raw.get("version") in (None, p.version):
+                return lock.path, p.line
+        return lock.path, 1
+    return obj.path, obj.line_of(raw.get("field"))
+
+
+def _result(catalog: Catalog, severity: str, package: str, raw: Any) -> Result:
+    if not isinstance(raw, dict) or not all(
+        isinstance(raw.get(k), str) and raw.get(k) for k in ("id", "msg", "kind", "name")
+    ):
+        raise EngineError(f"data.{package}: a {severity} result must be an object with string "
+                          f"id, msg, kind and name; got {raw!r}")
+    field = raw.get("field")
+    pkg = raw.get("package")
+    file, line = _locate(catalog, raw)
+    return Result(
+        file=file, line=line, id=raw["id"], kind=raw["kind"], name=raw["name"],
+        severity="deny" if severity == "deny" else "warn", msg=raw["msg"],
+        field=field if isinstance(field, str) else None,
+        package=pkg if isinstance(pkg, str) else None,
+    )
+
+
+def _applicable_waivers(catalog: Catalog, results: Sequence[Result]) -> dict[tuple[str, str, str],
+                                                                            str]:
+    """(policy, kind, name) -> waiver name, for waivers WVR-001 has nothing against."""
+    refused = {r.name for r in results
+               if r.id == WAIVER_POLICY and r.kind == "Waiver" and r.severity == "deny"}
+    table: dict[tuple[str, str, str], str] = {}
+    for name, waiver in sorted(catalog.objects.get("Waiver", {}).items()):
+        if name in refused:
+            continue
+        spec = waiver.doc["spec"]
+        key = (spec["policy"], spec["target"]["kind"], spec["target"]["name"])
+        table.setdefault(key, name)
+    return table
+
+
+def decide(
+    backend: RegoBackend,
+    bundle: PolicyBundle,
+    catalog: Catalog,
+    document: Mapping[str, Any],
+    revision: RevisionInfo,
+    base: RevisionInfo | None,
+    changes: Sequence[ObjectChange],
+) -> Decision:
+    tree = backend.evaluate(POLICY_ROOT, document)
+    results = sorted({_result(catalog, sev, pkg, raw)
+                      for sev, pkg, raw in _raw_results(tree or {}, POLICY_ROOT)})
+    waivers = _applicable_waivers(catalog, results)
+    kept: list[Result] = []
+    waived: list[WaivedResult] = []
+    for result in results:
+        waiver = waivers.get((result.id, result.kind, result.name))
+        if waiver is not None and result.id != WAIVER_POLICY:
+            waived.append(WaivedResult(result, waiver))
+        else:
+            kept.append(result)
+    return Decision(
+        revision=revision,
+        base=base,
+        engine=backend.name,
+        engine_version=backend.version(),
+        policy_digest=bundle.digest,
+        input_digest=input_digest(document),
+        results=tuple(kept),
+        waived=tuple(sorted(waived)),
+        changes=tuple(changes),
+        objects=catalog.count(),
+    )

@@ -1,0 +1,153 @@
+"""The policy bundle of one evaluation: the default library plus the repo's own policies.
+
+Repo-local policies are read from the evaluated revision's git objects, like everything else,
+so a policy change is evaluated together with the change it arrives in.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+
+from engine.catalog import Config
+from engine.errors import InputError
+from engine.policy.metadata import PolicyMeta, read_metadata
+from engine.repo import GitRepo, Snapshot
+
+LIBRARY_PREFIX = "@govops/"
+
+
+@dataclass(frozen=True)
+class PolicyModule:
+    path: str
+    source: str
+
+    @property
+    def is_test(self) -> bool:
+        return self.path.endswith("_test.rego")
+
+
+@dataclass(frozen=True)
+class PolicyBundle:
+    modules: tuple[PolicyModule, ...]
+    data: Mapping[str, Any]
+    digest: str
+
+    @functools.cached_property
+    def metadata(self) -> Mapping[str, PolicyMeta]:
+        """METADATA by policy id; parsed on first use, since only reports need it."""
+        found: dict[str, PolicyMeta] = {}
+        for module in self.modules:
+            if not module.is_test:
+                for meta in read_metadata(module.path, module.source):
+                    found.setdefault(meta.id, meta)
+        return found
+
+
+def default_library_dir() -> Path:
+    """`policies/` of this checkout, or where GOVOPS_POLICY_LIBRARY points."""
+    override = os.environ.get("GOVOPS_POLICY_LIBRARY")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2] / "policies"
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+def _read_text(path: Path, shown: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(shown, None, "not UTF-8 text") from None
+
+
+def _load_json(path: Path, shown: str) -> Any:
+    try:
+        return json.loads(_read_text(path, shown))
+    except json.JSONDecodeError as exc:
+        raise InputError(shown, exc.lineno, f"malformed JSON: {exc.msg}") from None
+
+
+@dataclass(frozen=True)
+class Library:
+    """The default library on disk: modules, data and advisory records."""
+
+    modules: tuple[PolicyModule, ...]
+    data: Mapping[str, Any]
+    advisories: Mapping[str, Any]
+
+    @classmethod
+    def load(cls, root: Path | None = None, include_tests: bool = False) -> Library:
+        root = root or default_library_dir()
+        if not root.is_dir():
+            raise InputError(str(root), None, "policy library not found")
+        modules = []
+        for path in sorted(root.rglob("*.rego")):
+            rel = path.relative_to(root).as_posix()
+            module = PolicyModule(LIBRARY_PREFIX + rel, _read_text(path, LIBRARY_PREFIX + rel))
+            if include_tests or not module.is_test:
+                modules.append(module)
+        data: dict[str, Any] = {}
+        for path in sorted((root / "data").glob("*.json")):
+            _deep_merge(data, _load_json(path, LIBRARY_PREFIX + "data/" + path.name))
+        advisories: dict[str, Any] = {}
+        for path in sorted((root / "advisories").glob("*.json")):
+            record = _load_json(path, LIBRARY_PREFIX + "advisories/" + path.name)
+            advisories[record["id"]] = record
+        return cls(tuple(modules), data, advisories)
+
+
+def repo_modules(repo: GitRepo, snapshot: Snapshot, config: Config,
+                 include_tests: bool = False) -> list[PolicyModule]:
+    """The .rego files under `policies.paths` of govops.yaml, at this revision."""
+    modules: list[PolicyModule] = []
+    for i, declared in enumerate(config.policy_paths):
+        prefix = declared.strip("/")
+        matches = sorted(
+            p for p in snapshot.files
+            if p.endswith(".rego") and (p == prefix or p.startswith(prefix + "/"))
+        )
+        if not matches:
+            raise InputError(config.path or "govops.yaml", config.lines.get(f"policies.paths[{i}]"),
+                             f"policies path {declared!r} holds no .rego file")
+        for path in matches:
+            entry = snapshot.files[path]
+            if entry.is_symlink:
+                raise InputError(path, None, "is a symlink; govops reads only regular files")
+            try:
+                source = repo.read_blob(entry.oid).decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError(path, None, "not UTF-8 text") from None
+            module = PolicyModule(path, source)
+            if include_tests or not module.is_test:
+                modules.append(module)
+    return modules
+
+
+def build_bundle(library: Library, local: list[PolicyModule], config: Config) -> PolicyBundle:
+    data: dict[str, Any] = copy.deepcopy(dict(library.data))
+    govops = data.setdefault("govops", {})
+    govops["advisories"] = copy.deepcopy(dict(library.advisories))
+    _deep_merge(govops.setdefault("config", {}), config.policy_data)
+    modules = (*library.modules, *local)
+    fingerprint: dict[str, Any] = {
+        "modules": [[m.path, hashlib.sha256(m.source.encode()).hexdigest()] for m in modules],
+        "data": data,
+    }
+    digest = "sha256:" + hashlib.sha256(rfc8785.dumps(fingerprint)).hexdigest()
+    return PolicyBundle(modules, data, digest)

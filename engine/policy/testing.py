@@ -1,0 +1,121 @@
+"""`govops policy test`: run the `test_*` rules of Rego test modules, like `opa test`.
+
+Same backends as `check`, so a test that passes here passes where the policy runs; a test that
+errors (for example a builtin the backend lacks) counts as failed, never as passed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import InputError
+from engine.policy.backends import RegoBackend
+from engine.policy.library import Library, PolicyModule, build_bundle
+from engine.policy.metadata import package_of
+
+_TEST_RULE = re.compile(r"^(test_\w+)\b", re.M)
+
+
+@dataclass(frozen=True)
+class TestCase:
+    package: str
+    rule: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class TestResult:
+    case: TestCase
+    status: str
+    detail: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TestReport:
+    engine: str
+    results: tuple[TestResult, ...]
+    coverage: dict[str, float] | None
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for r in self.results if r.status == "pass")
+
+    @property
+    def failed(self) -> int:
+        return len(self.results) - self.passed
+
+
+def discover(modules: Sequence[PolicyModule]) -> list[TestCase]:
+    cases: dict[tuple[str, str], TestCase] = {}
+    for module in modules:
+        if not module.is_test:
+            continue
+        package = package_of(module.source)
+        if package is None:
+            raise InputError(module.path, 1, "no package declaration")
+        for match in _TEST_RULE.finditer(module.source):
+            line = module.source.count("\n", 0, match.start()) + 1
+            key = (package, match.group(1))
+            cases.setdefault(key, TestCase(package, match.group(1), module.path, line))
+    return sorted(cases.values(), key=lambda c: (c.path, c.line))
+
+
+def _disk_modules(paths: Sequence[Path]) -> list[PolicyModule]:
+    modules: list[PolicyModule] = []
+    for root in paths:
+        if not root.exists():
+            raise InputError(str(root), None, "no such file or directory")
+        files = sorted(root.rglob("*.rego")) if root.is_dir() else [root]
+        for path in files:
+            try:
+                modules.append(PolicyModule(str(path), path.read_text(encoding="utf-8")))
+            except UnicodeDecodeError:
+                raise InputError(str(path), None, "not UTF-8 text") from None
+    return modules
+
+
+def run_tests(backend: RegoBackend, paths: Sequence[Path] = ()) -> TestReport:
+    """Tests of the default library, or of `paths` evaluated on top of the library."""
+    from engine.catalog import Config
+
+    if paths:
+        library = Library.load()
+        extra = _disk_modules(paths)
+        known = {m.source for m in library.modules}
+        local = [m for m in extra if m.source not in known]
+    else:
+        library = Library.load(include_tests=True)
+        local = []
+    bundle = build_bundle(library, local, Config(path=None))
+    backend.load(bundle.modules, bundle.data)
+    cases = discover(bundle.modules)
+    results = []
+    for case in cases:
+        started = time.perf_counter()
+        outcome = backend.run_test(case.package, case.rule)
+        results.append(TestResult(case, outcome.status, outcome.detail,
+                                  time.perf_counter() - started))
+    coverage = _coverage(backend, cases, bundle.modules)
+    return TestReport(backend.name, tuple(results), coverage)
+
+
+def _coverage(backend: RegoBackend, cases: Sequence[TestCase],
+              modules: Sequence[PolicyModule]) -> dict[str, float] | None:
+    report = backend.coverage([f"data.{c.package}.{c.rule}" for c in cases])
+    if report is None:
+        return None
+    policy_paths = {m.path for m in modules if not m.is_test}
+    percent: dict[str, float] = {}
+    for path, lines in sorted(report.items()):
+        if path not in policy_paths:
+            continue
+        covered, missed = len(lines["covered"]), len(lines["not_covered"])
+        if covered + missed:
+            percent[path] = 100.0 * covered / (covered + missed)
+    return percent

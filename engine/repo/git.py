@@ -1,0 +1,131 @@
+"""pygit2 access to a governed repo: resolve revisions, list trees, read blobs and the index.
+
+Never reads the working tree: a file that is edited but not staged or committed does not
+exist for govops.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import pygit2
+
+from engine.errors import RevisionError
+from engine.repo.snapshot import FileEntry, RevisionInfo, Snapshot
+
+_TREE_MODE = 0o040000
+
+
+def open_repo(path: str | Path) -> GitRepo:
+    """Open the repository containing `path` (a work tree or a bare repo)."""
+    found = pygit2.discover_repository(str(path))
+    if found is None:
+        raise RevisionError(f"{path}: not a git repository")
+    return GitRepo(pygit2.Repository(found))
+
+
+def _rfc3339(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class AddedBy:
+    """The first commit on the first-parent chain whose tree holds a file."""
+
+    commit: str | None
+    time: str
+
+
+class GitRepo:
+    """One opened repository; the only place in govops that holds pygit2 objects."""
+
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self._repo = repo
+
+    @property
+    def git_dir(self) -> Path:
+        return Path(self._repo.path)
+
+    @property
+    def workdir(self) -> Path | None:
+        return Path(self._repo.workdir) if self._repo.workdir else None
+
+    def resolve(self, rev: str) -> pygit2.Commit:
+        try:
+            obj = self._repo.revparse_single(rev)
+            commit = obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError) as exc:
+            raise RevisionError(f"unknown revision {rev!r}: {exc}") from None
+        return commit
+
+    def snapshot(self, rev: str) -> Snapshot:
+        commit = self.resolve(rev)
+        author = commit.author
+        info = RevisionInfo(
+            commit=str(commit.id),
+            tree=str(commit.tree_id),
+            author=f"{author.name} <{author.email}>",
+            time=_rfc3339(commit.commit_time),
+            ref=rev,
+        )
+        files: dict[str, FileEntry] = {}
+        self._walk(commit.tree, "", files)
+        return Snapshot(info, files)
+
+    def staged(self, now: str) -> Snapshot:
+        """The index as it would be committed; its tree id is the one `git commit` would record."""
+        index = self._repo.index
+        index.read()
+        files = {e.path: FileEntry(str(e.id), e.mode) for e in index}
+        try:
+            tree = str(index.write_tree())
+        except pygit2.GitError as exc:
+            raise RevisionError(f"cannot read the index: {exc}") from None
+        sig = self._repo.default_signature if self._has_identity() else None
+        author = f"{sig.name} <{sig.email}>" if sig else "unknown"
+        return Snapshot(RevisionInfo(None, tree, author, now, ":staged"), files)
+
+    def _has_identity(self) -> bool:
+        try:
+            self._repo.default_signature  # noqa: B018 - raises when user.name/email are unset
+        except (KeyError, pygit2.GitError):
+            return False
+        return True
+
+    def _walk(self, tree: pygit2.Tree, prefix: str, out: dict[str, FileEntry]) -> None:
+        for entry in tree:
+            path = prefix + str(entry.name)
+            if entry.filemode == _TREE_MODE:
+                self._walk(cast(pygit2.Tree, self._repo[entry.id]), path + "/", out)
+            elif entry.type_str == "blob":
+                out[path] = FileEntry(str(entry.id), entry.filemode)
+
+    def read_blob(self, oid: str) -> bytes:
+        return cast(pygit2.Blob, self._repo[oid]).data
+
+    def blob_size(self, oid: str) -> int:
+        return cast(pygit2.Blob, self._repo[oid]).size
+
+    def added_by(self, rev: str, paths: list[str]) -> dict[str, AddedBy]:
+        """When each path first appeared on the first-parent chain ending at `rev`.
+
+        First-parent keeps the answer linear and cheap: a waiver merged from a side branch counts
+        from the merge, the moment it started to apply on this line of history.
+        """
+        pending = set(paths)
+        found: dict[str, AddedBy] = {}
+        commit: pygit2.Commit | None = self.resolve(rev)
+        while commit is not None and pending:
+            tree = commit.tree
+            for path in list(pending):
+                try:
+                    tree[path]
+                except KeyError:
+                    pending.discard(path)
+                    continue
+                found[path] = AddedBy(str(commit.id), _rfc3339(commit.commit_time))
+            commit = commit.parents[0] if commit.parents else None
+        return found

@@ -1,0 +1,62 @@
+# METADATA
+# title: Lock files contain no package version with a known advisory
+# description: >-
+#   Shipped advisories (OSV records under policies/advisories/) cover flaws that matter for AI
+#   serving, such as code execution when loading model files. The engine matches each locked
+#   version against their ranges; this policy reports every match.
+# custom:
+#   id: ENV-003
+#   severity: deny
+#   remediation: >-
+#     Upgrade the package to a fixed version in the lock file (regenerate it with hashes). If the
+#     vulnerable code path is provably unused, add a Waiver for ENV-003 targeting the Environment.
+package govops.policies.env_003
+
+import data.govops.lib.catalog
+import rego.v1
+
+deny contains result if {
+	some name, lockfile in catalog.lockfiles
+	some pkg in catalog.list_at(lockfile, ["packages"])
+	some advisory in catalog.list_at(pkg, ["advisories"])
+	result := {
+		"id": "ENV-003",
+		"msg": concat("", [
+			"Package ", pkg.name, " ", version_label(pkg),
+			" in environment ", name, " is affected by ", advisory,
+			advisory_summary(advisory), advisory_fix(advisory, pkg.name), ".",
+		]),
+		"kind": "Environment",
+		"name": name,
+		"field": "spec.lockfile",
+		"package": pkg.name,
+	}
+}
+
+version_label(pkg) := version if {
+	version := pkg.version
+	is_string(version)
+} else := "(unpinned)"
+
+# The engine may know advisories this library does not ship (none today): then the id alone.
+advisory_summary(id) := concat("", [": ", summary]) if {
+	summary := catalog.text_at(data.govops.advisories, [id, "summary"])
+} else := ""
+
+advisory_fix(id, package_name) := concat("", ["; upgrade to ", concat(" or ", fixes), " or later"]) if {
+	fixes := fixed_versions(id, package_name)
+	count(fixes) > 0
+} else := ""
+
+# Every version an OSV record names as fixed for this PyPI package, sorted for a stable message.
+fixed_versions(id, package_name) := sort({version |
+	some affected in catalog.list_at(data.govops.advisories, [id, "affected"])
+	object.get(affected, ["package", "ecosystem"], "") == "PyPI"
+	pep503(object.get(affected, ["package", "name"], "")) == package_name
+	some range in catalog.list_at(affected, ["ranges"])
+	some event in catalog.list_at(range, ["events"])
+	version := event.fixed
+})
+
+# PEP 503 normalisation, as the engine applies it to lock-file names.
+pep503(name) := lower(regex.replace(name, `[-_.]+`, "-"))

@@ -1,0 +1,60 @@
+package govops.policies.env_003_test
+
+import data.govops.policies.env_003
+import rego.v1
+
+located(results) := {object.remove(r, ["msg"]) | some r in results}
+
+locked(packages) := {"serve": {"lockfile": "environments/serve.txt", "packages": packages}}
+
+torch(version, advisories) := {"name": "torch", "version": version, "specifier": concat("", ["==", version]), "hashes": ["sha256:aa"], "advisories": advisories}
+
+test_allows_package_without_advisories if {
+	lockfiles := locked([torch("2.6.0", [])])
+	results := env_003.deny with input.environments as lockfiles
+	count(results) == 0
+}
+
+test_allows_package_without_advisories_key if {
+	lockfiles := locked([{"name": "torch", "version": "2.6.0"}])
+	results := env_003.deny with input.environments as lockfiles
+	count(results) == 0
+}
+
+test_denies_shipped_advisory_with_summary_and_fix if {
+	lockfiles := locked([torch("2.5.1", ["CVE-2025-32434"])])
+	results := env_003.deny with input.environments as lockfiles
+	located(results) == {{"id": "ENV-003", "kind": "Environment", "name": "serve", "field": "spec.lockfile", "package": "torch"}}
+	[r] := [r | some r in results]
+	r.msg == concat("", [
+		"Package torch 2.5.1 in environment serve is affected by CVE-2025-32434: ",
+		data.govops.advisories["CVE-2025-32434"].summary, "; upgrade to 2.6.0 or later.",
+	])
+}
+
+test_one_result_per_advisory if {
+	lockfiles := locked([torch("2.5.1", ["CVE-2025-32434", "LOCAL-1"])])
+	results := env_003.deny with input.environments as lockfiles
+	count(results) == 2
+	{r.package | some r in results} == {"torch"}
+}
+
+test_unknown_advisory_named_without_summary if {
+	lockfiles := locked([{"name": "left-pad", "version": "1.0.0", "advisories": ["LOCAL-1"]}])
+	results := env_003.deny with input.environments as lockfiles
+	[r] := [r | some r in results]
+	r.msg == "Package left-pad 1.0.0 in environment serve is affected by LOCAL-1."
+}
+
+test_fixed_versions_of_every_range_for_the_package if {
+	record := {"id": "X-1", "summary": "bad", "affected": [
+		{"package": {"ecosystem": "PyPI", "name": "Foo_Bar"}, "ranges": [{"type": "ECOSYSTEM", "events": [
+			{"introduced": "0"}, {"fixed": "1.2.3"}, {"introduced": "2.0"}, {"fixed": "2.0.1"},
+		]}]},
+		{"package": {"ecosystem": "npm", "name": "foo-bar"}, "ranges": [{"type": "SEMVER", "events": [{"fixed": "9.9.9"}]}]},
+	]}
+	lockfiles := locked([{"name": "foo-bar", "version": "1.0", "advisories": ["X-1"]}])
+	results := env_003.deny with input.environments as lockfiles with data.govops.advisories as {"X-1": record}
+	[r] := [r | some r in results]
+	r.msg == "Package foo-bar 1.0 in environment serve is affected by X-1: bad; upgrade to 1.2.3 or 2.0.1 or later."
+}

@@ -1,0 +1,51 @@
+# METADATA
+# title: Catalog accessors
+# description: >-
+#   The governed objects and parsed lock files of the input, with defaults for every part the
+#   engine may leave out (tests replace only parts of the input, and YAML lists may be absent).
+package govops.lib.catalog
+
+import rego.v1
+
+# The engine always sends every kind, but tests replace input.objects with only the kinds they
+# need: an absent kind is an empty catalog, never an undefined rule.
+objects_of(kind) := objs if {
+	objs := input.objects[kind]
+} else := {}
+
+models := objects_of("Model")
+
+datasets := objects_of("Dataset")
+
+environments := objects_of("Environment")
+
+stacks := objects_of("Stack")
+
+waivers := objects_of("Waiver")
+
+# Parsed lock files, keyed by environment name (only environments that declare one).
+lockfiles := envs if {
+	envs := input.environments
+} else := {}
+
+changes := list if {
+	list := input.changes
+} else := []
+
+# Dates the engine computed for each waiver (addedDay, expiresDay as days since 1970-01-01).
+waiver_dates := dates if {
+	dates := input.waivers
+} else := {}
+
+# A list at path in obj; [] when absent or not a list, so count() and iteration never fail.
+list_at(obj, path) := list if {
+	list := object.get(obj, path, [])
+	is_array(list)
+} else := []
+
+# A non-blank string at path in obj; undefined otherwise.
+text_at(obj, path) := s if {
+	s := object.get(obj, path, null)
+	is_string(s)
+	trim_space(s) != ""
+}

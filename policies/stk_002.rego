@@ -1,0 +1,39 @@
+# METADATA
+# title: Workloads name a Model and an Environment that exist
+# description: >-
+#   A workload is deployed from its Model (weights, digest) and Environment (image, packages);
+#   a missing or misspelt name means nothing was reviewed for it.
+# custom:
+#   id: STK-002
+#   severity: deny
+#   remediation: Set the workload's model and environment to the names of existing Model and Environment objects.
+package govops.policies.stk_002
+
+import data.govops.lib.catalog
+import data.govops.lib.messages
+import data.govops.lib.stacks
+import rego.v1
+
+references := {"model": catalog.models, "environment": catalog.environments}
+
+deny contains result if {
+	some name, stack in catalog.stacks
+	some i, workload in stacks.workloads(stack)
+	some key, objects in references
+	target := object.get(workload, key, null)
+	not objects[target]
+	result := {
+		"id": "STK-002",
+		"msg": concat("", [
+			"Workload ", stacks.workload_label(i, workload), " of stack ", name, " ",
+			reference_problem(key, target), ".",
+		]),
+		"kind": "Stack",
+		"name": name,
+		"field": stacks.workload_field(i, key),
+	}
+}
+
+reference_problem(key, target) := concat("", ["names no ", key]) if {
+	target == null
+} else := concat("", ["names ", key, " ", messages.quote(target), ", which does not exist"])

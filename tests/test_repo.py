@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from engine.errors import RevisionError
+from engine.repo import open_repo
+from engine.repo.scripted import Step, build_history, stage
+from engine.repo.snapshot import diff_snapshots
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> pygit2.Repository:
+    repo = build_history(tmp_path / "r", [
+        Step("one", {"a.yaml": "a: 1\n", "dir/b.yaml": "b: 1\n"}),
+        Step("two", {"a.yaml": "a: 2\n", "c.yaml": "c: 1\n"}),
+        Step("three", {"dir/b.yaml": "b: 3\n"}, delete=["c.yaml"]),
+    ])
+    repo.create_tag("v1", repo.revparse_single("HEAD~2").id, pygit2.enums.ObjectType.COMMIT,
+                    repo.default_signature, "release")
+    repo.branches.local.create("feature", repo.revparse_single("HEAD~1").peel(pygit2.Commit))
+    return repo
+
+
+def test_resolves_branches_tags_shas_and_relative_revisions(history: pygit2.Repository) -> None:
+    repo = open_repo(history.workdir)
+    first = str(history.revparse_single("HEAD~2").id)
+    assert repo.snapshot("v1").info.commit == first
+    assert repo.snapshot(first[:10]).info.commit == first
+    assert repo.snapshot("HEAD~2").info.commit == first
+    assert repo.snapshot("feature").info.commit == str(history.revparse_single("HEAD~1").id)
+    assert repo.snapshot("main").info.commit == str(history.head.target)
+    assert repo.snapshot("HEAD").info.time == "2026-11-02T12:00:00Z"
+
+
+@pytest.mark.parametrize("rev", ["nope", "HEAD~9", "0123456789abcdef", "main..", ""])
+def test_unknown_revisions_are_errors(history: pygit2.Repository, rev: str) -> None:
+    with pytest.raises(RevisionError, match="unknown revision"):
+        open_repo(history.workdir).snapshot(rev)
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    with pytest.raises(RevisionError, match="not a git repository"):
+        open_repo(tmp_path)
+
+
+def test_reads_git_objects_never_the_working_tree(history: pygit2.Repository) -> None:
+    root = Path(history.workdir)
+    (root / "a.yaml").write_text("a: edited in the work tree\n")
+    (root / "untracked.yaml").write_text("x: 1\n")
+    repo = open_repo(root)
+    snapshot = repo.snapshot("HEAD")
+    assert "untracked.yaml" not in snapshot.files
+    assert repo.read_blob(snapshot.files["a.yaml"].oid) == b"a: 2\n"
+    assert set(snapshot.files) == {"a.yaml", "dir/b.yaml"}
+
+
+def test_diff_reports_added_modified_deleted(history: pygit2.Repository) -> None:
+    repo = open_repo(history.workdir)
+    changes = diff_snapshots(repo.snapshot("HEAD~2"), repo.snapshot("HEAD"))
+    assert [(c.path, c.change) for c in changes] == [("a.yaml", "modified"),
+                                                     ("dir/b.yaml", "modified")]
+    changes = diff_snapshots(repo.snapshot("HEAD~1"), repo.snapshot("HEAD"))
+    assert [(c.path, c.change) for c in changes] == [("c.yaml", "deleted"),
+                                                     ("dir/b.yaml", "modified")]
+    changes = diff_snapshots(repo.snapshot("HEAD~2"), repo.snapshot("HEAD~1"))
+    assert ("c.yaml", "added") in [(c.path, c.change) for c in changes]
+
+
+def test_staged_reads_the_index_not_the_work_tree(history: pygit2.Repository) -> None:
+    root = Path(history.workdir)
+    stage(history, write={"new.yaml": "n: 1\n"}, delete=["a.yaml"])
+    (root / "dir" / "b.yaml").write_text("b: unstaged edit\n")
+    repo = open_repo(root)
+    staged = repo.staged("2026-11-20T12:00:00Z")
+    assert staged.info.commit is None
+    assert set(staged.files) == {"new.yaml", "dir/b.yaml"}
+    assert repo.read_blob(staged.files["dir/b.yaml"].oid) == b"b: 3\n"
+    assert staged.info.tree == str(history.index.write_tree())
+
+
+def test_added_by_follows_first_parent_history(history: pygit2.Repository) -> None:
+    repo = open_repo(history.workdir)
+    found = repo.added_by("HEAD", ["a.yaml", "dir/b.yaml", "missing.yaml"])
+    first = str(history.revparse_single("HEAD~2").id)
+    assert found["a.yaml"].commit == first
+    assert found["a.yaml"].time == "2026-11-02T10:00:00Z"
+    assert "missing.yaml" not in found
