@@ -21,7 +21,7 @@ def test_auto_prefers_opa() -> None:
 def test_auto_falls_back_to_regopy_when_opa_cannot_load(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(opa_module, "_IMPORT_ERROR", ImportError("no opa_bindings"))
     assert select_backend("auto").name == "regopy"
-    with pytest.raises(EngineError, match="the opa engine cannot load .* use --engine regopy"):
+    with pytest.raises(EngineError, match=r"the opa engine cannot load .* use --engine regopy"):
         select_backend("opa")
 
 

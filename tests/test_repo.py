@@ -78,7 +78,10 @@ def test_staged_reads_the_index_not_the_work_tree(history: pygit2.Repository) ->
     assert staged.info.commit is None
     assert set(staged.files) == {"new.yaml", "dir/b.yaml"}
     assert repo.read_blob(staged.files["dir/b.yaml"].oid) == b"b: 3\n"
-    assert staged.info.tree == str(history.index.write_tree())
+    assert staged.info.tree.startswith("index-sha256:")
+    assert repo.staged("2026-11-21T00:00:00Z").info.tree == staged.info.tree
+    stage(history, write={"other.yaml": "o: 1\n"})
+    assert repo.staged("2026-11-20T12:00:00Z").info.tree != staged.info.tree
 
 
 def test_added_by_follows_first_parent_history(history: pygit2.Repository) -> None:

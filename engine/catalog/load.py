@@ -84,19 +84,26 @@ class CatalogLoader:
                 out[path] = result
         return out
 
-    def lockfile(self, path: str, entry: FileEntry) -> LockFile:
-        fmt = lockfile_format(path)
-        if fmt is None:
-            raise InputError(path, None, "unknown lock file format "
-                             "(expected pip requirements *.txt or pylock.toml)")
-        key = ParseCache.key(f"lock-{fmt}", entry.oid)
-        cached = self._cache.get_many([key]).get(key)
-        if cached is None:
-            cached = self._parse_lock(path, entry)
-            self._cache.put(key, cached)
-        if "error" in cached:
-            raise InputError(path, cached["line"], cached["error"])
-        return LockFile.from_json(cached)
+    def lockfiles(self, files: list[tuple[str, FileEntry]]) -> dict[str, LockFile]:
+        """Parsed lock files by path (one cache query for all of them)."""
+        keys: dict[str, str] = {}
+        for path, entry in files:
+            fmt = lockfile_format(path)
+            if fmt is None:
+                raise InputError(path, None, "unknown lock file format "
+                                 "(expected pip requirements *.txt or pylock.toml)")
+            keys[path] = ParseCache.key(f"lock-{fmt}", entry.oid)
+        cached = self._cache.get_many(keys.values())
+        out: dict[str, LockFile] = {}
+        for path, entry in files:
+            result = cached.get(keys[path])
+            if result is None:
+                result = self._parse_lock(path, entry)
+                self._cache.put(keys[path], result)
+            if "error" in result:
+                raise InputError(path, result["line"], result["error"])
+            out[path] = LockFile.from_json(result)
+        return out
 
     def _parse_lock(self, path: str, entry: FileEntry) -> dict[str, Any]:
         if self._repo.blob_size(entry.oid) > MAX_LOCK_BYTES:
@@ -137,7 +144,7 @@ class CatalogLoader:
 
     def _locks(self, snapshot: Snapshot,
                environments: dict[str, GovObject]) -> dict[str, EnvironmentLock]:
-        locks: dict[str, EnvironmentLock] = {}
+        declared_paths: dict[str, str] = {}
         for name, env in sorted(environments.items()):
             declared = env.doc["spec"].get("lockfile")
             if declared is None:
@@ -154,8 +161,11 @@ class CatalogLoader:
             if entry.is_symlink:
                 raise InputError(path, None, "is a symlink; govops reads only regular files "
                                  "(commit the file itself)")
-            locks[name] = EnvironmentLock(name, path, self.lockfile(path, entry))
-        return locks
+            declared_paths[name] = path
+        unique = sorted(set(declared_paths.values()))
+        parsed = self.lockfiles([(p, snapshot.files[p]) for p in unique])
+        return {name: EnvironmentLock(name, path, parsed[path])
+                for name, path in declared_paths.items()}
 
 
 def _check_header(path: str, doc: Any, lines: dict[str, int]) -> None:

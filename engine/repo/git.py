@@ -7,6 +7,7 @@ exist for govops.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -76,14 +77,19 @@ class GitRepo:
         return Snapshot(info, files)
 
     def staged(self, now: str) -> Snapshot:
-        """The index as it would be committed; its tree id is the one `git commit` would record."""
+        """The index as it would be committed.
+
+        Its identity is a digest of the index entries, not the tree `git commit` would write:
+        building that tree costs ~0.1 s per 1,000 files, too much for a pre-commit hook.
+        """
         index = self._repo.index
-        index.read()
-        files = {e.path: FileEntry(str(e.id), e.mode) for e in index}
         try:
-            tree = str(index.write_tree())
+            index.read()
         except pygit2.GitError as exc:
             raise RevisionError(f"cannot read the index: {exc}") from None
+        files = {e.path: FileEntry(str(e.id), e.mode) for e in index}
+        listing = "".join(f"{e.mode:o} {e.oid} {p}\0" for p, e in sorted(files.items()))
+        tree = "index-sha256:" + hashlib.sha256(listing.encode()).hexdigest()
         sig = self._repo.default_signature if self._has_identity() else None
         author = f"{sig.name} <{sig.email}>" if sig else "unknown"
         return Snapshot(RevisionInfo(None, tree, author, now, ":staged"), files)
