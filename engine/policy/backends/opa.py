@@ -62,6 +62,15 @@ class OpaBackend:
             return TestOutcome("error", exc.message.strip().splitlines()[0])
         return TestOutcome("pass") if value is True else TestOutcome("fail", repr(value))
 
+    def run_package(self, package: str) -> Mapping[str, Any]:
+        try:
+            value = self._engine.eval_document(package)
+        except OpaUndefinedError:
+            return {}
+        except OpaError as exc:
+            raise EngineError(exc.message) from None
+        return value if isinstance(value, dict) else {}
+
     def coverage(self, queries: Sequence[str]) -> dict[str, Any] | None:
         files: dict[str, Any] = {}
         for query in queries:

@@ -103,11 +103,17 @@ class RegopyBackend:
         return self._query(f"data.{document}")
 
     def run_test(self, package: str, rule: str) -> TestOutcome:
+        self._interp.set_input_term("{}")
         try:
             value = self._query(f"data.{package}.{rule}")
         except (InputError, EngineError) as exc:
             return TestOutcome("error", str(exc))
         return TestOutcome("pass") if value is True else TestOutcome("fail", repr(value))
+
+    def run_package(self, package: str) -> Mapping[str, Any]:
+        self._interp.set_input_term("{}")
+        value = self._query(f"data.{package}")
+        return value if isinstance(value, dict) else {}
 
     def coverage(self, queries: Sequence[str]) -> dict[str, Any] | None:
         return None
