@@ -8,11 +8,11 @@ refused rather than followed: what is evaluated must be exactly what git stores 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from engine.catalog.cache import ParseCache
-from engine.catalog.lockfiles import LockFile, lockfile_format, parse_lockfile
+from engine.catalog.lockfiles import LockFile, parse_lockfile, require_lockfile_format
 from engine.catalog.model import Catalog, Config, EnvironmentLock, GovObject
 from engine.catalog.schema import (
     API_VERSION,
@@ -67,42 +67,40 @@ class CatalogLoader:
     def parsed_objects(self, files: Iterable[tuple[str, FileEntry]]) -> dict[str, dict[str, Any]]:
         """Parsed form of each YAML file, by path; raises on the first bad file (by path)."""
         todo = sorted(files)
-        keys = {path: ParseCache.key("yaml", e.oid) for path, e in todo}
-        cached = self._cache.get_many(keys.values())
-        out: dict[str, dict[str, Any]] = {}
         for path, entry in todo:
             if entry.is_symlink:
                 raise InputError(path, None, "is a symlink; govops reads only regular files "
                                  "(commit the file itself)")
-            result = cached.get(keys[path])
-            if result is None:
-                result = self._parse_object(path, entry)
-                self._cache.put(keys[path], result)
-            if "error" in result:
-                raise InputError(path, result["line"], result["error"])
-            if "skip" not in result:
-                out[path] = result
-        return out
+        parsed = self._through_cache(todo, "yaml", self._parse_object)
+        return {path: result for path, result in parsed.items() if "skip" not in result}
 
     def lockfiles(self, files: list[tuple[str, FileEntry]]) -> dict[str, LockFile]:
         """Parsed lock files by path (one cache query for all of them)."""
-        keys: dict[str, str] = {}
+        by_format: dict[str, list[tuple[str, FileEntry]]] = {}
         for path, entry in files:
-            fmt = lockfile_format(path)
-            if fmt is None:
-                raise InputError(path, None, "unknown lock file format "
-                                 "(expected pip requirements *.txt or pylock.toml)")
-            keys[path] = ParseCache.key(f"lock-{fmt}", entry.oid)
-        cached = self._cache.get_many(keys.values())
+            by_format.setdefault(require_lockfile_format(path), []).append((path, entry))
         out: dict[str, LockFile] = {}
+        for fmt, group in sorted(by_format.items()):
+            parsed = self._through_cache(group, f"lock-{fmt}", self._parse_lock)
+            out.update((path, LockFile.from_json(result)) for path, result in parsed.items())
+        return out
+
+    def _through_cache(self, files: list[tuple[str, FileEntry]], kind: str,
+                       parse: Callable[[str, FileEntry], dict[str, Any]],
+                       ) -> dict[str, dict[str, Any]]:
+        """Cached results by path, parsing the misses; a cached error is raised again with
+        this path (the same blob may sit at several paths)."""
+        keys = {path: ParseCache.key(kind, entry.oid) for path, entry in files}
+        cached = self._cache.get_many(keys.values())
+        out: dict[str, dict[str, Any]] = {}
         for path, entry in files:
             result = cached.get(keys[path])
             if result is None:
-                result = self._parse_lock(path, entry)
+                result = parse(path, entry)
                 self._cache.put(keys[path], result)
             if "error" in result:
                 raise InputError(path, result["line"], result["error"])
-            out[path] = LockFile.from_json(result)
+            out[path] = result
         return out
 
     def _parse_lock(self, path: str, entry: FileEntry) -> dict[str, Any]:

@@ -39,7 +39,9 @@ def _raw_results(tree: Any, where: str) -> Iterator[tuple[str, str, Any]]:
 def _locate(catalog: Catalog, raw: Mapping[str, Any]) -> tuple[str, int]:
     obj: GovObject | None = catalog.get(str(raw["kind"]), str(raw["name"]))
     if obj is None:
-        return (catalog.config.path or "govops.yaml", 0)
+        # A result about an object this revision does not hold (e.g. one a change deleted):
+        # point at the repo's config rather than invent a place.
+        return (catalog.config.path or "govops.yaml", 1)
     package = raw.get("package")
     if package is not None and obj.kind == "Environment" and obj.name in catalog.locks:
         lock = catalog.locks[obj.name]

@@ -11,7 +11,8 @@ from pathlib import PurePosixPath
 from engine.catalog.lockfiles.model import LockedPackage, LockFile
 from engine.errors import InputError
 
-__all__ = ["LockFile", "LockedPackage", "lockfile_format", "parse_lockfile"]
+__all__ = ["LockFile", "LockedPackage", "lockfile_format", "parse_lockfile",
+           "require_lockfile_format"]
 
 
 def lockfile_format(path: str) -> str | None:
@@ -23,9 +24,17 @@ def lockfile_format(path: str) -> str | None:
     return None
 
 
+def require_lockfile_format(path: str) -> str:
+    fmt = lockfile_format(path)
+    if fmt is None:
+        raise InputError(path, None, "unknown lock file format "
+                         "(expected pip requirements *.txt or pylock.toml)")
+    return fmt
+
+
 def parse_lockfile(path: str, text: str) -> LockFile:
     # Parsers are imported on use: with a warm cache the check path never parses a lock file.
-    fmt = lockfile_format(path)
+    fmt = require_lockfile_format(path)
     if fmt == "pylock":
         from engine.catalog.lockfiles.pylock import parse_pylock
 
@@ -34,6 +43,4 @@ def parse_lockfile(path: str, text: str) -> LockFile:
         from engine.catalog.lockfiles.requirements import parse_requirements
 
         return parse_requirements(path, text)
-    raise InputError(
-        path, None, "unknown lock file format (expected pip requirements *.txt or pylock.toml)"
-    )
+    raise AssertionError(fmt)
