@@ -32,6 +32,7 @@ deny contains result if {
 deny contains result if {
 	some name, lockfile in catalog.lockfiles
 	some pkg in catalog.list_at(lockfile, ["packages"])
+	not sound(pkg)
 	problems := array.concat(unpinned(pkg), unhashed(pkg))
 	count(problems) > 0
 	result := {
@@ -42,6 +43,13 @@ deny contains result if {
 		"field": "spec.lockfile",
 		"package": pkg.name,
 	}
+}
+
+# The common case, checked first and cheaply: lock files hold thousands of sound packages and
+# the message-building below costs ~25 us per package on OPA.
+sound(pkg) if {
+	pkg.version != null
+	count(pkg.hashes) > 0
 }
 
 # The engine sets version only for an exact == or === pin; ranges and bare names leave it null.

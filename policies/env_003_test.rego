@@ -58,3 +58,10 @@ test_fixed_versions_of_every_range_for_the_package if {
 	[r] := [r | some r in results]
 	r.msg == "Package foo-bar 1.0 in environment serve is affected by X-1: bad; upgrade to 1.2.3 or 2.0.1 or later."
 }
+
+test_unpinned_version_is_named_so if {
+	lockfiles := locked([{"name": "torch", "version": null, "specifier": ">=2", "advisories": ["LOCAL-1"]}])
+	results := env_003.deny with input.environments as lockfiles
+	[r] := [r | some r in results]
+	r.msg == "Package torch (unpinned) in environment serve is affected by LOCAL-1."
+}

@@ -47,3 +47,11 @@ test_license_match_is_exact if {
 	results := mdl_002.deny with input.objects as objects
 	count(results) == 1
 }
+
+test_no_configured_list_allows_nothing if {
+	objects := models("MIT")
+	results := mdl_002.deny with input.objects as objects with data.govops.config as {}
+	located(results) == {{"id": "MDL-002", "kind": "Model", "name": "m", "field": "spec.license"}}
+	[r] := [r | some r in results]
+	contains(r.msg, "(none)")
+}

@@ -14,19 +14,23 @@ import data.govops.lib.messages
 import data.govops.lib.stacks
 import rego.v1
 
-references := {"model": catalog.models, "environment": catalog.environments}
+# Workload key -> the kind it names and the objects of that kind.
+references := {
+	"model": {"kind": "Model", "objects": catalog.models},
+	"environment": {"kind": "Environment", "objects": catalog.environments},
+}
 
 deny contains result if {
 	some name, stack in catalog.stacks
 	some i, workload in stacks.workloads(stack)
-	some key, objects in references
+	some key, reference in references
 	target := object.get(workload, key, null)
-	not objects[target]
+	not reference.objects[target]
 	result := {
 		"id": "STK-002",
 		"msg": concat("", [
 			"Workload ", stacks.workload_label(i, workload), " of stack ", name, " ",
-			reference_problem(key, target), ".",
+			reference_problem(key, reference.kind, target), ".",
 		]),
 		"kind": "Stack",
 		"name": name,
@@ -34,6 +38,6 @@ deny contains result if {
 	}
 }
 
-reference_problem(key, target) := concat("", ["names no ", key]) if {
+reference_problem(key, kind, target) := concat("", ["names no ", key]) if {
 	target == null
-} else := concat("", ["names ", key, " ", messages.quote(target), ", which does not exist"])
+} else := concat("", ["names ", key, " ", messages.quote(target), ", but no ", kind, " of that name exists"])

@@ -88,7 +88,7 @@ scaled_need(model) := parameters * bits * 12 if {
 scaled_capacity(gpus, gpu) := ((gpus * gpu.memoryGB) * bytes_per_gb) * scale
 
 # Integer ceiling; floor() keeps the result an integer on both backends. Exact while the
-# dividend stays below 2^53 (a 10-trillion-parameter fp32 model is 4.8e15).
+# dividend stays below 2^53 (a 10-trillion-parameter fp32 model gives 3.84e15).
 ceil_div(x, d) := floor(((x + d) - 1) / d)
 
 gpu_type_problem(gpu_type) := "sets no spec.gpu.type" if {

@@ -102,3 +102,11 @@ test_gpu_table_from_data if {
 	results := stk_003.deny with input.objects as objects with data.govops.gpus as {"nvidia-l4": {"memoryGB": 48, "product": "X"}}
 	count(results) == 0
 }
+
+test_denies_non_positive_parameters if {
+	objects := sized(0, "bf16", 1)
+	results := stk_003.deny with input.objects as objects
+	located(results) == {{"id": "STK-003", "kind": "Stack", "name": "s", "field": "spec.workloads[0].model"}}
+	[r] := [r | some r in results]
+	contains(r.msg, "not positive")
+}

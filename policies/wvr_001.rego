@@ -40,7 +40,8 @@ deny contains result if {
 	some name, waiver in catalog.waivers
 	expires_day(name) < input.today
 	result := violation(name, "spec.expires", concat("", [
-		"Waiver ", name, " expired on ", messages.str(waiver.spec.expires), ", waives nothing: renew it or remove it.",
+		"Waiver ", name, " expired on ", messages.str(object.get(waiver, ["spec", "expires"], "its expiry date")),
+		", waives nothing: renew it or remove it.",
 	]))
 }
 

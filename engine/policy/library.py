@@ -11,7 +11,7 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,13 +44,34 @@ class PolicyBundle:
 
     @functools.cached_property
     def metadata(self) -> Mapping[str, PolicyMeta]:
-        """METADATA by policy id; parsed on first use, since only reports need it."""
-        found: dict[str, PolicyMeta] = {}
-        for module in self.modules:
-            if not module.is_test:
-                for meta in read_metadata(module.path, module.source):
-                    found.setdefault(meta.id, meta)
-        return found
+        return MetadataByID(self.modules)
+
+
+class MetadataByID(Mapping[str, PolicyMeta]):
+    """METADATA by policy id, parsed on first access: only reports that show titles and
+    remediations need it, and parsing loads ruamel.yaml, which `--format json` can skip."""
+
+    def __init__(self, modules: tuple[PolicyModule, ...]) -> None:
+        self._modules = modules
+        self._found: dict[str, PolicyMeta] | None = None
+
+    def _all(self) -> dict[str, PolicyMeta]:
+        if self._found is None:
+            self._found = {}
+            for module in self._modules:
+                if not module.is_test:
+                    for meta in read_metadata(module.path, module.source):
+                        self._found.setdefault(meta.id, meta)
+        return self._found
+
+    def __getitem__(self, key: str) -> PolicyMeta:
+        return self._all()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 def default_library_dir() -> Path:
