@@ -72,3 +72,18 @@ def test_call_scanner_skips_user_functions_imports_strings_and_comments() -> Non
         "  v := {}\n}\n"))
     names = sorted(c.name for c in calls_to_builtins([lib, policy]))
     assert names == ["count", "strings.any_prefix_match"]
+
+
+def test_a_function_name_with_two_arities_is_refused_on_regopy(tmp_path: Path) -> None:
+    """Legal Rego, but rego-cpp corrupts memory on it (segfaults seen): refuse, name both."""
+    policy = ("package govops.policies.local\n\nimport rego.v1\n\n"
+              'join(a, b) := concat("-", [a, b])\n\n'
+              "deny contains v if {\n  some name, _ in input.objects.Model\n"
+              '  v := {"id": "LOCAL-1", "msg": join("a", "b"), "kind": "Model", "name": name}\n}\n')
+    files = {**GOOD, "govops.yaml": CONFIG, "policies/local.rego": policy}
+    make_repo(tmp_path / "r", Step("local policy", files))
+    run = check(tmp_path / "r", engine="regopy")
+    assert run.exit_code == 2
+    assert run.stderr.startswith("govops: error: policies/local.rego:5: function join takes 2 "
+                                 "arguments here and 1 in @govops/lib/messages.rego:")
+    assert check(tmp_path / "r", engine="opa").exit_code == 1

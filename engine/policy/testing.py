@@ -95,26 +95,38 @@ def run_tests(backend: RegoBackend, paths: Sequence[Path] = ()) -> TestReport:
     bundle = build_bundle(library, local, Config(path=None))
     backend.load(bundle.modules, bundle.data)
     cases = discover(bundle.modules)
-    results: list[TestResult] = []
-    for package in sorted({c.package for c in cases}):
-        results.extend(_run_package(backend, package, [c for c in cases if c.package == package]))
+    packages = sorted({c.package for c in cases})
+    results = _run_batch(backend, packages, cases)
     results.sort(key=lambda r: (r.case.path, r.case.line))
     coverage = _coverage(backend, sorted({c.package for c in cases}), bundle.modules)
     return TestReport(backend.name, tuple(results), coverage)
 
 
-def _run_package(backend: RegoBackend, package: str, cases: list[TestCase]) -> list[TestResult]:
-    """One query per package; only when it errors is each test run alone to find which one."""
+def _run_batch(backend: RegoBackend, packages: list[str],
+               cases: list[TestCase]) -> list[TestResult]:
+    """All packages in one query; when it errors, each package alone, then each test alone,
+    so an error is pinned on the test that raised it."""
+    mine = [c for c in cases if c.package in packages]
+    if not mine:
+        return []
     started = time.perf_counter()
     try:
-        values = backend.run_package(package)
+        values = dict(zip(packages, backend.run_packages(packages), strict=True))
     except GovopsError:
-        values = None
-    if values is not None:
-        each = (time.perf_counter() - started) / len(cases)
-        return [TestResult(c, "pass" if values.get(c.rule) is True else "fail",
-                           "" if values.get(c.rule) is True else f"got {values.get(c.rule)!r}",
-                           each) for c in cases]
+        if len(packages) > 1:
+            return [r for p in packages for r in _run_batch(backend, [p], cases)]
+        return _run_each(backend, mine)
+    each = (time.perf_counter() - started) / len(mine)
+    results = []
+    for case in mine:
+        value = values[case.package].get(case.rule)
+        ok = value is True
+        results.append(TestResult(case, "pass" if ok else "fail",
+                                  "" if ok else f"got {value!r}", each))
+    return results
+
+
+def _run_each(backend: RegoBackend, cases: list[TestCase]) -> list[TestResult]:
     results = []
     for case in cases:
         started = time.perf_counter()
@@ -126,7 +138,7 @@ def _run_package(backend: RegoBackend, package: str, cases: list[TestCase]) -> l
 
 def _coverage(backend: RegoBackend, packages: Sequence[str],
               modules: Sequence[PolicyModule]) -> dict[str, float] | None:
-    report = backend.coverage([f"data.{p}" for p in packages])
+    report = backend.coverage(["tests := [" + ", ".join(f"data.{p}" for p in packages) + "]"])
     if report is None:
         return None
     policy_paths = {m.path for m in modules if not m.is_test}

@@ -64,3 +64,51 @@ def calls_to_builtins(modules: Iterable[PolicyModule]) -> list[Call]:
             line = text.count("\n", 0, match.start()) + 1
             calls.append(Call(name, module.path, line))
     return calls
+
+
+@dataclass(frozen=True)
+class ArityClash:
+    name: str
+    path: str
+    line: int
+    arity: int
+    other_path: str
+    other_line: int
+    other_arity: int
+
+
+def _arity(text: str, open_paren: int) -> int:
+    """Top-level arguments between the parenthesis at `open_paren` and its match."""
+    depth, commas, empty = 0, 0, True
+    for ch in text[open_paren:]:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                break
+        elif ch == "," and depth == 1:
+            commas += 1
+        elif not ch.isspace() and depth >= 1:
+            empty = False
+    return 0 if empty else commas + 1
+
+
+def arity_clashes(modules: Iterable[PolicyModule]) -> list[ArityClash]:
+    """Function names defined with different numbers of arguments anywhere in the bundle.
+
+    Legal Rego (different packages), but rego-cpp corrupts memory on it: crashes, wrong
+    results or `bad_alloc`, depending on the run (regopy 1.5.2).
+    """
+    first: dict[str, tuple[str, int, int]] = {}
+    clashes: list[ArityClash] = []
+    for module in modules:
+        text = _COMMENT.sub(_blank, _STRINGS.sub(_blank, module.source))
+        for match in _HEAD.finditer(text):
+            name = match.group(1)
+            arity = _arity(text, match.end() - 1)
+            line = text.count("\n", 0, match.start()) + 1
+            seen = first.setdefault(name, (module.path, line, arity))
+            if seen[2] != arity:
+                clashes.append(ArityClash(name, module.path, line, arity, *seen))
+    return clashes

@@ -30,9 +30,10 @@ class RegoBackend(Protocol):
 
     def run_test(self, package: str, rule: str) -> TestOutcome: ...
 
-    def run_package(self, package: str) -> Mapping[str, Any]:
-        """Every rule of a test package in one query (compiling once per query is the cost);
-        raises when any of them errors, so the caller can fall back to `run_test`."""
+    def run_packages(self, packages: Sequence[str]) -> list[Mapping[str, Any]]:
+        """Every rule of these test packages in one query: each query compiles (and, in
+        rego-cpp, keeps ~60 MB), so tests are batched. Raises when any rule errors, so the
+        caller can narrow down with smaller batches and `run_test`."""
 
     def coverage(self, queries: Sequence[str]) -> dict[str, Any] | None:
         """OPA-style coverage report of evaluating `queries`, or None when unsupported."""

@@ -62,14 +62,14 @@ class OpaBackend:
             return TestOutcome("error", exc.message.strip().splitlines()[0])
         return TestOutcome("pass") if value is True else TestOutcome("fail", repr(value))
 
-    def run_package(self, package: str) -> Mapping[str, Any]:
+    def run_packages(self, packages: Sequence[str]) -> list[Mapping[str, Any]]:
+        query = "tests := [" + ", ".join(f"data.{p}" for p in packages) + "]"
         try:
-            value = self._engine.eval_document(package)
-        except OpaUndefinedError:
-            return {}
+            bindings = self._engine.eval_query(query)
         except OpaError as exc:
             raise EngineError(exc.message) from None
-        return value if isinstance(value, dict) else {}
+        values = bindings[0]["tests"] if bindings else [{} for _ in packages]
+        return [v if isinstance(v, dict) else {} for v in values]
 
     def coverage(self, queries: Sequence[str]) -> dict[str, Any] | None:
         files: dict[str, Any] = {}

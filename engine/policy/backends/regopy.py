@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.errors import EngineError, InputError
-from engine.policy.backends.calls import calls_to_builtins
+from engine.policy.backends.calls import arity_clashes, calls_to_builtins
 from engine.policy.backends.interface import TestOutcome
 from engine.policy.library import PolicyModule
 
@@ -61,6 +61,12 @@ class RegopyBackend:
         return EngineError(f"regopy: {what}")
 
     def load(self, modules: Sequence[PolicyModule], data: Mapping[str, Any]) -> None:
+        for clash in arity_clashes(modules):
+            raise InputError(clash.path, clash.line,
+                             f"function {clash.name} takes {clash.arity} arguments here and "
+                             f"{clash.other_arity} in {clash.other_path}:{clash.other_line}; "
+                             "rego-cpp (the regopy backend) crashes on that: rename one, or "
+                             "evaluate with --engine opa")
         for module in modules:
             self._sources[module.path] = module.source
             try:
@@ -110,10 +116,12 @@ class RegopyBackend:
             return TestOutcome("error", str(exc))
         return TestOutcome("pass") if value is True else TestOutcome("fail", repr(value))
 
-    def run_package(self, package: str) -> Mapping[str, Any]:
+    def run_packages(self, packages: Sequence[str]) -> list[Mapping[str, Any]]:
         self._interp.set_input_term("{}")
-        value = self._query(f"data.{package}")
-        return value if isinstance(value, dict) else {}
+        values = self._query("[" + ", ".join(f"data.{p}" for p in packages) + "]")
+        if not isinstance(values, list):
+            return [{} for _ in packages]
+        return [v if isinstance(v, dict) else {} for v in values]
 
     def coverage(self, queries: Sequence[str]) -> dict[str, Any] | None:
         return None
