@@ -71,6 +71,7 @@ class AdvisoryIndex:
     """Advisories by package name, so matching thousands of packages stays linear."""
 
     def __init__(self, records: Mapping[str, Mapping[str, Any]]) -> None:
+        self._memo: dict[tuple[str, str], list[str]] = {}
         self._by_name: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
         for advisory_id, record in sorted(records.items()):
             names = {normalize_name(str(a.get("package", {}).get("name", "")))
@@ -82,4 +83,9 @@ class AdvisoryIndex:
         candidates = self._by_name.get(name)
         if version is None or not candidates:
             return []
-        return [aid for aid, record in candidates if affects(record, name, version)]
+        # The same few versions of torch recur in every environment: parse their ranges once.
+        key = (name, version)
+        if key not in self._memo:
+            self._memo[key] = [aid for aid, record in candidates
+                               if affects(record, name, version)]
+        return list(self._memo[key])
