@@ -14,22 +14,18 @@ import data.govops.lib.messages
 import data.govops.lib.stacks
 import rego.v1
 
-# Workload key -> the kind it names. Only kinds, not the objects: the engine evaluates each
-# policy package as a whole document, so a package-level rule holding every Model would be
-# copied out of OPA on every check.
-references := {"model": "Model", "environment": "Environment"}
 
 deny contains result if {
 	some name, stack in catalog.stacks
 	some i, workload in stacks.workloads(stack)
-	some key, kind in references
+	some key, reference in stacks.references
 	target := object.get(workload, key, null)
-	not catalog.objects_of(kind)[target]
+	not reference.objects[target]
 	result := {
 		"id": "STK-002",
 		"msg": concat("", [
 			"Workload ", stacks.workload_label(i, workload), " of stack ", name, " ",
-			reference_problem(key, kind, target), ".",
+			reference_problem(key, reference.kind, target), ".",
 		]),
 		"kind": "Stack",
 		"name": name,

@@ -9,6 +9,14 @@ import data.govops.lib.catalog
 import data.govops.lib.messages
 import rego.v1
 
+# Workload key -> the kind it names and the objects of that kind. A rule (computed once by both
+# engines; rego-cpp recomputes function bodies on every call) kept in this lib package because
+# the engine copies every package-level rule of data.govops.policies out of OPA.
+references := {
+	"model": {"kind": "Model", "objects": catalog.models},
+	"environment": {"kind": "Environment", "objects": catalog.environments},
+}
+
 workloads(stack) := catalog.list_at(stack, ["spec", "workloads"])
 
 # Kubernetes defaults: one replica, and one GPU per replica for a GPU stack.
