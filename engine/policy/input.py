@@ -53,11 +53,11 @@ def build_input(
             "format": env_lock.lock.format,
             "packages": [
                 {
-                    "name": p.name, "version": p.version, "specifier": p.specifier,
-                    "extras": list(p.extras), "marker": p.marker, "hashes": list(p.hashes),
-                    "advisories": advisories.matches(p.name, p.version),
+                    "name": p["name"], "version": p["version"], "specifier": p["specifier"],
+                    "extras": p["extras"], "marker": p["marker"], "hashes": p["hashes"],
+                    "advisories": advisories.matches(p["name"], p["version"]),
                 }
-                for p in env_lock.lock.packages
+                for p in env_lock.lock.records
             ],
         }
     waivers: dict[str, Any] = {}

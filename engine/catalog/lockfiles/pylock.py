@@ -57,4 +57,4 @@ def parse_pylock(path: str, text: str) -> LockFile:
             hashes=tuple(_hashes(package)),
             line=line,
         ))
-    return LockFile("pylock", tuple(packages))
+    return LockFile.of("pylock", packages)

@@ -87,4 +87,4 @@ def parse_requirements(path: str, text: str) -> LockFile:
             hashes=hashes,
             line=number,
         ))
-    return LockFile("requirements", tuple(packages))
+    return LockFile.of("requirements", packages)
