@@ -90,16 +90,12 @@ class GitRepo:
         files = {e.path: FileEntry(str(e.id), e.mode) for e in index}
         listing = "".join(f"{e.mode:o} {e.oid} {p}\0" for p, e in sorted(files.items()))
         tree = "index-sha256:" + hashlib.sha256(listing.encode()).hexdigest()
-        sig = self._repo.default_signature if self._has_identity() else None
-        author = f"{sig.name} <{sig.email}>" if sig else "unknown"
-        return Snapshot(RevisionInfo(None, tree, author, now, ":staged"), files)
-
-    def _has_identity(self) -> bool:
         try:
-            self._repo.default_signature  # noqa: B018 - raises when user.name/email are unset
+            sig = self._repo.default_signature  # raises when user.name/email are unset
+            author = f"{sig.name} <{sig.email}>"
         except (KeyError, pygit2.GitError):
-            return False
-        return True
+            author = "unknown"
+        return Snapshot(RevisionInfo(None, tree, author, now, ":staged"), files)
 
     def _walk(self, tree: pygit2.Tree, prefix: str, out: dict[str, FileEntry]) -> None:
         for entry in tree:
