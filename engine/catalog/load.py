@@ -162,7 +162,7 @@ class CatalogLoader:
             declared_paths[name] = path
         unique = sorted(set(declared_paths.values()))
         parsed = self.lockfiles([(p, snapshot.files[p]) for p in unique])
-        return {name: EnvironmentLock(name, path, parsed[path])
+        return {name: EnvironmentLock(name, path, snapshot.files[path].oid, parsed[path])
                 for name, path in declared_paths.items()}
 
 

