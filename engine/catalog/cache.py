@@ -25,8 +25,6 @@ class ParseCache:
     def __init__(self, path: Path | None) -> None:
         self._db: sqlite3.Connection | None = None
         self._pending: dict[str, bytes] = {}
-        self.hits = 0
-        self.misses = 0
         if path is None:
             return
         try:
@@ -60,11 +58,9 @@ class ParseCache:
                     found[key] = marshal.loads(value)
         except (sqlite3.Error, EOFError, ValueError, TypeError):
             return {}
-        self.hits += len(found)
         return found
 
     def put(self, key: str, value: Any) -> None:
-        self.misses += 1
         self._pending[key] = marshal.dumps(value)
 
     def flush(self) -> None:

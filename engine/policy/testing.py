@@ -98,7 +98,7 @@ def run_tests(backend: RegoBackend, paths: Sequence[Path] = ()) -> TestReport:
     packages = sorted({c.package for c in cases})
     results = _run_batch(backend, packages, cases)
     results.sort(key=lambda r: (r.case.path, r.case.line))
-    coverage = _coverage(backend, sorted({c.package for c in cases}), bundle.modules)
+    coverage = _coverage(backend, packages, bundle.modules)
     return TestReport(backend.name, tuple(results), coverage)
 
 
@@ -138,7 +138,7 @@ def _run_each(backend: RegoBackend, cases: list[TestCase]) -> list[TestResult]:
 
 def _coverage(backend: RegoBackend, packages: Sequence[str],
               modules: Sequence[PolicyModule]) -> dict[str, float] | None:
-    report = backend.coverage(["tests := [" + ", ".join(f"data.{p}" for p in packages) + "]"])
+    report = backend.coverage(packages)
     if report is None:
         return None
     policy_paths = {m.path for m in modules if not m.is_test}

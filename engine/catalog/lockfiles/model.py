@@ -36,7 +36,7 @@ class LockedPackage:
         }
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> LockedPackage:
+    def from_json(cls, raw: Mapping[str, Any]) -> LockedPackage:
         return cls(
             name=raw["name"],
             version=raw["version"],
@@ -63,7 +63,7 @@ class LockFile:
 
     @functools.cached_property
     def packages(self) -> tuple[LockedPackage, ...]:
-        return tuple(LockedPackage.from_json(dict(r)) for r in self.records)
+        return tuple(LockedPackage.from_json(r) for r in self.records)
 
     def as_json(self) -> dict[str, Any]:
         return {"format": self.format, "packages": list(self.records)}

@@ -35,8 +35,8 @@ class RegoBackend(Protocol):
         rego-cpp, keeps ~60 MB), so tests are batched. Raises when any rule errors, so the
         caller can narrow down with smaller batches and `run_test`."""
 
-    def coverage(self, queries: Sequence[str]) -> dict[str, Any] | None:
-        """OPA-style coverage report of evaluating `queries`, or None when unsupported."""
+    def coverage(self, packages: Sequence[str]) -> dict[str, Any] | None:
+        """OPA-style line coverage of running these test packages, or None when unsupported."""
 
 
 _OPA_LOCATION = re.compile(r"(\S+?\.rego):(\d+): (rego_\w+): ([^\n]*)")

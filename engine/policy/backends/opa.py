@@ -63,28 +63,32 @@ class OpaBackend:
         return TestOutcome("pass") if value is True else TestOutcome("fail", repr(value))
 
     def run_packages(self, packages: Sequence[str]) -> list[Mapping[str, Any]]:
-        query = "tests := [" + ", ".join(f"data.{p}" for p in packages) + "]"
         try:
-            bindings = self._engine.eval_query(query)
+            bindings = self._engine.eval_query(_batch_query(packages))
         except OpaError as exc:
             raise EngineError(exc.message) from None
         values = bindings[0]["tests"] if bindings else [{} for _ in packages]
         return [v if isinstance(v, dict) else {} for v in values]
 
-    def coverage(self, queries: Sequence[str]) -> dict[str, Any] | None:
+    def coverage(self, packages: Sequence[str]) -> dict[str, Any] | None:
+        """Covered and not-covered lines per file; empty when a test errors (the run fails)."""
+        try:
+            self._engine.eval_query(_batch_query(packages), coverage=True)
+        except OpaError:
+            return {}
         files: dict[str, Any] = {}
-        for query in queries:
-            try:
-                self._engine.eval_query(query, coverage=True)
-            except OpaError:
-                continue
-            report = self._engine.last_coverage or {}
-            for path, lines in (report.get("files") or {}).items():
-                into = files.setdefault(path, {"covered": set(), "not_covered": set()})
-                for span in lines.get("covered") or []:
-                    into["covered"].update(range(span["start"]["row"], span["end"]["row"] + 1))
-                for span in lines.get("not_covered") or []:
-                    into["not_covered"].update(range(span["start"]["row"], span["end"]["row"] + 1))
-        for into in files.values():
-            into["not_covered"] -= into["covered"]
+        for path, lines in ((self._engine.last_coverage or {}).get("files") or {}).items():
+            covered = _rows(lines.get("covered"))
+            missed = _rows(lines.get("not_covered")) - covered
+            files[path] = {"covered": covered, "not_covered": missed}
         return files
+
+
+def _batch_query(packages: Sequence[str]) -> str:
+    """One query for every test package: OPA prepares (compiles) each distinct query."""
+    return "tests := [" + ", ".join(f"data.{p}" for p in packages) + "]"
+
+
+def _rows(spans: list[dict[str, Any]] | None) -> set[int]:
+    return {row for span in spans or []
+            for row in range(span["start"]["row"], span["end"]["row"] + 1)}

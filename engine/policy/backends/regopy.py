@@ -123,5 +123,5 @@ class RegopyBackend:
             return [{} for _ in packages]
         return [v if isinstance(v, dict) else {} for v in values]
 
-    def coverage(self, queries: Sequence[str]) -> dict[str, Any] | None:
+    def coverage(self, packages: Sequence[str]) -> dict[str, Any] | None:
         return None
