@@ -26,6 +26,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/check_bench.py
+	$(BIN)/python benchmarks/bom_bench.py
 
 clean:
 	rm -rf $(VENV)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.advisories import AdvisoryIndex
+from engine.advisories import AdvisoryIndex, load_advisory_dir
 from engine.catalog import Catalog, CatalogLoader, ParseCache
 from engine.catalog.changes import ObjectDiff, object_changes
 from engine.errors import GovopsError, RevisionError
@@ -44,6 +44,7 @@ class CheckOptions:
     staged: bool = False
     engine: str = "auto"
     now: str | None = None
+    advisories: Path | None = None
 
 
 def utc_now() -> str:
@@ -104,6 +105,8 @@ def run_check(options: CheckOptions) -> Checked:
         diffs: list[ObjectDiff] = object_changes(loader, base, head) if base else []
         origins = _waiver_origins(repo, catalog, history)
         library = Library.load()
+        if options.advisories is not None:
+            library = library.with_advisories(load_advisory_dir(options.advisories))
         bundle = build_bundle(library, repo_modules(repo, head, catalog.config), catalog.config)
         backend = select_backend(options.engine)
         backend.load(bundle.modules, bundle.data)

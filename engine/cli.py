@@ -26,6 +26,13 @@ def repo_option(func: F) -> F:
                         help="The governed repository.")(func)
 
 
+def advisories_option(func: F) -> F:
+    return click.option("--advisories", type=click.Path(file_okay=False, path_type=Path),
+                        default=None, help="A directory of OSV JSON records to match locked "
+                        "packages against, besides the advisories shipped with the policies."
+                        )(func)
+
+
 def _fail(exc: GovopsError) -> None:
     click.echo(f"govops: error: {exc}", err=True)
     sys.exit(exc.exit_code)
@@ -53,8 +60,9 @@ def main() -> None:
               help="Write the report to FILE instead of stdout.")
 @click.option("--now", default=None, help="Evaluate as of this time (RFC 3339 or YYYY-MM-DD); "
               "default: the current time. Waiver expiry depends on it.")
+@advisories_option
 def check(repo: Path, rev: str | None, base: str | None, staged: bool, engine: str, fmt: str,
-          output: Path | None, now: str | None) -> None:
+          output: Path | None, now: str | None, advisories: Path | None) -> None:
     """Evaluate a revision of the governed repo against the policies."""
     from engine.check import CheckOptions, run_check
     from engine.report import renderer
@@ -62,7 +70,7 @@ def check(repo: Path, rev: str | None, base: str | None, staged: bool, engine: s
 
     try:
         checked = run_check(CheckOptions(repo=repo, rev=rev, base=base, staged=staged,
-                                         engine=engine, now=now))
+                                         engine=engine, now=now, advisories=advisories))
         decision = checked.decision
         color = output is None and sys.stdout.isatty()
         text = renderer(fmt)(decision, checked.metadata, color)
@@ -73,6 +81,51 @@ def check(repo: Path, rev: str | None, base: str | None, staged: bool, engine: s
     except GovopsError as exc:
         _fail(exc)
     sys.exit(EXIT_FAIL if decision.verdict == "fail" else EXIT_PASS)
+
+
+@main.group(invoke_without_command=True)
+@repo_option
+@click.option("--rev", default=None, help="Revision to describe. Default: HEAD.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the AIBOM to FILE (written only once it validates); default stdout.")
+@advisories_option
+@click.pass_context
+def bom(ctx: click.Context, repo: Path, rev: str | None, output: Path | None,
+        advisories: Path | None) -> None:
+    """Write the AIBOM (CycloneDX 1.6 ML-BOM) of a revision."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from engine.aibom import BomOptions, run_bom
+    from engine.report.write import write_atomically
+
+    try:
+        aibom = run_bom(BomOptions(repo=repo, advisories=advisories), rev)
+        if output is not None:
+            write_atomically(output, aibom.text)
+        else:
+            click.echo(aibom.text, nl=False)
+    except GovopsError as exc:
+        _fail(exc)
+
+
+@bom.command("diff")
+@repo_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
+              default="text", show_default=True)
+@advisories_option
+@click.argument("base_rev", metavar="BASE")
+@click.argument("head_rev", metavar="HEAD")
+def bom_diff(repo: Path, fmt: str, advisories: Path | None, base_rev: str,
+             head_rev: str) -> None:
+    """List the components added, removed and changed between the AIBOMs of two revisions."""
+    from engine.aibom import BomOptions, run_bom_diff
+    from engine.report.bom_diff import RENDERERS
+
+    try:
+        diff = run_bom_diff(BomOptions(repo=repo, advisories=advisories), base_rev, head_rev)
+    except GovopsError as exc:
+        _fail(exc)
+    click.echo(RENDERERS[fmt](diff), nl=False)
 
 
 @main.group()

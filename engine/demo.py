@@ -133,6 +133,27 @@ def build_demo_repo(root: Path, now: dt.datetime) -> None:
     ])
 
 
+def _show_aibom(console: Console, root: Path) -> None:
+    """The AIBOM of the approved revision, and what the story changed in it."""
+    from engine.aibom import BomOptions, run_bom, run_bom_diff
+    from engine.report.bom_diff import render_text
+    from engine.report.write import write_atomically
+
+    console.rule("the AIBOM of the approved revision")
+    aibom = run_bom(BomOptions(repo=root), "HEAD")
+    path = root.parent / "aibom.cdx.json"
+    write_atomically(path, aibom.text)
+    counts: dict[str, int] = {}
+    for component in aibom.document()["components"]:
+        counts[component["type"]] = counts.get(component["type"], 0) + 1
+    console.print(f"CycloneDX 1.6 ML-BOM, validated, written to {path}\n"
+                  f"serial {aibom.serial_number} (derived from commit {aibom.commit[:12]})\n"
+                  + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) + "\n")
+    console.file.write(render_text(run_bom_diff(BomOptions(repo=root), "HEAD~2", "HEAD")))
+    console.print("\n[bold]What it means:[/bold] auditors get every model, dataset, package and "
+                  "image of a revision in the format their tools read; reviewers get the diff.\n")
+
+
 def main() -> int:
     console = Console(highlight=False)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -153,9 +174,12 @@ def main() -> int:
         code = 1 if decision.verdict == "fail" else 0
         codes.append(code)
         console.print(f"\n[bold]What it means:[/bold] {lesson}\n")
+    _show_aibom(console, root)
     console.rule("try it yourself")
     console.print(f"  .venv/bin/govops check --repo {root} --rev HEAD~1 --base HEAD~2\n"
                   f"  .venv/bin/govops check --repo {root} --format json\n"
+                  f"  .venv/bin/govops bom --repo {root} --output aibom.cdx.json\n"
+                  f"  .venv/bin/govops bom diff --repo {root} --format markdown HEAD~2 HEAD\n"
                   "  .venv/bin/govops policy test --engine regopy")
     expected = [0, 1, 0]
     if codes != expected:

@@ -42,6 +42,7 @@ deny contains result if {
 		"name": name,
 		"field": "spec.lockfile",
 		"package": pkg.name,
+		"version": object.get(pkg, "version", null),
 	}
 }
 

@@ -29,7 +29,7 @@ test_denies_unpinned_package if {
 	objects := environments
 	lockfiles := locked([{"name": "numpy", "version": null, "specifier": ">=1.26", "hashes": ["sha256:bb"]}])
 	results := env_001.deny with input.objects as objects with input.environments as lockfiles
-	located(results) == {{"id": "ENV-001", "kind": "Environment", "name": "serve", "field": "spec.lockfile", "package": "numpy"}}
+	located(results) == {{"id": "ENV-001", "kind": "Environment", "name": "serve", "field": "spec.lockfile", "package": "numpy", "version": null}}
 	some r in results
 	contains(r.msg, "\">=1.26\"")
 }
@@ -38,7 +38,7 @@ test_denies_unhashed_package if {
 	objects := environments
 	lockfiles := locked([pinned, {"name": "numpy", "version": "2.1.0", "specifier": "==2.1.0", "hashes": []}])
 	results := env_001.deny with input.objects as objects with input.environments as lockfiles
-	located(results) == {{"id": "ENV-001", "kind": "Environment", "name": "serve", "field": "spec.lockfile", "package": "numpy"}}
+	located(results) == {{"id": "ENV-001", "kind": "Environment", "name": "serve", "field": "spec.lockfile", "package": "numpy", "version": "2.1.0"}}
 }
 
 test_one_result_names_both_problems if {

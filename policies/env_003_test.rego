@@ -24,7 +24,7 @@ test_allows_package_without_advisories_key if {
 test_denies_shipped_advisory_with_summary_and_fix if {
 	lockfiles := locked([torch("2.5.1", ["CVE-2025-32434"])])
 	results := env_003.deny with input.environments as lockfiles
-	located(results) == {{"id": "ENV-003", "kind": "Environment", "name": "serve", "field": "spec.lockfile", "package": "torch"}}
+	located(results) == {{"id": "ENV-003", "kind": "Environment", "name": "serve", "field": "spec.lockfile", "package": "torch", "version": "2.5.1"}}
 	[r] := [r | some r in results]
 	r.msg == concat("", [
 		"Package torch 2.5.1 in environment serve is affected by CVE-2025-32434: ",

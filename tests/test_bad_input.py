@@ -76,8 +76,11 @@ CASES = {
         {"environments/serve.yaml": ENVIRONMENT.replace("environments/serve.txt", "../x.txt")},
         "environments/serve.yaml:8: lockfile '../x.txt' must be a path inside the repository"),
     "bad lockfile line": (
+        {"environments/serve.txt": "numpy==2.1.0\n-c constraints.txt\n"},
+        "environments/serve.txt:2: -c is not allowed in a lock file"),
+    "missing -r include": (
         {"environments/serve.txt": "numpy==2.1.0\n-r base.txt\n"},
-        "environments/serve.txt:2: -r is not allowed in a lock file"),
+        "environments/serve.txt:2: -r base.txt: environments/base.txt does not exist"),
     "non-UTF-8 file": (
         {"models/tiny.yaml": MODEL.encode().replace(b"hf://acme/tiny", b"hf://acme/t\xe9ny")},
         "models/tiny.yaml:6: not UTF-8 text"),

@@ -43,7 +43,7 @@ def test_requirements_lines_hashes_extras_markers() -> None:
 
 
 @pytest.mark.parametrize(("text", "line", "fragment"), [
-    ("numpy==1.0\n-r other.txt\n", 2, "-r is not allowed"),
+    ("numpy==1.0\n-c other.txt\n", 2, "-c is not allowed"),
     ("numpy==1.0\n-e ./src\n", 2, "-e is not allowed"),
     ("numpy==1.0\nnot a requirement!!\n", 2, "invalid requirement"),
     ("numpy==1.0 --hash=md5\n", 1, "malformed --hash"),

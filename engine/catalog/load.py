@@ -3,16 +3,23 @@
 Only files that mention `govops.dev/` are parsed as objects, so a repo may hold Helm
 templates, CI workflows and other YAML that govops neither parses nor rejects. Symlinks are
 refused rather than followed: what is evaluated must be exactly what git stores at that path.
+The same holds for files a requirements lock includes with `-r`: they are read from the same
+revision, never from the work tree, and each is parsed once per blob id like any other file.
 """
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
 
 from engine.catalog.cache import ParseCache
-from engine.catalog.lockfiles import LockFile, parse_lockfile, require_lockfile_format
+from engine.catalog.lockfiles import (
+    LockFile,
+    parse_lockfile,
+    parse_requirements_file,
+    require_lockfile_family,
+)
 from engine.catalog.model import Catalog, Config, EnvironmentLock, GovObject
 from engine.catalog.schema import (
     API_VERSION,
@@ -30,6 +37,13 @@ CONFIG_PATH = "govops.yaml"
 MAX_OBJECT_BYTES = 1 << 20
 MAX_LOCK_BYTES = 16 << 20
 _MARKER = b"govops.dev/"
+
+
+class ResolvedLock(NamedTuple):
+    """A lock file with its includes merged in, and (repo path, blob id) of each include."""
+
+    lock: LockFile
+    included: tuple[tuple[str, str], ...]
 
 
 def is_yaml(path: str) -> bool:
@@ -74,16 +88,72 @@ class CatalogLoader:
         parsed = self._through_cache(todo, "yaml", self._parse_object)
         return {path: result for path, result in parsed.items() if "skip" not in result}
 
-    def lockfiles(self, files: list[tuple[str, FileEntry]]) -> dict[str, LockFile]:
-        """Parsed lock files by path (one cache query for all of them)."""
-        by_format: dict[str, list[tuple[str, FileEntry]]] = {}
-        for path, entry in files:
-            by_format.setdefault(require_lockfile_format(path), []).append((path, entry))
-        out: dict[str, LockFile] = {}
-        for fmt, group in sorted(by_format.items()):
-            parsed = self._through_cache(group, f"lock-{fmt}", self._parse_lock)
-            out.update((path, LockFile.from_json(result)) for path, result in parsed.items())
+    def lockfiles(self, snapshot: Snapshot, paths: Iterable[str]) -> dict[str, ResolvedLock]:
+        """Parsed lock files by path, with the files they include (`-r`) read from the same
+        snapshot and merged in; one cache query for all the named files, and one per file
+        they include."""
+        by_family: dict[str, list[tuple[str, FileEntry]]] = {}
+        for path in sorted(set(paths)):
+            by_family.setdefault(require_lockfile_family(path), []).append(
+                (path, snapshot.files[path]))
+        out: dict[str, ResolvedLock] = {}
+        for family, group in sorted(by_family.items()):
+            parsed = self._through_cache(group, f"lock-{family}", self._parse_lock)
+            for path, result in parsed.items():
+                lock = LockFile.from_json(result)
+                if not lock.includes:
+                    out[path] = ResolvedLock(lock, ())
+                    continue
+                included: dict[str, str] = {}
+                records = self._merged(snapshot, path, lock, "", (path,), included)
+                out[path] = ResolvedLock(LockFile(lock.format, tuple(records), lock.includes),
+                                         tuple(included.items()))
         return out
+
+    def _merged(self, snapshot: Snapshot, path: str, lock: LockFile, own_path: str,
+                stack: tuple[str, ...], included: dict[str, str]) -> list[Mapping[str, Any]]:
+        """The records of `lock` with those of its includes at their `-r` lines, depth first
+        as pip reads them. A file already included elsewhere is not read twice."""
+        own = [r if not own_path else {**r, "path": own_path} for r in lock.records]
+        targets = iter(lock.includes)
+        records: list[Mapping[str, Any]] = []
+        pending = next(targets, None)
+        for record in [*own, None]:
+            while pending is not None and (record is None or pending[0] < record["line"]):
+                line, target = pending
+                include = self._include(snapshot, path, line, target, stack)
+                if include not in included:
+                    entry = snapshot.files[include]
+                    included[include] = entry.oid
+                    parsed = self._through_cache([(include, entry)], "lock-requirements",
+                                                 self._parse_include)[include]
+                    records.extend(self._merged(snapshot, include, LockFile.from_json(parsed),
+                                                include, (*stack, include), included))
+                pending = next(targets, None)
+            if record is not None:
+                records.append(record)
+        return records
+
+    @staticmethod
+    def _include(snapshot: Snapshot, path: str, line: int, target: str,
+                 stack: tuple[str, ...]) -> str:
+        """The repo path `-r target` names, relative to the including file's folder as pip
+        resolves it; refused if it leaves the repository, is missing, a symlink or a cycle."""
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        if target.startswith("/") or joined == ".." or joined.startswith("../"):
+            raise InputError(path, line, f"-r {target}: an included file must be inside the "
+                             "repository, relative to the including file")
+        entry = snapshot.files.get(joined)
+        if entry is None:
+            raise InputError(path, line, f"-r {target}: {joined} does not exist in revision "
+                             f"{snapshot.info.ref}")
+        if entry.is_symlink:
+            raise InputError(path, line, f"-r {target}: {joined} is a symlink; govops reads "
+                             "only regular files (commit the file itself)")
+        if joined in stack:
+            cycle = " -> ".join((*stack[stack.index(joined):], joined))
+            raise InputError(path, line, f"-r {target}: include cycle {cycle}")
+        return joined
 
     def _through_cache(self, files: list[tuple[str, FileEntry]], kind: str,
                        parse: Callable[[str, FileEntry], dict[str, Any]],
@@ -104,13 +174,20 @@ class CatalogLoader:
         return out
 
     def _parse_lock(self, path: str, entry: FileEntry) -> dict[str, Any]:
+        return self._parse_text(path, entry, parse_lockfile)
+
+    def _parse_include(self, path: str, entry: FileEntry) -> dict[str, Any]:
+        return self._parse_text(path, entry, parse_requirements_file)
+
+    def _parse_text(self, path: str, entry: FileEntry,
+                    parse: Callable[[str, str], LockFile]) -> dict[str, Any]:
         if self._repo.blob_size(entry.oid) > MAX_LOCK_BYTES:
             return {"error": f"file too large (over {MAX_LOCK_BYTES} bytes)", "line": None}
         from engine.catalog.yamldoc import decode_utf8
 
         try:
             text = decode_utf8(path, self._repo.read_blob(entry.oid))
-            return parse_lockfile(path, text).as_json()
+            return parse(path, text).as_json()
         except InputError as exc:
             return {"error": exc.message, "line": exc.line}
 
@@ -160,9 +237,9 @@ class CatalogLoader:
                 raise InputError(path, None, "is a symlink; govops reads only regular files "
                                  "(commit the file itself)")
             declared_paths[name] = path
-        unique = sorted(set(declared_paths.values()))
-        parsed = self.lockfiles([(p, snapshot.files[p]) for p in unique])
-        return {name: EnvironmentLock(name, path, snapshot.files[path].oid, parsed[path])
+        parsed = self.lockfiles(snapshot, declared_paths.values())
+        return {name: EnvironmentLock(name, path, snapshot.files[path].oid, parsed[path].lock,
+                                      parsed[path].included)
                 for name, path in declared_paths.items()}
 
 

@@ -44,10 +44,20 @@ class Config:
 
 @dataclass(frozen=True)
 class EnvironmentLock:
+    """The lock file an Environment names. `lock` holds every package of the environment,
+    those of files it includes with `-r` too; `included` is (repo path, blob id) of each
+    included file, in the order pip reads them."""
+
     environment: str
     path: str
     oid: str
     lock: LockFile
+    included: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def oids(self) -> tuple[str, ...]:
+        """The blob ids the package list is a function of (with the parser version)."""
+        return (self.oid, *(oid for _, oid in self.included))
 
 
 @dataclass(frozen=True)

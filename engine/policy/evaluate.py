@@ -47,7 +47,8 @@ def _locate(catalog: Catalog, raw: Mapping[str, Any]) -> tuple[str, int]:
         lock = catalog.locks[obj.name]
         for p in lock.lock.packages:
             if p.name == package and raw.get("version") in (None, p.version):
-                return lock.path, p.line
+                # A package from a file the lock includes (-r) is written there.
+                return p.path or lock.path, p.line
         return lock.path, 1
     return obj.path, obj.line_of(raw.get("field"))
 

@@ -56,7 +56,8 @@ def build_input(
                 {
                     "name": p["name"], "version": p["version"], "specifier": p["specifier"],
                     "extras": p["extras"], "marker": p["marker"], "hashes": p["hashes"],
-                    "advisories": advisories.matches(p["name"], p["version"]),
+                    "ecosystem": p["ecosystem"],
+                    "advisories": advisories.matches(p["name"], p["version"], p["ecosystem"]),
                 }
                 for p in env_lock.lock.records
             ],
@@ -91,10 +92,10 @@ def input_digest(document: Mapping[str, Any], catalog: Catalog) -> str:
     """Digest of what was evaluated: the clock and the staged revision's time are left out so
     that re-evaluating the same content gives the same digest.
 
-    Locked packages (most of the input) are represented by their lock file's git blob id and
-    the parser version: the package list is a function of those, and of the advisory data,
-    which the policy digest covers. Hashing the blob id instead of re-encoding 100,000
-    packages saves ~0.3 s per 10,000 objects.
+    Locked packages (most of the input) are represented by the git blob ids of their lock
+    file and of the files it includes (`-r`), and the parser version: the package list is a
+    function of those, and of the advisory data, which the policy digest covers. Hashing the
+    blob ids instead of re-encoding 100,000 packages saves ~0.3 s per 10,000 objects.
 
     Sorted-key compact JSON rather than RFC 8785: the pure-Python RFC 8785 encoder costs
     ~0.25 s per 1,000 objects, which the pre-commit path cannot afford, and the input holds
@@ -104,7 +105,8 @@ def input_digest(document: Mapping[str, Any], catalog: Catalog) -> str:
     content = {k: v for k, v in document.items() if k not in ("now", "today")}
     content["environments"] = {
         name: {**{k: v for k, v in env.items() if k != "packages"},
-               "packages": {"lockBlob": catalog.locks[name].oid, "parser": PARSER_VERSION}}
+               "packages": {"lockBlobs": list(catalog.locks[name].oids),
+                            "parser": PARSER_VERSION}}
         for name, env in document["environments"].items()
     }
     content["revision"] = {k: v for k, v in document["revision"].items() if k != "time"}

@@ -7,6 +7,7 @@ so a policy change is evaluated together with the change it arrives in.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import hashlib
 import json
@@ -131,6 +132,11 @@ class Library:
             record = _load_json(path, LIBRARY_PREFIX + "advisories/" + path.name)
             advisories[record["id"]] = record
         return cls(tuple(modules), data, advisories)
+
+    def with_advisories(self, extra: Mapping[str, Any]) -> Library:
+        """This library plus advisory records given with `--advisories`; a record with the id
+        of a shipped one replaces it (the user's copy is the newer one)."""
+        return dataclasses.replace(self, advisories={**self.advisories, **extra})
 
 
 def repo_modules(repo: GitRepo, snapshot: Snapshot, config: Config,

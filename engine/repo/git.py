@@ -54,6 +54,20 @@ class GitRepo:
     def workdir(self) -> Path | None:
         return Path(self._repo.workdir) if self._repo.workdir else None
 
+    @property
+    def name(self) -> str:
+        """What people call this repository: the last part of the `origin` remote's URL, or
+        the directory name when there is no remote (receipts and AIBOMs name it)."""
+        try:
+            url = self._repo.remotes["origin"].url or ""
+        except (KeyError, ValueError):
+            url = ""
+        tail = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].removesuffix(".git")
+        if tail:
+            return tail
+        base = self.workdir or self.git_dir
+        return base.resolve().name.removesuffix(".git") or "repository"
+
     def resolve(self, rev: str) -> pygit2.Commit:
         try:
             obj = self._repo.revparse_single(rev)

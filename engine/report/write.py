@@ -6,10 +6,15 @@ import os
 import tempfile
 from pathlib import Path
 
+from engine.errors import GovopsError
+
 
 def write_atomically(path: Path, text: str) -> None:
     path = path.resolve()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise GovopsError(f"{path}: cannot write: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

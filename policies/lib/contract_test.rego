@@ -87,6 +87,6 @@ allowed_keys(result) if {
 }
 
 allowed_keys(result) if {
-	object.keys(result) == {"id", "msg", "kind", "name", "field", "package"}
+	object.keys(result) == {"id", "msg", "kind", "name", "field", "package", "version"}
 	result.id in {"ENV-001", "ENV-003"}
 }

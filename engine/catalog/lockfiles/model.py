@@ -1,4 +1,8 @@
-"""The parsed form of a lock file, shared by every format."""
+"""The parsed form of a lock file, shared by every format.
+
+Must never read other files or git: a parser sees one file's text, so what it cannot know (the
+files a requirements file includes with `-r`) it records for the loader to resolve.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,40 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+# Hash algorithms a lock file may name, with the length of their hex digest.
+HASH_HEX_LENGTHS = {"md5": 32, "sha256": 64, "sha384": 96, "sha512": 128}
+_HEX = re.compile(r"^[0-9a-f]+$")
+
 
 def normalize_name(name: str) -> str:
     """PEP 503 normalisation, so `Torch` and `torch` are the same package everywhere."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def hash_problem(value: str, allowed: Iterable[str] = HASH_HEX_LENGTHS) -> str | None:
+    """Why `value` is not a well-formed "algo:hex" hash of an allowed algorithm, or None.
+    Hex must be lowercase: that is how every lock writer emits it, how pip and conda compare
+    it, and one spelling per digest keeps hashes comparable across formats."""
+    algo, sep, digest = value.partition(":")
+    if not sep:
+        return "expected <algorithm>:<hex>"
+    if algo not in allowed:
+        return f"unsupported algorithm {algo!r} (expected one of {', '.join(sorted(allowed))})"
+    if not _HEX.match(digest) or len(digest) != HASH_HEX_LENGTHS[algo]:
+        return f"{algo} needs {HASH_HEX_LENGTHS[algo]} lowercase hex digits"
+    return None
+
+
 @dataclass(frozen=True)
 class LockedPackage:
+    """One locked package.
+
+    `ecosystem` is "pypi" or "conda"; `url` is the download URL when the lock names one, else "";
+    `build` is the conda build string, else ""; `path` is "" for a package written in the
+    environment's own lock file, else the repo path of the included (`-r`) file it is written in,
+    where `line` is its line. Hashes are "algo:hex" with algo one of md5, sha256, sha384, sha512.
+    """
+
     name: str
     version: str | None
     specifier: str
@@ -23,6 +53,10 @@ class LockedPackage:
     marker: str
     hashes: tuple[str, ...]
     line: int
+    ecosystem: str = "pypi"
+    url: str = ""
+    build: str = ""
+    path: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -33,6 +67,10 @@ class LockedPackage:
             "marker": self.marker,
             "hashes": list(self.hashes),
             "line": self.line,
+            "ecosystem": self.ecosystem,
+            "url": self.url,
+            "build": self.build,
+            "path": self.path,
         }
 
     @classmethod
@@ -45,6 +83,10 @@ class LockedPackage:
             marker=raw["marker"],
             hashes=tuple(raw["hashes"]),
             line=raw["line"],
+            ecosystem=raw["ecosystem"],
+            url=raw["url"],
+            build=raw["build"],
+            path=raw["path"],
         )
 
 
@@ -52,22 +94,32 @@ class LockedPackage:
 class LockFile:
     """A parsed lock file. Kept as the JSON records the cache stores, because the policy input
     needs exactly those and building 100,000 dataclasses per check costs ~0.4 s; `packages`
-    builds them on first use (locating a result, the AIBOM)."""
+    builds them on first use (locating a result, the AIBOM).
+
+    `format` is "requirements", "pylock", "uv" or "conda". `includes` lists the `-r FILE` lines
+    of a requirements file as (line, target as written); it is empty for every other format.
+    Resolving them needs the repository, so the catalog loader does it and hands out a merged
+    LockFile whose records from included files carry the included file's `path`.
+    """
 
     format: str
     records: tuple[Mapping[str, Any], ...]
+    includes: tuple[tuple[int, str], ...] = ()
 
     @classmethod
-    def of(cls, format: str, packages: Iterable[LockedPackage]) -> LockFile:
-        return cls(format, tuple(p.as_json() for p in packages))
+    def of(cls, format: str, packages: Iterable[LockedPackage],
+           includes: Iterable[tuple[int, str]] = ()) -> LockFile:
+        return cls(format, tuple(p.as_json() for p in packages), tuple(includes))
 
     @functools.cached_property
     def packages(self) -> tuple[LockedPackage, ...]:
         return tuple(LockedPackage.from_json(r) for r in self.records)
 
     def as_json(self) -> dict[str, Any]:
-        return {"format": self.format, "packages": list(self.records)}
+        return {"format": self.format, "packages": list(self.records),
+                "includes": [list(i) for i in self.includes]}
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> LockFile:
-        return cls(raw["format"], tuple(raw["packages"]))
+    def from_json(cls, raw: Mapping[str, Any]) -> LockFile:
+        return cls(raw["format"], tuple(raw["packages"]),
+                   tuple((int(line), str(target)) for line, target in raw["includes"]))

@@ -1,48 +1,62 @@
 """PEP 751 `pylock.toml` lock files.
 
 tomllib gives no line numbers, so each package's line is found by counting `[[packages]]`
-headers, which PEP 751 writers emit one per package in order.
+headers, which PEP 751 writers emit one per package in order. Never guesses a hash: a hash of an
+algorithm govops does not know, or not in lowercase hex, is an input error.
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
 from typing import Any
 
-from engine.catalog.lockfiles.model import LockedPackage, LockFile, normalize_name
+from engine.catalog.lockfiles.model import LockedPackage, LockFile, hash_problem, normalize_name
+from engine.catalog.lockfiles.tomldoc import header_lines, load_toml
 from engine.errors import InputError
 
-_HEADER = re.compile(r"^\s*\[\[\s*packages\s*\]\]\s*(#.*)?$")
-_TOML_LINE = re.compile(r"at line (\d+)")
+
+def _sources(package: dict[str, Any]) -> list[dict[str, Any]]:
+    """The package's artifacts in the order PEP 751 lists them: sdist, archive, wheels."""
+    wheels = package.get("wheels", [])
+    found = [package.get("sdist"), package.get("archive"),
+             *(wheels if isinstance(wheels, list) else [])]
+    return [s for s in found if isinstance(s, dict)]
 
 
-def _hashes(package: dict[str, Any]) -> list[str]:
+def _hashes(path: str, line: int, package: dict[str, Any]) -> list[str]:
     found: list[str] = []
-    sources: list[Any] = [package.get("sdist"), package.get("archive"), *package.get("wheels", [])]
-    for source in sources:
-        if isinstance(source, dict):
-            for algo, value in sorted((source.get("hashes") or {}).items()):
-                found.append(f"{algo}:{value}")
+    for source in _sources(package):
+        hashes = source.get("hashes") or {}
+        if not isinstance(hashes, dict):
+            raise InputError(path, line, f"{package['name']}: hashes must be a table")
+        for algo, value in sorted(hashes.items()):
+            text = f"{algo}:{value}"
+            problem = hash_problem(text)
+            if problem:
+                raise InputError(path, line,
+                                 f"{package['name']}: malformed hash {text!r}: {problem}")
+            if text not in found:
+                found.append(text)
     return found
 
 
+def _url(package: dict[str, Any]) -> str:
+    for source in _sources(package):
+        if isinstance(source.get("url"), str):
+            return str(source["url"])
+    return ""
+
+
 def parse_pylock(path: str, text: str) -> LockFile:
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = _TOML_LINE.search(str(exc))
-        raise InputError(path, int(match.group(1)) if match else None,
-                         f"malformed TOML: {str(exc).split(' (at')[0]}") from None
+    doc = load_toml(path, text)
     if "lock-version" not in doc:
         raise InputError(path, 1, "not a pylock.toml: lock-version is missing")
     raw_packages = doc.get("packages", [])
     if not isinstance(raw_packages, list):
         raise InputError(path, None, "packages must be an array of tables")
-    header_lines = [n for n, line in enumerate(text.splitlines(), start=1) if _HEADER.match(line)]
+    lines = header_lines(text, "packages")
     packages: list[LockedPackage] = []
     for i, package in enumerate(raw_packages):
-        line = header_lines[i] if i < len(header_lines) else 1
+        line = lines[i] if i < len(lines) else 1
         if not isinstance(package, dict) or not isinstance(package.get("name"), str):
             raise InputError(path, line, "each [[packages]] entry needs a name")
         version = package.get("version")
@@ -54,7 +68,9 @@ def parse_pylock(path: str, text: str) -> LockFile:
             specifier=f"=={version}" if version else "",
             extras=(),
             marker=str(package.get("marker", "")),
-            hashes=tuple(_hashes(package)),
+            hashes=tuple(_hashes(path, line, package)),
             line=line,
+            ecosystem="pypi",
+            url=_url(package),
         ))
     return LockFile.of("pylock", packages)

@@ -1,8 +1,11 @@
 """pip requirements files as `pip-compile --generate-hashes` and `uv pip compile` write them.
 
-Handles continuation lines, `--hash` options, extras, environment markers and comments. A line
-pip would refuse is an input error naming its line; options that would make the file depend on
-other files (`-r`, `-c`, `-e`) are refused because a lock must be self-contained.
+Handles continuation lines, `--hash` options, extras, environment markers, comments, direct
+URL requirements and `-r FILE` / `--requirement FILE` includes. A parser sees one file only, so
+includes are recorded as (line, target as written) in `LockFile.includes`; the catalog loader
+resolves them in the same git revision. A line pip would refuse is an input error naming its
+line. `-c` and `-e` stay refused: a constraint pins nothing by itself and an editable install is
+unpinned source, so neither belongs in a lock.
 """
 
 from __future__ import annotations
@@ -11,16 +14,19 @@ import re
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from engine.catalog.lockfiles.model import LockedPackage, LockFile, normalize_name
+from engine.catalog.lockfiles.model import LockedPackage, LockFile, hash_problem, normalize_name
 from engine.errors import InputError
 
 _COMMENT = re.compile(r"(^|\s)#.*$")
 _HASH = re.compile(r"--hash(?:=|\s+)(\S+)")
 _IGNORED_OPTIONS = ("--index-url", "-i ", "--extra-index-url", "--find-links", "-f ",
-                    "--trusted-host", "--prefer-binary", "--only-binary", "--no-binary", "--pre")
+                    "--trusted-host", "--prefer-binary", "--only-binary", "--no-binary", "--pre",
+                    "--require-hashes")
 _IGNORED_NAMES = {o.strip() for o in _IGNORED_OPTIONS}
-_REFUSED_OPTIONS = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable")
-_HASH_VALUE = re.compile(r"^(sha256|sha384|sha512):[0-9a-fA-F]+$")
+_REFUSED_OPTIONS = ("-c", "--constraint", "-e", "--editable")
+_INCLUDE = re.compile(r"^(?:--requirement(?=$|[\s=])[\s=]*|-r\s*)(?P<target>.*)$")
+# pip's --hash takes only these (its STRONG_HASHES).
+_PIP_HASHES = ("sha256", "sha384", "sha512")
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
@@ -54,10 +60,35 @@ def _exact_version(req: Requirement) -> str | None:
     return specs[0].version
 
 
+def _include_target(path: str, number: int, line: str) -> str | None:
+    """The file a `-r`/`--requirement` line names; None for any other line."""
+    match = _INCLUDE.match(line)
+    if match is None:
+        return None
+    option = "--requirement" if line.startswith("--") else "-r"
+    target = match.group("target").strip()
+    if not target:
+        raise InputError(path, number, f"{option} needs a file name")
+    if len(target.split()) > 1:
+        raise InputError(path, number, f"{option} takes one file name, got {target!r}")
+    if "://" in target:
+        raise InputError(path, number, f"{option} {target}: govops reads included files from "
+                         "the repository, not from a URL")
+    return target
+
+
 def parse_requirements(path: str, text: str) -> LockFile:
     packages: list[LockedPackage] = []
+    includes: list[tuple[int, str]] = []
     for number, line in _logical_lines(text):
+        if line == "@EXPLICIT":
+            raise InputError(path, number, "@EXPLICIT marks a conda explicit file, which is not "
+                             "a pip requirements file (and cannot be included with -r)")
         if line.startswith("-"):
+            target = _include_target(path, number, line)
+            if target is not None:
+                includes.append((number, target))
+                continue
             option = line.split("=", 1)[0].split()[0]
             if option in _REFUSED_OPTIONS:
                 raise InputError(path, number, f"{option} is not allowed in a lock file: "
@@ -67,9 +98,9 @@ def parse_requirements(path: str, text: str) -> LockFile:
             raise InputError(path, number, f"unknown pip option {option}")
         hashes = tuple(_HASH.findall(line))
         for value in hashes:
-            if not _HASH_VALUE.match(value):
-                raise InputError(path, number,
-                                 f"malformed --hash {value!r} (expected sha256:<hex>)")
+            problem = hash_problem(value, _PIP_HASHES)
+            if problem:
+                raise InputError(path, number, f"malformed --hash {value!r}: {problem}")
         requirement_text = _HASH.sub("", line).strip()
         if " --" in f" {requirement_text}":
             bad = requirement_text[requirement_text.index("--"):].split()[0]
@@ -77,7 +108,10 @@ def parse_requirements(path: str, text: str) -> LockFile:
         try:
             req = Requirement(requirement_text)
         except InvalidRequirement as exc:
-            raise InputError(path, number, f"invalid requirement: {exc}") from None
+            # packaging's message points at the column on further lines; errors are one line.
+            reason = str(exc).splitlines()[0] if str(exc) else "cannot parse"
+            raise InputError(path, number, f"invalid requirement {requirement_text!r}: "
+                             f"{reason}") from None
         packages.append(LockedPackage(
             name=normalize_name(req.name),
             version=_exact_version(req),
@@ -86,5 +120,7 @@ def parse_requirements(path: str, text: str) -> LockFile:
             marker=str(req.marker) if req.marker else "",
             hashes=hashes,
             line=number,
+            ecosystem="pypi",
+            url=req.url or "",
         ))
-    return LockFile.of("requirements", packages)
+    return LockFile.of("requirements", packages, includes)

@@ -1,0 +1,75 @@
+"""`govops bom` and `govops bom diff`: compose repo -> catalog -> bom into AIBOMs.
+
+Like check.py, the only place that knows the order of these stages. The advisory records are
+the policy library's plus any `--advisories DIR`, the same set `govops check` hands to ENV-003.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from engine.advisories import AdvisoryIndex, advisories_digest, load_advisory_dir
+from engine.bom.build import Aibom, AibomSource, build_aibom
+from engine.bom.diff import BomDiff, diff_aiboms
+from engine.catalog import CatalogLoader, ParseCache
+from engine.policy.library import Library
+from engine.repo import GitRepo, open_repo
+
+
+@dataclass(frozen=True)
+class BomOptions:
+    repo: Path
+    advisories: Path | None = None
+
+
+def govops_version() -> str:
+    try:
+        return version("govops")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def advisory_records(directory: Path | None) -> dict[str, Any]:
+    """The shipped advisories plus those of `--advisories DIR`."""
+    library = Library.load()
+    extra = load_advisory_dir(directory) if directory is not None else {}
+    return dict(library.with_advisories(extra).advisories)
+
+
+def _build(repo: GitRepo, loader: CatalogLoader, rev: str, records: dict[str, Any]) -> Aibom:
+    snapshot = repo.snapshot(rev)
+    catalog = loader.load(snapshot)
+    return build_aibom(AibomSource(
+        catalog=catalog,
+        revision=snapshot.info,
+        repository=repo.name,
+        advisories=AdvisoryIndex(records),
+        advisories_digest=advisories_digest(records),
+        tool_version=govops_version(),
+    ))
+
+
+def run_bom(options: BomOptions, rev: str | None) -> Aibom:
+    records = advisory_records(options.advisories)
+    repo = open_repo(options.repo)
+    cache = ParseCache(repo.git_dir / "govops" / "cache.sqlite")
+    try:
+        return _build(repo, CatalogLoader(repo, cache), rev or "HEAD", records)
+    finally:
+        cache.close()
+
+
+def run_bom_diff(options: BomOptions, base: str, head: str) -> BomDiff:
+    records = advisory_records(options.advisories)
+    repo = open_repo(options.repo)
+    cache = ParseCache(repo.git_dir / "govops" / "cache.sqlite")
+    try:
+        loader = CatalogLoader(repo, cache)
+        before = _build(repo, loader, base, records)
+        after = _build(repo, loader, head, records)
+    finally:
+        cache.close()
+    return diff_aiboms(before.document(), after.document())

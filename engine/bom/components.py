@@ -1,0 +1,198 @@
+"""cyclonedx-python-lib components for the governed objects: models, datasets, environments,
+images, CUDA, stacks and workloads (hundreds at most, so the library's cost does not matter).
+
+Locked packages, which can number tens of thousands, are written by `packages.py` instead.
+Fields the library has no class for (`modelCard`, `data`) are added later by `cards.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cyclonedx.contrib.license.factories import LicenseFactory
+from cyclonedx.model import (
+    ExternalReference,
+    ExternalReferenceType,
+    HashAlgorithm,
+    HashType,
+    Property,
+    XsUri,
+)
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.license import License
+from packageurl import PackageURL
+
+from engine.bom import refs
+from engine.catalog import GovObject
+
+_SHA256 = re.compile(r"^sha256:([0-9a-f]{64})$")
+_LICENSES = LicenseFactory()
+
+
+def _props(pairs: Iterable[tuple[str, Any]]) -> list[Property]:
+    """Name/value properties, skipping absent values; lists become one property per item."""
+    out: list[Property] = []
+    for name, value in pairs:
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if item is None or item == "":
+                continue
+            text = ("true" if item else "false") if isinstance(item, bool) else str(item)
+            out.append(Property(name=f"govops:{name}", value=text))
+    return out
+
+
+def _digest(value: Any) -> tuple[list[HashType], list[Property]]:
+    """A well-formed `sha256:<64 hex>` becomes a hash; anything else is kept as a property,
+    because the AIBOM must describe a revision even when MDL-001 fails it."""
+    if isinstance(value, str) and (match := _SHA256.match(value)):
+        return [HashType(alg=HashAlgorithm.SHA_256, content=match.group(1))], []
+    return [], _props([("declared-digest", value)])
+
+
+def _licenses(value: Any) -> list[License]:
+    if not isinstance(value, str) or not value.strip():
+        return []
+    return [_LICENSES.make_from_string(value.strip())]
+
+
+def _distribution(source: str, revision: str | None) -> list[ExternalReference]:
+    url = refs.source_url(source, revision)
+    if url is None:
+        return []
+    return [ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=XsUri(url))]
+
+
+def _common(obj: GovObject) -> list[tuple[str, Any]]:
+    metadata = obj.doc["metadata"]
+    return [("path", obj.path), ("owner", list(metadata.get("owners") or []))]
+
+
+def model_component(obj: GovObject) -> Component:
+    spec: Mapping[str, Any] = obj.doc["spec"]
+    revision = spec.get("revision")
+    hashes, digest_props = _digest(spec.get("digest"))
+    purl = refs.model_purl(obj.name, spec["source"], revision)
+    extra = _distribution(spec["source"], revision)
+    if spec["source"].startswith("hf://") and not spec["source"].startswith("hf://datasets/"):
+        card = refs.source_url(spec["source"]) or ""
+        extra.append(ExternalReference(type=ExternalReferenceType.MODEL_CARD, url=XsUri(card)))
+    return Component(
+        type=ComponentType.MACHINE_LEARNING_MODEL,
+        bom_ref=refs.model_ref(obj.name),
+        name=obj.name,
+        version=revision,
+        description=obj.doc["metadata"].get("description"),
+        purl=PackageURL.from_string(purl),
+        hashes=hashes,
+        licenses=_licenses(spec.get("license")),
+        external_references=extra,
+        properties=[*_props([*_common(obj), ("source", spec["source"]),
+                             ("format", spec.get("format")),
+                             ("parameters", spec.get("parameters")),
+                             ("precision", spec.get("precision")),
+                             ("risk", spec.get("risk"))]), *digest_props],
+    )
+
+
+def dataset_component(obj: GovObject) -> Component:
+    spec: Mapping[str, Any] = obj.doc["spec"]
+    revision = spec.get("revision")
+    hashes, digest_props = _digest(spec.get("digest"))
+    return Component(
+        type=ComponentType.DATA,
+        bom_ref=refs.dataset_ref(obj.name),
+        name=obj.name,
+        version=revision,
+        description=obj.doc["metadata"].get("description"),
+        purl=PackageURL.from_string(refs.dataset_purl(obj.name, spec["source"], revision)),
+        hashes=hashes,
+        licenses=_licenses(spec.get("license")),
+        external_references=_distribution(spec["source"], revision),
+        properties=[*_props([*_common(obj), ("source", spec["source"]), ("pii", spec.get("pii")),
+                             ("classification", spec.get("classification"))]),
+                    *digest_props],
+    )
+
+
+def environment_component(obj: GovObject, lock_format: str | None) -> Component:
+    """The runtime a workload runs in: a `platform` that depends on its image, CUDA and its
+    locked packages."""
+    spec: Mapping[str, Any] = obj.doc["spec"]
+    return Component(
+        type=ComponentType.PLATFORM,
+        bom_ref=refs.environment_ref(obj.name),
+        name=obj.name,
+        description=obj.doc["metadata"].get("description"),
+        # The image and CUDA are components this one depends on, not properties: a re-pinned
+        # image is then one change (of the image), not two.
+        properties=_props([*_common(obj), ("python", spec.get("python")),
+                           ("lockfile", spec.get("lockfile")), ("lockfile-format", lock_format)]),
+    )
+
+
+def image_component(image: refs.ImageRef) -> Component:
+    purl = image.purl()
+    hashes = []
+    if image.digest and (match := _SHA256.match(image.digest)):
+        hashes.append(HashType(alg=HashAlgorithm.SHA_256, content=match.group(1)))
+    return Component(
+        type=ComponentType.CONTAINER,
+        bom_ref=purl,
+        name=image.repository,
+        version=image.digest or image.tag,
+        purl=PackageURL.from_string(purl),
+        hashes=hashes,
+        properties=_props([("tag", image.tag)]),
+    )
+
+
+def cuda_component(version: str) -> Component:
+    """The CUDA version an environment declares, as the `device-driver` DESIGN.md names (the
+    component type for software that drives a GPU), with its version."""
+    purl = PackageURL("generic", "nvidia", "cuda", version).to_string()
+    return Component(type=ComponentType.DEVICE_DRIVER, bom_ref=purl, group="nvidia", name="cuda",
+                     version=version, purl=PackageURL.from_string(purl))
+
+
+def stack_component(obj: GovObject) -> Component:
+    spec: Mapping[str, Any] = obj.doc["spec"]
+    labels = obj.doc["metadata"].get("labels") or {}
+    return Component(
+        type=ComponentType.APPLICATION,
+        bom_ref=refs.stack_ref(obj.name),
+        name=obj.name,
+        description=obj.doc["metadata"].get("description"),
+        properties=_props([
+            *_common(obj), ("cluster", spec["cluster"]["name"]),
+            ("namespace", spec["namespace"]), ("gpu-type", spec["gpu"]["type"]),
+            ("gpu-quota", spec["gpu"]["quota"]),
+            *((f"label:{k}", v) for k, v in sorted(labels.items())),
+        ]),
+    )
+
+
+def workload_component(stack: GovObject, workload: Mapping[str, Any]) -> Component:
+    return Component(
+        type=ComponentType.APPLICATION,
+        bom_ref=refs.workload_ref(stack.name, workload["name"]),
+        name=f"{stack.name}/{workload['name']}",
+        properties=_props([
+            ("kind", workload["kind"]), ("model", workload["model"]),
+            ("environment", workload["environment"]),
+            ("replicas", workload.get("replicas")),
+            ("gpus-per-replica", workload.get("gpusPerReplica")),
+        ]),
+    )
+
+
+def repository_component(name: str, commit: str, tree: str) -> Component:
+    return Component(type=ComponentType.APPLICATION, bom_ref="repository", name=name,
+                     version=commit, properties=_props([("tree", tree)]))
+
+
+def tool_component(version: str) -> Component:
+    return Component(type=ComponentType.APPLICATION, group="govops.dev", name="govops",
+                     version=version, bom_ref="tool:govops")

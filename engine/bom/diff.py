@@ -1,0 +1,152 @@
+"""What changed between two AIBOMs: components added, removed and changed, field by field.
+
+Works on the JSON documents (never `Bom.from_json`, which drops modelCard and data). Components
+are paired by identity, not bom-ref: a package is `pypi:torch` whatever its version, an image
+is its repository, a model its name; so a torch bump is one change, not a removal and an
+addition, even beside another torch version that another environment keeps. Only fields whose
+values differ are reported; dependency lists are left out because they change whenever
+anything they point at does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+_COMPARED = ("version", "hashes", "licenses", "purl", "properties", "modelCard", "data")
+
+
+@dataclass(frozen=True)
+class ComponentRef:
+    type: str
+    name: str
+    version: str | None
+    ref: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "version": self.version, "ref": self.ref}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class ComponentChange:
+    before: ComponentRef
+    after: ComponentRef
+    fields: tuple[FieldChange, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": self.after.type, "name": self.after.name,
+                "before": self.before.as_json(), "after": self.after.as_json(),
+                "fields": [{"field": f.field, "before": f.before, "after": f.after}
+                           for f in self.fields]}
+
+
+@dataclass(frozen=True)
+class BomDiff:
+    base: Mapping[str, Any]
+    head: Mapping[str, Any]
+    added: tuple[ComponentRef, ...]
+    removed: tuple[ComponentRef, ...]
+    changed: tuple[ComponentChange, ...]
+    vulnerabilities_added: tuple[str, ...]
+    vulnerabilities_removed: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed or self.vulnerabilities_added
+                    or self.vulnerabilities_removed)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "base": dict(self.base), "head": dict(self.head),
+            "added": [c.as_json() for c in self.added],
+            "removed": [c.as_json() for c in self.removed],
+            "changed": [c.as_json() for c in self.changed],
+            "vulnerabilities": {"added": list(self.vulnerabilities_added),
+                                "removed": list(self.vulnerabilities_removed)},
+        }
+
+
+def identity(component: Mapping[str, Any]) -> str:
+    """What stays the same when a component is updated."""
+    ref = str(component.get("bom-ref", ""))
+    purl = component.get("purl")
+    if ref.split(":", 1)[0] in ("model", "dataset", "environment", "stack", "workload") \
+            or not purl:
+        return ref or f"{component['type']}:{component['name']}"
+    head, _, query = str(purl).partition("?")
+    path = head.split("@", 1)[0]
+    qualifiers = parse_qs(query)
+    if path.startswith("pkg:oci/"):  # the repository names an image; the digest is its version
+        return "pkg:oci/" + unquote(qualifiers.get("repository_url", [path])[0])
+    if path.startswith("pkg:conda/"):  # the same package for another platform is another one
+        return f"{path}?subdir={qualifiers.get('subdir', [''])[0]}"
+    return path
+
+
+def _ref(component: Mapping[str, Any]) -> ComponentRef:
+    return ComponentRef(component["type"], component["name"], component.get("version"),
+                        component.get("bom-ref", ""))
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    changes = []
+    version_changed = before.get("version") != after.get("version")
+    for name in _COMPARED:
+        if name == "purl" and version_changed:
+            continue  # the purl carries the version: already reported
+        if _canonical(before.get(name)) != _canonical(after.get(name)):
+            changes.append(FieldChange(name, before.get(name), after.get(name)))
+    return tuple(changes)
+
+
+def _by_identity(document: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for component in document.get("components", []):
+        grouped.setdefault(identity(component), []).append(component)
+    return grouped
+
+
+def _side(document: Mapping[str, Any]) -> dict[str, Any]:
+    component = document.get("metadata", {}).get("component", {})
+    return {"serialNumber": document.get("serialNumber"), "commit": component.get("version")}
+
+
+def diff_aiboms(base: Mapping[str, Any], head: Mapping[str, Any]) -> BomDiff:
+    before, after = _by_identity(base), _by_identity(head)
+    added: list[ComponentRef] = []
+    removed: list[ComponentRef] = []
+    changed: list[ComponentChange] = []
+    for key in sorted(set(before) | set(after)):
+        old = {str(c.get("bom-ref", "")): c for c in before.get(key, [])}
+        new = {str(c.get("bom-ref", "")): c for c in after.get(key, [])}
+        pairs = [(old[r], new[r]) for r in sorted(set(old) & set(new))]
+        old_left = [c for r, c in sorted(old.items()) if r not in new]
+        new_left = [c for r, c in sorted(new.items()) if r not in old]
+        # One version replaced by one other (torch 2.6.0 -> 2.7.0, maybe beside a 2.6.0+cu124
+        # that stayed) is a change; anything less clear-cut is listed as removed and added.
+        if len(old_left) == 1 and len(new_left) == 1:
+            pairs.append((old_left[0], new_left[0]))
+            old_left, new_left = [], []
+        removed.extend(_ref(c) for c in old_left)
+        added.extend(_ref(c) for c in new_left)
+        for old_c, new_c in pairs:
+            if fields := _fields(old_c, new_c):
+                changed.append(ComponentChange(_ref(old_c), _ref(new_c), fields))
+    old_vulns = {v["id"] for v in base.get("vulnerabilities", [])}
+    new_vulns = {v["id"] for v in head.get("vulnerabilities", [])}
+    return BomDiff(_side(base), _side(head), tuple(added), tuple(removed), tuple(changed),
+                   tuple(sorted(new_vulns - old_vulns)), tuple(sorted(old_vulns - new_vulns)))

@@ -1,0 +1,92 @@
+"""conda explicit spec files, as `conda list --explicit [--md5|--sha256]`, `conda env export
+--format explicit` and `conda-lock render --kind explicit` write them (CEP 23).
+
+Comment lines (`# platform: linux-64`, `# This file may be used to create an environment...`)
+and blank lines are skipped; an `@EXPLICIT` line comes first, then one package URL per line:
+
+    https://conda.anaconda.org/conda-forge/linux-64/python-3.11.9-hb806964_0_cpython.conda#<md5>
+
+The fragment is the checksum conda verifies on download: 32 hex digits are an md5 (`--md5`),
+64 a sha256 (`--sha256` writes them bare; conda also reads `#sha256:<64 hex>`). Name, version
+and build come from the file name `name-version-build.(conda|tar.bz2)`, split from the right
+because names may hold dashes and versions and builds may not. Channel and subdir (linux-64,
+osx-arm64, noarch...) stay in the url. A line conda would refuse, or install without knowing
+what it is (a local path, a package name instead of a URL), is an input error naming its line.
+"""
+
+from __future__ import annotations
+
+import re
+
+from engine.catalog.lockfiles.model import LockedPackage, LockFile
+from engine.errors import InputError
+
+EXPLICIT_MARKER = "@EXPLICIT"
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
+_EXTENSIONS = (".conda", ".tar.bz2")
+_MD5 = re.compile(r"^[0-9a-f]{32}$")
+_SHA256 = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
+
+
+def is_explicit(text: str) -> bool:
+    """Whether `text` is a conda explicit file: conda's own test is an `@EXPLICIT` line."""
+    return any(line.strip() == EXPLICIT_MARKER for line in text.splitlines())
+
+
+def _checksum(path: str, number: int, fragment: str) -> str:
+    if _MD5.match(fragment):
+        return f"md5:{fragment}"
+    sha256 = _SHA256.match(fragment)
+    if sha256:
+        return f"sha256:{sha256.group(1)}"
+    raise InputError(path, number, f"malformed checksum #{fragment} (expected 32 lowercase hex "
+                     "digits for md5, 64 for sha256, or sha256:<64 hex>)")
+
+
+def _package(path: str, number: int, line: str) -> LockedPackage:
+    url, has_fragment, fragment = line.partition("#")
+    if not _URL.match(url):
+        raise InputError(path, number, f"not a package URL: {line!r} (after @EXPLICIT, every "
+                         "line is the full URL of a .conda or .tar.bz2 package)")
+    filename = url.rsplit("/", 1)[-1]
+    extension = next((e for e in _EXTENSIONS if filename.endswith(e)), None)
+    if extension is None:
+        raise InputError(path, number, f"unknown package file {filename!r} "
+                         "(expected a .conda or .tar.bz2 file name)")
+    parts = filename[: -len(extension)].rsplit("-", 2)
+    if len(parts) != 3 or not all(parts):
+        raise InputError(path, number, f"package file {filename!r} is not named "
+                         f"name-version-build{extension}")
+    name, version, build = parts
+    return LockedPackage(
+        name=name,
+        version=version,
+        specifier=f"=={version}",
+        extras=(),
+        marker="",
+        hashes=(_checksum(path, number, fragment),) if has_fragment else (),
+        line=number,
+        ecosystem="conda",
+        url=url,
+        build=build,
+    )
+
+
+def parse_conda_explicit(path: str, text: str) -> LockFile:
+    if not is_explicit(text):
+        raise InputError(path, 1, f"not a conda explicit file: no {EXPLICIT_MARKER} line "
+                         "(write it with conda list --explicit --md5)")
+    explicit = False
+    packages: list[LockedPackage] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line == EXPLICIT_MARKER:
+            explicit = True
+            continue
+        if not explicit:
+            raise InputError(path, number, f"{line!r} comes before the {EXPLICIT_MARKER} line; "
+                             f"a conda explicit file lists its packages after {EXPLICIT_MARKER}")
+        packages.append(_package(path, number, line))
+    return LockFile.of("conda", packages)

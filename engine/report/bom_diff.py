@@ -1,0 +1,101 @@
+"""Renderings of a BomDiff: text for terminals, JSON for machines, Markdown for pull requests.
+They only format what `engine.bom.diff` computed."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from engine.bom.diff import BomDiff, ComponentChange, ComponentRef, FieldChange
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "-"
+    text = str(value)
+    if text.startswith("sha256:") and len(text) > 19:
+        return text[:19] + "…"
+    if len(text) > 16 and re.fullmatch(r"[0-9a-f]+", text):  # a git revision
+        return text[:12] + "…"
+    return text
+
+
+def _hashes(value: Any) -> str:
+    if not value:
+        return "-"
+    first = value[0]
+    return f"{first['alg']}:{first['content'][:12]}…" + (f" (+{len(value) - 1})"
+                                                          if len(value) > 1 else "")
+
+
+def describe(change: FieldChange) -> str:
+    """One field's change in a few words."""
+    if change.field == "version":
+        return f"version {_short(change.before)} → {_short(change.after)}"
+    if change.field == "hashes":
+        return f"hashes {_hashes(change.before)} → {_hashes(change.after)}"
+    if change.field == "licenses":
+        return "licence changed"
+    return f"{change.field} changed"
+
+
+def _label(component: ComponentRef) -> str:
+    return f"{component.name} {_short(component.version)}" if component.version \
+        else component.name
+
+
+def _change_line(change: ComponentChange) -> str:
+    return "; ".join(describe(f) for f in change.fields)
+
+
+def _header(diff: BomDiff) -> str:
+    return (f"AIBOM diff {str(diff.base.get('commit'))[:12]}..{str(diff.head.get('commit'))[:12]}"
+            f": {len(diff.added)} added, {len(diff.removed)} removed, "
+            f"{len(diff.changed)} changed")
+
+
+def render_text(diff: BomDiff) -> str:
+    lines = [_header(diff)]
+    rows: list[tuple[str, str, str, str]] = []
+    rows += [("added", c.type, _label(c), "") for c in diff.added]
+    rows += [("removed", c.type, _label(c), "") for c in diff.removed]
+    rows += [("changed", c.after.type, c.after.name, _change_line(c)) for c in diff.changed]
+    type_width = max((len(r[1]) for r in rows), default=0)
+    for what, kind, label, detail in rows:
+        lines.append(f"  {what:8} {kind:{type_width}}  {label}" + (f"  {detail}" if detail else ""))
+    lines += [f"  new vulnerability      {v}" for v in diff.vulnerabilities_added]
+    lines += [f"  resolved vulnerability {v}" for v in diff.vulnerabilities_removed]
+    if diff.empty:
+        lines.append("  no component changed")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(diff: BomDiff) -> str:
+    return json.dumps(diff.as_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(diff: BomDiff) -> str:
+    lines = [f"### {_header(diff)}", ""]
+    if diff.empty:
+        return "\n".join([*lines, "No component changed.", ""])
+    lines += ["| change | type | component | details |", "|---|---|---|---|"]
+    lines += [f"| added | {c.type} | `{_cell(_label(c))}` | |" for c in diff.added]
+    lines += [f"| removed | {c.type} | `{_cell(_label(c))}` | |" for c in diff.removed]
+    lines += [f"| changed | {c.after.type} | `{_cell(c.after.name)}` | {_cell(_change_line(c))} |"
+              for c in diff.changed]
+    if diff.vulnerabilities_added or diff.vulnerabilities_removed:
+        lines.append("")
+        lines += [f"- new vulnerability **{v}**" for v in diff.vulnerabilities_added]
+        lines += [f"- resolved vulnerability {v}" for v in diff.vulnerabilities_removed]
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: dict[str, Callable[[BomDiff], str]] = {
+    "text": render_text, "json": render_json, "markdown": render_markdown,
+}
