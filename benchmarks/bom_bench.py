@@ -26,26 +26,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from check_bench import _dataset, _hex, _model, _stack
+from check_bench import _dataset, _environment, _hex, _model, _stack
 
 from engine.aibom import BomOptions, run_bom
 from engine.repo.scripted import Step, build_history
 
 GOVOPS = str(Path(sys.executable).with_name("govops"))
 MODELS, DATASETS, ENVIRONMENTS, PACKAGES, STACKS, POOL = 100, 50, 50, 300, 25, 600
-
-
-def _environment(i: int) -> str:
-    return f"""apiVersion: govops.dev/v1
-kind: Environment
-metadata:
-  name: env-{i}
-spec:
-  python: "3.11"
-  cuda: "12.{i % 3 + 4}"
-  image: ghcr.io/acme/serve-{i}@sha256:{_hex("image", i)}
-  lockfile: environments/env-{i}.txt
-"""
 
 
 def _lockfile(i: int, shared: bool) -> str:

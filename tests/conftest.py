@@ -41,6 +41,16 @@ def check(repo: Path, *args: str, engine: str = "opa") -> Run:
     return govops("check", "--repo", str(repo), "--engine", engine, "--now", NOW, *args)
 
 
+def assert_input_error(run: Run, expected: str, out: Path | None = None) -> None:
+    """Exit 2, nothing on stdout, one stderr line starting with `expected`, no output file."""
+    assert run.exit_code == 2, run.stdout + run.stderr
+    assert run.stdout == ""
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("govops: error: " + expected), lines[0]
+    assert out is None or not out.exists()
+
+
 def fixture(name: str) -> dict[str, bytes]:
     return fixture_files(FIXTURES / name)
 

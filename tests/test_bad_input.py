@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.repo.scripted import Step
-from tests.conftest import check, make_repo
+from tests.conftest import assert_input_error, check, make_repo
 
 MODEL = """apiVersion: govops.dev/v1
 kind: Model
@@ -107,12 +107,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, case: str, engine: str) ->
     root = _bad(tmp_path, write)
     out = tmp_path / "report.json"
     run = check(root, "--format", "json", "--output", str(out), engine=engine)
-    assert run.exit_code == 2, run.stdout + run.stderr
-    assert run.stdout == ""
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1, run.stderr
-    assert lines[0].startswith("govops: error: " + expected), lines[0]
-    assert not out.exists()
+    assert_input_error(run, expected, out)
 
 
 def test_rego_syntax_error_names_the_line(tmp_path: Path) -> None:

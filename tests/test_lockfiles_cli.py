@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.repo.scripted import Step
-from tests.conftest import ENGINES, FIXTURES, check, make_repo
+from tests.conftest import ENGINES, FIXTURES, assert_input_error, check, make_repo
 
 SAMPLES = FIXTURES / "lockfiles"
 CONFIG = "apiVersion: govops.dev/v1\nkind: Config\n"
@@ -80,12 +80,7 @@ def test_corrupt_lock_is_one_line_exit_2(tmp_path: Path, case: str) -> None:
     root = _repo(tmp_path, lockfile, files)
     out = tmp_path / "report.json"
     run = check(root, "--format", "json", "--output", str(out))
-    assert run.exit_code == 2, run.stdout + run.stderr
-    assert run.stdout == ""
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1, run.stderr
-    assert lines[0].startswith("govops: error: " + expected), lines[0]
-    assert not out.exists()
+    assert_input_error(run, expected, out)
 
 
 def test_an_unknown_lock_format_names_the_file(tmp_path: Path) -> None:

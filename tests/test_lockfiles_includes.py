@@ -16,6 +16,7 @@ from engine.policy.input import build_input, input_digest
 from engine.repo import open_repo
 from engine.repo.scripted import Step
 from tests.conftest import FIXTURES, NOW, check, make_repo
+from tests.test_lockfiles_cli import environment
 
 SAMPLES = FIXTURES / "lockfiles"
 CONFIG = "apiVersion: govops.dev/v1\nkind: Config\n"
@@ -23,18 +24,6 @@ CONFIG = "apiVersion: govops.dev/v1\nkind: Config\n"
 
 def hashed(name: str, version: str = "1.0", digit: str = "a") -> str:
     return f"{name}=={version} --hash=sha256:{digit * 64}\n"
-
-
-def environment(name: str, lockfile: str) -> str:
-    return f"""apiVersion: govops.dev/v1
-kind: Environment
-metadata:
-  name: {name}
-spec:
-  python: "3.11"
-  image: ghcr.io/acme/{name}@sha256:{"1" * 64}
-  lockfile: {lockfile}
-"""
 
 
 def _repo(tmp_path: Path, files: dict[str, str], *more: Step,
