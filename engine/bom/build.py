@@ -147,7 +147,8 @@ def _library_document(source: AibomSource, graph: _Graph, serial: str,
     for vulnerability in found:
         bom.vulnerabilities.add(vulnerability)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a library warning here is a govops bug: fail loudly
+        # The library warns (UserWarning) about an incomplete graph: for govops that is a bug.
+        warnings.simplefilter("error", UserWarning)
         text = JsonV1Dot6(bom).output_as_string()
     document: dict[str, Any] = json.loads(text)
     return document
