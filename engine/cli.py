@@ -17,7 +17,7 @@ from engine.errors import GovopsError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_PASS, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
+EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_REFUSED = 0, 1, 2, 3
 
 
 def repo_option(func: F) -> F:
@@ -126,6 +126,83 @@ def bom_diff(repo: Path, fmt: str, advisories: Path | None, base_rev: str,
     except GovopsError as exc:
         _fail(exc)
     click.echo(RENDERERS[fmt](diff), nl=False)
+
+
+@main.command()
+@click.option("--output", "prefix", required=True, type=click.Path(path_type=Path),
+              help="Write PREFIX.key (mode 0600) and PREFIX.pub.")
+def keygen(prefix: Path) -> None:
+    """Create an ECDSA P-256 key pair for signing receipts (encrypted with the passphrase in
+    GOVOPS_KEY_PASSPHRASE when it is set)."""
+    from engine.attest.keys import generate
+
+    try:
+        private, public = generate(prefix)
+    except GovopsError as exc:
+        _fail(exc)
+    click.echo(f"wrote {private} (keep it secret) and {public} (add it to trust.keys)")
+
+
+@main.command()
+@repo_option
+@click.option("--rev", default=None, help="Revision to attest. Default: HEAD.")
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sign with this private key (see govops keygen).")
+@click.option("--keyless", is_flag=True, help="Sign with Sigstore: an OIDC identity from "
+              "SIGSTORE_ID_TOKEN or the CI's ambient credentials, a Fulcio certificate, Rekor.")
+@click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sigstore ClientTrustConfig for a private instance (default: public Sigstore).")
+@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for decision.json, aibom.cdx.json and their .sigstore.json receipts.")
+@click.option("--engine", type=click.Choice(["auto", "opa", "regopy"]), default="auto",
+              show_default=True)
+@click.option("--now", default=None, help="Evaluate as of this time (default: the clock).")
+@advisories_option
+def attest(repo: Path, rev: str | None, key: Path | None, keyless: bool,
+           trust_config: Path | None, output: Path, engine: str, now: str | None,
+           advisories: Path | None) -> None:
+    """Sign the decision and the AIBOM of a revision as in-toto attestations (Sigstore bundles)."""
+    from engine.receipts import AttestOptions, run_attest
+
+    try:
+        done = run_attest(AttestOptions(repo=repo, output=output, rev=rev, key=key,
+                                        keyless=keyless, trust_config=trust_config,
+                                        engine=engine, now=now, advisories=advisories))
+    except GovopsError as exc:
+        _fail(exc)
+    click.echo(f"commit {done.commit}: verdict {done.verdict}, decision {done.decision_id}, "
+               f"AIBOM {done.serial_number}")
+    for path in done.written:
+        click.echo(f"wrote {path}")
+
+
+@main.command()
+@repo_option
+@click.option("--rev", default=None, help="The revision the receipts must be about. "
+              "Default: HEAD.")
+@click.option("--artifact", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The file the receipt covers (default: the file named like it, beside it).")
+@click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sigstore ClientTrustConfig for certificate bundles (default: public "
+              "Sigstore, offline).")
+@click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
+def verify(repo: Path, rev: str | None, artifact: Path | None, trust_config: Path | None,
+           bundles: tuple[Path, ...]) -> None:
+    """Verify receipts against the trust section of the repo's govops.yaml (at HEAD).
+    Exit 0 when all verify, 3 when any is refused."""
+    from engine.receipts import run_verify
+
+    try:
+        outcomes = run_verify(list(bundles), repo, rev, artifact, trust_config)
+    except GovopsError as exc:
+        _fail(exc)
+    for outcome in outcomes:
+        if outcome.verified is not None:
+            click.echo(f"verified {outcome.bundle}: {outcome.verified.predicate_type} about "
+                       f"{outcome.verified.commit}, signed by {outcome.verified.signer}")
+        else:
+            click.echo(f"REFUSED {outcome.bundle}: {outcome.reason}", err=True)
+    sys.exit(EXIT_REFUSED if any(o.verified is None for o in outcomes) else EXIT_PASS)
 
 
 @main.group()
