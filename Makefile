@@ -14,10 +14,16 @@ $(STAMP): pyproject.toml requirements/opa.txt
 	$(BIN)/python -c "import engine.policy.backends as b; b.require_fast_yaml(); print('govops: engines available:', ', '.join(b.available()))"
 	touch $(STAMP)
 
+# Node packages for the Sigstore test harness (tests/sigstore_mock: @sigstore/mock, @sigstore/verify),
+# exactly as package-lock.json pins them. Only the tests need them, so only `test` depends on this.
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch node_modules
+
 demo: $(STAMP)
 	$(BIN)/python -m engine.demo
 
-test: $(STAMP)
+test: $(STAMP) node_modules
 	$(BIN)/ruff check engine tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
@@ -27,6 +33,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/check_bench.py
 	$(BIN)/python benchmarks/bom_bench.py
+	$(BIN)/python benchmarks/attest_bench.py
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) node_modules
