@@ -33,6 +33,17 @@ def advisories_option(func: F) -> F:
                         )(func)
 
 
+def signer_options(func: F) -> F:
+    func = click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path),
+                        default=None, help="Sigstore ClientTrustConfig for a private instance "
+                        "(default: public Sigstore).")(func)
+    func = click.option("--keyless", is_flag=True, help="Sign with Sigstore: an OIDC identity "
+                        "from SIGSTORE_ID_TOKEN or the CI's ambient credentials, a Fulcio "
+                        "certificate, Rekor.")(func)
+    return click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        help="Sign with this private key (see govops keygen).")(func)
+
+
 def _fail(exc: GovopsError) -> None:
     click.echo(f"govops: error: {exc}", err=True)
     sys.exit(exc.exit_code)
@@ -61,17 +72,33 @@ def main() -> None:
 @click.option("--now", default=None, help="Evaluate as of this time (RFC 3339 or YYYY-MM-DD); "
               "default: the current time. Waiver expiry depends on it.")
 @advisories_option
+@click.option("--record", is_flag=True, help="Sign the decision (--key or --keyless) and "
+              "append it to the ledger.")
+@signer_options
 def check(repo: Path, rev: str | None, base: str | None, staged: bool, engine: str, fmt: str,
-          output: Path | None, now: str | None, advisories: Path | None) -> None:
+          output: Path | None, now: str | None, advisories: Path | None, record: bool,
+          key: Path | None, keyless: bool, trust_config: Path | None) -> None:
     """Evaluate a revision of the governed repo against the policies."""
     from engine.check import CheckOptions, run_check
     from engine.report import renderer
     from engine.report.write import write_atomically
 
     try:
+        signing = None
+        if record or key is not None or keyless:
+            from engine.receipts import SignerOptions, make_signer
+
+            if not record:
+                raise GovopsError("--key and --keyless sign what --record appends: add --record")
+            signing = make_signer(SignerOptions(key, keyless, trust_config))
         checked = run_check(CheckOptions(repo=repo, rev=rev, base=base, staged=staged,
                                          engine=engine, now=now, advisories=advisories))
         decision = checked.decision
+        if signing is not None:
+            from engine.receipts import record_decision
+
+            entry = record_decision(repo, checked, signing)
+            click.echo(f"recorded ledger entry #{entry.entry.seq} ({entry.hash})", err=True)
         color = output is None and sys.stdout.isatty()
         text = renderer(fmt)(decision, checked.metadata, color)
         if output is not None:
@@ -146,12 +173,9 @@ def keygen(prefix: Path) -> None:
 @main.command()
 @repo_option
 @click.option("--rev", default=None, help="Revision to attest. Default: HEAD.")
-@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Sign with this private key (see govops keygen).")
-@click.option("--keyless", is_flag=True, help="Sign with Sigstore: an OIDC identity from "
-              "SIGSTORE_ID_TOKEN or the CI's ambient credentials, a Fulcio certificate, Rekor.")
-@click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Sigstore ClientTrustConfig for a private instance (default: public Sigstore).")
+@signer_options
+@click.option("--record", is_flag=True, help="Also append a decision and an AIBOM entry to "
+              "the ledger.")
 @click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for decision.json, aibom.cdx.json and their .sigstore.json receipts.")
 @click.option("--engine", type=click.Choice(["auto", "opa", "regopy"]), default="auto",
@@ -159,15 +183,16 @@ def keygen(prefix: Path) -> None:
 @click.option("--now", default=None, help="Evaluate as of this time (default: the clock).")
 @advisories_option
 def attest(repo: Path, rev: str | None, key: Path | None, keyless: bool,
-           trust_config: Path | None, output: Path, engine: str, now: str | None,
-           advisories: Path | None) -> None:
+           trust_config: Path | None, record: bool, output: Path, engine: str,
+           now: str | None, advisories: Path | None) -> None:
     """Sign the decision and the AIBOM of a revision as in-toto attestations (Sigstore bundles)."""
-    from engine.receipts import AttestOptions, run_attest
+    from engine.receipts import AttestOptions, SignerOptions, run_attest
 
     try:
-        done = run_attest(AttestOptions(repo=repo, output=output, rev=rev, key=key,
-                                        keyless=keyless, trust_config=trust_config,
-                                        engine=engine, now=now, advisories=advisories))
+        done = run_attest(AttestOptions(repo=repo, output=output, rev=rev,
+                                        signer=SignerOptions(key, keyless, trust_config),
+                                        engine=engine, now=now, advisories=advisories,
+                                        record=record))
     except GovopsError as exc:
         _fail(exc)
     click.echo(f"commit {done.commit}: verdict {done.verdict}, decision {done.decision_id}, "
@@ -185,15 +210,29 @@ def attest(repo: Path, rev: str | None, key: Path | None, keyless: bool,
 @click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Sigstore ClientTrustConfig for certificate bundles (default: public "
               "Sigstore, offline).")
+@click.option("--key", "keys", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Trust this public key instead of the repo's trust section (repeatable).")
+@click.option("--certificate-identity", "identity", default=None,
+              help="Trust certificates for this subject (exact, or a regex starting with ^) "
+              "instead of the repo's trust section; needs --certificate-oidc-issuer.")
+@click.option("--certificate-oidc-issuer", "issuer", default=None)
+@click.option("--commit", default=None, help="The commit the receipts must be about (full "
+              "sha); with --key or --certificate-identity no repository is needed.")
 @click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
 def verify(repo: Path, rev: str | None, artifact: Path | None, trust_config: Path | None,
-           bundles: tuple[Path, ...]) -> None:
-    """Verify receipts against the trust section of the repo's govops.yaml (at HEAD).
-    Exit 0 when all verify, 3 when any is refused."""
-    from engine.receipts import run_verify
+           keys: tuple[Path, ...], identity: str | None, issuer: str | None,
+           commit: str | None, bundles: tuple[Path, ...]) -> None:
+    """Verify receipts against the trust section of the repo's govops.yaml (at HEAD), or
+    against the keys and identity given. Exit 0 when all verify, 3 when any is refused."""
+    from engine.receipts import VerifyOptions, run_verify
 
     try:
-        outcomes = run_verify(list(bundles), repo, rev, artifact, trust_config)
+        if (identity is None) != (issuer is None):
+            raise GovopsError("--certificate-identity and --certificate-oidc-issuer go together")
+        identities = ((issuer, identity),) if issuer and identity else ()
+        outcomes = run_verify(list(bundles), VerifyOptions(
+            repo=repo, rev=rev, commit=commit, artifact=artifact, trust_config=trust_config,
+            keys=keys, identities=identities))
     except GovopsError as exc:
         _fail(exc)
     for outcome in outcomes:
@@ -203,6 +242,65 @@ def verify(repo: Path, rev: str | None, artifact: Path | None, trust_config: Pat
         else:
             click.echo(f"REFUSED {outcome.bundle}: {outcome.reason}", err=True)
     sys.exit(EXIT_REFUSED if any(o.verified is None for o in outcomes) else EXIT_PASS)
+
+
+@click.command("verify")
+@repo_option
+@click.option("--from", "from_entry", default=None, metavar="ENTRY",
+              help="Check signatures from this entry on (seq or hash prefix); the chain is "
+              "always checked whole.")
+@click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sigstore ClientTrustConfig for keyless receipts (default: public Sigstore).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def audit_verify(repo: Path, from_entry: str | None, trust_config: Path | None,
+                 fmt: str) -> None:
+    """Verify the ledger: the chain, every signature against the trust policy, every apply
+    resting on a passing decision and an AIBOM, and the last verified tip still in it.
+    Exit 0 when it holds, 3 naming the first bad entry."""
+    import json
+
+    from engine.audit import run_audit_verify
+
+    try:
+        report = run_audit_verify(repo, from_entry, trust_config)
+    except GovopsError as exc:
+        _fail(exc)
+    tip = report.tip
+    if fmt == "json":
+        click.echo(json.dumps({
+            "verified": report.problem is None, "entries": report.verified,
+            "signatures": report.signatures,
+            "tip": {"seq": tip.entry.seq, "hash": tip.hash} if tip else None,
+            "problem": {"seq": report.problem.seq, "commit": report.problem.commit,
+                        "reason": report.problem.reason} if report.problem else None,
+        }, indent=2, sort_keys=True))
+    elif report.problem is None:
+        where = f"; tip #{tip.entry.seq} {tip.hash}" if tip else " (the ledger is empty)"
+        click.echo(f"ledger verified: {report.verified} entries, {report.signatures} "
+                   f"signatures{where}")
+    else:
+        click.echo(f"ledger REFUSED at {report.problem} "
+                   f"({report.verified} entries before it verified)", err=True)
+    sys.exit(EXIT_PASS if report.problem is None else EXIT_REFUSED)
+
+
+@click.command("export")
+@repo_option
+@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A new (or empty) directory for the evidence pack.")
+@click.argument("entry")
+def audit_export(repo: Path, output: Path, entry: str) -> None:
+    """Write an evidence pack for ENTRY (seq or hash prefix): the entry, its receipts, what
+    they cover, the trusted keys or identities, and a README saying how to verify it."""
+    from engine.audit import run_export
+
+    try:
+        pack = run_export(repo, entry, output)
+    except GovopsError as exc:
+        _fail(exc)
+    click.echo(f"exported entry #{pack.entry.entry.seq} ({pack.entry.hash}) to {pack.directory}: "
+               f"{len(pack.files)} files; see README.md there")
 
 
 @main.group()

@@ -15,35 +15,51 @@ from typing import Any
 
 from engine.aibom import BomOptions, run_bom
 from engine.attest import statement as st
+from engine.attest.files import (
+    AIBOM_FILE,
+    AIBOM_RECEIPT,
+    DECISION_FILE,
+    DECISION_RECEIPT,
+    covered_by,
+    is_receipt,
+)
 from engine.attest.keys import load_public
 from engine.attest.signers import KeySigner, Signer
 from engine.attest.trust import TrustedIdentity, TrustedKey, TrustPolicy
 from engine.attest.verify import Expectation, Refused, Verified, verify_receipt
 from engine.catalog import CatalogLoader, Config, ParseCache
-from engine.check import CheckOptions, run_check
+from engine.check import Checked, CheckOptions, run_check, utc_now
 from engine.errors import GovopsError, InputError
+from engine.ledger.record import actor, aibom_draft, decision_draft
+from engine.ledger.store import Ledger, StoredEntry
 from engine.repo import GitRepo, open_repo
 from engine.report import renderer
 from engine.report.write import write_atomically
 
-DECISION_FILE, AIBOM_FILE = "decision.json", "aibom.cdx.json"
-DECISION_RECEIPT, AIBOM_RECEIPT = "decision.sigstore.json", "aibom.sigstore.json"
-# receipt file -> (the file it covers, the predicate type it must carry)
-KNOWN_RECEIPTS = {DECISION_RECEIPT: (DECISION_FILE, st.DECISION),
-                  AIBOM_RECEIPT: (AIBOM_FILE, st.AIBOM)}
+ATTESTED = ((DECISION_RECEIPT, DECISION_FILE, st.DECISION), (AIBOM_RECEIPT, AIBOM_FILE, st.AIBOM))
+
+
+@dataclass(frozen=True)
+class SignerOptions:
+    key: Path | None = None
+    keyless: bool = False
+    trust_config: Path | None = None
+
+    @property
+    def chosen(self) -> bool:
+        return self.key is not None or self.keyless
 
 
 @dataclass(frozen=True)
 class AttestOptions:
     repo: Path
     output: Path
+    signer: SignerOptions
     rev: str | None = None
-    key: Path | None = None
-    keyless: bool = False
-    trust_config: Path | None = None
     engine: str = "auto"
     now: str | None = None
     advisories: Path | None = None
+    record: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,7 +71,7 @@ class Attested:
     written: tuple[Path, ...]
 
 
-def _signer(options: AttestOptions) -> Signer:
+def make_signer(options: SignerOptions) -> Signer:
     if (options.key is None) == (not options.keyless):
         raise GovopsError("choose one signer: --key FILE or --keyless")
     if options.key is not None:
@@ -65,8 +81,28 @@ def _signer(options: AttestOptions) -> Signer:
     return KeylessSigner(load_trust_config(options.trust_config), identity_token())
 
 
+def sign_file(signer: Signer, predicate_type: str, repository: str, commit: str,
+              name: str, text: str) -> str:
+    """The receipt of one file whose JSON content is also the predicate."""
+    document = st.statement(predicate_type, json.loads(text), repository, commit,
+                            [st.Covered(name, text.encode("utf-8"))])
+    return signer.sign(st.payload(document))
+
+
+def record_decision(repo_path: Path, checked: Checked, signer: Signer) -> StoredEntry:
+    """`check --record`: sign the decision and append a decision entry."""
+    commit = checked.decision.revision.commit
+    if commit is None:
+        raise GovopsError("--record needs a commit: the index (--staged) cannot be recorded")
+    repo = open_repo(repo_path)
+    text = renderer("json")(checked.decision, checked.metadata, False)
+    receipt = sign_file(signer, st.DECISION, repo.name, commit, DECISION_FILE, text)
+    return Ledger(repo).append(decision_draft(commit, text, receipt), signer, actor(repo),
+                               utc_now())
+
+
 def run_attest(options: AttestOptions) -> Attested:
-    signer = _signer(options)  # first: a bad key or token costs no evaluation
+    signer = make_signer(options.signer)  # first: a bad key or token costs no evaluation
     repo = open_repo(options.repo)
     commit = repo.resolve(options.rev or "HEAD").id
     rev = str(commit)
@@ -76,11 +112,9 @@ def run_attest(options: AttestOptions) -> Attested:
     aibom = run_bom(BomOptions(repo=options.repo, advisories=options.advisories), rev)
     name = repo.name
     outputs: dict[str, str] = {DECISION_FILE: decision_text, AIBOM_FILE: aibom.text}
-    for receipt, (covered, predicate_type) in KNOWN_RECEIPTS.items():
-        text = outputs[covered]
-        document = st.statement(predicate_type, json.loads(text), name, rev,
-                                [st.Covered(covered, text.encode("utf-8"))])
-        outputs[receipt] = signer.sign(st.payload(document))
+    for receipt, covered, predicate_type in ATTESTED:
+        outputs[receipt] = sign_file(signer, predicate_type, name, rev, covered,
+                                     outputs[covered])
     try:
         options.output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -89,6 +123,11 @@ def run_attest(options: AttestOptions) -> Attested:
     for filename, text in outputs.items():
         write_atomically(options.output / filename, text)
         written.append(options.output / filename)
+    if options.record:
+        ledger, who, now = Ledger(repo), actor(repo), utc_now()
+        ledger.append(decision_draft(rev, decision_text, outputs[DECISION_RECEIPT]), signer,
+                      who, now)
+        ledger.append(aibom_draft(rev, aibom.text, outputs[AIBOM_RECEIPT]), signer, who, now)
     decision = checked.decision
     return Attested(rev, decision.verdict, decision.decision_id, aibom.serial_number,
                     tuple(written))
@@ -127,11 +166,10 @@ class VerifyOutcome:
 
 
 def _expectation(bundle: Path, artifact: Path | None, commit: str) -> Expectation:
-    covered, predicate_type = KNOWN_RECEIPTS.get(bundle.name, (None, None))
+    covered, predicate_type = covered_by(bundle.name)
     if artifact is None:
-        name = covered or bundle.name.removesuffix(".sigstore.json")
-        candidate = bundle.parent / name
-        if name == bundle.name or not candidate.is_file():
+        candidate = bundle.parent / covered
+        if not is_receipt(bundle.name) or not candidate.is_file():
             raise Refused(f"no artifact to check the receipt against (looked for {candidate}); "
                           "pass --artifact FILE")
         artifact = candidate
@@ -142,13 +180,46 @@ def _expectation(bundle: Path, artifact: Path | None, commit: str) -> Expectatio
     return Expectation(predicate_type=predicate_type, artifact=data, commit=commit)
 
 
-def run_verify(bundles: list[Path], repo_path: Path, rev: str | None, artifact: Path | None,
-               trust_config: Path | None) -> list[VerifyOutcome]:
-    if artifact is not None and len(bundles) != 1:
+@dataclass(frozen=True)
+class VerifyOptions:
+    """Trust and the expected commit: from the repository (govops.yaml at HEAD, `rev`), or,
+    with no repository at hand (an exported evidence pack), from the options themselves."""
+
+    repo: Path
+    rev: str | None = None
+    commit: str | None = None
+    artifact: Path | None = None
+    trust_config: Path | None = None
+    keys: tuple[Path, ...] = ()
+    identities: tuple[tuple[str, str], ...] = ()  # (issuer, subject)
+
+
+def _given_trust(options: VerifyOptions) -> TrustPolicy:
+    keys = []
+    for path in options.keys:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise GovopsError(f"{path}: cannot read: {exc.strerror}") from None
+        keys.append(TrustedKey(str(path), load_public(data, str(path))))
+    return TrustPolicy(tuple(keys), tuple(TrustedIdentity(i, s) for i, s in options.identities))
+
+
+def run_verify(bundles: list[Path], options: VerifyOptions) -> list[VerifyOutcome]:
+    if options.artifact is not None and len(bundles) != 1:
         raise GovopsError("--artifact goes with exactly one bundle")
-    repo = open_repo(repo_path)
-    commit = str(repo.resolve(rev or "HEAD").id)
-    trust = repo_trust(repo)
+    given = bool(options.keys or options.identities)
+    repo = None if given and options.commit else open_repo(options.repo)
+    trust = _given_trust(options) if given else repo_trust(repo) if repo else None
+    assert trust is not None
+    if options.commit is not None:
+        if len(options.commit) != 40 or any(c not in "0123456789abcdef" for c in options.commit):
+            raise GovopsError(f"--commit {options.commit!r} is not a full commit sha")
+        commit = options.commit
+    else:
+        assert repo is not None
+        commit = str(repo.resolve(options.rev or "HEAD").id)
+    trust_config, artifact = options.trust_config, options.artifact
     roots: dict[str, Any] = {}
 
     def certificate_root() -> Any:

@@ -154,7 +154,7 @@ def test_an_empty_trust_section_trusts_nothing(signed: tuple[Path, Path, Path],
 def test_a_bundle_without_its_artifact_or_not_a_bundle_is_refused(
         signed: tuple[Path, Path, Path], tmp_path: Path) -> None:
     repo, out, _ = signed
-    lone = tmp_path / "lone.sigstore.json"
+    lone = tmp_path / "lone.sigstore.json"  # would cover lone.json, which is not there
     lone.write_bytes((out / "decision.sigstore.json").read_bytes())
     _refused(verify(repo, str(lone)), "no artifact to check the receipt against")
     junk = tmp_path / "decision.sigstore.json"

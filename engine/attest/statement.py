@@ -20,7 +20,8 @@ PAYLOAD_TYPE = "application/vnd.in-toto+json"
 AIBOM = "https://cyclonedx.org/bom"
 DECISION = "https://govops.dev/attestation/decision/v1"
 DEPLOYMENT = "https://govops.dev/attestation/deployment/v1"
-PREDICATE_TYPES = (AIBOM, DECISION, DEPLOYMENT)
+LEDGER_ENTRY = "https://govops.dev/attestation/ledger-entry/v1"
+PREDICATE_TYPES = (AIBOM, DECISION, DEPLOYMENT, LEDGER_ENTRY)
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,13 @@ class Covered:
 
 
 def statement(predicate_type: str, predicate: Mapping[str, Any], repository: str,
-              commit: str, covered: list[Covered]) -> dict[str, Any]:
+              commit: str | None, covered: list[Covered]) -> dict[str, Any]:
+    """A statement about `commit` (when there is one) and the covered files."""
     if predicate_type not in PREDICATE_TYPES:
         raise ValueError(f"unknown predicate type {predicate_type}")
-    subjects = [{"name": f"{repository}@{commit}", "digest": {"gitCommit": commit}}]
+    subjects: list[dict[str, Any]] = []
+    if commit is not None:
+        subjects.append({"name": f"{repository}@{commit}", "digest": {"gitCommit": commit}})
     subjects += [{"name": f.name, "digest": {"sha256": f.sha256}} for f in covered]
     return {"_type": STATEMENT_TYPE, "subject": subjects, "predicateType": predicate_type,
             "predicate": dict(predicate)}

@@ -15,6 +15,7 @@ from typing import cast
 import pygit2
 
 from engine.errors import RevisionError
+from engine.repo.records import RecordStore
 from engine.repo.snapshot import FileEntry, RevisionInfo, Snapshot
 
 _TREE_MODE = 0o040000
@@ -67,6 +68,18 @@ class GitRepo:
             return tail
         base = self.workdir or self.git_dir
         return base.resolve().name.removesuffix(".git") or "repository"
+
+    def configured_user(self) -> str | None:
+        """git's user.name <user.email>, when both are configured."""
+        try:
+            sig = self._repo.default_signature
+        except (KeyError, pygit2.GitError):
+            return None
+        return f"{sig.name} <{sig.email}>"
+
+    def records(self, ref: str) -> RecordStore:
+        """The chain of records on `ref` (the ledger's storage)."""
+        return RecordStore(self._repo, ref)
 
     def resolve(self, rev: str) -> pygit2.Commit:
         try:

@@ -1,0 +1,148 @@
+"""`audit verify`: the ledger is a gap-free chain of signed entries, every recorded receipt
+verifies, every apply rests on a passing decision and an AIBOM receipt of its revision, and
+the last verified tip (the checkpoint) is still in the chain.
+
+Fails closed and names the first bad entry: a problem further down is never hidden behind a
+later one, and nothing after a bad entry is called good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.attest import statement as st
+from engine.attest.files import covered_by, is_receipt
+from engine.attest.trust import TrustPolicy
+from engine.attest.verify import Expectation, Refused, verify_receipt
+from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, sha256
+from engine.ledger.store import Ledger, LedgerError, StoredEntry, stored
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    seq: int | None
+    commit: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"entry #{self.seq}" if self.seq is not None else "ledger commit"
+        return f"{where} ({self.commit[:12]}): {self.reason}"
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    verified: int
+    signatures: int
+    tip: StoredEntry | None
+    problem: ChainProblem | None
+
+
+class _Bad(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _check_links(item: StoredEntry, by_hash: dict[str, StoredEntry]) -> None:
+    entry = item.entry
+    for role, target in entry.links.items():
+        if target not in by_hash:
+            raise _Bad(f"links {role} to {target[:19]}..., which is not an earlier entry")
+    if entry.type in ("apply", "rollback"):
+        decision = by_hash.get(entry.links.get("decision", ""))
+        aibom = by_hash.get(entry.links.get("aibom", ""))
+        if decision is None or decision.entry.type != "decision":
+            raise _Bad(f"an {entry.type} must rest on a decision entry (links.decision)")
+        if decision.entry.details.get("verdict") != "pass":
+            raise _Bad(f"an {entry.type} rests on a decision whose verdict is "
+                       f"{decision.entry.details.get('verdict')!r}, not 'pass'")
+        if aibom is None or aibom.entry.type != "aibom":
+            raise _Bad(f"an {entry.type} must rest on an AIBOM entry (links.aibom)")
+        for other in (decision, aibom):
+            if other.entry.revision != entry.revision:
+                raise _Bad(f"rests on entry #{other.entry.seq} about another revision")
+
+
+def _check_entry(item: StoredEntry, trust: TrustPolicy, trust_config: Callable[[], Any],
+                 signatures: bool) -> int:
+    """The entry's files against its digests, and (when asked) every signature in it."""
+    entry = item.entry
+    recorded = item.recorded
+    if set(recorded) != set(entry.digests):
+        raise _Bad(f"records files {sorted(recorded)} but its digests name "
+                   f"{sorted(entry.digests)}")
+    for name, data in recorded.items():
+        if sha256(data) != entry.digests[name]:
+            raise _Bad(f"{name} does not match its digest in the entry")
+    if not signatures:
+        return 0
+    checked = 0
+    receipt = item.files.get(ENTRY_RECEIPT)
+    if receipt is None:
+        raise _Bad("the entry is not signed (no entry.sigstore.json)")
+    try:
+        verify_receipt(receipt, trust, Expectation(st.LEDGER_ENTRY, item.files[ENTRY_FILE],
+                                                   entry.revision), trust_config)
+        checked += 1
+        for name, data in sorted(recorded.items()):
+            if not is_receipt(name):
+                continue
+            covered, predicate_type = covered_by(name)
+            if covered not in recorded:
+                raise _Bad(f"{name} is recorded without {covered}")
+            verify_receipt(data, trust, Expectation(predicate_type, recorded[covered],
+                                                    entry.revision), trust_config)
+            checked += 1
+    except Refused as exc:
+        raise _Bad(f"signature refused: {exc}") from None
+    return checked
+
+
+def verify_chain(ledger: Ledger, trust: TrustPolicy, trust_config: Callable[[], Any],
+                 from_seq: int = 1) -> ChainReport:
+    """Check the whole chain (signatures from `from_seq` on); on success the checkpoint moves
+    to the tip."""
+    records = list(ledger.records())
+    records.reverse()
+    checkpoint = ledger.checkpoint()
+    by_hash: dict[str, StoredEntry] = {}
+    previous: StoredEntry | None = None
+    signatures = 0
+    for position, record in enumerate(records, start=1):
+        seq: int | None = None
+        try:
+            if len(record.parents) > 1:
+                raise _Bad("is a merge; the ledger is a single chain")
+            try:
+                item = stored(record)
+            except LedgerError as exc:
+                raise _Bad(str(exc).split(": ", 1)[-1]) from None
+            seq = item.entry.seq
+            if seq != position:
+                raise _Bad(f"has seq {seq} at position {position}: an entry was deleted, "
+                           "inserted or moved")
+            expected_prev = previous.hash if previous else None
+            if item.entry.prev != expected_prev:
+                raise _Bad(f"prev is {item.entry.prev}, but the entry before it hashes to "
+                           f"{expected_prev}")
+            _check_links(item, by_hash)
+            signatures += _check_entry(item, trust, trust_config, seq >= from_seq)
+            if checkpoint is not None and checkpoint.seq == seq and checkpoint.hash != item.hash:
+                raise _Bad(f"differs from the verified checkpoint ({checkpoint.hash[:19]}...): "
+                           "the ledger was rewritten or reset since it was last verified")
+        except _Bad as bad:
+            return ChainReport(position - 1, signatures, previous,
+                               ChainProblem(seq if seq is not None else position,
+                                            record.commit, bad.reason))
+        by_hash[item.hash] = item
+        previous = item
+    if checkpoint is not None and checkpoint.seq > len(records):
+        return ChainReport(len(records), signatures, previous, ChainProblem(
+            checkpoint.seq, checkpoint.commit, f"is missing: the ledger was verified up to "
+            f"#{checkpoint.seq} but now ends at #{len(records)} (the ref was reset)"))
+    if previous is not None:
+        ledger.save_checkpoint(previous)
+    return ChainReport(len(records), signatures, previous, None)
+

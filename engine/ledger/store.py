@@ -1,0 +1,174 @@
+"""Append to and read the ledger on `refs/govops/ledger`.
+
+An append reads the tip, builds and signs the next entry (seq + 1, prev = the tip's hash) and
+moves the ref only if it still points at that tip; if another writer got there first it starts
+over, so concurrent appends never lose an entry nor leave a gap in `seq`. Until the ref moves,
+nothing observable has changed: a process killed mid-append leaves the ledger as it was.
+
+The checkpoint (`.git/govops/ledger-checkpoint.json`) remembers the last tip known to be good,
+so a ref that is later reset or rewritten, however consistently, no longer contains it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.attest import statement as st
+from engine.attest.signers import Signer
+from engine.errors import GovopsError
+from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, Draft, Entry, sha256
+from engine.repo import GitRepo
+from engine.repo.records import Record, RecordStore, RefMoved
+from engine.report.write import write_atomically
+
+LEDGER_REF = "refs/govops/ledger"
+_ATTEMPTS = 500
+
+
+class LedgerError(GovopsError):
+    """The ledger cannot be read as a chain of entries (use `govops audit verify`)."""
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    entry: Entry
+    hash: str
+    commit: str
+    files: dict[str, bytes]
+
+    @property
+    def recorded(self) -> dict[str, bytes]:
+        """The receipts and files the entry records (not its own entry.json and receipt)."""
+        return {k: v for k, v in self.files.items() if k not in (ENTRY_FILE, ENTRY_RECEIPT)}
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    seq: int
+    hash: str
+    commit: str
+
+
+def _seconds(moment: str) -> int:
+    return int(dt.datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp())
+
+
+def stored(record: Record) -> StoredEntry:
+    data = record.files.get(ENTRY_FILE)
+    if data is None:
+        raise LedgerError(f"ledger commit {record.commit} holds no {ENTRY_FILE}")
+    try:
+        entry = Entry.decode(data)
+    except ValueError as exc:
+        raise LedgerError(f"ledger commit {record.commit}: {exc}") from None
+    return StoredEntry(entry, sha256(data), record.commit, dict(record.files))
+
+
+class Ledger:
+    def __init__(self, repo: GitRepo) -> None:
+        self._repo = repo
+        self._store: RecordStore = repo.records(LEDGER_REF)
+        self.checkpoint_path: Path = repo.git_dir / "govops" / "ledger-checkpoint.json"
+
+    @property
+    def repository(self) -> str:
+        return self._repo.name
+
+    def tip_commit(self) -> str | None:
+        return self._store.tip()
+
+    def read(self, commit: str) -> StoredEntry:
+        return stored(self._store.read(commit))
+
+    def records(self) -> Iterator[Record]:
+        """Every record from the tip back to the first, by first parent."""
+        commit = self._store.tip()
+        while commit is not None:
+            record = self._store.read(commit)
+            yield record
+            commit = record.parents[0] if record.parents else None
+
+    def entries(self) -> list[StoredEntry]:
+        """Every entry, first to last (raises LedgerError on an unreadable one)."""
+        return [stored(r) for r in reversed(list(self.records()))]
+
+    def find(self, reference: str) -> StoredEntry:
+        """An entry by `seq` number or by a prefix of its hash (`sha256:` optional)."""
+        text = reference.strip().removeprefix("sha256:").lower()
+        entries = self.entries()
+        if text.isdigit():
+            seq = int(text)
+            if 1 <= seq <= len(entries):
+                return entries[seq - 1]
+            raise LedgerError(f"no ledger entry #{seq} (the ledger has {len(entries)})")
+        if len(text) < 4 or any(c not in "0123456789abcdef" for c in text):
+            raise LedgerError(f"{reference!r} is neither an entry number nor a hash prefix "
+                              "of at least 4 hex digits")
+        found = [e for e in entries if e.hash.removeprefix("sha256:").startswith(text)]
+        if len(found) != 1:
+            raise LedgerError(f"hash prefix {reference!r} matches {len(found)} entries"
+                              + (": give more digits" if found else ""))
+        return found[0]
+
+    def append(self, draft: Draft, signer: Signer, actor: str, now: str) -> StoredEntry:
+        for attempt in range(_ATTEMPTS):
+            tip_commit = self._store.tip()
+            tip = self.read(tip_commit) if tip_commit else None
+            entry = Entry(
+                seq=tip.entry.seq + 1 if tip else 1, type=draft.type, time=now, actor=actor,
+                revision=draft.revision, stack=draft.stack,
+                digests={name: sha256(data) for name, data in sorted(draft.files.items())},
+                links=dict(draft.links), details=dict(draft.details),
+                prev=tip.hash if tip else None)
+            data = entry.encode()
+            receipt = signer.sign(st.payload(st.statement(
+                st.LEDGER_ENTRY, entry.as_json(), self.repository, entry.revision,
+                [st.Covered(ENTRY_FILE, data)])))
+            files = {**draft.files, ENTRY_FILE: data, ENTRY_RECEIPT: receipt.encode()}
+            message = f"govops ledger #{entry.seq}: {entry.type}"
+            try:
+                commit = self._store.append(files, tip_commit, message, _seconds(now))
+            except RefMoved:
+                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))
+                continue
+            result = StoredEntry(entry, sha256(data), commit, files)
+            self._extend_checkpoint(tip, result)
+            return result
+        raise LedgerError(f"could not append to {LEDGER_REF} after {_ATTEMPTS} attempts: "
+                          "other writers kept moving it")
+
+    # -- the checkpoint -------------------------------------------------------------------
+
+    def checkpoint(self) -> Checkpoint | None:
+        try:
+            raw: dict[str, Any] = json.loads(self.checkpoint_path.read_text(encoding="utf-8"))
+            return Checkpoint(int(raw["seq"]), str(raw["hash"]), str(raw["commit"]))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            raise LedgerError(f"{self.checkpoint_path}: unreadable checkpoint; delete it only "
+                              "if you trust the ledger as it is now") from None
+
+    def save_checkpoint(self, tip: StoredEntry) -> None:
+        current = self.checkpoint()
+        if current is not None and current.seq > tip.entry.seq:
+            return
+        os.makedirs(self.checkpoint_path.parent, exist_ok=True)
+        write_atomically(self.checkpoint_path, json.dumps(
+            {"seq": tip.entry.seq, "hash": tip.hash, "commit": tip.commit}) + "\n")
+
+    def _extend_checkpoint(self, previous: StoredEntry | None, appended: StoredEntry) -> None:
+        """Our own signed entry on top of the verified tip is verified too."""
+        current = self.checkpoint()
+        extends = (previous is None and current is None) or (
+            previous is not None and current is not None and current.hash == previous.hash)
+        if extends:
+            self.save_checkpoint(appended)
