@@ -2,20 +2,32 @@
 snapshot code: one commit per record whose tree holds the record's files, appended with
 compare-and-swap so concurrent writers never lose a record.
 
-libgit2 makes `create_commit(ref, ..., parents=[tip])` a compare-and-swap: it refuses when the
-ref's tip is not the first parent (or, for a first record, when the ref already exists). A
-writer killed before the ref moves leaves only unreferenced objects behind.
+An append writes the commit object first (unreferenced until the ref moves), then, holding an
+advisory lock on `.git/govops/<ref>.guard`, locks the ref in a libgit2 transaction, re-reads its
+tip and moves it only if the tip is still the parent the record was built on. Two things make
+this necessary rather than `create_commit(ref, ...)`: libgit2 skips its first-parent check when
+the ref does not exist yet (racing first records would overwrite each other), and a writer
+killed while holding `<ref>.lock` leaves that file behind for ever. The guard is an flock, which
+the kernel releases when its holder dies; so a ref lock found while holding the guard, and older
+than a few seconds, was left by a dead govops writer and is removed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import fcntl
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 import pygit2
 
 from engine.errors import GovopsError
+
+STALE_LOCK_SECONDS = 5.0
 
 
 class RefMoved(GovopsError):
@@ -65,12 +77,45 @@ class RecordStore:
             builder.insert(name, self._repo.create_blob(data), pygit2.GIT_FILEMODE_BLOB)
         tree = builder.write()
         signature = pygit2.Signature("govops ledger", "ledger@govops.invalid", seconds, 0)
+        commit = self._repo.create_commit(None, signature, signature, message, tree,
+                                          [parent] if parent else [])
         try:
-            commit = self._repo.create_commit(self.ref, signature, signature, message, tree,
-                                              [parent] if parent else [])
-        except pygit2.GitError as exc:
-            raise RefMoved(f"{self.ref} moved while appending: {exc}") from None
+            with self._guard():
+                self._clear_stale_lock()
+                with self._repo.transaction() as transaction:
+                    transaction.lock_ref(self.ref)
+                    if self.tip() != parent:
+                        raise RefMoved(f"{self.ref} moved while appending")
+                    # pygit2 1.21 cannot pass a signature here (a cffi type error); the
+                    # reflog takes git's default identity, which records nothing we rely on.
+                    transaction.set_target(self.ref, commit, message=message)
+        except (pygit2.GitError, OSError) as exc:
+            raise RefMoved(f"{self.ref} could not be updated now: {exc}") from None
         return str(commit)
+
+    @property
+    def _lock_path(self) -> Path:
+        return Path(self._repo.path) / f"{self.ref}.lock"
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        path = Path(self._repo.path) / "govops" / (self.ref.replace("/", "_") + ".guard")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
+    def _clear_stale_lock(self) -> None:
+        """Called holding the guard: a ref lock this old belongs to no live govops writer."""
+        try:
+            age = time.time() - self._lock_path.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if age > STALE_LOCK_SECONDS:
+            self._lock_path.unlink(missing_ok=True)
 
     def reset(self, commit: str) -> None:
         """Point the ref at `commit` unconditionally (tests and repair tools only)."""
