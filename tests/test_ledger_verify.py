@@ -244,3 +244,19 @@ def test_export_refuses_a_non_empty_directory(history: History, tmp_path: Path) 
     (tmp_path / "busy" / "x").write_text("x")
     run = audit(audit_export, "--repo", str(history.repo), "--output", str(tmp_path / "busy"), "1")
     assert run.exit_code == 2 and "not empty" in run.stderr
+
+
+def test_entry_json_must_be_canonical_and_complete(history: History) -> None:
+    from engine.ledger.entry import Entry
+
+    data = history.ledger().entries()[0].files[ENTRY_FILE]
+    assert Entry.decode(data).seq == 1
+    spaced = json.dumps(json.loads(data), indent=1).encode()
+    with pytest.raises(ValueError, match="canonical"):
+        Entry.decode(spaced)
+    raw = json.loads(data)
+    raw["extra"] = 1
+    with pytest.raises(ValueError, match="exactly the entry fields"):
+        Entry.decode(rfc8785.dumps(raw))
+    with pytest.raises(ValueError, match="not JSON"):
+        Entry.decode(b"{")

@@ -1,0 +1,120 @@
+"""Benchmark the ledger at 10,000 entries: append rate, `audit verify` rate (chain, every
+signature, every recorded receipt), `audit at` / `audit search` latency with a warm index, and
+the time to rebuild the index from the ledger.
+
+The history cycles through 10 revisions of the acme fixture; per revision one decision entry
+(with its decision receipt), one AIBOM entry (with its AIBOM receipt) and applies to three
+stacks resting on them; receipts of a revision are signed once and recorded as many times as
+entries need them (git stores identical files once). Every entry is signed on its own.
+
+    python benchmarks/ledger_bench.py [--entries 10000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.attest import statement as st
+from engine.attest.keys import generate
+from engine.attest.signers import KeySigner
+from engine.audit import run_audit_verify
+from engine.check import CheckOptions, run_check
+from engine.aibom import BomOptions, run_bom
+from engine.ledger.entry import Draft
+from engine.ledger.record import aibom_draft, decision_draft
+from engine.ledger.store import Ledger
+from engine.receipts import sign_file
+from engine.report import renderer
+from engine.repo import open_repo
+from engine.repo.scripted import Step, build_history, fixture_files
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "acme-ml"
+REVISIONS, STACKS = 10, ("prod-inference", "dev-sandbox", "prod-assistant")
+
+
+def _repo(root: Path, public: bytes) -> list[str]:
+    files = {**fixture_files(FIXTURE), "keys/ci.pub": public}
+    steps = [Step("acme", files)]
+    stack = files["stacks/prod-inference.yaml"]
+    for i in range(1, REVISIONS):
+        steps.append(Step(f"quota {16 + i}", {"stacks/prod-inference.yaml": stack.replace(
+            b"quota: 16", f"quota: {16 + i}".encode())}))
+    build_history(root, steps)
+    repo = open_repo(root)
+    return [str(repo.resolve(f"HEAD~{REVISIONS - 1 - i}").id) for i in range(REVISIONS)]
+
+
+def _time_of(n: int) -> str:
+    minutes = n * 7  # one entry every 7 minutes: 10,000 entries span ~49 days
+    day, rest = divmod(minutes, 24 * 60)
+    return f"2026-{9 + day // 30:02d}-{1 + day % 30:02d}T{rest // 60:02d}:{rest % 60:02d}:00Z"
+
+
+def build(root: Path, entries: int) -> tuple[Path, float]:
+    private, public = generate(root.parent / "ci")
+    revisions = _repo(root, public.read_bytes())
+    signer = KeySigner(private)
+    drafts = []
+    for commit in revisions:
+        checked = run_check(CheckOptions(repo=root, rev=commit, now="2026-11-20"))
+        decision = renderer("json")(checked.decision, checked.metadata, False)
+        aibom = run_bom(BomOptions(repo=root), commit).text
+        drafts.append((
+            decision_draft(commit, decision, sign_file(signer, st.DECISION, "acme", commit,
+                                                       "decision.json", decision)),
+            aibom_draft(commit, aibom, sign_file(signer, st.AIBOM, "acme", commit,
+                                                 "aibom.cdx.json", aibom))))
+    ledger = Ledger(open_repo(root))
+    started = time.perf_counter()
+    n = 0
+    while n < entries:
+        decision_draft_, aibom_draft_ = drafts[(n // 20) % REVISIONS]
+        d = ledger.append(decision_draft_, signer, "bench", _time_of(n))
+        a = ledger.append(aibom_draft_, signer, "bench", _time_of(n + 1))
+        n += 2
+        for k in range(18):
+            if n >= entries:
+                break
+            ledger.append(Draft(type="apply", revision=d.entry.revision,
+                                stack=STACKS[k % len(STACKS)],
+                                links={"decision": d.hash, "aibom": a.hash}),
+                          signer, "bench", _time_of(n))
+            n += 1
+    return root, n / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="govops-ledger-bench-") as tmp:
+        root, append_rate = build(Path(tmp) / "repo", args.entries)
+        print(f"ledger of {args.entries} entries ({REVISIONS} revisions, decision + AIBOM + "
+              f"applies to {len(STACKS)} stacks), ECDSA P-256 key signer")
+        print(f"  append                 {append_rate:8.0f} entries/s (one process)")
+        rates = []
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            report = run_audit_verify(root, None, None)
+            elapsed = time.perf_counter() - started
+            assert report.problem is None, report.problem
+            rates.append(report.verified / elapsed)
+        print(f"  audit verify           {statistics.median(rates):8.0f} entries/s "
+              f"({report.signatures} signatures; median of {args.runs}; target >= 2,000)")
+        queries(root, args.runs)
+
+
+def queries(root: Path, runs: int) -> None:
+    """Index rebuild and query latency (filled in with the index)."""
+
+
+if __name__ == "__main__":
+    main()
