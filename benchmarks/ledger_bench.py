@@ -21,19 +21,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.aibom import BomOptions, run_bom
 from engine.attest import statement as st
 from engine.attest.keys import generate
 from engine.attest.signers import KeySigner
 from engine.audit import run_audit_verify
 from engine.check import CheckOptions, run_check
-from engine.aibom import BomOptions, run_bom
 from engine.ledger.entry import Draft
 from engine.ledger.record import aibom_draft, decision_draft
 from engine.ledger.store import Ledger
 from engine.receipts import sign_file
-from engine.report import renderer
 from engine.repo import open_repo
 from engine.repo.scripted import Step, build_history, fixture_files
+from engine.report import renderer
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "acme-ml"
 REVISIONS, STACKS = 10, ("prod-inference", "dev-sandbox", "prod-assistant")
