@@ -277,7 +277,8 @@ def audit_verify(repo: Path, from_entry: str | None, trust_config: Path | None,
         }, indent=2, sort_keys=True))
     elif report.problem is None:
         where = f"; tip #{tip.entry.seq} {tip.hash}" if tip else " (the ledger is empty)"
-        click.echo(f"ledger verified: {report.verified} entries, {report.signatures} "
+        noun = "entry" if report.verified == 1 else "entries"
+        click.echo(f"ledger verified: {report.verified} {noun}, {report.signatures} "
                    f"signatures{where}")
     else:
         click.echo(f"ledger REFUSED at {report.problem} "

@@ -174,3 +174,22 @@ def test_sigstore_js_accepts_our_key_bundle_and_rejects_a_tampered_copy(tmp_path
     assert govops("keygen", "--output", str(other)).exit_code == 0
     assert verify_with_sigstore_js(out / "decision.sigstore.json",
                                    Path(f"{other}.pub")).returncode == 1
+
+
+def test_a_keyless_ledger_verifies_against_the_trusted_identity(
+        tmp_path: Path, sigstore_mock: SigstoreMock, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from engine.cli import audit_verify
+
+    repo = _repo(tmp_path / "repo", sigstore_mock.issuer, sigstore_mock.identity)
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", sigstore_mock.token)
+    run = govops("check", "--repo", str(repo), "--now", NOW, "--record", "--keyless",
+                 "--trust-config", str(sigstore_mock.trust_config))
+    assert run.exit_code == 0, run.stderr
+    verified = CliRunner().invoke(audit_verify, ["--repo", str(repo), "--trust-config",
+                                                 str(sigstore_mock.trust_config)])
+    assert verified.exit_code == 0, verified.stderr
+    assert "ledger verified: 1 entry, 2 signatures" in verified.stdout
+    refused = CliRunner().invoke(audit_verify, ["--repo", str(repo)])  # public Sigstore root
+    assert refused.exit_code == 3 and "entry #1" in refused.stderr
