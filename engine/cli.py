@@ -336,3 +336,15 @@ def policy_test(engine: str, verbose: bool, paths: tuple[Path, ...]) -> None:
         click.echo(f"coverage: not measured by the {report.engine} backend")
     click.echo(f"{report.engine}: {report.passed} passed, {report.failed} failed")
     sys.exit(EXIT_FAIL if report.failed or not report.results else EXIT_PASS)
+
+
+def _register_audit() -> None:
+    """`govops audit`: the queries live in engine/audit_cli.py, verify and export here."""
+    from engine.audit_cli import audit
+
+    audit.add_command(audit_verify)
+    audit.add_command(audit_export)
+    main.add_command(audit)
+
+
+_register_audit()
