@@ -368,11 +368,14 @@ def _search_items(index: LedgerIndex, field: str, value: str, where: str,
     parsed: dict[str, tuple[Link, ...]] = {}
     found: list[Deployment] = []
     current: tuple[Sequence[Any], list[DeployedItem]] | None = None
-    for row in index.db.execute(
-            f"SELECT {_DEPLOYMENT_COLUMNS}, {_ITEM_COLUMNS} FROM items i "
-            "JOIN deployed d ON d.item = i.id JOIN entries e ON e.seq = d.seq "
-            "JOIN live l ON l.seq = d.seq "
-            f"WHERE {where} ORDER BY d.seq, i.name, i.version, i.environment", values):
+    rows = index.db.execute(
+        f"SELECT {_DEPLOYMENT_COLUMNS}, {_ITEM_COLUMNS} FROM items i "
+        "JOIN deployed d ON d.item = i.id JOIN entries e ON e.seq = d.seq "
+        f"JOIN live l ON l.seq = d.seq WHERE {where}", values).fetchall()
+    # Sorted here rather than by SQLite, whose temporary B-tree over thousands of wide rows
+    # costs a third of a broad search.
+    rows.sort(key=lambda r: (r[0], r[16], r[17] or "", r[20] or ""))
+    for row in rows:
         if current is None or current[0][0] != row[0]:
             if current is not None:
                 found.append(_deployment(current[0], parsed, current[1]))
