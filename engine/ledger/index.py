@@ -38,7 +38,7 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,31 +274,27 @@ class LedgerIndex:
     def refresh(self) -> Refresh:
         """Index what was appended since the last open, or rebuild when the chain no longer
         holds the last indexed entry."""
-        started = time.perf_counter()
         try:
             if self._schema_ok() and self.state().last_commit == self.ledger.tip_commit():
                 self.last_refresh = Refresh("current", 0, "the index is up to date", 0.0)
                 return self.last_refresh
-            with self._write():  # then look again, holding the write lock
-                if not self._schema_ok():
-                    result = self._rebuild("the index is new or has another schema", started)
-                else:
-                    result = self._catch_up(started)
-        except sqlite3.DatabaseError as exc:
-            if _locked(exc):
-                raise LedgerIndexError(f"{self.path}: the ledger index is locked by another "
-                                       "process; try again") from None
-            result = self._recreate(f"the index file was unreadable ({exc})", started)
-        self._compact(result)
-        self.last_refresh = result
-        return result
+        except sqlite3.DatabaseError:
+            pass  # _update recreates an unreadable index
+        return self._update(lambda started: (  # then look again, holding the write lock
+            self._rebuild("the index is new or has another schema", started)
+            if not self._schema_ok() else self._catch_up(started)))
 
     def reindex(self) -> Refresh:
         """Rebuild from scratch, whatever the index holds."""
+        return self._update(lambda started: self._rebuild("asked to reindex", started))
+
+    def _update(self, work: Callable[[float], Refresh]) -> Refresh:
+        """Run `work` holding the write lock; a locked index is an error, an unreadable one
+        is recreated from the ledger."""
         started = time.perf_counter()
         try:
             with self._write():
-                result = self._rebuild("asked to reindex", started)
+                result = work(started)
         except sqlite3.DatabaseError as exc:
             if _locked(exc):
                 raise LedgerIndexError(f"{self.path}: the ledger index is locked by another "
