@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/check_bench.py
 	$(BIN)/python benchmarks/bom_bench.py
 	$(BIN)/python benchmarks/attest_bench.py
+	$(BIN)/python benchmarks/ledger_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules
