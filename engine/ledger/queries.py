@@ -26,7 +26,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.errors import GovopsError
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, TYPES
@@ -40,15 +40,13 @@ class QueryError(GovopsError):
 # -- answers ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     role: str
     hash: str
     seq: int | None  # None: the hash is not an entry of this ledger
 
 
-@dataclass(frozen=True)
-class EntrySummary:
+class EntrySummary(NamedTuple):
     seq: int
     hash: str
     commit: str  # the ledger commit holding the entry
@@ -88,8 +86,7 @@ class ShowResult:
     linked: tuple[EntrySummary, ...]  # the entries it links to
 
 
-@dataclass(frozen=True)
-class DeployedItem:
+class DeployedItem(NamedTuple):
     kind: str  # model, dataset, environment, package, image, driver
     name: str
     version: str | None  # a model's revision, a package's version, an image's digest
@@ -113,9 +110,12 @@ class AtResult:
         return tuple(i for i in self.items if i.kind == kind)
 
 
-@dataclass(frozen=True)
-class Deployment:
-    """An apply/rollback that matched a search, the time it was live and what matched."""
+class Deployment(NamedTuple):
+    """An apply/rollback that matched a search, the time it was live and what matched.
+
+    Link, EntrySummary, DeployedItem and Deployment are NamedTuples rather than frozen
+    dataclasses: a broad search builds one of each per matching deployment (9,000 of them for
+    a policy every decision reports), and a NamedTuple is built 5x faster."""
 
     entry: EntrySummary
     stack: str
@@ -406,10 +406,12 @@ def _search_results(index: LedgerIndex, field: str, value: str, where: str,
     summaries = _entries(index.db, hits)
     decisions = tuple(DecisionHit(summaries[s], tuple(hits[s])) for s in sorted(hits))
     parsed: dict[str, tuple[Link, ...]] = {}
-    deployments = tuple(_deployment(row, parsed) for row in index.db.execute(
+    rows = index.db.execute(
         f"SELECT {_DEPLOYMENT_COLUMNS} FROM entries e JOIN live l ON l.seq = e.seq "
-        f"WHERE e.decision_seq IN (SELECT DISTINCT r.seq FROM results r WHERE {where}) "
-        "ORDER BY e.seq", values))
+        f"WHERE e.decision_seq IN (SELECT DISTINCT r.seq FROM results r WHERE {where})",
+        values).fetchall()
+    rows.sort(key=lambda r: r[0])  # cheaper than SQLite's temporary B-tree (see above)
+    deployments = tuple(_deployment(row, parsed) for row in rows)
     return SearchResult(field, value, decisions, deployments, _merge(deployments))
 
 

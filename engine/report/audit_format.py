@@ -64,7 +64,7 @@ def entry_json(entry: EntrySummary) -> dict[str, Any]:
 
 
 def item_json(item: DeployedItem) -> dict[str, Any]:
-    return dataclasses.asdict(item)
+    return item._asdict()
 
 
 def _deployment_json(found: Deployment) -> dict[str, Any]:
