@@ -260,3 +260,34 @@ def test_entry_json_must_be_canonical_and_complete(history: History) -> None:
         Entry.decode(rfc8785.dumps(raw))
     with pytest.raises(ValueError, match="not JSON"):
         Entry.decode(b"{")
+
+
+def test_an_entry_with_extra_tree_entries_is_refused(history: History) -> None:
+    import pygit2
+
+    entries = history.ledger().entries()
+    git = pygit2.Repository(str(history.repo))
+    target = git[entries[1].commit]
+    builder = git.TreeBuilder(target.tree)
+    sub = git.TreeBuilder()
+    sub.insert("payload.sh", git.create_blob(b"echo hi\n"), pygit2.GIT_FILEMODE_BLOB)
+    builder.insert("hidden", sub.write(), pygit2.GIT_FILEMODE_TREE)
+    sig = pygit2.Signature("x", "x@x", 1_800_000_000, 0)
+    parent = git.create_commit(None, sig, sig, "with a directory", builder.write(),
+                               list(target.parent_ids))
+    tip = str(parent)
+    for item in entries[2:]:  # the later entries, re-parented unchanged
+        tip = str(git.create_commit(None, sig, sig, "copy", git[item.commit].tree_id, [tip]))
+    open_repo(history.repo).records(LEDGER_REF).reset(tip)
+    _refused(history, 2, "holds hidden, which no entry writes")
+
+
+def test_entry_fields_of_the_wrong_type_are_refused(history: History) -> None:
+    from engine.ledger.entry import Entry
+
+    raw = json.loads(history.ledger().entries()[0].files[ENTRY_FILE])
+    for field, value in (("actor", 7), ("revision", ["x"]), ("digests", {"a": 1}),
+                         ("details", [])):
+        bad = {**raw, field: value}
+        with pytest.raises(ValueError, match="wrong type|must map|must be an object"):
+            Entry.decode(rfc8785.dumps(bad))

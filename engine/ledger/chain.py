@@ -16,6 +16,7 @@ from engine.attest import statement as st
 from engine.attest.files import covered_by, is_receipt
 from engine.attest.trust import TrustPolicy
 from engine.attest.verify import Expectation, Refused, verify_receipt
+from engine.errors import GovopsError
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, sha256
 from engine.ledger.store import Ledger, LedgerError, StoredEntry, stored
 
@@ -104,7 +105,10 @@ def verify_chain(ledger: Ledger, trust: TrustPolicy, trust_config: Callable[[], 
                  from_seq: int = 1) -> ChainReport:
     """Check the whole chain (signatures from `from_seq` on); on success the checkpoint moves
     to the tip."""
-    records = list(ledger.records())
+    try:
+        records = list(ledger.records())
+    except GovopsError as exc:  # an object of the chain is missing or is not a commit
+        return ChainReport(0, 0, None, ChainProblem(None, ledger.tip_commit() or "-", str(exc)))
     records.reverse()
     checkpoint = ledger.checkpoint()
     by_hash: dict[str, StoredEntry] = {}
@@ -115,6 +119,9 @@ def verify_chain(ledger: Ledger, trust: TrustPolicy, trust_config: Callable[[], 
         try:
             if len(record.parents) > 1:
                 raise _Bad("is a merge; the ledger is a single chain")
+            if record.others:
+                raise _Bad(f"holds {', '.join(record.others)}, which no entry writes "
+                           "(directories, links or executables)")
             try:
                 item = stored(record)
             except LedgerError as exc:

@@ -76,6 +76,16 @@ class Entry:
             raise ValueError("entry.json does not have exactly the entry fields")
         if not isinstance(raw["seq"], int) or raw["type"] not in TYPES:
             raise ValueError("entry.json has a bad seq or type")
+        text_or_null = ("revision", "stack", "prev")
+        if not all(isinstance(raw[k], str) for k in ("time", "actor")) or not all(
+                raw[k] is None or isinstance(raw[k], str) for k in text_or_null):
+            raise ValueError("entry.json has a field of the wrong type")
+        for k in ("digests", "links"):
+            if not isinstance(raw[k], dict) or not all(
+                    isinstance(v, str) for v in raw[k].values()):
+                raise ValueError(f"entry.json {k} must map names to strings")
+        if not isinstance(raw["details"], dict):
+            raise ValueError("entry.json details must be an object")
         entry = cls(raw["seq"], raw["type"], raw["time"], raw["actor"], raw["revision"],
                     raw["stack"], raw["digests"], raw["links"], raw["details"], raw["prev"])
         # Sorted compact JSON equals RFC 8785 for entries without floats and is 5x faster to

@@ -40,6 +40,7 @@ class Record:
     parents: tuple[str, ...]
     files: Mapping[str, bytes]
     message: str
+    others: tuple[str, ...] = ()  # tree entries that are not plain files (never written by us)
 
 
 class RecordStore:
@@ -62,12 +63,15 @@ class RecordStore:
             raise GovopsError(f"{self.ref}: object {commit} is missing") from None
         if not isinstance(obj, pygit2.Commit):
             raise GovopsError(f"{self.ref}: {commit} is not a commit")
-        files = {}
+        files, others = {}, []
         for entry in obj.tree:
             blob = self._repo[entry.id]
-            if isinstance(blob, pygit2.Blob):
+            if isinstance(blob, pygit2.Blob) and entry.filemode == pygit2.GIT_FILEMODE_BLOB:
                 files[str(entry.name)] = blob.data
-        return Record(commit, tuple(str(p) for p in obj.parent_ids), files, obj.message)
+            else:
+                others.append(str(entry.name))
+        return Record(commit, tuple(str(p) for p in obj.parent_ids), files, obj.message,
+                      tuple(others))
 
     def append(self, files: Mapping[str, bytes], parent: str | None, message: str,
                seconds: int) -> str:
