@@ -289,5 +289,5 @@ def test_entry_fields_of_the_wrong_type_are_refused(history: History) -> None:
     for field, value in (("actor", 7), ("revision", ["x"]), ("digests", {"a": 1}),
                          ("details", [])):
         bad = {**raw, field: value}
-        with pytest.raises(ValueError, match="wrong type|must map|must be an object"):
+        with pytest.raises(ValueError, match=r"wrong type|must map|must be an object"):
             Entry.decode(rfc8785.dumps(bad))
