@@ -113,8 +113,12 @@ def _environment_name(files: dict[str, bytes]) -> str:
     raise SystemExit("fixtures/acme-ml has no production stack")
 
 
-def build_demo_repo(root: Path, now: dt.datetime) -> None:
+def build_demo_repo(root: Path, now: dt.datetime, public_key: bytes | None = None) -> None:
+    """The three-commit story; `public_key` replaces the fixture's trusted CI key (whose
+    private half nobody has) so the demo can sign receipts that verify."""
     files = _today_relative(fixture_files(FIXTURE), now.date())
+    if public_key is not None:
+        files["keys/ci.pub"] = public_key
     digest = "9" * 64
 
     def stamp(days_ago: int) -> str:
@@ -154,11 +158,34 @@ def _show_aibom(console: Console, root: Path) -> None:
                   "image of a revision in the format their tools read; reviewers get the diff.\n")
 
 
+def _show_receipts(console: Console, root: Path, key: Path) -> None:
+    """Sign the approved revision, record it in the ledger and verify the ledger."""
+    from engine.audit import run_audit_verify
+    from engine.receipts import AttestOptions, SignerOptions, run_attest
+
+    console.rule("receipts and the ledger")
+    out = root.parent / "receipts"
+    done = run_attest(AttestOptions(repo=root, output=out, signer=SignerOptions(key=key),
+                                    record=True))
+    console.print(f"Signed the decision ({done.verdict}) and the AIBOM of {done.commit[:12]} "
+                  f"as in-toto statements in Sigstore bundles: {out}/*.sigstore.json\n"
+                  "and appended both to the ledger (refs/govops/ledger in the demo repo).")
+    report = run_audit_verify(root, None, None)
+    verdict = "holds" if report.problem is None else f"REFUSED: {report.problem}"
+    console.print(f"audit verify: {report.verified} entries, {report.signatures} signatures: "
+                  f"{verdict}\n")
+    console.print("[bold]What it means:[/bold] anyone with the public key can check, offline, "
+                  "that this revision was evaluated and described exactly so, and when.\n")
+
+
 def main() -> int:
+    from engine.attest.keys import generate
+
     console = Console(highlight=False)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     root = Path(tempfile.mkdtemp(prefix="govops-demo-")) / "acme-ml"
-    build_demo_repo(root, now)
+    key, public = generate(root.parent / "demo-ci")
+    build_demo_repo(root, now, public.read_bytes())
     console.print(Panel.fit(
         f"govops demo: a governed repo with three commits at {root}\n"
         "Each commit is checked the way CI would: govops check --rev <commit>",
@@ -175,11 +202,15 @@ def main() -> int:
         codes.append(code)
         console.print(f"\n[bold]What it means:[/bold] {lesson}\n")
     _show_aibom(console, root)
+    _show_receipts(console, root, key)
     console.rule("try it yourself")
     console.print(f"  .venv/bin/govops check --repo {root} --rev HEAD~1 --base HEAD~2\n"
                   f"  .venv/bin/govops check --repo {root} --format json\n"
                   f"  .venv/bin/govops bom --repo {root} --output aibom.cdx.json\n"
                   f"  .venv/bin/govops bom diff --repo {root} --format markdown HEAD~2 HEAD\n"
+                  f"  .venv/bin/govops verify --repo {root} "
+                  f"{root.parent}/receipts/*.sigstore.json\n"
+                  f"  .venv/bin/govops audit log --repo {root}\n"
                   "  .venv/bin/govops policy test --engine regopy")
     expected = [0, 1, 0]
     if codes != expected:
