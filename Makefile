@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/python -m engine.demo
 
 test: $(STAMP) node_modules
-	$(BIN)/ruff check engine tests benchmarks
+	$(BIN)/ruff check engine tests benchmarks stacks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 	$(BIN)/govops policy test --engine opa
@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bom_bench.py
 	$(BIN)/python benchmarks/attest_bench.py
 	$(BIN)/python benchmarks/ledger_bench.py
+	$(BIN)/python benchmarks/plan_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules

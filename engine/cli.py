@@ -348,3 +348,13 @@ def _register_audit() -> None:
 
 
 _register_audit()
+
+
+def _register_plan() -> None:
+    """`govops plan` lives in engine/deploy_cli.py (click only at import; Pulumi on use)."""
+    from engine.deploy_cli import plan
+
+    main.add_command(plan)
+
+
+_register_plan()

@@ -1,0 +1,139 @@
+"""Normalise captured resources into Kubernetes manifests, and the digest of the desired state.
+
+One manifest per object: keys sorted, integral numbers as integers (Pulumi's wire format carries
+every number as a float), absent values dropped, YAML 1.1-safe quoting (what kubectl reads).
+File names are `<namespace>.<kind>.<name>.yaml` (`_cluster` for cluster-scoped objects), which
+no two objects can share. The digest is sha256 over `sha256sum`-style lines of the files in
+name order, so `cd DIR && sha256sum *.yaml | sha256sum` recomputes it.
+
+Must never write a Pulumi secret or an unknown value into a manifest: both are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import GovopsError
+
+# Pulumi's wire signatures (sdk/go/common/resource/properties.go), kept here so reading them
+# does not import pulumi.
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+CLUSTER_SCOPED = frozenset({"Namespace"})
+CLUSTER = "_cluster"
+
+
+class SecretRefused(GovopsError):
+    """A program put a Pulumi secret into an object: plans never write secrets to disk."""
+
+
+class ManifestError(GovopsError):
+    """A captured resource that cannot be a manifest (no name, unknown value...)."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    file: str
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    doc: Mapping[str, Any]
+    text: bytes
+    sha256: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"file": self.file, "apiVersion": self.api_version, "kind": self.kind,
+                "namespace": self.namespace, "name": self.name, "sha256": self.sha256}
+
+
+def normalise(value: Any, where: str, path: str = "") -> Any:
+    """`value` with keys sorted, None dropped and integral floats as ints; `where` names the
+    resource and `path` the field in errors."""
+    if isinstance(value, Mapping):
+        if value.get(_SIG_KEY) == _SECRET_SIG:
+            raise SecretRefused(f"{where}: {path or 'the object'} is a Pulumi secret; plans "
+                                "refuse to write secrets (create a Kubernetes Secret outside "
+                                "the plan and reference it)")
+        return {str(k): normalise(v, where, f"{path}.{k}" if path else str(k))
+                for k, v in sorted(value.items()) if v is not None}
+    if isinstance(value, list | tuple):
+        return [normalise(v, where, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value == _UNKNOWN:
+        raise ManifestError(f"{where}: {path} is unknown until deployment; a plan needs "
+                            "every value")
+    return value
+
+
+def file_name(kind: str, namespace: str | None, name: str) -> str:
+    return f"{namespace or CLUSTER}.{kind.lower()}.{name}.yaml"
+
+
+def dump(doc: Mapping[str, Any]) -> bytes:
+    text: str = yaml.dump(doc, Dumper=yaml.CSafeDumper, sort_keys=True,
+                          default_flow_style=False, allow_unicode=True, width=4096)
+    return text.encode()
+
+
+def manifest_of(type_: str, resource: str, inputs: Mapping[str, Any]) -> Manifest:
+    where = f"{type_} {resource!r}"
+    doc = normalise(inputs, where)
+    metadata = doc.get("metadata") or {}
+    name = metadata.get("name")
+    kind, api_version = doc.get("kind"), doc.get("apiVersion")
+    if not isinstance(name, str) or not name:
+        raise ManifestError(f"{where}: has no explicit metadata.name")
+    if not isinstance(kind, str) or not isinstance(api_version, str):
+        raise ManifestError(f"{where}: has no kind or apiVersion")
+    namespace = None if kind in CLUSTER_SCOPED else metadata.get("namespace")
+    text = dump(doc)
+    return Manifest(file_name(kind, namespace, name), api_version, kind, namespace, name, doc,
+                    text, hashlib.sha256(text).hexdigest())
+
+
+def check_unique(manifests: Sequence[Manifest]) -> list[Manifest]:
+    seen: set[str] = set()
+    for m in manifests:
+        if m.file in seen:
+            raise ManifestError(f"two objects are {m.kind} {m.namespace or ''}/{m.name}")
+        seen.add(m.file)
+    return sorted(manifests, key=lambda m: m.file)
+
+
+def digest_of(files: Mapping[str, bytes] | Iterable[Manifest]) -> str:
+    """sha256 over `<sha256>  <file>` lines in file-name order (like `sha256sum *.yaml`)."""
+    pairs = ([(name, hashlib.sha256(text).hexdigest()) for name, text in files.items()]
+             if isinstance(files, Mapping) else [(m.file, m.sha256) for m in files])
+    lines = "".join(f"{sha}  {name}\n" for name, sha in sorted(pairs))
+    return "sha256:" + hashlib.sha256(lines.encode()).hexdigest()
+
+
+def read_manifests(directory: Path) -> dict[str, bytes]:
+    """The manifests a plan wrote to `directory` (its `*.yaml` files)."""
+    if not directory.is_dir():
+        raise GovopsError(f"{directory}: no such manifests directory")
+    return {p.name: p.read_bytes() for p in sorted(directory.glob("*.yaml")) if p.is_file()}
+
+
+def write_manifests(directory: Path, manifests: Sequence[Manifest]) -> None:
+    """Write one file per manifest; earlier `*.yaml` files there that this plan does not
+    produce are removed, so the directory holds exactly the desired state."""
+    directory.mkdir(parents=True, exist_ok=True)
+    keep = {m.file for m in manifests}
+    for stale in directory.glob("*.yaml"):
+        if stale.name not in keep:
+            stale.unlink()
+    for m in manifests:
+        target = directory / m.file
+        tmp = target.with_name(f".{m.file}.tmp")
+        tmp.write_bytes(m.text)
+        tmp.replace(target)

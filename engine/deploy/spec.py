@@ -1,0 +1,136 @@
+"""The StackSpec: everything a Pulumi program may know about one Stack, frozen and plain.
+
+Built from the catalog of one revision, the decision id and the AIBOM serial number, so a
+program is a pure function of it and of nothing else (no git, no clock, no environment). Must
+never import pulumi: the spec is also what `apply` will hand to the Automation API as config.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.catalog import Catalog, GovObject
+from engine.errors import GovopsError, InputError
+from engine.policy.library import default_library_dir
+
+
+class UnknownStackError(GovopsError):
+    """A `--stack` the revision does not define (exit 2, naming those that exist)."""
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    name: str
+    kind: str  # inference | training
+    replicas: int
+    gpus_per_replica: int
+    model: str
+    model_digest: str
+    environment: str
+    image: str
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    cluster_name: str
+    cluster_context: str
+    namespace: str
+    gpu_type: str
+    gpu_product: str
+    gpu_quota: int
+    program: str
+    workloads: tuple[WorkloadSpec, ...]
+    revision: str
+    decision_id: str
+    aibom_serial: str
+
+    @property
+    def tier(self) -> str | None:
+        return dict(self.labels).get("tier")
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_config(self) -> str:
+        """The spec as one canonical JSON string (the `govops:spec` stack config)."""
+        return json.dumps(self.as_json(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> StackSpec:
+        fields = dict(doc)
+        fields["labels"] = tuple(tuple(pair) for pair in fields["labels"])
+        fields["workloads"] = tuple(WorkloadSpec(**w) for w in fields["workloads"])
+        return cls(**fields)
+
+
+def gpu_products(library: Path | None = None) -> dict[str, str]:
+    """GPU type -> the `nvidia.com/gpu.product` node label, from policies/data/gpus.json."""
+    path = (library or default_library_dir()) / "data" / "gpus.json"
+    try:
+        gpus = json.loads(path.read_text())["govops"]["gpus"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise GovopsError(f"{path}: cannot read the GPU table: {exc}") from None
+    return {name: str(entry["product"]) for name, entry in gpus.items() if "product" in entry}
+
+
+def stack_names(catalog: Catalog) -> list[str]:
+    return sorted(catalog.objects.get("Stack", {}))
+
+
+def find_stack(catalog: Catalog, name: str) -> GovObject:
+    stack = catalog.get("Stack", name)
+    if stack is None:
+        known = ", ".join(stack_names(catalog)) or "none"
+        raise UnknownStackError(f"unknown stack {name!r}; stacks at this revision: {known}")
+    return stack
+
+
+def _referenced(catalog: Catalog, stack: GovObject, kind: str, name: str, field: str) -> GovObject:
+    found = catalog.get(kind, name)
+    if found is None:
+        raise InputError(stack.path, stack.line_of(field),
+                         f"{field}: no {kind} named {name!r}")
+    return found
+
+
+def build_stack_spec(catalog: Catalog, stack_name: str, revision: str, decision_id: str,
+                     aibom_serial: str, products: Mapping[str, str] | None = None) -> StackSpec:
+    stack = find_stack(catalog, stack_name)
+    spec = stack.doc["spec"]
+    products = gpu_products() if products is None else products
+    gpu_type = str(spec["gpu"]["type"])
+    if gpu_type not in products:
+        raise InputError(stack.path, stack.line_of("spec.gpu.type"),
+                         f"GPU type {gpu_type!r} has no nvidia.com/gpu.product in gpus.json")
+    workloads = []
+    for i, w in enumerate(spec.get("workloads", [])):
+        model = _referenced(catalog, stack, "Model", w["model"], f"spec.workloads[{i}].model")
+        env = _referenced(catalog, stack, "Environment", w["environment"],
+                          f"spec.workloads[{i}].environment")
+        workloads.append(WorkloadSpec(
+            name=str(w["name"]), kind=str(w["kind"]), replicas=int(w.get("replicas", 1)),
+            gpus_per_replica=int(w.get("gpusPerReplica", 1)), model=model.name,
+            model_digest=str(model.doc["spec"]["digest"]), environment=env.name,
+            image=str(env.doc["spec"]["image"])))
+    labels = stack.doc.get("metadata", {}).get("labels", {}) or {}
+    return StackSpec(
+        name=stack.name,
+        labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+        cluster_name=str(spec["cluster"]["name"]),
+        cluster_context=str(spec["cluster"].get("context", spec["cluster"]["name"])),
+        namespace=str(spec["namespace"]),
+        gpu_type=gpu_type,
+        gpu_product=products[gpu_type],
+        gpu_quota=int(spec["gpu"]["quota"]),
+        program=str(spec.get("pulumi", {}).get("program", "gpu-workloads")),
+        workloads=tuple(workloads),
+        revision=revision,
+        decision_id=decision_id,
+        aibom_serial=aibom_serial,
+    )

@@ -1,0 +1,166 @@
+"""The gpu-workloads Pulumi program: one govops Stack as Kubernetes objects.
+
+`program(spec)` registers, through one explicit Provider bound to the stack's cluster context:
+a Namespace; a ResourceQuota capping `requests.nvidia.com/gpu`; per inference workload a
+Deployment and a Service (plus a PodDisruptionBudget when the stack is `tier: production`); per
+training workload a Job. Every object has an explicit `metadata.name` derived from the stack and
+workload names, GPU limits, a node selector on `nvidia.com/gpu.product`, the `nvidia.com/gpu`
+NoSchedule toleration, the environment's image by digest, and labels/annotations carrying the
+model digest, the decision id and the AIBOM serial number (pod templates carry only the model
+digest and image, so a revision that leaves a workload alone does not restart it).
+
+It must stay a pure function of the spec: no git, no clock, no environment, no network.
+`spec` is an engine.deploy.spec.StackSpec (or anything with the same attributes).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+GPU = "nvidia.com/gpu"
+PRODUCT_LABEL = "nvidia.com/gpu.product"
+SERVE_PORT = 8000
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def label_value_ok(value: str) -> bool:
+    """Whether Kubernetes accepts `value` as a label value (else it goes in an annotation)."""
+    return len(value) <= 63 and bool(_LABEL_VALUE.match(value))
+
+
+def _labels(spec: Any, workload: Any | None = None) -> dict[str, str]:
+    labels = {
+        "app.kubernetes.io/managed-by": "govops",
+        "app.kubernetes.io/part-of": spec.name,
+        "govops.dev/stack": spec.name,
+    }
+    if workload is not None:
+        labels["app.kubernetes.io/name"] = workload.name
+        labels["govops.dev/workload"] = workload.name
+        labels["govops.dev/model"] = workload.model
+        labels["govops.dev/environment"] = workload.environment
+    optional = {"govops.dev/aibom-serial": spec.aibom_serial.removeprefix("urn:uuid:")}
+    if workload is not None:
+        optional["govops.dev/model-digest"] = workload.model_digest
+    optional["govops.dev/decision-id"] = spec.decision_id
+    labels.update({k: v for k, v in optional.items() if label_value_ok(v)})
+    return labels
+
+
+def _annotations(spec: Any, workload: Any | None = None) -> dict[str, str]:
+    notes = {
+        "govops.dev/revision": spec.revision,
+        "govops.dev/decision-id": spec.decision_id,
+        "govops.dev/aibom-serial": spec.aibom_serial,
+    }
+    if workload is not None:
+        notes["govops.dev/model-digest"] = workload.model_digest
+        notes["govops.dev/image"] = workload.image
+    return notes
+
+
+def _pod_metadata(spec: Any, workload: Any) -> k8s.meta.v1.ObjectMetaArgs:
+    """Only what the pods depend on: a new revision that leaves a workload alone must not
+    restart its pods (nor replace its Job, whose template is immutable)."""
+    labels = {k: v for k, v in _labels(spec, workload).items()
+              if k not in ("govops.dev/aibom-serial", "govops.dev/decision-id")}
+    notes = {"govops.dev/model-digest": workload.model_digest, "govops.dev/image": workload.image}
+    return k8s.meta.v1.ObjectMetaArgs(labels={**labels, **_selector(spec, workload)},
+                                      annotations=notes)
+
+
+def _selector(spec: Any, workload: Any) -> dict[str, str]:
+    return {"govops.dev/stack": spec.name, "govops.dev/workload": workload.name}
+
+
+def _pod(spec: Any, workload: Any, restart: str) -> k8s.core.v1.PodTemplateSpecArgs:
+    gpus = str(workload.gpus_per_replica)
+    ports = ([k8s.core.v1.ContainerPortArgs(name="http", container_port=SERVE_PORT)]
+             if workload.kind == "inference" else None)
+    return k8s.core.v1.PodTemplateSpecArgs(
+        metadata=_pod_metadata(spec, workload),
+        spec=k8s.core.v1.PodSpecArgs(
+            restart_policy=restart,
+            node_selector={PRODUCT_LABEL: spec.gpu_product},
+            tolerations=[k8s.core.v1.TolerationArgs(key=GPU, operator="Exists",
+                                                    effect="NoSchedule")],
+            containers=[k8s.core.v1.ContainerArgs(
+                name=workload.name,
+                image=workload.image,
+                ports=ports,
+                env=[k8s.core.v1.EnvVarArgs(name="GOVOPS_MODEL", value=workload.model),
+                     k8s.core.v1.EnvVarArgs(name="GOVOPS_MODEL_DIGEST",
+                                            value=workload.model_digest)],
+                resources=k8s.core.v1.ResourceRequirementsArgs(
+                    limits={GPU: gpus}, requests={GPU: gpus}),
+            )],
+        ),
+    )
+
+
+def _meta(spec: Any, name: str, workload: Any | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+    return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=spec.namespace,
+                                      labels=_labels(spec, workload),
+                                      annotations=_annotations(spec, workload))
+
+
+def _inference(spec: Any, workload: Any, opts: pulumi.ResourceOptions) -> None:
+    base = f"{spec.name}-{workload.name}"
+    k8s.apps.v1.Deployment(
+        f"{base}-deployment", opts=opts,
+        metadata=_meta(spec, workload.name, workload),
+        spec=k8s.apps.v1.DeploymentSpecArgs(
+            replicas=workload.replicas,
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=_selector(spec, workload)),
+            template=_pod(spec, workload, "Always"),
+        ))
+    k8s.core.v1.Service(
+        f"{base}-service", opts=opts,
+        metadata=_meta(spec, workload.name, workload),
+        spec=k8s.core.v1.ServiceSpecArgs(
+            selector=_selector(spec, workload),
+            ports=[k8s.core.v1.ServicePortArgs(name="http", port=80, target_port="http",
+                                               protocol="TCP")],
+        ))
+    if spec.tier == "production":
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{base}-pdb", opts=opts,
+            metadata=_meta(spec, workload.name, workload),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=_selector(spec, workload)),
+            ))
+
+
+def _training(spec: Any, workload: Any, opts: pulumi.ResourceOptions) -> None:
+    k8s.batch.v1.Job(
+        f"{spec.name}-{workload.name}-job", opts=opts,
+        metadata=_meta(spec, workload.name, workload),
+        spec=k8s.batch.v1.JobSpecArgs(
+            parallelism=workload.replicas,
+            completions=workload.replicas,
+            backoff_limit=0,
+            template=_pod(spec, workload, "Never"),
+        ))
+
+
+def program(spec: Any) -> None:
+    provider = k8s.Provider(f"{spec.name}-{spec.cluster_name}", context=spec.cluster_context)
+    namespace = k8s.core.v1.Namespace(
+        f"{spec.name}-namespace", opts=pulumi.ResourceOptions(provider=provider),
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.namespace, labels=_labels(spec),
+                                            annotations=_annotations(spec)))
+    opts = pulumi.ResourceOptions(provider=provider, depends_on=[namespace])
+    k8s.core.v1.ResourceQuota(
+        f"{spec.name}-gpu-quota", opts=opts,
+        metadata=_meta(spec, f"{spec.name}-gpu-quota"),
+        spec=k8s.core.v1.ResourceQuotaSpecArgs(hard={f"requests.{GPU}": str(spec.gpu_quota)}))
+    for workload in spec.workloads:
+        if workload.kind == "training":
+            _training(spec, workload, opts)
+        else:
+            _inference(spec, workload, opts)
