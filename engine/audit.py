@@ -9,13 +9,12 @@ with the exact commands; `govops verify` accepts it in an empty directory with n
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from engine.attest.files import covered_by, is_receipt
 from engine.attest.trust import TrustPolicy
+from engine.attest.verify import trust_root_loader
 from engine.errors import GovopsError
 from engine.ledger.chain import ChainReport, verify_chain
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT
@@ -25,25 +24,12 @@ from engine.repo import open_repo
 from engine.report.write import write_atomically
 
 
-def _trust_config_loader(path: Path | None) -> Callable[[], Any]:
-    loaded: dict[str, Any] = {}
-
-    def load() -> Any:
-        from engine.attest.keyless import load_trust_config
-
-        if "config" not in loaded:
-            loaded["config"] = load_trust_config(path)
-        return loaded["config"]
-
-    return load
-
-
 def run_audit_verify(repo_path: Path, from_entry: str | None,
                      trust_config: Path | None) -> ChainReport:
     repo = open_repo(repo_path)
     ledger = Ledger(repo)
     start = ledger.find(from_entry).entry.seq if from_entry else 1
-    return verify_chain(ledger, repo_trust(repo), _trust_config_loader(trust_config), start)
+    return verify_chain(ledger, repo_trust(repo), trust_root_loader(trust_config), start)
 
 
 @dataclass(frozen=True)

@@ -350,11 +350,13 @@ def _register_audit() -> None:
 _register_audit()
 
 
-def _register_plan() -> None:
-    """`govops plan` lives in engine/deploy_cli.py (click only at import; Pulumi on use)."""
-    from engine.deploy_cli import plan
+def _register_deploy() -> None:
+    """`govops plan` and `apply` live in engine/deploy_cli.py (click only at import; Pulumi
+    on use)."""
+    from engine.deploy_cli import apply, plan
 
     main.add_command(plan)
+    main.add_command(apply)
 
 
-_register_plan()
+_register_deploy()

@@ -1,7 +1,9 @@
-"""`govops plan`: parse options, call engine.deploy.plan, print, exit.
+"""`govops plan` and `govops apply`: parse options, call engine.deploy.plan / engine.deploy.apply,
+print, exit.
 
-Registered by engine/cli.py (`main.add_command(plan)`). Thin like cli.py, and free of pulumi at
-import time: the pre-commit path imports engine.cli, which imports this module.
+Registered by engine/cli.py (`main.add_command(plan)`, `main.add_command(apply)`). Thin like
+cli.py, and free of pulumi at import time: the pre-commit path imports engine.cli, which imports
+this module (engine.deploy.apply, which imports pulumi.automation, is imported inside `apply`).
 """
 
 from __future__ import annotations
@@ -68,3 +70,54 @@ def plan(repo: Path, stack: str, rev: str | None, output: Path | None, previous:
     else:
         against = str(previous) if previous is not None else "nothing applied yet"
         click.echo(_render_text(planned, output, against), nl=False)
+
+
+@click.command()
+@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="The governed repository.")
+@click.option("--stack", required=True, help="The Stack to deploy.")
+@click.option("--rev", default=None, help="Revision to deploy (its decision and AIBOM entries "
+              "must be in the ledger: govops attest --record). Default: HEAD.")
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sign the deployment receipt and the entry with this private key.")
+@click.option("--keyless", is_flag=True, help="Sign with Sigstore (an OIDC identity, Fulcio, "
+              "Rekor).")
+@click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sigstore ClientTrustConfig for a private instance (default: public "
+              "Sigstore).")
+@click.option("--backend-url", default=None, help="Pulumi state backend. Default: "
+              "file://<repo>/.git/govops/pulumi (passphrase from PULUMI_CONFIG_PASSPHRASE, "
+              "else the local default).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def apply(repo: Path, stack: str, rev: str | None, key: Path | None, keyless: bool,
+          trust_config: Path | None, backend_url: str | None, fmt: str) -> None:
+    """Deploy a Stack of a revision whose decision passes and whose receipts verify, with
+    Pulumi (refresh, up), and record a signed apply entry."""
+    from engine.receipts import SignerOptions
+
+    try:
+        from engine.deploy.apply import ApplyOptions, run_apply
+
+        done = run_apply(ApplyOptions(repo=repo, stack=stack, rev=rev,
+                                      signer=SignerOptions(key, keyless, trust_config),
+                                      backend_url=backend_url))
+    except GovopsError as exc:
+        click.echo(f"govops: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    entry = done.entry
+    if fmt == "json":
+        click.echo(json.dumps({"entry": {"seq": entry.entry.seq, "hash": entry.hash},
+                               "deployment": done.predicate}, indent=2, sort_keys=True))
+        return
+    changes = done.deployed.update_summary.get("resourceChanges", {})
+    counts = ", ".join(f"{op} {n}" for op, n in changes.items()) or "no changes reported"
+    checkpoint = done.deployed.checkpoint_digest or (
+        f"none ({done.deployed.checkpoint_note})")
+    click.echo(f"applied {done.spec.name} at {done.gate.commit}\n"
+               f"decision entry #{done.gate.decision.entry.seq}, aibom entry "
+               f"#{done.gate.aibom.entry.seq}\n"
+               f"manifests {done.manifests_digest}\n"
+               f"update {done.deployed.update_summary.get('result', '?')}: {counts}\n"
+               f"checkpoint {checkpoint}\n"
+               f"recorded apply entry #{entry.entry.seq} {entry.hash}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from engine.aibom import BomOptions, run_bom
 from engine.attest import statement as st
@@ -26,7 +25,13 @@ from engine.attest.files import (
 from engine.attest.keys import load_public
 from engine.attest.signers import KeySigner, Signer
 from engine.attest.trust import TrustedIdentity, TrustedKey, TrustPolicy
-from engine.attest.verify import Expectation, Refused, Verified, verify_receipt
+from engine.attest.verify import (
+    Expectation,
+    Refused,
+    Verified,
+    trust_root_loader,
+    verify_receipt,
+)
 from engine.catalog import CatalogLoader, Config, ParseCache
 from engine.check import Checked, CheckOptions, run_check, utc_now
 from engine.errors import GovopsError, InputError
@@ -220,15 +225,7 @@ def run_verify(bundles: list[Path], options: VerifyOptions) -> list[VerifyOutcom
         assert repo is not None
         commit = str(repo.resolve(options.rev or "HEAD").id)
     trust_config, artifact = options.trust_config, options.artifact
-    roots: dict[str, Any] = {}
-
-    def certificate_root() -> Any:
-        from engine.attest.keyless import load_trust_config
-
-        if "root" not in roots:  # loaded once, and only if a certificate bundle needs it
-            roots["root"] = load_trust_config(trust_config)
-        return roots["root"]
-
+    certificate_root = trust_root_loader(trust_config)
     outcomes = []
     for bundle in bundles:
         try:

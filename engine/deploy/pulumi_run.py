@@ -1,0 +1,165 @@
+"""Run one Stack's program with the Pulumi engine through the Automation API: refresh, then up.
+
+`LocalWorkspace` with an inline program (the spec's program from `stacks/`, called with the
+StackSpec), project `govops-<stack>`, the passphrase secrets provider, and the stack config
+`govops:spec` (the StackSpec as canonical JSON, what stacks/gpu-workloads/__main__.py reads)
+and `kubernetes:context` (the stack's cluster context). The state backend is
+`file://<repo>/.git/govops/pulumi` unless told otherwise, so state stays next to the ledger and
+is never pushed with the repository.
+
+Secrets: PULUMI_CONFIG_PASSPHRASE from the environment; without it, a local `file://` backend
+uses DEFAULT_PASSPHRASE (govops puts no secret into config or state: plans refuse secrets), and
+any other backend refuses to run. PULUMI_HOME is left to the user's (`~/.pulumi`), where the
+pinned kubernetes plugin is installed.
+
+The Pulumi CLI is injectable (`pulumi_command`), so tests drive the whole sequence with a fake.
+Importing this module imports pulumi: only `apply` does, never `engine.cli` at start-up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pulumi import automation as auto
+from pulumi._version import version as _sdk_version
+
+from engine.deploy.spec import StackSpec
+from engine.errors import GovopsError
+
+PASSPHRASE_ENV = "PULUMI_CONFIG_PASSPHRASE"
+PASSPHRASE_FILE_ENV = "PULUMI_CONFIG_PASSPHRASE_FILE"
+DEFAULT_PASSPHRASE = "govops-local-state"
+PULUMI_VERSION = str(_sdk_version)
+KUBERNETES_PLUGIN_VERSION = importlib.metadata.version("pulumi_kubernetes")
+
+
+class PulumiMissing(GovopsError):
+    """No usable `pulumi` CLI: exit 2 with what to install."""
+
+
+class PulumiFailed(GovopsError):
+    """The engine ran and failed (refresh, up or reading the stack back)."""
+
+    exit_code = 1
+
+
+def install_hint() -> str:
+    return (f"install the Pulumi CLI v{PULUMI_VERSION} (curl -fsSL https://get.pulumi.com | sh "
+            f"-s -- --version {PULUMI_VERSION}) and the kubernetes plugin v"
+            f"{KUBERNETES_PLUGIN_VERSION} (pulumi plugin install resource kubernetes "
+            f"v{KUBERNETES_PLUGIN_VERSION}), then put pulumi on PATH")
+
+
+def pulumi_cli() -> auto.PulumiCommand:
+    """The `pulumi` on PATH, checked against this SDK's minimum; PulumiMissing otherwise."""
+    if shutil.which("pulumi") is None:
+        raise PulumiMissing(f"the pulumi CLI is not on PATH: {install_hint()}")
+    try:
+        return auto.PulumiCommand()
+    except (auto.errors.InvalidVersionError, OSError, subprocess.CalledProcessError) as exc:
+        raise PulumiMissing(f"the pulumi CLI cannot be used ({exc}): {install_hint()}") from None
+
+
+def default_backend(git_dir: Path) -> str:
+    return f"file://{(git_dir / 'govops' / 'pulumi').resolve()}"
+
+
+def passphrase_env(backend_url: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What the engine needs to open the passphrase secrets provider."""
+    environ = os.environ if environ is None else environ
+    if environ.get(PASSPHRASE_ENV):
+        return {PASSPHRASE_ENV: environ[PASSPHRASE_ENV]}
+    if environ.get(PASSPHRASE_FILE_ENV):
+        return {PASSPHRASE_FILE_ENV: environ[PASSPHRASE_FILE_ENV]}
+    if backend_url.startswith("file://"):
+        return {PASSPHRASE_ENV: DEFAULT_PASSPHRASE}
+    raise GovopsError(f"set {PASSPHRASE_ENV} (or {PASSPHRASE_FILE_ENV}): the default "
+                      f"passphrase is only used with a local file:// backend, not {backend_url}")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    spec: StackSpec
+    program: Callable[[Any], None]
+    backend_url: str
+    work_dir: Path
+    message: str
+
+
+@dataclass(frozen=True)
+class Deployed:
+    project: str
+    stack: str
+    backend_url: str
+    update_summary: dict[str, Any]
+    refresh_summary: dict[str, Any]
+    checkpoint_digest: str | None
+    checkpoint_note: str | None  # why there is no digest, when there is none
+
+
+def project_name(stack: str) -> str:
+    return f"govops-{stack}"
+
+
+def _summary(summary: auto.UpdateSummary | None) -> dict[str, Any]:
+    if summary is None:
+        return {}
+    return {"kind": summary.kind, "result": summary.result, "version": summary.version,
+            "resourceChanges": dict(sorted((summary.resource_changes or {}).items()))}
+
+
+def checkpoint_digest(deployment: auto.Deployment) -> str:
+    """sha256 of the exported checkpoint as sorted-key compact JSON."""
+    doc = {"version": deployment.version, "deployment": deployment.deployment}
+    data = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def _last_line(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+def deploy(request: RunRequest, command: auto.PulumiCommand,
+           environ: Mapping[str, str] | None = None) -> Deployed:
+    """create/select the stack, set its config, refresh, up, read the checkpoint back."""
+    spec = request.spec
+    project = project_name(spec.name)
+    env = {**passphrase_env(request.backend_url, environ),
+           "PULUMI_BACKEND_URL": request.backend_url, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+    request.work_dir.mkdir(parents=True, exist_ok=True)
+    program = request.program
+
+    def inline() -> None:
+        program(spec)
+
+    settings = auto.ProjectSettings(name=project, runtime="python",
+                                    backend=auto.ProjectBackend(request.backend_url))
+    try:
+        workspace = auto.LocalWorkspace(
+            work_dir=str(request.work_dir), program=inline, env_vars=env,
+            secrets_provider="passphrase", project_settings=settings, pulumi_command=command)
+        stack = auto.Stack.create_or_select(spec.name, workspace)
+        stack.set_all_config({"govops:spec": auto.ConfigValue(spec.to_config()),
+                              "kubernetes:context": auto.ConfigValue(spec.cluster_context)})
+        refreshed = stack.refresh(message=request.message)
+        up = stack.up(message=request.message)
+    except auto.errors.CommandError as exc:
+        raise PulumiFailed(f"pulumi failed for stack {spec.name}: {_last_line(exc)}") from None
+    digest: str | None = None
+    note: str | None = None
+    try:
+        digest = checkpoint_digest(stack.export_stack())
+    except (auto.errors.CommandError, ValueError) as exc:
+        note = f"stack export failed: {_last_line(exc)}"
+    return Deployed(project, spec.name, request.backend_url, _summary(up.summary),
+                    _summary(refreshed.summary), digest, note)
