@@ -351,12 +351,13 @@ _register_audit()
 
 
 def _register_deploy() -> None:
-    """`govops plan` and `apply` live in engine/deploy_cli.py (click only at import; Pulumi
-    on use)."""
-    from engine.deploy_cli import apply, plan
+    """`govops plan`, `apply` and `rollback` live in engine/deploy_cli.py (click only at
+    import; Pulumi on use)."""
+    from engine.deploy_cli import apply, plan, rollback
 
     main.add_command(plan)
     main.add_command(apply)
+    main.add_command(rollback)
 
 
 _register_deploy()

@@ -1,9 +1,10 @@
-"""`govops plan` and `govops apply`: parse options, call engine.deploy.plan / engine.deploy.apply,
-print, exit.
+"""`govops plan`, `govops apply` and `govops rollback`: parse options, call engine.deploy.plan /
+engine.deploy.apply / engine.deploy.rollback, print, exit.
 
-Registered by engine/cli.py (`main.add_command(plan)`, `main.add_command(apply)`). Thin like
-cli.py, and free of pulumi at import time: the pre-commit path imports engine.cli, which imports
-this module (engine.deploy.apply, which imports pulumi.automation, is imported inside `apply`).
+Registered by engine/cli.py (`main.add_command(plan)`, `main.add_command(apply)`,
+`main.add_command(rollback)`). Thin like cli.py, and free of pulumi at import time: the
+pre-commit path imports engine.cli, which imports this module (engine.deploy.apply and
+engine.deploy.rollback, which import pulumi.automation, are imported inside the commands).
 """
 
 from __future__ import annotations
@@ -121,3 +122,95 @@ def apply(repo: Path, stack: str, rev: str | None, key: Path | None, keyless: bo
                f"update {done.deployed.update_summary.get('result', '?')}: {counts}\n"
                f"checkpoint {checkpoint}\n"
                f"recorded apply entry #{entry.entry.seq} {entry.hash}")
+
+
+_ROLLBACK_LIMITS = ("A rollback cannot restore data deleted with volumes (PersistentVolumes, "
+                    "emptyDir), the UIDs, resourceVersions and creation times of re-created "
+                    "objects, nor anything outside the program (cluster add-ons, external "
+                    "state).")
+
+
+@click.command(epilog=_ROLLBACK_LIMITS)
+@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="The governed repository.")
+@click.option("--stack", required=True, help="The Stack to roll back.")
+@click.option("--to", "to", required=True, metavar="ENTRY|COMMIT|TIME",
+              help="What to restore: an apply/rollback entry of the stack (seq or sha256:<hex> "
+              "prefix), a commit (its latest apply of the stack) or a time (the apply/rollback "
+              "live then, e.g. 2026-11-20T12:00:00Z or '2 days ago').")
+@click.option("--dry-run", is_flag=True, help="Verify and plan only; print the same as `plan`, "
+              "record nothing, call no Pulumi.")
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sign the deployment receipt and the entry with this private key.")
+@click.option("--keyless", is_flag=True, help="Sign with Sigstore (an OIDC identity, Fulcio, "
+              "Rekor).")
+@click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sigstore ClientTrustConfig for a private instance (default: public "
+              "Sigstore).")
+@click.option("--backend-url", default=None, help="Pulumi state backend. Default: "
+              "file://<repo>/.git/govops/pulumi (passphrase from PULUMI_CONFIG_PASSPHRASE, "
+              "else the local default).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def rollback(repo: Path, stack: str, to: str, dry_run: bool, key: Path | None, keyless: bool,
+             trust_config: Path | None, backend_url: str | None, fmt: str) -> None:
+    """Restore a Stack exactly as an earlier apply deployed it: re-verify its receipts, re-run
+    the program and config of its commit (from git objects), Pulumi refresh, up and a preview
+    that must show no changes, and record a signed rollback entry. Failures of the target
+    under today's policies are reported, not blocking."""
+    from engine.receipts import SignerOptions
+
+    try:
+        from engine.deploy.rollback import RollbackOptions, run_rollback
+
+        done = run_rollback(RollbackOptions(repo=repo, stack=stack, to=to, dry_run=dry_run,
+                                            signer=SignerOptions(key, keyless, trust_config),
+                                            backend_url=backend_url))
+    except GovopsError as exc:
+        click.echo(f"govops: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    target = done.target
+    reevaluation = done.reevaluation
+    if done.entry is None:  # --dry-run
+        if fmt == "json":
+            click.echo(json.dumps(done.plan.as_json(), indent=2, sort_keys=True))
+            if reevaluation.failures or reevaluation.error:
+                for line in reevaluation.lines():
+                    click.echo(f"govops: warning: {line.strip()}", err=True)
+            return
+        against = f"entry #{target.previous.entry.seq} (live now)"
+        click.echo(f"dry run: rollback of {stack} to entry #{target.entry.entry.seq} "
+                   f"({target.by}), nothing recorded")
+        click.echo(_render_text(done.plan, None, against), nl=False)
+        click.echo("\n".join(reevaluation.lines()))
+        click.echo(_ROLLBACK_LIMITS)
+        return
+    entry = done.entry
+    assert done.deployed is not None and done.predicate is not None
+    if fmt == "json":
+        from engine.deploy.rollback import CANNOT_RESTORE
+
+        click.echo(json.dumps({"entry": {"seq": entry.entry.seq, "hash": entry.hash},
+                               "deployment": done.predicate,
+                               "reevaluation": reevaluation.as_json(),
+                               "cannotRestore": CANNOT_RESTORE}, indent=2, sort_keys=True))
+        return
+    changes = done.deployed.update_summary.get("resourceChanges", {})
+    counts = ", ".join(f"{op} {n}" for op, n in changes.items()) or "no changes reported"
+    preview = ", ".join(f"{op} {n}" for op, n in (done.preview or {}).items()) or "empty"
+    checkpoint = done.deployed.checkpoint_digest or (
+        f"none ({done.deployed.checkpoint_note})")
+    click.echo(f"rolled back {stack} to {target.commit}\n"
+               f"from {target.previous.entry.type} entry #{target.previous.entry.seq} "
+               f"{target.previous.hash}\n"
+               f"to {target.entry.entry.type} entry #{target.entry.entry.seq} "
+               f"{target.entry.hash} (by {target.by})\n"
+               f"decision entry #{target.decision.entry.seq}, aibom entry "
+               f"#{target.aibom.entry.seq}: verified against today's trust policy\n"
+               f"manifests {done.plan.digest}\n"
+               f"update {done.deployed.update_summary.get('result', '?')}: {counts}\n"
+               f"preview: {preview} (no changes)\n"
+               f"checkpoint {checkpoint}\n"
+               + "\n".join(reevaluation.lines()) + "\n"
+               f"recorded rollback entry #{entry.entry.seq} {entry.hash}\n"
+               f"{_ROLLBACK_LIMITS}")
