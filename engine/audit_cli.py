@@ -9,25 +9,13 @@ a command runs. Errors are one line on stderr and the error's exit code (2 for b
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _repo_option(func: F) -> F:
-    return click.option("--repo", type=click.Path(file_okay=False, path_type=Path),
-                        default=Path("."), show_default=True,
-                        help="The governed repository.")(func)
-
-
-def _format_option(func: F) -> F:
-    return click.option("--format", "fmt", type=click.Choice(["text", "json"]),
-                        default="text", show_default=True)(func)
+from engine.cli_options import fail, format_option, repo_option
 
 
 def _answer(repo: Path, fmt: str, ask: Callable[[Any], Any], refresh: bool = True) -> None:
@@ -43,8 +31,7 @@ def _answer(repo: Path, fmt: str, ask: Callable[[Any], Any], refresh: bool = Tru
         with LedgerIndex.open(open_repo(repo), refresh=refresh) as index:
             text = RENDERERS[fmt](ask(index))
     except GovopsError as exc:
-        click.echo(f"govops: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        fail(exc)
     click.echo(text, nl=False)
 
 
@@ -54,14 +41,14 @@ def audit() -> None:
 
 
 @audit.command("log")
-@_repo_option
+@repo_option
 @click.option("--stack", default=None, help="Only entries about this stack.")
 @click.option("--type", "entry_type", default=None, metavar="TYPE",
               help="Only entries of this type: decision, aibom, apply, rollback, verify, "
               "waiver.")
 @click.option("--since", default=None, metavar="TIME", help="Only entries at or after TIME.")
 @click.option("--until", default=None, metavar="TIME", help="Only entries at or before TIME.")
-@_format_option
+@format_option
 def audit_log(repo: Path, stack: str | None, entry_type: str | None, since: str | None,
               until: str | None, fmt: str) -> None:
     """List ledger entries, first to last. TIME: RFC 3339, 2026-11-20, '2026-11-20 14:05'
@@ -72,8 +59,8 @@ def audit_log(repo: Path, stack: str | None, entry_type: str | None, since: str 
 
 
 @audit.command("show")
-@_repo_option
-@_format_option
+@repo_option
+@format_option
 @click.argument("entry")
 def audit_show(repo: Path, fmt: str, entry: str) -> None:
     """Show ENTRY (seq number or hash prefix): its fields, files (sizes, digests) and links."""
@@ -83,9 +70,9 @@ def audit_show(repo: Path, fmt: str, entry: str) -> None:
 
 
 @audit.command("at")
-@_repo_option
+@repo_option
 @click.option("--stack", required=True, help="The stack asked about.")
-@_format_option
+@format_option
 @click.argument("time", metavar="TIME")
 def audit_at(repo: Path, stack: str, fmt: str, time: str) -> None:
     """What was deployed to a stack at TIME: the apply or rollback live then, its commit, and
@@ -96,7 +83,7 @@ def audit_at(repo: Path, stack: str, fmt: str, time: str) -> None:
 
 
 @audit.command("search")
-@_repo_option
+@repo_option
 @click.option("--package", default=None, metavar="NAME[@VERSION]",
               help="Deployments that deployed this package.")
 @click.option("--model", default=None, metavar="NAME|DIGEST",
@@ -105,7 +92,7 @@ def audit_at(repo: Path, stack: str, fmt: str, time: str) -> None:
               help="Decisions that reported this policy, and deployments resting on them.")
 @click.option("--waiver", default=None, metavar="NAME",
               help="Decisions that used this waiver, and deployments resting on them.")
-@_format_option
+@format_option
 def audit_search(repo: Path, package: str | None, model: str | None, policy: str | None,
                  waiver: str | None, fmt: str) -> None:
     """Where and when a package, model, policy or waiver was live (give exactly one)."""
@@ -116,8 +103,8 @@ def audit_search(repo: Path, package: str | None, model: str | None, policy: str
 
 
 @audit.command("reindex")
-@_repo_option
-@_format_option
+@repo_option
+@format_option
 def audit_reindex(repo: Path, fmt: str) -> None:
     """Rebuild the ledger index (.git/govops/ledger-index.sqlite) from the ledger."""
     from engine.ledger import queries

@@ -7,23 +7,14 @@ an exit code: 0 pass, 1 policy failure, 2 usage or input error, 3 verification f
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
+from engine.cli_options import F, fail, repo_option, signer_options
 from engine.errors import GovopsError
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_REFUSED = 0, 1, 2, 3
-
-
-def repo_option(func: F) -> F:
-    return click.option("--repo", type=click.Path(file_okay=False, path_type=Path),
-                        default=Path("."), show_default=True,
-                        help="The governed repository.")(func)
 
 
 def advisories_option(func: F) -> F:
@@ -33,20 +24,6 @@ def advisories_option(func: F) -> F:
                         )(func)
 
 
-def signer_options(func: F) -> F:
-    func = click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path),
-                        default=None, help="Sigstore ClientTrustConfig for a private instance "
-                        "(default: public Sigstore).")(func)
-    func = click.option("--keyless", is_flag=True, help="Sign with Sigstore: an OIDC identity "
-                        "from SIGSTORE_ID_TOKEN or the CI's ambient credentials, a Fulcio "
-                        "certificate, Rekor.")(func)
-    return click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        help="Sign with this private key (see govops keygen).")(func)
-
-
-def _fail(exc: GovopsError) -> None:
-    click.echo(f"govops: error: {exc}", err=True)
-    sys.exit(exc.exit_code)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -106,7 +83,7 @@ def check(repo: Path, rev: str | None, base: str | None, staged: bool, engine: s
         else:
             click.echo(text, nl=False)
     except GovopsError as exc:
-        _fail(exc)
+        fail(exc)
     sys.exit(EXIT_FAIL if decision.verdict == "fail" else EXIT_PASS)
 
 
@@ -132,7 +109,7 @@ def bom(ctx: click.Context, repo: Path, rev: str | None, output: Path | None,
         else:
             click.echo(aibom.text, nl=False)
     except GovopsError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @bom.command("diff")
@@ -151,7 +128,7 @@ def bom_diff(repo: Path, fmt: str, advisories: Path | None, base_rev: str,
     try:
         diff = run_bom_diff(BomOptions(repo=repo, advisories=advisories), base_rev, head_rev)
     except GovopsError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(RENDERERS[fmt](diff), nl=False)
 
 
@@ -166,7 +143,7 @@ def keygen(prefix: Path) -> None:
     try:
         private, public = generate(prefix)
     except GovopsError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"wrote {private} (keep it secret) and {public} (add it to trust.keys)")
 
 
@@ -194,7 +171,7 @@ def attest(repo: Path, rev: str | None, key: Path | None, keyless: bool,
                                         engine=engine, now=now, advisories=advisories,
                                         record=record))
     except GovopsError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"commit {done.commit}: verdict {done.verdict}, decision {done.decision_id}, "
                f"AIBOM {done.serial_number}")
     for path in done.written:
@@ -234,7 +211,7 @@ def verify(repo: Path, rev: str | None, artifact: Path | None, trust_config: Pat
             repo=repo, rev=rev, commit=commit, artifact=artifact, trust_config=trust_config,
             keys=keys, identities=identities))
     except GovopsError as exc:
-        _fail(exc)
+        fail(exc)
     for outcome in outcomes:
         if outcome.verified is not None:
             click.echo(f"verified {outcome.bundle}: {outcome.verified.predicate_type} about "
@@ -265,7 +242,7 @@ def audit_verify(repo: Path, from_entry: str | None, trust_config: Path | None,
     try:
         report = run_audit_verify(repo, from_entry, trust_config)
     except GovopsError as exc:
-        _fail(exc)
+        fail(exc)
     tip = report.tip
     if fmt == "json":
         click.echo(json.dumps({
@@ -299,7 +276,7 @@ def audit_export(repo: Path, output: Path, entry: str) -> None:
     try:
         pack = run_export(repo, entry, output)
     except GovopsError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"exported entry #{pack.entry.entry.seq} ({pack.entry.hash}) to {pack.directory}: "
                f"{len(pack.files)} files; see README.md there")
 
@@ -322,7 +299,7 @@ def policy_test(engine: str, verbose: bool, paths: tuple[Path, ...]) -> None:
     try:
         report = run_tests(select_backend(engine), paths)
     except GovopsError as exc:
-        _fail(exc)
+        fail(exc)
     for result in report.results:
         if verbose or result.status != "pass":
             case = result.case

@@ -10,12 +10,18 @@ engine.deploy.rollback, which import pulumi.automation, are imported inside the 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
+from engine.cli_options import F, fail, format_option, repo_option, signer_options
 from engine.errors import GovopsError
+
+
+def backend_option(func: F) -> F:
+    return click.option("--backend-url", default=None, help="Pulumi state backend. Default: "
+                        "file://<repo>/.git/govops/pulumi (passphrase from "
+                        "PULUMI_CONFIG_PASSPHRASE, else the local default).")(func)
 
 
 def _render_text(plan: object, output: Path | None, against: str) -> str:
@@ -33,8 +39,7 @@ def _render_text(plan: object, output: Path | None, against: str) -> str:
 
 
 @click.command()
-@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="The governed repository.")
+@repo_option
 @click.option("--stack", required=True, help="The Stack to plan.")
 @click.option("--rev", default=None, help="Revision to plan (read from git objects). "
               "Default: HEAD.")
@@ -48,8 +53,7 @@ def _render_text(plan: object, output: Path | None, against: str) -> str:
               show_default=True, help="Rego backend for the decision id.")
 @click.option("--now", default=None, help="Evaluate the decision as of this time; default: "
               "the commit's time, so a plan is reproducible.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@format_option
 def plan(repo: Path, stack: str, rev: str | None, output: Path | None, previous: Path | None,
          engine: str, now: str | None, fmt: str) -> None:
     """Render the desired Kubernetes state of a Stack and what it changes (no cluster)."""
@@ -64,8 +68,7 @@ def plan(repo: Path, stack: str, rev: str | None, output: Path | None, previous:
         if output is not None:
             write_manifests(output, planned.manifests)
     except GovopsError as exc:
-        click.echo(f"govops: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        fail(exc)
     if fmt == "json":
         click.echo(json.dumps(planned.as_json(), indent=2, sort_keys=True))
     else:
@@ -74,23 +77,13 @@ def plan(repo: Path, stack: str, rev: str | None, output: Path | None, previous:
 
 
 @click.command()
-@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="The governed repository.")
+@repo_option
 @click.option("--stack", required=True, help="The Stack to deploy.")
 @click.option("--rev", default=None, help="Revision to deploy (its decision and AIBOM entries "
               "must be in the ledger: govops attest --record). Default: HEAD.")
-@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Sign the deployment receipt and the entry with this private key.")
-@click.option("--keyless", is_flag=True, help="Sign with Sigstore (an OIDC identity, Fulcio, "
-              "Rekor).")
-@click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Sigstore ClientTrustConfig for a private instance (default: public "
-              "Sigstore).")
-@click.option("--backend-url", default=None, help="Pulumi state backend. Default: "
-              "file://<repo>/.git/govops/pulumi (passphrase from PULUMI_CONFIG_PASSPHRASE, "
-              "else the local default).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@signer_options
+@backend_option
+@format_option
 def apply(repo: Path, stack: str, rev: str | None, key: Path | None, keyless: bool,
           trust_config: Path | None, backend_url: str | None, fmt: str) -> None:
     """Deploy a Stack of a revision whose decision passes and whose receipts verify, with
@@ -104,8 +97,7 @@ def apply(repo: Path, stack: str, rev: str | None, key: Path | None, keyless: bo
                                       signer=SignerOptions(key, keyless, trust_config),
                                       backend_url=backend_url))
     except GovopsError as exc:
-        click.echo(f"govops: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        fail(exc)
     entry = done.entry
     if fmt == "json":
         click.echo(json.dumps({"entry": {"seq": entry.entry.seq, "hash": entry.hash},
@@ -131,8 +123,7 @@ _ROLLBACK_LIMITS = ("A rollback cannot restore data deleted with volumes (Persis
 
 
 @click.command(epilog=_ROLLBACK_LIMITS)
-@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="The governed repository.")
+@repo_option
 @click.option("--stack", required=True, help="The Stack to roll back.")
 @click.option("--to", "to", required=True, metavar="ENTRY|COMMIT|TIME",
               help="What to restore: an apply/rollback entry of the stack (seq or sha256:<hex> "
@@ -140,18 +131,9 @@ _ROLLBACK_LIMITS = ("A rollback cannot restore data deleted with volumes (Persis
               "live then, e.g. 2026-11-20T12:00:00Z or '2 days ago').")
 @click.option("--dry-run", is_flag=True, help="Verify and plan only; print the same as `plan`, "
               "record nothing, call no Pulumi.")
-@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Sign the deployment receipt and the entry with this private key.")
-@click.option("--keyless", is_flag=True, help="Sign with Sigstore (an OIDC identity, Fulcio, "
-              "Rekor).")
-@click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Sigstore ClientTrustConfig for a private instance (default: public "
-              "Sigstore).")
-@click.option("--backend-url", default=None, help="Pulumi state backend. Default: "
-              "file://<repo>/.git/govops/pulumi (passphrase from PULUMI_CONFIG_PASSPHRASE, "
-              "else the local default).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@signer_options
+@backend_option
+@format_option
 def rollback(repo: Path, stack: str, to: str, dry_run: bool, key: Path | None, keyless: bool,
              trust_config: Path | None, backend_url: str | None, fmt: str) -> None:
     """Restore a Stack exactly as an earlier apply deployed it: re-verify its receipts, re-run
@@ -167,8 +149,7 @@ def rollback(repo: Path, stack: str, to: str, dry_run: bool, key: Path | None, k
                                             signer=SignerOptions(key, keyless, trust_config),
                                             backend_url=backend_url))
     except GovopsError as exc:
-        click.echo(f"govops: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        fail(exc)
     target = done.target
     reevaluation = done.reevaluation
     if done.entry is None:  # --dry-run

@@ -17,12 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.attest import statement as st
-from engine.attest.files import DECISION_FILE, covered_by, is_receipt
+from engine.attest.files import DECISION_FILE
 from engine.attest.trust import TrustPolicy
-from engine.attest.verify import Expectation, Refused, verify_receipt
+from engine.attest.verify import Refused
 from engine.errors import GovopsError
-from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, sha256
+from engine.ledger.chain import check_digests, check_receipts
 from engine.ledger.store import Ledger, StoredEntry
 
 
@@ -52,31 +51,10 @@ def verify_entry(item: StoredEntry, commit: str, trust: TrustPolicy,
                  trust_config: Callable[[], Any]) -> None:
     """The entry's receipt, its recorded receipts and digests; Refused naming the entry."""
     where = f"{item.entry.type} entry #{item.entry.seq} ({item.hash[:19]}...)"
-    receipt = item.files.get(ENTRY_RECEIPT)
     try:
-        if receipt is None:
-            raise Refused("it is not signed (no entry.sigstore.json)")
-        verify_receipt(receipt, trust, Expectation(st.LEDGER_ENTRY, item.files[ENTRY_FILE],
-                                                   commit), trust_config)
-        recorded = item.recorded
-        receipts = sorted(name for name in recorded if is_receipt(name))
-        if not receipts:
+        if check_receipts(item, commit, trust, trust_config) == 1:  # its own receipt only
             raise Refused("it records no receipt")
-        for name in receipts:
-            covered, predicate_type = covered_by(name)
-            if covered not in recorded:
-                raise Refused(f"{name} is recorded without {covered}")
-            try:
-                verify_receipt(recorded[name], trust, Expectation(
-                    predicate_type, recorded[covered], commit), trust_config)
-            except Refused as exc:
-                raise Refused(f"{name}: {exc}") from None
-        if set(recorded) != set(item.entry.digests):
-            raise Refused(f"it records {sorted(recorded)} but its digests name "
-                          f"{sorted(item.entry.digests)}")
-        for name, data in sorted(recorded.items()):
-            if sha256(data) != item.entry.digests[name]:
-                raise Refused(f"{name} does not match its digest in the entry")
+        check_digests(item)
     except Refused as exc:
         raise Refused(f"{where} does not verify: {exc}") from None
 

@@ -124,42 +124,53 @@ def checkpoint_digest(deployment: auto.Deployment) -> str:
     return "sha256:" + hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
-def _last_line(exc: Exception) -> str:
+def last_line(exc: Exception) -> str:
+    """The last non-blank line of a Pulumi error: the one that says what went wrong."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[-1] if lines else type(exc).__name__
+
+
+def open_stack(request: RunRequest, command: auto.PulumiCommand,
+               environ: Mapping[str, str] | None, create: bool) -> auto.Stack:
+    """The stack in its workspace (backend, passphrase, inline program), with the spec's
+    config set: what both apply's `up` and rollback's preview run against. Raises Pulumi's
+    CommandError for the caller to word."""
+    spec = request.spec
+    env = {**passphrase_env(request.backend_url, environ),
+           "PULUMI_BACKEND_URL": request.backend_url, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+    program = request.program
+
+    def inline() -> None:
+        program(spec)
+
+    settings = auto.ProjectSettings(name=project_name(spec.name), runtime="python",
+                                    backend=auto.ProjectBackend(request.backend_url))
+    workspace = auto.LocalWorkspace(
+        work_dir=str(request.work_dir), program=inline, env_vars=env,
+        secrets_provider="passphrase", project_settings=settings, pulumi_command=command)
+    stack = (auto.Stack.create_or_select(spec.name, workspace) if create
+             else auto.Stack.select(spec.name, workspace))
+    stack.set_all_config({"govops:spec": auto.ConfigValue(spec.to_config()),
+                          "kubernetes:context": auto.ConfigValue(spec.cluster_context)})
+    return stack
 
 
 def deploy(request: RunRequest, command: auto.PulumiCommand,
            environ: Mapping[str, str] | None = None) -> Deployed:
     """create/select the stack, set its config, refresh, up, read the checkpoint back."""
     spec = request.spec
-    project = project_name(spec.name)
-    env = {**passphrase_env(request.backend_url, environ),
-           "PULUMI_BACKEND_URL": request.backend_url, "PULUMI_SKIP_UPDATE_CHECK": "true"}
     request.work_dir.mkdir(parents=True, exist_ok=True)
-    program = request.program
-
-    def inline() -> None:
-        program(spec)
-
-    settings = auto.ProjectSettings(name=project, runtime="python",
-                                    backend=auto.ProjectBackend(request.backend_url))
     try:
-        workspace = auto.LocalWorkspace(
-            work_dir=str(request.work_dir), program=inline, env_vars=env,
-            secrets_provider="passphrase", project_settings=settings, pulumi_command=command)
-        stack = auto.Stack.create_or_select(spec.name, workspace)
-        stack.set_all_config({"govops:spec": auto.ConfigValue(spec.to_config()),
-                              "kubernetes:context": auto.ConfigValue(spec.cluster_context)})
+        stack = open_stack(request, command, environ, create=True)
         refreshed = stack.refresh(message=request.message)
         up = stack.up(message=request.message)
     except auto.errors.CommandError as exc:
-        raise PulumiFailed(f"pulumi failed for stack {spec.name}: {_last_line(exc)}") from None
+        raise PulumiFailed(f"pulumi failed for stack {spec.name}: {last_line(exc)}") from None
     digest: str | None = None
     note: str | None = None
     try:
         digest = checkpoint_digest(stack.export_stack())
     except (auto.errors.CommandError, ValueError) as exc:
-        note = f"stack export failed: {_last_line(exc)}"
-    return Deployed(project, spec.name, request.backend_url, _summary(up.summary),
+        note = f"stack export failed: {last_line(exc)}"
+    return Deployed(project_name(spec.name), spec.name, request.backend_url, _summary(up.summary),
                     _summary(refreshed.summary), digest, note)

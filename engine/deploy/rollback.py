@@ -320,11 +320,6 @@ def _previous_files(repo: GitRepo, stack: str, ledger: Ledger, previous: StoredE
 # -- the engine ---------------------------------------------------------------------------------
 
 
-def _last_line(exc: Exception) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
-
-
 def _op(value: Any) -> str:
     return str(getattr(value, "value", value))
 
@@ -334,13 +329,6 @@ def preview_changes(request: pulumi_run.RunRequest, command: auto.PulumiCommand,
                     ) -> tuple[dict[str, int], list[str]]:
     """select the stack, set the same config, preview: (change summary, changed resources)."""
     spec = request.spec
-    env = {**pulumi_run.passphrase_env(request.backend_url, environ),
-           "PULUMI_BACKEND_URL": request.backend_url, "PULUMI_SKIP_UPDATE_CHECK": "true"}
-    program = request.program
-
-    def inline() -> None:
-        program(spec)
-
     changed: list[str] = []
 
     def on_event(event: auto.EngineEvent) -> None:
@@ -348,19 +336,12 @@ def preview_changes(request: pulumi_run.RunRequest, command: auto.PulumiCommand,
         if pre is not None and _op(pre.metadata.op) != "same":
             changed.append(f"{_op(pre.metadata.op)} {pre.metadata.urn}")
 
-    settings = auto.ProjectSettings(name=pulumi_run.project_name(spec.name), runtime="python",
-                                    backend=auto.ProjectBackend(request.backend_url))
     try:
-        workspace = auto.LocalWorkspace(
-            work_dir=str(request.work_dir), program=inline, env_vars=env,
-            secrets_provider="passphrase", project_settings=settings, pulumi_command=command)
-        stack = auto.Stack.select(spec.name, workspace)
-        stack.set_all_config({"govops:spec": auto.ConfigValue(spec.to_config()),
-                              "kubernetes:context": auto.ConfigValue(spec.cluster_context)})
+        stack = pulumi_run.open_stack(request, command, environ, create=False)
         result = stack.preview(message=request.message, on_event=on_event)
     except auto.errors.CommandError as exc:
         raise pulumi_run.PulumiFailed(f"pulumi preview failed for stack {spec.name}: "
-                                      f"{_last_line(exc)}") from None
+                                      f"{pulumi_run.last_line(exc)}") from None
     except RuntimeError as exc:  # the engine sent no summary event
         raise pulumi_run.PulumiFailed(f"pulumi preview failed for stack {spec.name}: "
                                       f"{exc}") from None

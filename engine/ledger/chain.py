@@ -66,39 +66,54 @@ def _check_links(item: StoredEntry, by_hash: dict[str, StoredEntry]) -> None:
                 raise _Bad(f"rests on entry #{other.entry.seq} about another revision")
 
 
+def check_digests(item: StoredEntry) -> None:
+    """Refused unless the entry's files are exactly those its digests name, unchanged."""
+    recorded, digests = item.recorded, item.entry.digests
+    if set(recorded) != set(digests):
+        raise Refused(f"records files {sorted(recorded)} but its digests name {sorted(digests)}")
+    for name, data in sorted(recorded.items()):
+        if sha256(data) != digests[name]:
+            raise Refused(f"{name} does not match its digest in the entry")
+
+
+def check_receipts(item: StoredEntry, commit: str | None, trust: TrustPolicy,
+                   trust_config: Callable[[], Any]) -> int:
+    """The entry's own receipt, then every receipt it records over the file it covers, all
+    about `commit`; Refused (a recorded receipt's reason prefixed with its name) or the
+    number of signatures checked. Shared with the deploy gate."""
+    receipt = item.files.get(ENTRY_RECEIPT)
+    if receipt is None:
+        raise Refused("the entry is not signed (no entry.sigstore.json)")
+    verify_receipt(receipt, trust, Expectation(st.LEDGER_ENTRY, item.files[ENTRY_FILE], commit),
+                   trust_config)
+    checked = 1
+    recorded = item.recorded
+    for name in sorted(n for n in recorded if is_receipt(n)):
+        covered, predicate_type = covered_by(name)
+        if covered not in recorded:
+            raise Refused(f"{name} is recorded without {covered}")
+        try:
+            verify_receipt(recorded[name], trust,
+                           Expectation(predicate_type, recorded[covered], commit), trust_config)
+        except Refused as exc:
+            raise Refused(f"{name}: {exc}") from None
+        checked += 1
+    return checked
+
+
 def _check_entry(item: StoredEntry, trust: TrustPolicy, trust_config: Callable[[], Any],
                  signatures: bool) -> int:
     """The entry's files against its digests, and (when asked) every signature in it."""
-    entry = item.entry
-    recorded = item.recorded
-    if set(recorded) != set(entry.digests):
-        raise _Bad(f"records files {sorted(recorded)} but its digests name "
-                   f"{sorted(entry.digests)}")
-    for name, data in recorded.items():
-        if sha256(data) != entry.digests[name]:
-            raise _Bad(f"{name} does not match its digest in the entry")
+    try:
+        check_digests(item)
+    except Refused as exc:
+        raise _Bad(str(exc)) from None
     if not signatures:
         return 0
-    checked = 0
-    receipt = item.files.get(ENTRY_RECEIPT)
-    if receipt is None:
-        raise _Bad("the entry is not signed (no entry.sigstore.json)")
     try:
-        verify_receipt(receipt, trust, Expectation(st.LEDGER_ENTRY, item.files[ENTRY_FILE],
-                                                   entry.revision), trust_config)
-        checked += 1
-        for name, data in sorted(recorded.items()):
-            if not is_receipt(name):
-                continue
-            covered, predicate_type = covered_by(name)
-            if covered not in recorded:
-                raise _Bad(f"{name} is recorded without {covered}")
-            verify_receipt(data, trust, Expectation(predicate_type, recorded[covered],
-                                                    entry.revision), trust_config)
-            checked += 1
+        return check_receipts(item, item.entry.revision, trust, trust_config)
     except Refused as exc:
         raise _Bad(f"signature refused: {exc}") from None
-    return checked
 
 
 def verify_chain(ledger: Ledger, trust: TrustPolicy, trust_config: Callable[[], Any],
