@@ -7,15 +7,14 @@ the policy library's plus any `--advisories DIR`, the same set `govops check` ha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from engine.advisories import AdvisoryIndex, advisories_digest, load_advisory_dir
+from engine.advisories import AdvisoryIndex, advisories_digest
 from engine.bom.build import Aibom, AibomSource, build_aibom
 from engine.bom.diff import BomDiff, diff_aiboms
+from engine.bom.identity import advisory_records, govops_version
 from engine.catalog import CatalogLoader, ParseCache
-from engine.policy.library import Library
 from engine.repo import GitRepo, open_repo
 
 
@@ -23,20 +22,6 @@ from engine.repo import GitRepo, open_repo
 class BomOptions:
     repo: Path
     advisories: Path | None = None
-
-
-def govops_version() -> str:
-    try:
-        return version("govops")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
-def advisory_records(directory: Path | None) -> dict[str, Any]:
-    """The shipped advisories plus those of `--advisories DIR`."""
-    library = Library.load()
-    extra = load_advisory_dir(directory) if directory is not None else {}
-    return dict(library.with_advisories(extra).advisories)
 
 
 def _build(repo: GitRepo, loader: CatalogLoader, rev: str, records: dict[str, Any]) -> Aibom:

@@ -24,7 +24,7 @@ def backend_option(func: F) -> F:
                         "PULUMI_CONFIG_PASSPHRASE, else the local default).")(func)
 
 
-def _render_text(plan: object, output: Path | None, against: str) -> str:
+def _render_text(plan: object, output: Path | None) -> str:
     from engine.deploy.plan import Plan
 
     assert isinstance(plan, Plan)
@@ -33,7 +33,7 @@ def _render_text(plan: object, output: Path | None, against: str) -> str:
              f"aibom {plan.spec.aibom_serial}",
              f"digest {plan.digest}",
              f"{len(plan.manifests)} manifests" + (f" written to {output}" if output else ""),
-             f"changes against {against}: {len(plan.changes)}"]
+             f"changes against {plan.against.description}: {len(plan.changes)}"]
     lines += [f"  {c.action:<6} {c.file}" for c in plan.changes]
     return "\n".join(lines) + "\n"
 
@@ -47,8 +47,8 @@ def _render_text(plan: object, output: Path | None, against: str) -> str:
               help="Write the manifests to DIR, one YAML file per object (other *.yaml files "
               "there are removed: DIR holds exactly the desired state).")
 @click.option("--previous", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Manifests of the last applied state to compare with (default: nothing "
-              "applied yet, every object is a create).")
+              help="Compare with the manifests in DIR (default: those the stack's last apply "
+              "or rollback recorded in the ledger; every object is a create when none).")
 @click.option("--engine", type=click.Choice(["auto", "opa", "regopy"]), default="auto",
               show_default=True, help="Rego backend for the decision id.")
 @click.option("--now", default=None, help="Evaluate the decision as of this time; default: "
@@ -59,10 +59,11 @@ def plan(repo: Path, stack: str, rev: str | None, output: Path | None, previous:
     """Render the desired Kubernetes state of a Stack and what it changes (no cluster)."""
     from engine.check import parse_now
     from engine.deploy.manifests import read_manifests, write_manifests
-    from engine.deploy.plan import PlanOptions, run_plan
+    from engine.deploy.plan import Baseline, PlanOptions, run_plan
 
     try:
-        before = read_manifests(previous) if previous is not None else None
+        before = (Baseline(read_manifests(previous), "directory", str(previous))
+                  if previous is not None else None)
         planned = run_plan(PlanOptions(repo=repo, stack=stack, rev=rev, previous=before,
                                        engine=engine, now=parse_now(now) if now else None))
         if output is not None:
@@ -72,8 +73,7 @@ def plan(repo: Path, stack: str, rev: str | None, output: Path | None, previous:
     if fmt == "json":
         click.echo(json.dumps(planned.as_json(), indent=2, sort_keys=True))
     else:
-        against = str(previous) if previous is not None else "nothing applied yet"
-        click.echo(_render_text(planned, output, against), nl=False)
+        click.echo(_render_text(planned, output), nl=False)
 
 
 @click.command()
@@ -159,10 +159,9 @@ def rollback(repo: Path, stack: str, to: str, dry_run: bool, key: Path | None, k
                 for line in reevaluation.lines():
                     click.echo(f"govops: warning: {line.strip()}", err=True)
             return
-        against = f"entry #{target.previous.entry.seq} (live now)"
         click.echo(f"dry run: rollback of {stack} to entry #{target.entry.entry.seq} "
                    f"({target.by}), nothing recorded")
-        click.echo(_render_text(done.plan, None, against), nl=False)
+        click.echo(_render_text(done.plan, None), nl=False)
         click.echo("\n".join(reevaluation.lines()))
         click.echo(_ROLLBACK_LIMITS)
         return

@@ -26,8 +26,9 @@ from engine.attest.verify import Expectation, verify_receipt
 from engine.audit import run_audit_verify
 from engine.audit_cli import audit
 from engine.deploy import pulumi_run
+from engine.deploy.manifests import digest_of
 from engine.deploy_cli import apply, plan
-from engine.ledger.entry import ENTRY_FILE
+from engine.ledger.entry import ENTRY_FILE, Draft
 from engine.ledger.store import LEDGER_REF, Ledger, StoredEntry
 from engine.receipts import repo_trust
 from engine.repo import open_repo
@@ -321,6 +322,7 @@ def test_apply_runs_refresh_and_up_and_records_a_verified_entry(repo: Repo,
     export = json.dumps(EXPORT, sort_keys=True, separators=(",", ":"))
     predicate = {
         "stack": STACK, "program": "stacks/gpu-workloads", "manifestsDigest": manifests_digest,
+        "changes": {"against": None, "create": 11, "update": 0, "delete": 0},
         "updateSummary": {"kind": "update", "result": "succeeded", "version": 2,
                           "resourceChanges": {"create": 11}},
         "checkpointDigest": "sha256:" + hashlib.sha256(export.encode()).hexdigest(),
@@ -331,7 +333,12 @@ def test_apply_runs_refresh_and_up_and_records_a_verified_entry(repo: Repo,
     assert (entry.revision, entry.stack) == (repo.passing, STACK)
     assert dict(entry.links) == {"decision": decision.hash, "aibom": aibom.hash}
     assert dict(entry.details) == {"manifestsDigest": manifests_digest}
-    assert sorted(entry.digests) == ["deployment.json", "deployment.sigstore.json"]
+    assert sorted(entry.digests) == ["deployment.json", "deployment.sigstore.json",
+                                     "manifests.json"]
+    recorded = {name: text.encode() for name, text in
+                json.loads(applied.files["manifests.json"]).items()}
+    assert digest_of(recorded) == manifests_digest
+    assert sorted(recorded) == sorted(m["file"] for m in planned.json()["manifests"])
     verified = verify_receipt(applied.files["deployment.sigstore.json"],
                               repo_trust(open_repo(repo.path)),
                               Expectation(st.DEPLOYMENT, applied.files["deployment.json"],
@@ -433,3 +440,52 @@ def test_without_an_exported_checkpoint_the_receipt_says_so(repo: Repo, fake: Fa
     assert applied.entry.type == "apply"
     assert json.loads(applied.files["deployment.json"])["checkpointDigest"] is None
     assert run_audit_verify(repo.path, None, None).problem is None
+
+
+# -- what plan compares with after an apply -----------------------------------------------------
+
+def test_plan_compares_with_the_manifests_the_last_apply_recorded(repo: Repo,
+                                                                  fake: FakePulumi) -> None:
+    assert run_apply(repo, repo.passing).exit_code == 0
+    same = invoke(plan, "--repo", str(repo.path), "--stack", STACK, "--rev", repo.passing,
+                  "--now", NOW, "--format", "json").json()
+    applied = repo.entries()[-1]
+    assert same["against"] == {"source": "ledger", "entry": 5, "hash": applied.hash,
+                               "revision": repo.passing,
+                               "description": f"apply entry #5 of commit {repo.passing[:12]}"}
+    assert same["changes"] == []
+    # HEAD raises the quota: one update, nothing else, against what entry #5 deployed.
+    head = invoke(plan, "--repo", str(repo.path), "--stack", STACK, "--rev", repo.unattested,
+                  "--now", NOW)
+    assert head.exit_code == 0, head.stderr
+    assert "changes against apply entry #5 of commit" in head.stdout
+    quota = "inference.resourcequota.prod-inference-gpu-quota.yaml"
+    changed = [line.split() for line in head.stdout.splitlines() if line.startswith("  ")]
+    assert ["update", quota] in changed
+    assert {action for action, _ in changed} == {"update"}
+    # A second apply records its changes against the first.
+    again = run_apply(repo, repo.passing, "--format", "json").json()
+    assert again["deployment"]["changes"] == {"against": applied.hash, "create": 0,
+                                              "update": 0, "delete": 0}
+
+
+def test_recorded_manifests_that_do_not_add_up_are_refused(repo: Repo, fake: FakePulumi) -> None:
+    """A signed apply entry whose manifests.json is not what its manifestsDigest says: plan
+    refuses to compare with it (exit 3) and audit verify names the entry."""
+    assert run_apply(repo, repo.passing).exit_code == 0
+    applied = repo.entries()[-1]
+    bogus = json.dumps({"inference.namespace.x.yaml": "kind: Namespace\n"}).encode()
+    ledger = repo.ledger()
+    ledger.append(Draft(type="apply", revision=repo.passing, stack=STACK,
+                        files={"deployment.json": applied.files["deployment.json"],
+                               "manifests.json": bogus},
+                        links=dict(applied.entry.links),
+                        details=dict(applied.entry.details)),
+                  KeySigner(repo.key), "mallory", NOW)
+    run = invoke(plan, "--repo", str(repo.path), "--stack", STACK, "--rev", repo.passing,
+                 "--now", NOW)
+    assert run.exit_code == 3
+    assert "apply entry #6: manifests.json adds up to sha256:" in one_error_line(run)
+    report = run_audit_verify(repo.path, None, None)
+    assert report.problem is not None and report.problem.seq == 6
+    assert "manifests.json adds up to" in report.problem.reason

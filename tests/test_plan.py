@@ -153,8 +153,10 @@ def test_every_object_goes_through_the_explicit_provider(acme: Path) -> None:
 def test_same_digest_on_every_run_and_across_processes(acme: Path, tmp_path: Path) -> None:
     first = planned(acme, "prod-inference", tmp_path / "a")
     second = planned(acme, "prod-inference", tmp_path / "b")
-    assert set(first) == {"stack", "revision", "digest", "manifests", "changes"}
+    assert set(first) == {"stack", "revision", "digest", "manifests", "changes", "against"}
     assert first["stack"] == "prod-inference" and first["digest"].startswith("sha256:")
+    assert first["against"] == {"source": "none", "description": "nothing applied yet",
+                                "entry": None, "hash": None, "revision": None}
     assert first == second
     assert read_manifests(tmp_path / "a") == read_manifests(tmp_path / "b")
     assert digest_of(read_manifests(tmp_path / "a")) == first["digest"]

@@ -290,8 +290,10 @@ def test_dry_run_prints_the_plan_of_c1_and_records_nothing(history: History,
                  history.commits[0], "--dry-run", "--format", "json")
     assert run.exit_code == 0, run.stderr
     out = run.json()
-    assert sorted(out) == ["changes", "digest", "manifests", "revision", "stack"]
+    assert sorted(out) == ["against", "changes", "digest", "manifests", "revision", "stack"]
     assert out["digest"] == history.applies()[0].entry.details["manifestsDigest"]
+    live = history.applies()[-1]
+    assert out["against"]["source"] == "ledger" and out["against"]["hash"] == live.hash
     assert out["revision"] == history.commits[0] and out["stack"] == STACK
     # Against c3 as live now: updates only (the quota, the decision id and AIBOM labels).
     assert {c["action"] for c in out["changes"]} == {"update"}

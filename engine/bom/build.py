@@ -23,13 +23,13 @@ from cyclonedx.output.json import JsonV1Dot6
 
 from engine.advisories import AdvisoryIndex
 from engine.bom import cards, components, refs
+from engine.bom.identity import serial_number
 from engine.bom.packages import PackageEntry, collect
 from engine.bom.validate import validate_aibom
 from engine.bom.vulnerabilities import vulnerabilities
 from engine.catalog import Catalog, GovObject
 from engine.repo import RevisionInfo
 
-_NAMESPACE = uuid.UUID("6f1d3c52-9a0e-5b6e-8c1d-5d0f7b0a2e11")  # govops AIBOM serial numbers
 _TOP_LEVEL = ("$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata",
               "components", "dependencies", "vulnerabilities")
 
@@ -56,11 +56,6 @@ class Aibom:
         """The JSON document (parsed again so callers cannot mutate what was validated)."""
         parsed: dict[str, Any] = json.loads(self.text)
         return parsed
-
-
-def serial_number(commit: str, advisories_digest: str, tool_version: str) -> str:
-    seed = f"{commit}\n{advisories_digest}\n{tool_version}"
-    return f"urn:uuid:{uuid.uuid5(_NAMESPACE, seed)}"
 
 
 class _Graph:

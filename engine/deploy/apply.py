@@ -28,8 +28,9 @@ from engine.attest.verify import trust_root_loader
 from engine.catalog import CatalogLoader, ParseCache
 from engine.check import utc_now
 from engine.deploy import pulumi_run
+from engine.deploy.applied import MANIFESTS_FILE, encode
 from engine.deploy.gate import GatePassed, run_gate
-from engine.deploy.plan import build_plan, default_programs_dir
+from engine.deploy.plan import Plan, build_plan, default_programs_dir, ledger_baseline
 from engine.deploy.spec import StackSpec, build_stack_spec, find_stack
 from engine.ledger.entry import Draft
 from engine.ledger.record import actor
@@ -75,6 +76,15 @@ def spec_of(repo: GitRepo, stack: str, gate: GatePassed) -> StackSpec:
                             str(gate.aibom.entry.details.get("serialNumber", "")))
 
 
+def change_counts(planned: Plan) -> dict[str, Any]:
+    """Objects created, updated and deleted against the stack's last deployment (by entry)."""
+    counts: dict[str, Any] = {"against": planned.against.hash, "create": 0, "update": 0,
+                              "delete": 0}
+    for change in planned.changes:
+        counts[change.action] += 1
+    return counts
+
+
 def message(spec: StackSpec, gate: GatePassed) -> str:
     return (f"govops apply {spec.name} at {gate.commit} (decision entry "
             f"#{gate.decision.entry.seq} {gate.decision.hash})")
@@ -91,7 +101,7 @@ def run_apply(options: ApplyOptions, pulumi_command: auto.PulumiCommand | None =
     signer = make_signer(options.signer)
     spec = spec_of(repo, options.stack, gate)
     programs = options.programs or default_programs_dir()
-    planned = build_plan(spec, None, programs)
+    planned = build_plan(spec, ledger_baseline(options.repo, spec.name, programs), programs)
     from engine.deploy.mock import load_program
 
     backend = options.backend_url or pulumi_run.default_backend(repo.git_dir)
@@ -103,6 +113,7 @@ def run_apply(options: ApplyOptions, pulumi_command: auto.PulumiCommand | None =
         "stack": spec.name,
         "program": f"stacks/{spec.program}",
         "manifestsDigest": planned.digest,
+        "changes": change_counts(planned),
         "updateSummary": deployed.update_summary,
         "checkpointDigest": deployed.checkpoint_digest,
         "decision": gate.decision.hash,
@@ -113,7 +124,8 @@ def run_apply(options: ApplyOptions, pulumi_command: auto.PulumiCommand | None =
     receipt = sign_file(signer, st.DEPLOYMENT, repo.name, commit, DEPLOYMENT_FILE, text)
     entry = ledger.append(Draft(
         type="apply", revision=commit, stack=spec.name,
-        files={DEPLOYMENT_FILE: text.encode("utf-8"), DEPLOYMENT_RECEIPT: receipt.encode()},
+        files={DEPLOYMENT_FILE: text.encode("utf-8"), DEPLOYMENT_RECEIPT: receipt.encode(),
+               MANIFESTS_FILE: encode(planned.manifests)},
         links={"decision": gate.decision.hash, "aibom": gate.aibom.hash},
         details={"manifestsDigest": planned.digest}), signer, actor(repo), utc_now())
     return Applied(gate, spec, planned.digest, deployed, predicate, entry)

@@ -3,7 +3,9 @@
 The only place that knows the order of the deploy stages. Everything is read from git objects of
 the planned revision (never the work tree), and the decision is evaluated as of the commit's
 time unless told otherwise, so planning the same revision gives the same bytes on every run.
-Must never deploy anything: apply will reuse `build_plan` and `compare`, then call the engine.
+The changes are against the stack's last apply or rollback in the ledger (the manifests it
+recorded), unless a directory of manifests is given. Must never deploy anything: apply and
+rollback reuse `build_plan`, then call the engine.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.aibom import BomOptions, run_bom
+from engine.bom.identity import aibom_serial
 from engine.catalog import CatalogLoader, ParseCache
 from engine.check import CheckOptions, run_check
 from engine.deploy.changes import Change, compare
@@ -32,11 +34,30 @@ def default_programs_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """What a plan's changes are against: the ledger's last deployment, a directory, nothing."""
+
+    files: Mapping[str, bytes] | None
+    source: str  # ledger | directory | none
+    description: str
+    entry: int | None = None
+    hash: str | None = None
+    revision: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"source": self.source, "description": self.description, "entry": self.entry,
+                "hash": self.hash, "revision": self.revision}
+
+
+NOTHING_APPLIED = Baseline(None, "none", "nothing applied yet")
+
+
+@dataclass(frozen=True)
 class PlanOptions:
     repo: Path
     stack: str
     rev: str | None = None
-    previous: Mapping[str, bytes] | None = None  # the manifests last applied, if any
+    previous: Baseline | None = None  # None: the stack's last apply/rollback in the ledger
     engine: str = "auto"
     now: str | None = None
     programs: Path | None = None
@@ -47,6 +68,7 @@ class Plan:
     spec: StackSpec
     manifests: tuple[Manifest, ...]
     changes: tuple[Change, ...]
+    against: Baseline = NOTHING_APPLIED
 
     @property
     def digest(self) -> str:
@@ -59,7 +81,8 @@ class Plan:
     def as_json(self) -> dict[str, Any]:
         return {"stack": self.spec.name, "revision": self.spec.revision, "digest": self.digest,
                 "manifests": [m.as_json() for m in self.manifests],
-                "changes": [c.as_json() for c in self.changes]}
+                "changes": [c.as_json() for c in self.changes],
+                "against": self.against.as_json()}
 
 
 def stack_spec(options: PlanOptions) -> StackSpec:
@@ -76,11 +99,29 @@ def stack_spec(options: PlanOptions) -> StackSpec:
     assert commit is not None  # a snapshot of a revision always has one
     checked = run_check(CheckOptions(repo=options.repo, rev=commit, engine=options.engine,
                                      now=options.now or snapshot.info.time))
-    serial = run_bom(BomOptions(repo=options.repo), commit).serial_number
+    serial = aibom_serial(commit)
     return build_stack_spec(catalog, options.stack, commit, checked.decision.decision_id, serial)
 
 
-def build_plan(spec: StackSpec, previous: Mapping[str, bytes] | None = None,
+def ledger_baseline(repo: Path, stack: str, programs: Path | None = None) -> Baseline:
+    """The stack's last apply or rollback in the ledger and the manifests it deployed."""
+    from engine.deploy.applied import deployed_files, last_deployed
+    from engine.ledger.store import Ledger
+
+    git = open_repo(repo)
+    ledger = Ledger(git)
+    item = last_deployed(ledger, stack)
+    if item is None:
+        return NOTHING_APPLIED
+    files = deployed_files(git, ledger, stack, item, programs or default_programs_dir())
+    revision = item.entry.revision
+    label = f"{item.entry.type} entry #{item.entry.seq} of commit {(revision or '?')[:12]}"
+    if files is None:
+        label += " (its manifests could not be recovered: every object is listed as a create)"
+    return Baseline(files, "ledger", label, item.entry.seq, item.hash, revision)
+
+
+def build_plan(spec: StackSpec, previous: Baseline | None = None,
                programs: Path | None = None) -> Plan:
     """Run the spec's program in mock mode and normalise what it registers."""
     from engine.deploy.mock import capture, load_program, without_overhead  # imports pulumi
@@ -90,9 +131,12 @@ def build_plan(spec: StackSpec, previous: Mapping[str, bytes] | None = None,
     with without_overhead():
         manifests = check_unique([manifest_of(r.type, r.name, r.inputs)
                                   for r in registered if r.custom and not r.is_provider])
-    changes = compare(previous, {m.file: m.text for m in manifests})
-    return Plan(spec, tuple(manifests), tuple(changes))
+    baseline = previous or NOTHING_APPLIED
+    changes = compare(baseline.files, {m.file: m.text for m in manifests})
+    return Plan(spec, tuple(manifests), tuple(changes), baseline)
 
 
 def run_plan(options: PlanOptions) -> Plan:
-    return build_plan(stack_spec(options), options.previous, options.programs)
+    spec = stack_spec(options)
+    baseline = options.previous or ledger_baseline(options.repo, options.stack, options.programs)
+    return build_plan(spec, baseline, options.programs)

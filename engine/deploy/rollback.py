@@ -39,9 +39,10 @@ from engine.attest.files import DECISION_FILE
 from engine.attest.verify import Refused, trust_root_loader
 from engine.check import CheckOptions, run_check, utc_now
 from engine.deploy import pulumi_run
-from engine.deploy.apply import DEPLOYMENT_FILE, DEPLOYMENT_RECEIPT, spec_of
+from engine.deploy.applied import MANIFESTS_FILE, deployed_files, encode
+from engine.deploy.apply import DEPLOYMENT_FILE, DEPLOYMENT_RECEIPT, change_counts, spec_of
 from engine.deploy.gate import DecisionFailed, GatePassed, failed_policies, verify_entry
-from engine.deploy.plan import Plan, build_plan, default_programs_dir
+from engine.deploy.plan import Baseline, Plan, build_plan, default_programs_dir
 from engine.deploy.spec import StackSpec
 from engine.errors import GovopsError, RevisionError
 from engine.ledger.entry import Draft
@@ -299,24 +300,6 @@ def _spec(repo: GitRepo, stack: str, item: StoredEntry, decision: StoredEntry,
     return spec_of(repo, stack, GatePassed(item.entry.revision, decision, aibom))
 
 
-def _previous_files(repo: GitRepo, stack: str, ledger: Ledger, previous: StoredEntry,
-                    programs: Path) -> dict[str, bytes] | None:
-    """The manifests the live entry deployed, re-planned from its commit; None when they no
-    longer plan to its recorded digest (then every object is reported as a create)."""
-    by_hash = {e.hash: e for e in ledger.entries()}
-    decision = by_hash.get(previous.entry.links.get("decision", ""))
-    aibom = by_hash.get(previous.entry.links.get("aibom", ""))
-    if decision is None or aibom is None:
-        return None
-    try:
-        planned = build_plan(_spec(repo, stack, previous, decision, aibom), None, programs)
-    except GovopsError:
-        return None
-    if planned.digest != previous.entry.details.get("manifestsDigest"):
-        return None
-    return planned.files
-
-
 # -- the engine ---------------------------------------------------------------------------------
 
 
@@ -368,9 +351,10 @@ def run_rollback(options: RollbackOptions, pulumi_command: auto.PulumiCommand | 
     reevaluation = reevaluate(options.repo, target.commit, now, options.engine)
     programs = options.programs or default_programs_dir()
     spec = _spec(repo, options.stack, target.entry, target.decision, target.aibom)
-    previous = None
-    if target.previous.hash != target.entry.hash:
-        previous = _previous_files(repo, options.stack, ledger, target.previous, programs)
+    files = deployed_files(repo, ledger, options.stack, target.previous, programs)
+    live = target.previous.entry
+    previous = Baseline(files, "ledger", f"{live.type} entry #{live.seq} (live now)", live.seq,
+                        target.previous.hash, live.revision)
     planned = build_plan(spec, previous, programs)
     if planned.digest != target.entry.entry.details.get("manifestsDigest"):
         recorded = target.entry.entry.details.get("manifestsDigest")
@@ -405,6 +389,7 @@ def run_rollback(options: RollbackOptions, pulumi_command: auto.PulumiCommand | 
         "from": target.previous.hash,
         "to": target.entry.hash,
         "manifestsDigest": planned.digest,
+        "changes": change_counts(planned),
         "updateSummary": deployed.update_summary,
         "checkpointDigest": deployed.checkpoint_digest,
         "preview": summary,
@@ -416,7 +401,8 @@ def run_rollback(options: RollbackOptions, pulumi_command: auto.PulumiCommand | 
     receipt = sign_file(signer, st.DEPLOYMENT, repo.name, target.commit, DEPLOYMENT_FILE, text)
     entry = ledger.append(Draft(
         type="rollback", revision=target.commit, stack=spec.name,
-        files={DEPLOYMENT_FILE: text.encode("utf-8"), DEPLOYMENT_RECEIPT: receipt.encode()},
+        files={DEPLOYMENT_FILE: text.encode("utf-8"), DEPLOYMENT_RECEIPT: receipt.encode(),
+               MANIFESTS_FILE: encode(planned.manifests)},
         links={"decision": target.decision.hash, "aibom": target.aibom.hash,
                "from": target.previous.hash, "to": target.entry.hash},
         details={"manifestsDigest": planned.digest}), signer, actor(repo), utc_now())

@@ -1,6 +1,7 @@
 """`audit verify`: the ledger is a gap-free chain of signed entries, every recorded receipt
-verifies, every apply rests on a passing decision and an AIBOM receipt of its revision, and
-the last verified tip (the checkpoint) is still in the chain.
+verifies, every apply rests on a passing decision and an AIBOM receipt of its revision and the
+manifests it records add up to its digest, and the last verified tip (the checkpoint) is still
+in the chain.
 
 Fails closed and names the first bad entry: a problem further down is never hidden behind a
 later one, and nothing after a bad entry is called good.
@@ -64,6 +65,12 @@ def _check_links(item: StoredEntry, by_hash: dict[str, StoredEntry]) -> None:
         for other in (decision, aibom):
             if other.entry.revision != entry.revision:
                 raise _Bad(f"rests on entry #{other.entry.seq} about another revision")
+        from engine.deploy.applied import recorded_manifests  # the deploy stage owns the format
+
+        try:
+            recorded_manifests(item)
+        except Refused as exc:
+            raise _Bad(str(exc)) from None
 
 
 def check_digests(item: StoredEntry) -> None:
