@@ -18,7 +18,7 @@ OBJECT_KINDS = ("Model", "Dataset", "Environment", "Stack", "Waiver")
 CONFIG_KIND = "Config"
 
 # type names: str, int, number, bool, map (fields listed), free (anything), strmap (str -> str),
-# list[str], list[map], date, enum:a|b
+# list[str], list[map], date, version (an exact release such as v25.3.4), enum:a|b
 _COMMON: dict[str, tuple[str, bool]] = {
     "apiVersion": ("str", True),
     "kind": ("str", True),
@@ -71,6 +71,11 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "spec.gpu": ("map", True),
         "spec.gpu.type": ("str", True),
         "spec.gpu.quota": ("int", True),
+        "spec.gpu.operator": ("map", False),
+        "spec.gpu.operator.version": ("version", True),
+        "spec.gpu.operator.namespace": ("name", False),
+        "spec.gpu.operator.repository": ("str", False),
+        "spec.gpu.operator.values": ("free", False),
         "spec.workloads": ("list[map]", True),
         "spec.workloads[].name": ("name", True),
         "spec.workloads[].kind": ("enum:inference|training", True),
@@ -109,6 +114,7 @@ CONFIG_FIELDS: dict[str, tuple[str, bool]] = {
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 _INDEX = re.compile(r"\[\d+\]")
 
 
@@ -116,7 +122,7 @@ def _type_ok(kind: str, value: Any) -> str | None:
     """None when `value` fits `kind`, else what was expected."""
     if kind in ("free",):
         return None
-    if kind in ("str", "name", "date") or kind.startswith("enum:"):
+    if kind in ("str", "name", "date", "version") or kind.startswith("enum:"):
         if not isinstance(value, str):
             hint = "; quote it" if isinstance(value, int | float | bool) else ""
             return f"a string{hint}"
@@ -124,6 +130,9 @@ def _type_ok(kind: str, value: Any) -> str | None:
             return "a lowercase name of letters, digits, '-' and '.' (as Kubernetes names)"
         if kind == "date" and not _DATE.match(value):
             return "a date YYYY-MM-DD"
+        if kind == "version" and not _EXACT_VERSION.match(value):
+            return ("an exact version such as v25.3.4 (pinned: not a range, a partial version "
+                    "or 'latest')")
         if kind.startswith("enum:") and value not in kind[5:].split("|"):
             return "one of " + ", ".join(kind[5:].split("|"))
         return None

@@ -6,6 +6,11 @@ File names are `<namespace>.<kind>.<name>.yaml` (`_cluster` for cluster-scoped o
 no two objects can share. The digest is sha256 over `sha256sum`-style lines of the files in
 name order, so `cd DIR && sha256sum *.yaml | sha256sum` recomputes it.
 
+A Helm release (pulumi-kubernetes' `helm.sh/v3` Release) is not a Kubernetes object but is
+part of the desired state: it is written in the same shape, `apiVersion: helm.sh/v3`,
+`kind: Release`, its release name and namespace in `metadata` and every other input in `spec`,
+so it has a file name, a digest and create/update/delete like any object.
+
 Must never write a Pulumi secret or an unknown value into a manifest: both are refused.
 """
 
@@ -27,6 +32,7 @@ _SIG_KEY = "4dabf18193072939515e22adb298388d"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 CLUSTER_SCOPED = frozenset({"Namespace"})
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 CLUSTER = "_cluster"
 
 
@@ -84,9 +90,15 @@ def dump(doc: Mapping[str, Any]) -> bytes:
     return text.encode()
 
 
+def _release(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    spec = {k: v for k, v in inputs.items() if k not in ("name", "namespace")}
+    metadata = {"name": inputs.get("name"), "namespace": inputs.get("namespace")}
+    return {"apiVersion": "helm.sh/v3", "kind": "Release", "metadata": metadata, "spec": spec}
+
+
 def manifest_of(type_: str, resource: str, inputs: Mapping[str, Any]) -> Manifest:
     where = f"{type_} {resource!r}"
-    doc = normalise(inputs, where)
+    doc = normalise(_release(inputs) if type_ == HELM_RELEASE else inputs, where)
     metadata = doc.get("metadata") or {}
     name = metadata.get("name")
     kind, api_version = doc.get("kind"), doc.get("apiVersion")

@@ -34,6 +34,25 @@ class WorkloadSpec:
     image: str
 
 
+NVIDIA_HELM_REPOSITORY = "https://helm.ngc.nvidia.com/nvidia"
+GPU_OPERATOR_CHART = "gpu-operator"
+GPU_OPERATOR_NAMESPACE = "gpu-operator"
+
+
+@dataclass(frozen=True)
+class GpuOperatorSpec:
+    """The NVIDIA GPU operator as a Helm release pinned to one chart version.
+
+    `values` is the stack's `spec.gpu.operator.values` as canonical JSON text, so the spec
+    stays immutable and compares by value."""
+
+    version: str
+    namespace: str = GPU_OPERATOR_NAMESPACE
+    repository: str = NVIDIA_HELM_REPOSITORY
+    chart: str = GPU_OPERATOR_CHART
+    values: str = "{}"
+
+
 @dataclass(frozen=True)
 class StackSpec:
     name: str
@@ -44,6 +63,7 @@ class StackSpec:
     gpu_type: str
     gpu_product: str
     gpu_quota: int
+    gpu_operator: GpuOperatorSpec | None
     program: str
     workloads: tuple[WorkloadSpec, ...]
     revision: str
@@ -66,6 +86,8 @@ class StackSpec:
         fields = dict(doc)
         fields["labels"] = tuple(tuple(pair) for pair in fields["labels"])
         fields["workloads"] = tuple(WorkloadSpec(**w) for w in fields["workloads"])
+        operator = fields.get("gpu_operator")
+        fields["gpu_operator"] = GpuOperatorSpec(**operator) if operator else None
         return cls(**fields)
 
 
@@ -99,6 +121,23 @@ def _referenced(catalog: Catalog, stack: GovObject, kind: str, name: str, field:
     return found
 
 
+def _operator(stack: GovObject) -> GpuOperatorSpec | None:
+    wanted = stack.doc["spec"]["gpu"].get("operator")
+    if wanted is None:
+        return None
+    values = json.dumps(wanted.get("values") or {}, sort_keys=True, separators=(",", ":"))
+    namespace = str(wanted.get("namespace", GPU_OPERATOR_NAMESPACE))
+    if namespace == stack.doc["spec"]["namespace"]:
+        raise InputError(stack.path, stack.line_of("spec.gpu.operator.namespace"),
+                         f"spec.gpu.operator.namespace: the operator needs its own namespace "
+                         f"(privileged pods), not the workloads' {namespace!r}")
+    return GpuOperatorSpec(
+        version=str(wanted["version"]),
+        namespace=namespace,
+        repository=str(wanted.get("repository", NVIDIA_HELM_REPOSITORY)),
+        values=values)
+
+
 def build_stack_spec(catalog: Catalog, stack_name: str, revision: str, decision_id: str,
                      aibom_serial: str, products: Mapping[str, str] | None = None) -> StackSpec:
     stack = find_stack(catalog, stack_name)
@@ -128,6 +167,7 @@ def build_stack_spec(catalog: Catalog, stack_name: str, revision: str, decision_
         gpu_type=gpu_type,
         gpu_product=products[gpu_type],
         gpu_quota=int(spec["gpu"]["quota"]),
+        gpu_operator=_operator(stack),
         program=str(spec.get("pulumi", {}).get("program", "gpu-workloads")),
         workloads=tuple(workloads),
         revision=revision,

@@ -20,7 +20,8 @@ from program import program
 
 def _spec(doc: dict[str, Any]) -> SimpleNamespace:
     workloads = [SimpleNamespace(**w) for w in doc["workloads"]]
-    spec = SimpleNamespace(**{**doc, "workloads": workloads})
+    operator = SimpleNamespace(**doc["gpu_operator"]) if doc.get("gpu_operator") else None
+    spec = SimpleNamespace(**{**doc, "workloads": workloads, "gpu_operator": operator})
     spec.tier = dict(spec.labels).get("tier")
     return spec
 

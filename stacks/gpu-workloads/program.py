@@ -3,7 +3,10 @@
 `program(spec)` registers, through one explicit Provider bound to the stack's cluster context:
 a Namespace; a ResourceQuota capping `requests.nvidia.com/gpu`; per inference workload a
 Deployment and a Service (plus a PodDisruptionBudget when the stack is `tier: production`); per
-training workload a Job. Every object has an explicit `metadata.name` derived from the stack and
+training workload a Job; and, when the stack asks for it (`spec.gpu.operator`), the NVIDIA GPU
+operator as a Helm release pinned to one chart version, in its own privileged namespace, which
+every workload waits for (pods that request `nvidia.com/gpu` stay Pending until its device
+plugin runs). Every object has an explicit `metadata.name` derived from the stack and
 workload names, GPU limits, a node selector on `nvidia.com/gpu.product`, the `nvidia.com/gpu`
 NoSchedule toleration, the environment's image by digest, and labels/annotations carrying the
 model digest, the decision id and the AIBOM serial number (pod templates carry only the model
@@ -15,6 +18,7 @@ It must stay a pure function of the spec: no git, no clock, no environment, no n
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -24,6 +28,9 @@ import pulumi_kubernetes as k8s
 GPU = "nvidia.com/gpu"
 PRODUCT_LABEL = "nvidia.com/gpu.product"
 SERVE_PORT = 8000
+OPERATOR_RELEASE = "gpu-operator"
+OPERATOR_TIMEOUT = 900  # seconds: the driver container alone can take minutes per node
+OPERATOR_HISTORY = 10
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
@@ -148,13 +155,43 @@ def _training(spec: Any, workload: Any, opts: pulumi.ResourceOptions) -> None:
         ))
 
 
+def _gpu_operator(spec: Any, provider: k8s.Provider) -> k8s.helm.v3.Release | None:
+    """The pinned operator release. Its inputs never carry the revision or decision id, so a
+    new revision does not upgrade the release; only a new version or values do."""
+    wanted = spec.gpu_operator
+    if wanted is None:
+        return None
+    namespace = k8s.core.v1.Namespace(
+        f"{spec.name}-gpu-operator-namespace", opts=pulumi.ResourceOptions(provider=provider),
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=wanted.namespace,
+            labels={**_labels(spec), "pod-security.kubernetes.io/enforce": "privileged"},
+            annotations=_annotations(spec)))
+    return k8s.helm.v3.Release(
+        f"{spec.name}-gpu-operator",
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespace]),
+        name=OPERATOR_RELEASE,
+        chart=wanted.chart,
+        version=wanted.version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=wanted.repository),
+        namespace=wanted.namespace,
+        create_namespace=False,
+        values=json.loads(wanted.values),
+        atomic=True,
+        cleanup_on_fail=True,
+        timeout=OPERATOR_TIMEOUT,
+        max_history=OPERATOR_HISTORY)
+
+
 def program(spec: Any) -> None:
     provider = k8s.Provider(f"{spec.name}-{spec.cluster_name}", context=spec.cluster_context)
     namespace = k8s.core.v1.Namespace(
         f"{spec.name}-namespace", opts=pulumi.ResourceOptions(provider=provider),
         metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.namespace, labels=_labels(spec),
                                             annotations=_annotations(spec)))
-    opts = pulumi.ResourceOptions(provider=provider, depends_on=[namespace])
+    operator = _gpu_operator(spec, provider)
+    waits: list[pulumi.Resource] = [namespace] + ([operator] if operator is not None else [])
+    opts = pulumi.ResourceOptions(provider=provider, depends_on=waits)
     k8s.core.v1.ResourceQuota(
         f"{spec.name}-gpu-quota", opts=opts,
         metadata=_meta(spec, f"{spec.name}-gpu-quota"),
