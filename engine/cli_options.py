@@ -17,6 +17,20 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_short_lived = False
+
+
+def mark_short_lived() -> None:
+    """Called by the console script: this process runs one command and exits."""
+    global _short_lived
+    _short_lived = True
+
+
+def short_lived() -> bool:
+    """Whether process-wide shortcuts (no cyclic GC) are safe: never under a test runner or an
+    embedding program, which live on after the command."""
+    return _short_lived
+
 
 def fail(exc: GovopsError) -> NoReturn:
     """One line on stderr and the error's exit code."""

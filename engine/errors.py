@@ -33,3 +33,12 @@ class RevisionError(GovopsError):
 
 class EngineError(GovopsError):
     """A Rego backend that cannot load, or cannot evaluate what it was given."""
+
+
+class Refused(GovopsError):
+    """A receipt, entry or recorded file that does not verify; the message is the reason.
+
+    Lives here rather than in engine.attest.verify so that readers of the ledger (plan's
+    baseline) can refuse without importing the Sigstore stack."""
+
+    exit_code = 3

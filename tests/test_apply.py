@@ -22,7 +22,7 @@ from semver import VersionInfo
 
 from engine.attest import statement as st
 from engine.attest.signers import KeySigner
-from engine.attest.verify import Expectation, verify_receipt
+from engine.attest.verify import Expectation, trust_root_loader, verify_receipt
 from engine.audit import run_audit_verify
 from engine.audit_cli import audit
 from engine.deploy import pulumi_run
@@ -34,6 +34,9 @@ from engine.receipts import repo_trust
 from engine.repo import open_repo
 from engine.repo.scripted import Step
 from tests.conftest import NOW, Run, fixture, govops, make_repo
+from tests.sigstore_mock import SigstoreMock, sigstore_mock
+
+__all__ = ["sigstore_mock"]  # the fixture, used by name
 
 STACK = "prod-inference"
 PROJECT = f"govops-{STACK}"
@@ -489,3 +492,48 @@ def test_recorded_manifests_that_do_not_add_up_are_refused(repo: Repo, fake: Fak
     report = run_audit_verify(repo.path, None, None)
     assert report.problem is not None and report.problem.seq == 6
     assert "manifests.json adds up to" in report.problem.reason
+
+
+# -- keyless, against the Sigstore project's mock Fulcio/CT log/Rekor on 127.0.0.1 -------------
+
+def test_a_keyless_apply_rests_on_keyless_receipts_and_is_signed_by_the_identity(
+        tmp_path: Path, fake: FakePulumi, sigstore_mock: SigstoreMock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    config = (f"apiVersion: govops.dev/v1\nkind: Config\npolicies:\n  paths:\n    - policies/\n"
+              f"trust:\n  identities:\n    - issuer: {sigstore_mock.issuer}\n"
+              f"      subject: '{sigstore_mock.identity}'\n").encode()
+    path = tmp_path / "repo"
+    make_repo(path, Step("acme", {**fixture("acme-ml"), "govops.yaml": config}))
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", sigstore_mock.token)
+    trust = ("--keyless", "--trust-config", str(sigstore_mock.trust_config))
+    recorded = govops("attest", "--repo", str(path), *trust, "--output", str(tmp_path / "out"),
+                      "--now", NOW, "--record")
+    assert recorded.exit_code == 0, recorded.stderr
+    run = invoke(apply, "--repo", str(path), "--stack", STACK, *trust, "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    [*_, applied] = Ledger(open_repo(path)).entries()
+    assert applied.entry.type == "apply" and applied.hash == run.json()["entry"]["hash"]
+    verified = verify_receipt(applied.files["deployment.sigstore.json"],
+                              repo_trust(open_repo(path)),
+                              Expectation(st.DEPLOYMENT, applied.files["deployment.json"],
+                                          applied.entry.revision),
+                              trust_root_loader(sigstore_mock.trust_config))
+    assert sigstore_mock.identity in verified.signer
+    assert [args[0] for args, _, _ in fake.calls if args[0] in ("refresh", "up")] == [
+        "refresh", "up"]
+    report = run_audit_verify(path, None, sigstore_mock.trust_config)
+    assert report.problem is None and report.verified == 3
+    # The public Sigstore root does not trust the mock's certificates: fail closed.
+    refused = run_audit_verify(path, None, None)
+    assert refused.problem is not None and refused.problem.seq == 1
+
+
+def test_a_keyless_apply_without_a_token_records_nothing(
+        tmp_path: Path, fake: FakePulumi, sigstore_mock: SigstoreMock, repo: Repo,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SIGSTORE_ID_TOKEN", raising=False)
+    run = invoke(apply, "--repo", str(repo.path), "--stack", STACK, "--rev", repo.passing,
+                 "--keyless", "--trust-config", str(sigstore_mock.trust_config))
+    assert run.exit_code == 2
+    assert "identity token" in one_error_line(run)
+    assert fake.calls == [] and len(repo.entries()) == 4

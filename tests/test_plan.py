@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from engine.deploy.manifests import SecretRefused, digest_of, read_manifests
+from engine.deploy.manifests import ManifestError, SecretRefused, digest_of, read_manifests
 from engine.deploy.plan import PlanOptions, build_plan, run_plan, stack_spec
 from engine.deploy_cli import plan
 from engine.repo.scripted import Step, build_history, fixture_files
@@ -256,6 +256,27 @@ def test_a_pulumi_secret_is_refused(acme: Path, tmp_path: Path) -> None:
         build_plan(spec, programs=programs)
 
 
+OUTPUT_PROGRAM = '''
+import pulumi_kubernetes as k8s
+
+def program(spec):
+    ns = k8s.core.v1.Namespace("ns", metadata=k8s.meta.v1.ObjectMetaArgs(name="x"))
+    k8s.core.v1.ConfigMap("cm", metadata=k8s.meta.v1.ObjectMetaArgs(name="cm", namespace="x"),
+                          data={"uid": ns.metadata.apply(lambda m: m.uid)})
+'''
+
+
+def test_an_input_known_only_after_deployment_is_refused(acme: Path, tmp_path: Path) -> None:
+    """A plan is a preview: another object's server-side output (here a UID) is unknown."""
+    programs = tmp_path / "programs"
+    (programs / "gpu-workloads").mkdir(parents=True)
+    (programs / "gpu-workloads" / "program.py").write_text(OUTPUT_PROGRAM)
+    spec = stack_spec(PlanOptions(repo=acme, stack="dev-sandbox"))
+    with pytest.raises(ManifestError, match=r"ConfigMap 'cm': data.uid is unknown until "
+                       r"deployment"):
+        build_plan(spec, programs=programs)
+
+
 def test_a_pulumi_secret_is_refused_by_the_cli(acme: Path, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     programs = tmp_path / "programs"
@@ -297,3 +318,29 @@ def test_a_failing_program_is_one_error_line(acme: Path, tmp_path: Path,
                                   "ValueError: no GPUs today")
     monkeypatch.delenv("GOVOPS_STACK_PROGRAMS")
     assert run_plan(PlanOptions(repo=acme, stack="dev-sandbox")).manifests  # runtime recovers
+
+
+TRICKY = ["yes", "NO", "On", "off", "y", "N", "Null", "NULL", "~", "true", "False", "", "1",
+          "1.0", "0x1F", "0o17", "0b1", "1_000", "1:20", "1e5", "e5", ".5", ".inf", ".NaN",
+          "2026-01-01", "2026-01-01T00:00:00Z", "+1", "-1", "-", "=", "a=b", "<<", "?", "? x",
+          ",", "[a]", "{a}", "a,b", "a: b", "a #b", "#c", "- x", "key:", "a:", "::", "a::b",
+          " lead", "trail ", "line\nbreak", "tab\there", "@at", "`tick", "*star", "&amp",
+          "!bang", "%pct", "|", ">", "'q'", '"dq"', "\\", "é", "naïve: yes", "😀", "\u2028",
+          "\x85", "\ufeffbom", "sha256:ab", "urn:uuid:1", "nvidia.com/gpu", "/path", "_x"]
+
+
+def test_manifest_yaml_reads_back_as_the_same_document() -> None:
+    """The manifest writer quotes whatever YAML would otherwise read as another type."""
+    from engine.deploy.manifests import dump
+
+    doc = {"strings": {t: t for t in TRICKY}, "list": TRICKY,
+           "nested": [[1, [2, {}]], {"a": []}, {"b": {"c": [{"d": 1, "e": [1, 2]}]}}],
+           "empty": {}, "none": [], "scalars": [0, -3, 0.5, True, False, 10**20]}
+    assert yaml.safe_load(dump(doc)) == doc
+    assert yaml.safe_load(dump({"a": 1})) == {"a": 1} and dump({"a": 1}) == b"a: 1\n"
+
+
+def test_every_manifest_reads_back_as_the_document_it_was_made_from(acme: Path) -> None:
+    for stack in STACKS:
+        for manifest in run_plan(PlanOptions(repo=acme, stack=stack)).manifests:
+            assert yaml.safe_load(manifest.text) == manifest.doc, manifest.file

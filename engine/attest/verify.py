@@ -21,15 +21,9 @@ from engine.attest.bundle import BundleFormatError, ParsedBundle, parse_bundle
 from engine.attest.dsse import pae
 from engine.attest.statement import PAYLOAD_TYPE, PREDICATE_TYPES, STATEMENT_TYPE
 from engine.attest.trust import IdentityPolicy, TrustPolicy
-from engine.errors import GovopsError
+from engine.errors import Refused as Refused  # re-exported: callers catch it from here
 
 EXIT_REFUSED = 3
-
-
-class Refused(GovopsError):
-    """A receipt that does not verify; the message is the reason."""
-
-    exit_code = EXIT_REFUSED
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,8 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from engine.attest.verify import Refused
 from engine.deploy.manifests import Manifest, digest_of
-from engine.errors import GovopsError
+from engine.errors import GovopsError, Refused
 from engine.ledger.store import Ledger, StoredEntry, stored
 from engine.repo import GitRepo
 

@@ -19,15 +19,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.attest import statement as st
-from engine.attest.signers import Signer
 from engine.errors import GovopsError
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, Draft, Entry, sha256
 from engine.repo import GitRepo
 from engine.repo.records import Record, RecordStore, RefMoved
 from engine.report.write import write_atomically
+
+if TYPE_CHECKING:  # reading the ledger must not import the Sigstore stack (plan reads it)
+    from engine.attest.signers import Signer
 
 LEDGER_REF = "refs/govops/ledger"
 _ATTEMPTS = 500
