@@ -20,10 +20,17 @@ node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch node_modules
 
+# Every wheel govops needs (and the setuptools that builds it), so the pre-commit test can install
+# govops into pre-commit's own environment the way users get it, with no network (PIP_NO_INDEX).
+WHEELHOUSE := $(VENV)/wheelhouse
+$(WHEELHOUSE)/.complete: $(STAMP)
+	$(BIN)/pip download --quiet --dest $(WHEELHOUSE) . 'setuptools>=77' wheel
+	touch $@
+
 demo: $(STAMP)
 	$(BIN)/python -m engine.demo
 
-test: $(STAMP) node_modules
+test: $(STAMP) node_modules $(WHEELHOUSE)/.complete
 	$(BIN)/ruff check engine tests benchmarks stacks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q

@@ -16,6 +16,7 @@ from engine.catalog import Catalog, CatalogLoader, ParseCache
 from engine.catalog.changes import ObjectDiff, object_changes
 from engine.errors import GovopsError, RevisionError
 from engine.policy.backends import select_backend
+from engine.policy.baseline import mark, only_new
 from engine.policy.decision import Decision, ObjectChange
 from engine.policy.evaluate import decide
 from engine.policy.input import WaiverOrigin, build_input
@@ -45,6 +46,7 @@ class CheckOptions:
     engine: str = "auto"
     now: str | None = None
     advisories: Path | None = None
+    new_only: bool = False  # with base: keep only the results the change introduces
 
 
 def utc_now() -> str:
@@ -84,10 +86,24 @@ def _waiver_origins(repo: GitRepo, catalog: Catalog, history_from: str | None,
 
 
 def run_check(options: CheckOptions) -> Checked:
+    """The decision about `rev` (or the index); with an explicit `base`, every result is also
+    marked new or existing against the base revision's own decision."""
     if options.staged and options.rev:
         raise GovopsError("--staged evaluates the index; it cannot be combined with --rev")
-    repo = open_repo(options.repo)
+    if options.new_only and options.base is None:
+        raise GovopsError("--new-only keeps the results a change introduces: it needs --base")
     now = parse_now(options.now) if options.now else utc_now()
+    checked = _evaluate(options, now)
+    if options.base is None:
+        return checked
+    before = _evaluate(CheckOptions(repo=options.repo, rev=options.base, engine=options.engine,
+                                    advisories=options.advisories), now)
+    decision = mark(checked.decision, before.decision)
+    return Checked(only_new(decision) if options.new_only else decision, checked.bundle)
+
+
+def _evaluate(options: CheckOptions, now: str) -> Checked:
+    repo = open_repo(options.repo)
     cache = ParseCache(repo.git_dir / "govops" / "cache.sqlite")
     try:
         loader = CatalogLoader(repo, cache)

@@ -14,6 +14,7 @@ import click
 
 from engine.cli_options import F, fail, mark_short_lived, repo_option, signer_options
 from engine.errors import GovopsError
+from engine.report import FORMAT_NAMES
 
 EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_REFUSED = 0, 1, 2, 3
 
@@ -51,13 +52,16 @@ def run() -> None:
 @click.option("--rev", default=None, help="Revision to evaluate (branch, tag, sha, HEAD~2). "
               "Default: HEAD.")
 @click.option("--base", default=None, help="Compare with this revision: report changes, "
-              "enable CHG-001.")
+              "enable CHG-001, and mark every result new or existing (failing at the base too).")
+@click.option("--new-only", is_flag=True, help="With --base: report only the results the change "
+              "introduces; the verdict and exit code are about those.")
 @click.option("--staged", is_flag=True, help="Evaluate the index (what `git commit` would "
               "record) against HEAD.")
 @click.option("--engine", type=click.Choice(["auto", "opa", "regopy"]), default="auto",
               show_default=True, help="Rego backend; auto prefers opa.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text",
+              show_default=True, help="text, json, markdown, sarif (2.1.0), junit (XML), or "
+              "github (workflow annotations).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to FILE instead of stdout.")
 @click.option("--now", default=None, help="Evaluate as of this time (RFC 3339 or YYYY-MM-DD); "
@@ -66,7 +70,8 @@ def run() -> None:
 @click.option("--record", is_flag=True, help="Sign the decision (--key or --keyless) and "
               "append it to the ledger.")
 @signer_options
-def check(repo: Path, rev: str | None, base: str | None, staged: bool, engine: str, fmt: str,
+def check(repo: Path, rev: str | None, base: str | None, new_only: bool, staged: bool,
+          engine: str, fmt: str,
           output: Path | None, now: str | None, advisories: Path | None, record: bool,
           key: Path | None, keyless: bool, trust_config: Path | None) -> None:
     """Evaluate a revision of the governed repo against the policies."""
@@ -81,9 +86,12 @@ def check(repo: Path, rev: str | None, base: str | None, staged: bool, engine: s
 
             if not record:
                 raise GovopsError("--key and --keyless sign what --record appends: add --record")
+            if new_only:
+                raise GovopsError("--record signs the whole decision: drop --new-only")
             signing = make_signer(SignerOptions(key, keyless, trust_config))
         checked = run_check(CheckOptions(repo=repo, rev=rev, base=base, staged=staged,
-                                         engine=engine, now=now, advisories=advisories))
+                                         engine=engine, now=now, advisories=advisories,
+                                         new_only=new_only))
         decision = checked.decision
         if signing is not None:
             from engine.receipts import record_decision
@@ -304,14 +312,25 @@ def policy() -> None:
 @click.option("--engine", type=click.Choice(["auto", "opa", "regopy"]), default="auto",
               show_default=True)
 @click.option("--verbose", "-v", is_flag=True, help="Print every test, not only failures.")
+@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Test the governed repo's own policies (policies.paths of its govops.yaml), "
+              "as staged.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def policy_test(engine: str, verbose: bool, paths: tuple[Path, ...]) -> None:
-    """Run the Rego tests (test_* rules) of the default library, or of PATHS."""
+def policy_test(engine: str, verbose: bool, repo: Path | None, paths: tuple[Path, ...]) -> None:
+    """Run the Rego tests (test_* rules) of the default library, of PATHS, or of a governed
+    repo's own policies (--repo)."""
     from engine.policy.backends import select_backend
-    from engine.policy.testing import run_tests
+    from engine.policy.testing import repo_policy_modules, run_tests
 
     try:
-        report = run_tests(select_backend(engine), paths)
+        if repo is not None and paths:
+            raise GovopsError("give PATHS or --repo, not both")
+        modules = repo_policy_modules(repo) if repo is not None else None
+        if modules == []:
+            click.echo(f"{repo}: govops.yaml declares no policies (policies.paths): "
+                       "nothing to test")
+            sys.exit(EXIT_PASS)
+        report = run_tests(select_backend(engine), paths, modules)
     except GovopsError as exc:
         fail(exc)
     for result in report.results:
@@ -352,3 +371,13 @@ def _register_deploy() -> None:
 
 
 _register_deploy()
+
+
+def _register_pr() -> None:
+    """`govops pr comment` lives in engine/pr_cli.py."""
+    from engine.pr_cli import pr
+
+    main.add_command(pr)
+
+
+_register_pr()

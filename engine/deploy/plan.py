@@ -26,11 +26,12 @@ from engine.repo import open_repo
 
 
 def default_programs_dir() -> Path:
-    """`stacks/` of this checkout, or where GOVOPS_STACK_PROGRAMS points."""
+    """The shipped programs, or where GOVOPS_STACK_PROGRAMS points. `engine/_stacks` is
+    `stacks/` (a symlink in a checkout, package data in an installed govops)."""
     override = os.environ.get("GOVOPS_STACK_PROGRAMS")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "stacks"
+    return (Path(__file__).parents[1] / "_stacks").resolve()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from engine.repo import RevisionInfo
 
 Severity = Literal["deny", "warn"]
 Verdict = Literal["pass", "fail"]
+Status = Literal["new", "existing"]
 
 
 @dataclass(frozen=True, order=True)
@@ -30,6 +31,14 @@ class Result:
     msg: str
     field: str | None = None
     package: str | None = None
+    status: Status | None = None  # with --base: new, or existing (failing at the base too)
+
+    @property
+    def fingerprint(self) -> tuple[str, str, str, str | None, str | None]:
+        """What makes two results the same failure across revisions: the policy, the object,
+        the field and the package; not the line (edits above move it) nor the message (its
+        numbers may change while the failure stays)."""
+        return (self.id, self.kind, self.name, self.field, self.package)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -38,6 +47,8 @@ class Result:
         }
         if self.package is not None:
             out["package"] = self.package
+        if self.status is not None:
+            out["status"] = self.status
         return out
 
 

@@ -76,11 +76,12 @@ class MetadataByID(Mapping[str, PolicyMeta]):
 
 
 def default_library_dir() -> Path:
-    """`policies/` of this checkout, or where GOVOPS_POLICY_LIBRARY points."""
+    """The shipped library, or where GOVOPS_POLICY_LIBRARY points. `engine/_library` is
+    `policies/` (a symlink in a checkout, package data in an installed govops)."""
     override = os.environ.get("GOVOPS_POLICY_LIBRARY")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "policies"
+    return (Path(__file__).parents[1] / "_library").resolve()
 
 
 def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:

@@ -80,13 +80,32 @@ def _disk_modules(paths: Sequence[Path]) -> list[PolicyModule]:
     return modules
 
 
-def run_tests(backend: RegoBackend, paths: Sequence[Path] = ()) -> TestReport:
-    """Tests of the default library, or of `paths` evaluated on top of the library."""
+def repo_policy_modules(repo_path: Path) -> list[PolicyModule]:
+    """The policies and tests a governed repo declares (`policies.paths` of govops.yaml), as
+    staged: what `git commit` would record, which is what the pre-commit hook must test."""
+    from engine.catalog import CatalogLoader, ParseCache
+    from engine.policy.library import repo_modules
+    from engine.repo import open_repo
+
+    repo = open_repo(repo_path)
+    snapshot = repo.staged(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    cache = ParseCache(repo.git_dir / "govops" / "cache.sqlite")
+    try:
+        config = CatalogLoader(repo, cache).load(snapshot).config
+    finally:
+        cache.close()
+    return repo_modules(repo, snapshot, config, include_tests=True)
+
+
+def run_tests(backend: RegoBackend, paths: Sequence[Path] = (),
+              modules: Sequence[PolicyModule] | None = None) -> TestReport:
+    """Tests of the default library, or of `paths` (or of `modules`, a repo's own policies)
+    evaluated on top of the library."""
     from engine.catalog import Config
 
-    if paths:
+    if paths or modules is not None:
         library = Library.load()
-        extra = _disk_modules(paths)
+        extra = list(modules) if modules is not None else _disk_modules(paths)
         known = {m.source for m in library.modules}
         local = [m for m in extra if m.source not in known]
     else:
@@ -99,6 +118,9 @@ def run_tests(backend: RegoBackend, paths: Sequence[Path] = ()) -> TestReport:
     results = _run_batch(backend, packages, cases)
     results.sort(key=lambda r: (r.case.path, r.case.line))
     coverage = _coverage(backend, packages, bundle.modules)
+    if coverage is not None and local:  # the library's own tests did not run: not its coverage
+        mine = {m.path for m in local}
+        coverage = {path: percent for path, percent in coverage.items() if path in mine}
     return TestReport(backend.name, tuple(results), coverage)
 
 

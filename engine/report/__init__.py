@@ -17,6 +17,10 @@ Renderer = Callable[[Decision, Mapping[str, PolicyMeta], bool], str]
 _FORMATS = {
     "text": ("engine.report.text", "render_text"),
     "json": ("engine.report.json_format", "render_json"),
+    "markdown": ("engine.report.markdown", "render_markdown"),
+    "sarif": ("engine.report.sarif", "render_sarif"),
+    "junit": ("engine.report.junit", "render_junit"),
+    "github": ("engine.report.github", "render_github"),
 }
 FORMAT_NAMES = tuple(_FORMATS)
 
