@@ -178,6 +178,27 @@ def _show_receipts(console: Console, root: Path, key: Path) -> None:
                   "that this revision was evaluated and described exactly so, and when.\n")
 
 
+def _show_pull_request(console: Console, root: Path) -> None:
+    """What a reviewer of the whole story would read: the PR comment, and the stack's plan."""
+    from engine.deploy.plan import PlanOptions, run_plan
+    from engine.pr.comment import PrOptions, compose
+
+    console.rule("the pull request comment (govops pr comment --dry-run)")
+    console.file.write(compose(PrOptions(repo=root, base="HEAD~2", head="HEAD")))
+    console.print("\n[bold]What it means:[/bold] the reviewer sees only what the pull request "
+                  "introduces, the waiver it relies on, what it adds to the AIBOM and what it "
+                  "would deploy; the bot edits this one comment on every push.\n")
+    console.rule("the deployment plan (govops plan --stack prod-assistant)")
+    planned = run_plan(PlanOptions(repo=root, stack="prod-assistant"))
+    console.print(f"{len(planned.manifests)} Kubernetes manifests from the Pulumi program in "
+                  f"mock mode, desired-state digest {planned.digest}\n"
+                  f"changes against {planned.against.description}:")
+    for change in planned.changes:
+        console.print(f"  {change.action:<6} {change.file}")
+    console.print("\n[bold]What it means:[/bold] `govops apply` deploys exactly this, and only "
+                  "once the decision and AIBOM receipts above verify.\n")
+
+
 def main() -> int:
     from engine.attest.keys import generate
 
@@ -203,6 +224,7 @@ def main() -> int:
         console.print(f"\n[bold]What it means:[/bold] {lesson}\n")
     _show_aibom(console, root)
     _show_receipts(console, root, key)
+    _show_pull_request(console, root)
     console.rule("try it yourself")
     console.print(f"  .venv/bin/govops check --repo {root} --rev HEAD~1 --base HEAD~2\n"
                   f"  .venv/bin/govops check --repo {root} --format json\n"
@@ -211,6 +233,9 @@ def main() -> int:
                   f"  .venv/bin/govops verify --repo {root} "
                   f"{root.parent}/receipts/*.sigstore.json\n"
                   f"  .venv/bin/govops audit log --repo {root}\n"
+                  f"  .venv/bin/govops check --repo {root} --base HEAD~2 --format sarif\n"
+                  f"  .venv/bin/govops pr comment --repo {root} --base HEAD~2 --pr 1 --dry-run\n"
+                  f"  .venv/bin/govops plan --repo {root} --stack prod-assistant --output m/\n"
                   "  .venv/bin/govops policy test --engine regopy")
     expected = [0, 1, 0]
     if codes != expected:

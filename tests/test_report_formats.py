@@ -23,7 +23,8 @@ from engine.report import FORMAT_NAMES, renderer
 from engine.report.sarif import FINGERPRINT_KEY, fingerprint
 from tests.conftest import NOW, fixture, make_repo
 
-SCHEMA = json.loads(Path("/work/shared/schemas/sarif-schema-2.1.0.json").read_text())
+# A copy of ../shared/schemas/sarif-schema-2.1.0.json (OASIS SARIF 2.1.0), so a clone tests alone.
+SCHEMA = json.loads((Path(__file__).parent / "schemas" / "sarif-schema-2.1.0.json").read_text())
 NEW_FORMATS = ("markdown", "sarif", "junit", "github")
 REV = RevisionInfo("a" * 40, "b" * 40, "A <a@acme.test>", "2026-11-02T10:00:00Z", "HEAD")
 META = {"MDL-005": PolicyMeta("MDL-005", "No pickles", "Pickles run code.", "deny",
@@ -63,14 +64,12 @@ def result(msg: str = "pickle", **changes: Any) -> Result:
 
 
 def sarif_errors(document: Any) -> list[str]:
-    """Schema errors from jsonschema_rs and, when importable, from jsonschema as well."""
+    """Schema errors from two independent validators, jsonschema_rs and jsonschema."""
     errors = [str(e) for e in jsonschema_rs.validator_for(SCHEMA).iter_errors(document)]
-    try:
-        import jsonschema
-    except ImportError:
-        return errors
-    validator = jsonschema.Draft4Validator(
-        SCHEMA, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+    import jsonschema  # installed by the dev extra (cyclonedx-python-lib[json-validation])
+
+    cls = jsonschema.validators.validator_for(SCHEMA)  # the draft the schema declares
+    validator = cls(SCHEMA, format_checker=cls.FORMAT_CHECKER)
     return errors + [e.message for e in validator.iter_errors(document)]
 
 

