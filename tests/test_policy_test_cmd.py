@@ -73,3 +73,47 @@ def test_a_test_using_a_builtin_regopy_lacks_is_an_error_there(tmp_path: Path) -
     run = govops("policy", "test", "--engine", "regopy", str(folder))
     assert run.exit_code == 2
     assert "graphql.is_valid is not a builtin of the regopy backend" in run.stderr
+
+
+def _governed(tmp_path: Path, local_policies: bool = True) -> Path:
+    from engine.repo.scripted import Step
+    from tests.conftest import fixture, make_repo
+
+    files = fixture("acme-ml")
+    if not local_policies:
+        files = {p: v for p, v in files.items() if not p.startswith("policies/")}
+        files["govops.yaml"] = b"apiVersion: govops.dev/v1\nkind: Config\n"
+    make_repo(tmp_path / "repo", Step("acme", files))
+    return tmp_path / "repo"
+
+
+def test_repo_runs_the_governed_repos_own_tests_as_staged(tmp_path: Path) -> None:
+    import pygit2
+
+    from engine.repo.scripted import stage
+
+    repo = _governed(tmp_path)
+    run = govops("policy", "test", "--repo", str(repo), "--engine", "opa", "--verbose")
+    assert run.exit_code == 0, run.stdout
+    assert run.stdout.count("PASS  govops.policies.acme_001_test.") == 2
+    assert "coverage 100.0%  policies/acme_001.rego" in run.stdout
+    assert "@govops/" not in run.stdout  # the library's own coverage is not this run's
+    test_file = "policies/acme_001_test.rego"
+    broken = (repo / test_file).read_text().replace("count(results) == 0", "count(results) == 9")
+    stage(pygit2.Repository(str(repo)), write={test_file: broken})
+    run = govops("policy", "test", "--repo", str(repo), "--engine", "opa")
+    assert run.exit_code == 1
+    assert "FAIL  govops.policies.acme_001_test.test_allows_model_with_an_acme_owner" in run.stdout
+
+
+def test_repo_without_local_policies_has_nothing_to_test(tmp_path: Path) -> None:
+    repo = _governed(tmp_path, local_policies=False)
+    run = govops("policy", "test", "--repo", str(repo))
+    assert run.exit_code == 0
+    assert "govops.yaml declares no policies (policies.paths): nothing to test" in run.stdout
+
+
+def test_repo_and_paths_are_exclusive(tmp_path: Path) -> None:
+    run = govops("policy", "test", "--repo", str(tmp_path), str(tmp_path))
+    assert run.exit_code == 2
+    assert run.stderr.strip() == "govops: error: give PATHS or --repo, not both"
