@@ -11,7 +11,7 @@ rollback reuse `build_plan`, then call the engine.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,20 +88,35 @@ class Plan:
 
 def stack_spec(options: PlanOptions) -> StackSpec:
     """The StackSpec of `options.stack` at `options.rev`, with its decision id and AIBOM serial."""
-    repo = open_repo(options.repo)
-    snapshot = repo.snapshot(options.rev or "HEAD")
+    return revision_specs(options.repo, options.rev or "HEAD", [options.stack], options.engine,
+                          options.now)[options.stack]
+
+
+def revision_specs(repo_path: Path, rev: str, stacks: Sequence[str], engine: str = "auto",
+                   now: str | None = None, missing_ok: bool = False) -> dict[str, StackSpec]:
+    """The StackSpecs of `stacks` at one revision, sharing its one decision and AIBOM serial
+    (the check is the expensive part). An unknown stack fails before any evaluation, or is
+    left out with `missing_ok`."""
+    repo = open_repo(repo_path)
+    snapshot = repo.snapshot(rev)
     cache = ParseCache(repo.git_dir / "govops" / "cache.sqlite")
     try:
         catalog = CatalogLoader(repo, cache).load(snapshot)
     finally:
         cache.close()
-    find_stack(catalog, options.stack)  # an unknown stack fails before any evaluation
+    present = [s for s in stacks if catalog.get("Stack", s) is not None]
+    if not missing_ok:
+        for stack in stacks:
+            find_stack(catalog, stack)
+    if not present:
+        return {}
     commit = snapshot.info.commit
     assert commit is not None  # a snapshot of a revision always has one
-    checked = run_check(CheckOptions(repo=options.repo, rev=commit, engine=options.engine,
-                                     now=options.now or snapshot.info.time))
+    checked = run_check(CheckOptions(repo=repo_path, rev=commit, engine=engine,
+                                     now=now or snapshot.info.time))
     serial = aibom_serial(commit)
-    return build_stack_spec(catalog, options.stack, commit, checked.decision.decision_id, serial)
+    return {s: build_stack_spec(catalog, s, commit, checked.decision.decision_id, serial)
+            for s in present}
 
 
 def ledger_baseline(repo: Path, stack: str, programs: Path | None = None) -> Baseline:

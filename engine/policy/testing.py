@@ -84,11 +84,12 @@ def repo_policy_modules(repo_path: Path) -> list[PolicyModule]:
     """The policies and tests a governed repo declares (`policies.paths` of govops.yaml), as
     staged: what `git commit` would record, which is what the pre-commit hook must test."""
     from engine.catalog import CatalogLoader, ParseCache
+    from engine.check import utc_now
     from engine.policy.library import repo_modules
     from engine.repo import open_repo
 
     repo = open_repo(repo_path)
-    snapshot = repo.staged(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    snapshot = repo.staged(utc_now())
     cache = ParseCache(repo.git_dir / "govops" / "cache.sqlite")
     try:
         config = CatalogLoader(repo, cache).load(snapshot).config

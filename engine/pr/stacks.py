@@ -19,6 +19,7 @@ import yaml
 
 from engine.catalog import Catalog, CatalogLoader, ParseCache
 from engine.deploy.changes import Change, compare
+from engine.deploy.spec import StackSpec
 from engine.errors import GovopsError
 from engine.repo import GitRepo, open_repo
 from engine.repo.snapshot import diff_snapshots
@@ -87,26 +88,32 @@ def substantive(before: Mapping[str, bytes], after: Mapping[str, bytes],
     return changes, quiet
 
 
-def _planned(repo: Path, stack: str, rev: str) -> dict[str, bytes]:
-    from engine.deploy.plan import NOTHING_APPLIED, PlanOptions, run_plan
-    from engine.deploy.spec import UnknownStackError
+def _files(specs: Mapping[str, StackSpec], stack: str) -> dict[str, bytes]:
+    """The stack's manifests ({} where it does not exist: all created or deleted)."""
+    from engine.deploy.plan import build_plan
 
-    try:
-        return run_plan(PlanOptions(repo=repo, stack=stack, rev=rev,
-                                    previous=NOTHING_APPLIED)).files
-    except UnknownStackError:
-        return {}  # the stack does not exist on this side: everything is created or deleted
+    return build_plan(specs[stack]).files if stack in specs else {}
 
 
 def stack_changes(repo_path: Path, base: str, head: str) -> list[StackChanges]:
-    """The plan changes of every touched stack, base -> head (imports pulumi when any)."""
+    """The plan changes of every touched stack, base -> head (imports pulumi when any). One
+    check per revision serves every stack; a stack whose plan fails says so alone."""
+    from engine.deploy.plan import revision_specs
+
     repo = open_repo(repo_path)
     base_commit, head_commit = (str(repo.resolve(r).id) for r in (base, head))
+    stacks = touched_stacks(repo, base_commit, head_commit)
+    if not stacks:
+        return []
+    try:
+        before = revision_specs(repo_path, base_commit, stacks, missing_ok=True)
+        after = revision_specs(repo_path, head_commit, stacks, missing_ok=True)
+    except GovopsError as exc:
+        return [StackChanges(stack, (), 0, str(exc)) for stack in stacks]
     out = []
-    for stack in touched_stacks(repo, base_commit, head_commit):
+    for stack in stacks:
         try:
-            changes, quiet = substantive(_planned(repo_path, stack, base_commit),
-                                         _planned(repo_path, stack, head_commit))
+            changes, quiet = substantive(_files(before, stack), _files(after, stack))
         except GovopsError as exc:
             out.append(StackChanges(stack, (), 0, str(exc)))
             continue
