@@ -28,11 +28,12 @@ $(WHEELHOUSE)/.complete: $(STAMP)
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/python -m engine.demo
+	$(BIN)/python -m engine.cli.demo
 
 test: $(STAMP) node_modules $(WHEELHOUSE)/.complete
 	$(BIN)/ruff check engine tests benchmarks stacks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 	$(BIN)/govops policy test --engine opa
 	$(BIN)/govops policy test --engine regopy

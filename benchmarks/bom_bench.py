@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from check_bench import _dataset, _environment, _hex, _model, _stack
 
-from engine.aibom import BomOptions, run_bom
+from engine.commands.bom import BomOptions, run_bom
 from engine.repo.scripted import Step, build_history
 
 GOVOPS = str(Path(sys.executable).with_name("govops"))

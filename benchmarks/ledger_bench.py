@@ -21,16 +21,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.aibom import BomOptions, run_bom
 from engine.attest import statement as st
 from engine.attest.keys import generate
-from engine.attest.signers import KeySigner
-from engine.audit import run_audit_verify
-from engine.check import CheckOptions, run_check
+from engine.attest.signers import KeySigner, sign_file
+from engine.commands.audit import run_audit_verify
+from engine.commands.bom import BomOptions, run_bom
+from engine.commands.check import CheckOptions, run_check
+from engine.ledger.drafts import aibom_draft, decision_draft
 from engine.ledger.entry import Draft
-from engine.ledger.record import aibom_draft, decision_draft
 from engine.ledger.store import Ledger
-from engine.receipts import sign_file
 from engine.repo import open_repo
 from engine.repo.scripted import Step, build_history, fixture_files
 from engine.report import renderer

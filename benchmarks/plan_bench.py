@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.deploy.plan import PlanOptions, build_plan, run_plan, stack_spec
+from engine.commands.plan import PlanOptions, run_plan, stack_spec
+from engine.deploy.render import build_plan
 from engine.repo.scripted import Step, build_history, fixture_files
 
 ROOT = Path(__file__).resolve().parents[1]

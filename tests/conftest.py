@@ -12,7 +12,7 @@ import pygit2
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.repo.scripted import Step, build_history, fixture_files
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -37,15 +37,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.aibom import BomOptions, run_bom
 from engine.attest import statement as st
 from engine.attest.keys import generate
-from engine.attest.signers import KeySigner
-from engine.check import CheckOptions, run_check
-from engine.ledger.entry import Draft
-from engine.ledger.record import aibom_draft, decision_draft
-from engine.ledger.store import Ledger, StoredEntry
-from engine.receipts import sign_file
+from engine.attest.signers import KeySigner, sign_file
+from engine.commands.bom import BomOptions, run_bom
+from engine.commands.check import CheckOptions, run_check
+from engine.ledger.drafts import aibom_draft, decision_draft
+from engine.ledger.entry import Draft, StoredEntry
+from engine.ledger.store import Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step, build_history, fixture_files
 from engine.report import renderer

@@ -36,7 +36,7 @@ from engine.attest.signers import KeySigner
 from engine.ledger.entry import Draft
 from engine.ledger.store import Ledger
 from engine.repo import open_repo
-from engine.repo.records import RefMoved
+from engine.repo.ref_store import RefMoved
 
 if TYPE_CHECKING:
     from engine.attest.trust import TrustPolicy
@@ -101,7 +101,7 @@ def race_first_records(path: str, rounds: int, barrier: Any, results: Any) -> No
     outcome being "ok" (detail: the commit) or the exception's class name (detail: message)."""
     import pygit2
 
-    from engine.repo.records import RecordStore
+    from engine.repo.ref_store import RecordStore
 
     repo = pygit2.Repository(path)
     for number in range(rounds):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.advisories import AdvisoryIndex, affects
+from engine.advisories.match import AdvisoryIndex, affects
 
 TORCH = {
     "id": "CVE-2025-32434",

@@ -23,14 +23,14 @@ from semver import VersionInfo
 from engine.attest import statement as st
 from engine.attest.signers import KeySigner
 from engine.attest.verify import Expectation, trust_root_loader, verify_receipt
-from engine.audit import run_audit_verify
-from engine.audit_cli import audit
+from engine.cli.audit import audit
+from engine.cli.deploy import apply, plan
+from engine.commands.audit import run_audit_verify
+from engine.commands.trust import repo_trust
 from engine.deploy import pulumi_run
 from engine.deploy.manifests import digest_of
-from engine.deploy_cli import apply, plan
-from engine.ledger.entry import ENTRY_FILE, Draft
-from engine.ledger.store import LEDGER_REF, Ledger, StoredEntry
-from engine.receipts import repo_trust
+from engine.ledger.entry import ENTRY_FILE, Draft, StoredEntry
+from engine.ledger.store import LEDGER_REF, Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step
 from tests.conftest import NOW, Run, fixture, govops, make_repo

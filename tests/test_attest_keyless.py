@@ -180,7 +180,7 @@ def test_a_keyless_ledger_verifies_against_the_trusted_identity(
         tmp_path: Path, sigstore_mock: SigstoreMock, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from engine.cli import audit_verify
+    from engine.cli.audit import audit_verify
 
     repo = _repo(tmp_path / "repo", sigstore_mock.issuer, sigstore_mock.identity)
     monkeypatch.setenv("SIGSTORE_ID_TOKEN", sigstore_mock.token)

@@ -19,12 +19,14 @@ import pytest
 from click.testing import CliRunner
 
 from engine.attest.signers import KeySigner
-from engine.audit_cli import audit
+from engine.cli.audit import audit
+from engine.clock import TimeError, parse_time, utc
 from engine.ledger import queries
 from engine.ledger.entry import Draft
-from engine.ledger.index import INDEX_NAME, LedgerIndex
+from engine.ledger.index import LedgerIndex
 from engine.ledger.store import LEDGER_REF, Ledger
 from engine.repo import open_repo
+from engine.workdir import WorkDir
 from tests.conftest import Run, assert_input_error
 from tests.ledger_history import (
     LLAMA_NEW,
@@ -67,7 +69,7 @@ def answer(history: LedgerHistory, *args: str) -> Any:
 
 
 def index_path(history: LedgerHistory) -> Path:
-    return history.repo / ".git" / "govops" / INDEX_NAME
+    return WorkDir(history.repo / ".git").ledger_index
 
 
 def live_at(history: LedgerHistory, stack: str, when: str) -> Deployed | None:
@@ -203,7 +205,7 @@ AT_CASES = [
 def test_at_names_the_live_entry_and_exactly_what_it_deployed(
         history: LedgerHistory, stack: str, when: str, seq: int | None) -> None:
     out = answer(history, "at", "--stack", stack, when)
-    moment = queries.utc(queries.parse_time(when))
+    moment = utc(parse_time(when))
     assert out["stack"] == stack and out["time"] == moment
     expected = live_at(history, stack, moment)
     assert (expected.seq if expected else None) == seq
@@ -606,14 +608,14 @@ def answer_path(repo: Path, *args: str) -> Any:
 ])
 def test_time_forms(text: str, expected: str) -> None:
     now = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
-    assert queries.utc(queries.parse_time(text, now)) == expected
+    assert utc(parse_time(text, now)) == expected
 
 
 @pytest.mark.parametrize("text", ["", "tomorrow", "3 days", "-3 days ago", "2026-11-20T25:00:00Z",
                                   "2026/11/20", "20 Nov 2026", "2026-11-20T12:00Z+01:00"])
 def test_bad_time_forms(text: str) -> None:
-    with pytest.raises(queries.QueryError) as refused:
-        queries.parse_time(text)
+    with pytest.raises(TimeError) as refused:
+        parse_time(text)
     assert str(refused.value).startswith(f"TIME {text!r} is not an RFC 3339 time")
     assert "\n" not in str(refused.value)
 
@@ -622,7 +624,7 @@ def test_bad_time_forms(text: str) -> None:
 
 
 def test_the_group_works_under_govops(history: LedgerHistory) -> None:
-    from engine.cli import main
+    from engine.cli.main import main
 
     assert main.commands["audit"] is audit
     result = CliRunner().invoke(main, ["audit", "at", "--repo", str(history.repo), "--stack",
@@ -636,7 +638,7 @@ def test_the_group_works_under_govops(history: LedgerHistory) -> None:
 
 
 def test_importing_the_group_loads_no_engine() -> None:
-    code = ("import sys, engine.audit_cli; print(sorted(m for m in ('sqlite3', 'pygit2', 'rich', "
+    code = ("import sys, engine.cli.audit; print(sorted(m for m in ('sqlite3', 'pygit2', 'rich', "
             "'engine.ledger', 'engine.errors', 'engine.repo') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=Path(__file__).resolve().parents[1])

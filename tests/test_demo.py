@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_demo_runs_its_whole_story() -> None:
-    run = subprocess.run([sys.executable, "-m", "engine.demo"], cwd=ROOT, capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "engine.cli.demo"], cwd=ROOT, capture_output=True,
                          text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"})
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     out = run.stdout

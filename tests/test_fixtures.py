@@ -11,7 +11,7 @@ from typing import Any
 import pygit2
 import pytest
 
-from engine.demo import build_demo_repo
+from engine.commands.demo import build_demo_repo
 from engine.repo.scripted import Step, stage
 from tests.conftest import ENGINES, check, fixture, make_repo
 

@@ -12,10 +12,11 @@ import pulumi.runtime.mocks
 import pytest
 import yaml
 
+from engine.commands.plan import PlanOptions, stack_spec
 from engine.deploy.mock import capture, load_program
-from engine.deploy.plan import PlanOptions, default_programs_dir, stack_spec
 from engine.deploy.spec import StackSpec
 from engine.repo.scripted import Step
+from engine.shipped import programs_dir
 from tests.conftest import NOW, assert_input_error, check, fixture, govops, make_repo
 
 STACK_FILE = "stacks/dev-sandbox.yaml"
@@ -70,7 +71,7 @@ def test_every_workload_waits_for_the_operator(acme: Path,
 
     monkeypatch.setattr(pulumi.runtime.mocks.MockMonitor, "RegisterResource", recording)
     spec = stack_spec(PlanOptions(repo=acme, stack="dev-sandbox"))
-    capture(load_program(default_programs_dir() / spec.program), spec, spec.program, spec.name)
+    capture(load_program(programs_dir() / spec.program), spec, spec.program, spec.name)
     release_urns = [name for name, (typ, _) in seen.items()
                     if typ == "kubernetes:helm.sh/v3:Release"]
     assert release_urns == ["dev-sandbox-gpu-operator"]

@@ -21,9 +21,9 @@ from click.testing import CliRunner
 
 from engine.attest import statement as st
 from engine.attest.signers import KeySigner
-from engine.cli import audit_export, audit_verify
-from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, Draft
-from engine.ledger.store import LEDGER_REF, Ledger, StoredEntry
+from engine.cli.audit import audit_export, audit_verify
+from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, Draft, StoredEntry
+from engine.ledger.store import LEDGER_REF, Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step
 from tests.conftest import NOW, Run, fixture, govops, make_repo

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import engine.catalog.load as load_module
-from engine.advisories import AdvisoryIndex
+from engine.advisories.match import AdvisoryIndex
 from engine.catalog import Catalog, CatalogLoader, ParseCache
 from engine.errors import InputError
 from engine.policy.input import build_input, input_digest

@@ -13,9 +13,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from engine.cli.deploy import plan
+from engine.commands.plan import PlanOptions, run_plan, stack_spec
 from engine.deploy.manifests import ManifestError, SecretRefused, digest_of, read_manifests
-from engine.deploy.plan import PlanOptions, build_plan, run_plan, stack_spec
-from engine.deploy_cli import plan
+from engine.deploy.render import build_plan
 from engine.repo.scripted import Step, build_history, fixture_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,10 +155,10 @@ def run_plan_spec(acme: Path, stack: str) -> dict[str, str]:
 
 def test_every_object_goes_through_the_explicit_provider(acme: Path) -> None:
     from engine.deploy.mock import capture, load_program
-    from engine.deploy.plan import default_programs_dir
+    from engine.shipped import programs_dir
 
     spec = stack_spec(PlanOptions(repo=acme, stack="prod-inference"))
-    registered = capture(load_program(default_programs_dir() / spec.program), spec,
+    registered = capture(load_program(programs_dir() / spec.program), spec,
                          spec.program, spec.name)
     providers = [r for r in registered if r.is_provider]
     assert len(providers) == 1 and providers[0].inputs["context"] == "gpu-east-1"
@@ -176,7 +177,7 @@ def test_same_digest_on_every_run_and_across_processes(acme: Path, tmp_path: Pat
     assert read_manifests(tmp_path / "a") == read_manifests(tmp_path / "b")
     assert digest_of(read_manifests(tmp_path / "a")) == first["digest"]
     other = subprocess.run(
-        [sys.executable, "-c", "import sys; from engine.deploy_cli import plan; plan(sys.argv[1:])",
+        [sys.executable, "-c", "import sys; from engine.cli.deploy import plan; plan(sys.argv[1:])",
          "--repo", str(acme), "--stack", "prod-inference", "--format", "json"],
         capture_output=True, text=True, cwd=ROOT)
     assert other.returncode == 0, other.stderr
@@ -298,7 +299,7 @@ def test_plan_twice_in_one_process_then_a_normal_run(acme: Path) -> None:
 
 
 def test_the_pre_commit_path_does_not_import_pulumi() -> None:
-    code = ("import sys, engine.check, engine.cli, engine.deploy_cli, engine.deploy.plan; "
+    code = ("import sys, engine.commands.check, engine.cli.main, engine.commands.plan, engine.deploy.plan; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_kubernetes')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr

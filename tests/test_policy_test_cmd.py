@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.policy.library import default_library_dir
+from engine.shipped import library_dir
 from tests.conftest import ENGINES, govops
 from tests.test_fixtures import ALL_IDS
 
@@ -27,7 +27,7 @@ def test_library_tests_pass_and_are_reported_one_by_one(engine: str) -> None:
 
 
 def test_every_policy_id_has_a_deny_and_an_allow_test() -> None:
-    root = default_library_dir()
+    root = library_dir()
     for policy_id in sorted(ALL_IDS):
         stem = policy_id.lower().replace("-", "_")
         assert (root / f"{stem}.rego").exists(), policy_id

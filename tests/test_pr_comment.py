@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from engine.bom.diff import diff_aiboms
-from engine.check import CheckOptions, run_check
-from engine.pr.comment import LIMIT, MARKER, render
+from engine.commands.check import CheckOptions, run_check
 from engine.repo.scripted import Step
+from engine.report.pr_comment import LIMIT, MARKER, render
 from tests.conftest import NOW, Run, fixture, govops, make_repo
 from tests.github_stub import STUB_TOKEN, GitHubStub, github_stub
 

@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
-from engine.check import Checked, CheckOptions, run_check
+from engine.commands.check import Checked, CheckOptions, run_check
 from engine.policy.decision import Decision, Result, WaivedResult
 from engine.policy.metadata import PolicyMeta
 from engine.repo import RevisionInfo

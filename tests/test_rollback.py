@@ -22,14 +22,15 @@ from pulumi.runtime.proto import events_pb2, events_pb2_grpc
 
 from engine.attest import statement as st
 from engine.attest.verify import Expectation, verify_receipt
-from engine.audit import run_audit_verify
-from engine.audit_cli import audit
-from engine.deploy import apply as apply_module
+from engine.cli.audit import audit
+from engine.cli.deploy import apply, plan, rollback
+from engine.commands import apply as apply_module
+from engine.commands import rollback as rollback_module
+from engine.commands.audit import run_audit_verify
+from engine.commands.trust import repo_trust
 from engine.deploy import pulumi_run
-from engine.deploy import rollback as rollback_module
-from engine.deploy_cli import apply, plan, rollback
-from engine.ledger.store import Ledger, StoredEntry
-from engine.receipts import repo_trust
+from engine.ledger.entry import StoredEntry
+from engine.ledger.store import Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step, commit, stage
 from tests.conftest import NOW, Run, fixture, govops, make_repo

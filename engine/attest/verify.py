@@ -19,9 +19,10 @@ from typing import Any
 
 from engine.attest.bundle import BundleFormatError, ParsedBundle, parse_bundle
 from engine.attest.dsse import pae
+from engine.attest.identity import IdentityPolicy
 from engine.attest.statement import PAYLOAD_TYPE, PREDICATE_TYPES, STATEMENT_TYPE
-from engine.attest.trust import IdentityPolicy, TrustPolicy
-from engine.errors import Refused as Refused  # re-exported: callers catch it from here
+from engine.attest.trust import TrustPolicy
+from engine.errors import Refused  # re-exported: callers catch it from here
 
 EXIT_REFUSED = 3
 
@@ -70,7 +71,7 @@ def _certificate_signer(bundle: ParsedBundle, trust: TrustPolicy, trust_config: 
     from sigstore.models import Bundle
     from sigstore.verify import Verifier
 
-    from engine.attest.trust import certificate_identity
+    from engine.attest.identity import certificate_identity
 
     if not trust.identities:
         raise Refused("trust.identities is empty: no certificate bundle is trusted")

@@ -21,7 +21,7 @@ from cyclonedx.model.lifecycle import LifecyclePhase, PredefinedLifecycle
 from cyclonedx.model.vulnerability import Vulnerability
 from cyclonedx.output.json import JsonV1Dot6
 
-from engine.advisories import AdvisoryIndex
+from engine.advisories.match import AdvisoryIndex
 from engine.bom import cards, components, refs
 from engine.bom.identity import serial_number
 from engine.bom.packages import PackageEntry, collect

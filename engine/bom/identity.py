@@ -8,12 +8,11 @@ serial is a pure function of its three inputs, so both paths give the same value
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
-from engine.advisories import advisories_digest, load_advisory_dir
-from engine.policy.library import Library
+from engine.advisories.records import advisories_digest
 
 _NAMESPACE = uuid.UUID("6f1d3c52-9a0e-5b6e-8c1d-5d0f7b0a2e11")  # govops AIBOM serial numbers
 
@@ -25,19 +24,11 @@ def govops_version() -> str:
         return "0+unknown"
 
 
-def advisory_records(directory: Path | None) -> dict[str, Any]:
-    """The shipped advisories plus those of `--advisories DIR`."""
-    library = Library.load()
-    extra = load_advisory_dir(directory) if directory is not None else {}
-    return dict(library.with_advisories(extra).advisories)
-
-
 def serial_number(commit: str, advisories_digest: str, tool_version: str) -> str:
     seed = f"{commit}\n{advisories_digest}\n{tool_version}"
     return f"urn:uuid:{uuid.uuid5(_NAMESPACE, seed)}"
 
 
-def aibom_serial(commit: str, advisories: Path | None = None) -> str:
-    """The serial number `govops bom` gives the AIBOM of `commit`."""
-    records = advisory_records(advisories)
-    return serial_number(commit, advisories_digest(records), govops_version())
+def aibom_serial(commit: str, advisories: Mapping[str, Any]) -> str:
+    """The serial number `govops bom` gives the AIBOM of `commit` with these advisories."""
+    return serial_number(commit, advisories_digest(advisories), govops_version())

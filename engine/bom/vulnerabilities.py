@@ -19,7 +19,7 @@ from cyclonedx.model.vulnerability import (
     VulnerabilitySource,
 )
 
-from engine.advisories import AdvisoryIndex
+from engine.advisories.match import AdvisoryIndex
 from engine.bom import refs
 from engine.bom.packages import PackageEntry
 from engine.catalog.lockfiles.model import normalize_name

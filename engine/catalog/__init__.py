@@ -5,8 +5,8 @@ and caches each parse by blob id. Knows nothing of policies.
 """
 
 from engine.catalog.cache import ParseCache
-from engine.catalog.load import CONFIG_PATH, CatalogLoader, is_yaml
+from engine.catalog.load import CONFIG_PATH, CatalogLoader, is_yaml, load_catalog, open_loader
 from engine.catalog.model import Catalog, Config, EnvironmentLock, GovObject
 
 __all__ = ["CONFIG_PATH", "Catalog", "CatalogLoader", "Config", "EnvironmentLock", "GovObject",
-           "ParseCache", "is_yaml"]
+           "ParseCache", "is_yaml", "load_catalog", "open_loader"]

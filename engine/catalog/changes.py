@@ -37,7 +37,7 @@ def _identity(loader: CatalogLoader, path: str, entry: FileEntry | None,
         raise InputError(exc.path, exc.line, f"{exc.message} (in {where})") from None
     if path not in parsed:
         return None
-    doc = parsed[path]["doc"]
+    doc = parsed[path].doc
     if doc["kind"] not in OBJECT_KINDS:
         return None
     return doc["kind"], doc["metadata"]["name"], doc

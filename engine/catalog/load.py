@@ -10,7 +10,8 @@ revision, never from the work tree, and each is parsed once per blob id like any
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from engine.catalog.cache import ParseCache
@@ -21,6 +22,16 @@ from engine.catalog.lockfiles import (
     require_lockfile_family,
 )
 from engine.catalog.model import Catalog, Config, EnvironmentLock, GovObject
+from engine.catalog.outcomes import (
+    SKIPPED,
+    Failed,
+    Outcome,
+    ParsedLock,
+    ParsedObject,
+    decode,
+    encode,
+    failed,
+)
 from engine.catalog.schema import (
     API_VERSION,
     CONFIG_FIELDS,
@@ -32,6 +43,7 @@ from engine.catalog.schema import (
 from engine.errors import InputError
 from engine.repo import GitRepo, Snapshot
 from engine.repo.snapshot import FileEntry
+from engine.workdir import WorkDir
 
 CONFIG_PATH = "govops.yaml"
 MAX_OBJECT_BYTES = 1 << 20
@@ -59,13 +71,13 @@ class CatalogLoader:
 
     # -- single documents -------------------------------------------------------------
 
-    def _parse_object(self, path: str, entry: FileEntry) -> dict[str, Any]:
-        """Cached parse + structural validation; {"skip": True} for YAML that is not govops."""
+    def _parse_object(self, path: str, entry: FileEntry) -> Outcome:
+        """Parse + structural validation (on a cache miss); Skipped for YAML not govops's."""
         if self._repo.blob_size(entry.oid) > MAX_OBJECT_BYTES:
-            return {"error": f"file too large (over {MAX_OBJECT_BYTES} bytes)", "line": None}
+            return Failed(f"file too large (over {MAX_OBJECT_BYTES} bytes)", None)
         data = self._repo.read_blob(entry.oid)
         if _MARKER not in data:
-            return {"skip": True}
+            return SKIPPED
         from engine.catalog.yamldoc import parse_yaml  # only on a cache miss: ruamel is 15 ms
 
         try:
@@ -75,18 +87,20 @@ class CatalogLoader:
             kind = doc["kind"]
             validate(path, doc, lines, CONFIG_FIELDS if kind == CONFIG_KIND else fields_for(kind))
         except InputError as exc:
-            return {"error": exc.message, "line": exc.line}
-        return {"doc": doc, "lines": lines}
+            return failed(exc)
+        return ParsedObject(doc, lines)
 
-    def parsed_objects(self, files: Iterable[tuple[str, FileEntry]]) -> dict[str, dict[str, Any]]:
-        """Parsed form of each YAML file, by path; raises on the first bad file (by path)."""
+    def parsed_objects(self, files: Iterable[tuple[str, FileEntry]]) -> dict[str, ParsedObject]:
+        """Parsed form of each govops YAML file, by path; raises on the first bad file (by
+        path)."""
         todo = sorted(files)
         for path, entry in todo:
             if entry.is_symlink:
                 raise InputError(path, None, "is a symlink; govops reads only regular files "
                                  "(commit the file itself)")
         parsed = self._through_cache(todo, "yaml", self._parse_object)
-        return {path: result for path, result in parsed.items() if "skip" not in result}
+        return {path: result for path, result in parsed.items()
+                if isinstance(result, ParsedObject)}
 
     def lockfiles(self, snapshot: Snapshot, paths: Iterable[str]) -> dict[str, ResolvedLock]:
         """Parsed lock files by path, with the files they include (`-r`) read from the same
@@ -100,7 +114,7 @@ class CatalogLoader:
         for family, group in sorted(by_family.items()):
             parsed = self._through_cache(group, f"lock-{family}", self._parse_lock)
             for path, result in parsed.items():
-                lock = LockFile.from_json(result)
+                lock = _lock(result)
                 if not lock.includes:
                     out[path] = ResolvedLock(lock, ())
                     continue
@@ -127,7 +141,7 @@ class CatalogLoader:
                     included[include] = entry.oid
                     parsed = self._through_cache([(include, entry)], "lock-requirements",
                                                  self._parse_include)[include]
-                    records.extend(self._merged(snapshot, include, LockFile.from_json(parsed),
+                    records.extend(self._merged(snapshot, include, _lock(parsed),
                                                 include, (*stack, include), included))
                 pending = next(targets, None)
             if record is not None:
@@ -156,40 +170,39 @@ class CatalogLoader:
         return joined
 
     def _through_cache(self, files: list[tuple[str, FileEntry]], kind: str,
-                       parse: Callable[[str, FileEntry], dict[str, Any]],
-                       ) -> dict[str, dict[str, Any]]:
-        """Cached results by path, parsing the misses; a cached error is raised again with
-        this path (the same blob may sit at several paths)."""
+                       parse: Callable[[str, FileEntry], Outcome]) -> dict[str, Outcome]:
+        """Outcomes by path, from the cache or parsed on a miss; a failure is raised again
+        with this path (the same blob may sit at several paths)."""
         keys = {path: ParseCache.key(kind, entry.oid) for path, entry in files}
         cached = self._cache.get_many(keys.values())
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, Outcome] = {}
         for path, entry in files:
-            result = cached.get(keys[path])
+            result = _cached(cached.get(keys[path]))
             if result is None:
                 result = parse(path, entry)
-                self._cache.put(keys[path], result)
-            if "error" in result:
-                raise InputError(path, result["line"], result["error"])
+                self._cache.put(keys[path], encode(result))
+            if isinstance(result, Failed):
+                result.raise_at(path)
             out[path] = result
         return out
 
-    def _parse_lock(self, path: str, entry: FileEntry) -> dict[str, Any]:
+    def _parse_lock(self, path: str, entry: FileEntry) -> Outcome:
         return self._parse_text(path, entry, parse_lockfile)
 
-    def _parse_include(self, path: str, entry: FileEntry) -> dict[str, Any]:
+    def _parse_include(self, path: str, entry: FileEntry) -> Outcome:
         return self._parse_text(path, entry, parse_requirements_file)
 
     def _parse_text(self, path: str, entry: FileEntry,
-                    parse: Callable[[str, str], LockFile]) -> dict[str, Any]:
+                    parse: Callable[[str, str], LockFile]) -> Outcome:
         if self._repo.blob_size(entry.oid) > MAX_LOCK_BYTES:
-            return {"error": f"file too large (over {MAX_LOCK_BYTES} bytes)", "line": None}
+            return Failed(f"file too large (over {MAX_LOCK_BYTES} bytes)", None)
         from engine.catalog.yamldoc import decode_utf8
 
         try:
             text = decode_utf8(path, self._repo.read_blob(entry.oid))
-            return parse(path, text).as_json()
+            return ParsedLock(parse(path, text))
         except InputError as exc:
-            return {"error": exc.message, "line": exc.line}
+            return failed(exc)
 
     # -- whole snapshots --------------------------------------------------------------
 
@@ -199,7 +212,7 @@ class CatalogLoader:
         config = Config(path=None)
         objects: dict[str, dict[str, GovObject]] = {kind: {} for kind in OBJECT_KINDS}
         for path, result in parsed.items():
-            doc, lines = result["doc"], result["lines"]
+            doc, lines = result.doc, result.lines
             if doc["kind"] == CONFIG_KIND:
                 if path != CONFIG_PATH:
                     raise InputError(path, lines.get("kind"),
@@ -241,6 +254,37 @@ class CatalogLoader:
         return {name: EnvironmentLock(name, path, snapshot.files[path].oid, parsed[path].lock,
                                       parsed[path].included)
                 for name, path in declared_paths.items()}
+
+
+@contextmanager
+def open_loader(repo: GitRepo) -> Iterator[CatalogLoader]:
+    """A loader on the repository's parse cache, which is flushed and closed on the way out."""
+    cache = ParseCache(WorkDir(repo.git_dir).parse_cache)
+    try:
+        yield CatalogLoader(repo, cache)
+    finally:
+        cache.close()
+
+
+def load_catalog(repo: GitRepo, snapshot: Snapshot) -> Catalog:
+    """The catalog of one snapshot, through the repository's parse cache."""
+    with open_loader(repo) as loader:
+        return loader.load(snapshot)
+
+
+def _cached(raw: Any) -> Outcome | None:
+    """A cached row's outcome; None (a miss) for no row or one this version cannot read."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return decode(raw)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _lock(outcome: Outcome) -> LockFile:
+    assert isinstance(outcome, ParsedLock), outcome  # lock parsers give nothing else
+    return outcome.lock
 
 
 def _check_header(path: str, doc: Any, lines: dict[str, int]) -> None:

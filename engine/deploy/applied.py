@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 
 from engine.deploy.manifests import Manifest, digest_of
-from engine.errors import GovopsError, Refused
-from engine.ledger.store import Ledger, StoredEntry, stored
-from engine.repo import GitRepo
+from engine.errors import Refused
+from engine.ledger.entry import DEPLOYING, StoredEntry
+from engine.ledger.store import Ledger, stored
 
 MANIFESTS_FILE = "manifests.json"
-DEPLOYING = ("apply", "rollback")
 
 
 def encode(manifests: tuple[Manifest, ...] | list[Manifest]) -> bytes:
@@ -57,29 +55,8 @@ def last_deployed(ledger: Ledger, stack: str) -> StoredEntry | None:
     return None
 
 
-def deployed_files(repo: GitRepo, ledger: Ledger, stack: str, item: StoredEntry,
-                   programs: Path) -> dict[str, bytes] | None:
-    """What `item` deployed: its recorded manifests, or (for an entry that recorded none) its
-    commit re-planned with the decision id and AIBOM serial it links, accepted only when that
-    adds up to its recorded digest. None when neither is possible (every object then shows as
-    a create, and the caller says why)."""
-    recorded = recorded_manifests(item)
-    if recorded is not None:
-        return recorded
-    from engine.deploy.apply import spec_of
-    from engine.deploy.gate import GatePassed
-    from engine.deploy.plan import build_plan
-
-    by_hash = {e.hash: e for e in ledger.entries()}
-    decision = by_hash.get(item.entry.links.get("decision", ""))
-    aibom = by_hash.get(item.entry.links.get("aibom", ""))
-    if decision is None or aibom is None or item.entry.revision is None:
-        return None
-    try:
-        spec = spec_of(repo, stack, GatePassed(item.entry.revision, decision, aibom))
-        planned = build_plan(spec, None, programs)
-    except GovopsError:
-        return None
-    if planned.digest != item.entry.details.get("manifestsDigest"):
-        return None
-    return planned.files
+def check_recorded_manifests(item: StoredEntry) -> None:
+    """For `audit verify` (handed to the ledger's chain check): an apply or rollback entry's
+    recorded manifests, when it has them, add up to its digest; Refused otherwise."""
+    if item.entry.type in DEPLOYING:
+        recorded_manifests(item)

@@ -1,45 +1,50 @@
 """The gate before any deployment: a revision goes out only on a passing, verified decision.
 
-The latest `decision` and the latest `aibom` entry of the commit are looked up in the ledger;
+`run_gate` (apply) takes the latest `decision` and `aibom` entries of the commit; `linked_gate`
+(rollback) takes those an earlier apply or rollback links, and that entry itself. Either way,
 each entry's own receipt (entry.sigstore.json over entry.json) and its recorded receipts
 (`decision.sigstore.json` over `decision.json`, `aibom.sigstore.json` over `aibom.cdx.json`)
-must verify against the repository's trust policy (govops.yaml at HEAD) and be about that
-commit, and every recorded file must match its digest in the entry. Missing or refused: exit 3.
-A verified decision whose verdict is not `pass`: exit 1, naming the policies that failed.
+must verify against the trust policy handed in and be about that commit, every recorded file
+must match its digest in the entry, and the decision must pass
+(`engine.ledger.verdict.require_passing`, the same rule `audit verify` applies). Missing or
+refused: exit 3. A verified decision that does not pass: exit 1, naming the failing policies.
 
 Must never call the Pulumi engine nor write anything: it only reads the ledger.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.attest.files import DECISION_FILE
 from engine.attest.trust import TrustPolicy
-from engine.attest.verify import Refused
-from engine.errors import GovopsError
+from engine.errors import Refused
 from engine.ledger.chain import check_digests, check_receipts
-from engine.ledger.store import Ledger, StoredEntry
+from engine.ledger.entry import StoredEntry
+from engine.ledger.store import Ledger
+from engine.ledger.verdict import require_passing
 
 
 class NotAttested(Refused):
     """No decision or AIBOM entry for the revision (exit 3)."""
 
 
-class DecisionFailed(GovopsError):
-    """The revision's verified decision does not pass (exit 1)."""
-
-    exit_code = 1
-
-
 @dataclass(frozen=True)
 class GatePassed:
+    """A commit and the verified decision and AIBOM entries it may be deployed on."""
+
     commit: str
     decision: StoredEntry
     aibom: StoredEntry
+
+    @property
+    def decision_id(self) -> str:
+        return str(self.decision.entry.details.get("decisionId", ""))
+
+    @property
+    def aibom_serial(self) -> str:
+        return str(self.aibom.entry.details.get("serialNumber", ""))
 
 
 def latest(entries: list[StoredEntry], kind: str, commit: str) -> StoredEntry | None:
@@ -59,19 +64,17 @@ def verify_entry(item: StoredEntry, commit: str, trust: TrustPolicy,
         raise Refused(f"{where} does not verify: {exc}") from None
 
 
-def failed_policies(decision_text: bytes) -> list[str]:
-    """Ids of the policies with a deny result that is not waived."""
-    try:
-        doc = json.loads(decision_text)
-    except ValueError:
-        return []
-    ids = {str(r.get("id")) for r in doc.get("results", [])
-           if isinstance(r, dict) and r.get("severity") == "deny" and not r.get("waived")}
-    return sorted(ids)
+def _passes(gate: GatePassed, trust: TrustPolicy, trust_config: Callable[[], Any],
+            also: tuple[StoredEntry, ...] = ()) -> GatePassed:
+    for item in (gate.decision, gate.aibom, *also):
+        verify_entry(item, gate.commit, trust, trust_config)
+    require_passing(gate.decision)
+    return gate
 
 
 def run_gate(ledger: Ledger, commit: str, trust: TrustPolicy,
              trust_config: Callable[[], Any]) -> GatePassed:
+    """The latest decision and AIBOM entries of `commit`, verified, the decision passing."""
     entries = ledger.entries()
     decision = latest(entries, "decision", commit)
     aibom = latest(entries, "aibom", commit)
@@ -80,18 +83,23 @@ def run_gate(ledger: Ledger, commit: str, trust: TrustPolicy,
         raise NotAttested(f"the ledger has no {' and no '.join(missing)} entry for commit "
                           f"{commit}: run `govops attest --rev {commit} --record` first")
     assert decision is not None and aibom is not None
-    verify_entry(decision, commit, trust, trust_config)
-    verify_entry(aibom, commit, trust, trust_config)
-    verdict = decision.entry.details.get("verdict")
-    text = decision.recorded.get(DECISION_FILE, b"")
-    try:
-        recorded_verdict = json.loads(text).get("verdict")
-    except ValueError:
-        recorded_verdict = None
-    if verdict != "pass" or recorded_verdict != "pass":
-        failing = failed_policies(text)
-        raise DecisionFailed(
-            f"the decision of commit {commit} (entry #{decision.entry.seq}) is "
-            f"{recorded_verdict or verdict!r}, not pass"
-            + (f": failing policies {', '.join(failing)}" if failing else ""))
-    return GatePassed(commit, decision, aibom)
+    return _passes(GatePassed(commit, decision, aibom), trust, trust_config)
+
+
+def linked_gate(ledger: Ledger, item: StoredEntry, trust: TrustPolicy,
+                trust_config: Callable[[], Any]) -> GatePassed:
+    """The decision and AIBOM entries an apply or rollback entry rests on (its links, of its
+    own commit), each verified with the entry itself, the decision passing."""
+    commit = item.entry.revision
+    where = f"{item.entry.type} entry #{item.entry.seq}"
+    if commit is None:
+        raise Refused(f"{where} names no revision")
+    by_hash = {e.hash: e for e in ledger.entries()}
+    linked: dict[str, StoredEntry] = {}
+    for role in ("decision", "aibom"):
+        found = by_hash.get(item.entry.links.get(role, ""))
+        if found is None or found.entry.type != role or found.entry.revision != commit:
+            raise Refused(f"{where} does not link a {role} entry of commit {commit}")
+        linked[role] = found
+    return _passes(GatePassed(commit, linked["decision"], linked["aibom"]), trust, trust_config,
+                   also=(item,))

@@ -1,4 +1,5 @@
-"""Run one Stack's program with the Pulumi engine through the Automation API: refresh, then up.
+"""Run one Stack's program with the Pulumi engine through the Automation API: refresh, then up
+(`deploy`), and a preview of the same program and config (`preview_changes`).
 
 `LocalWorkspace` with an inline program (the spec's program from `stacks/`, called with the
 StackSpec), project `govops-<stack>`, the passphrase secrets provider, and the stack config
@@ -34,6 +35,7 @@ from pulumi._version import version as _sdk_version
 
 from engine.deploy.spec import StackSpec
 from engine.errors import GovopsError
+from engine.workdir import WorkDir
 
 PASSPHRASE_ENV = "PULUMI_CONFIG_PASSPHRASE"
 PASSPHRASE_FILE_ENV = "PULUMI_CONFIG_PASSPHRASE_FILE"
@@ -70,7 +72,7 @@ def pulumi_cli() -> auto.PulumiCommand:
 
 
 def default_backend(git_dir: Path) -> str:
-    return f"file://{(git_dir / 'govops' / 'pulumi').resolve()}"
+    return f"file://{WorkDir(git_dir).pulumi_state.resolve()}"
 
 
 def passphrase_env(backend_url: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -174,3 +176,32 @@ def deploy(request: RunRequest, command: auto.PulumiCommand,
         note = f"stack export failed: {last_line(exc)}"
     return Deployed(project_name(spec.name), spec.name, request.backend_url, _summary(up.summary),
                     _summary(refreshed.summary), digest, note)
+
+
+def _op(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def preview_changes(request: RunRequest, command: auto.PulumiCommand,
+                    environ: Mapping[str, str] | None = None
+                    ) -> tuple[dict[str, int], list[str]]:
+    """select the stack, set the same config, preview: (change summary, changed resources)."""
+    spec = request.spec
+    changed: list[str] = []
+
+    def on_event(event: auto.EngineEvent) -> None:
+        pre = event.resource_pre_event
+        if pre is not None and _op(pre.metadata.op) != "same":
+            changed.append(f"{_op(pre.metadata.op)} {pre.metadata.urn}")
+
+    try:
+        stack = open_stack(request, command, environ, create=False)
+        result = stack.preview(message=request.message, on_event=on_event)
+    except auto.errors.CommandError as exc:
+        raise PulumiFailed(f"pulumi preview failed for stack {spec.name}: "
+                           f"{last_line(exc)}") from None
+    except RuntimeError as exc:  # the engine sent no summary event
+        raise PulumiFailed(f"pulumi preview failed for stack {spec.name}: {exc}") from None
+    summary = {_op(op): int(n) for op, n in sorted((result.change_summary or {}).items(),
+                                                   key=lambda kv: _op(kv[0]))}
+    return summary, changed

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.catalog import Catalog, GovObject
+from engine.catalog.model import Catalog, GovObject
 from engine.errors import GovopsError, InputError
-from engine.policy.library import default_library_dir
+from engine.shipped import library_dir
 
 
 class UnknownStackError(GovopsError):
@@ -93,7 +93,7 @@ class StackSpec:
 
 def gpu_products(library: Path | None = None) -> dict[str, str]:
     """GPU type -> the `nvidia.com/gpu.product` node label, from policies/data/gpus.json."""
-    path = (library or default_library_dir()) / "data" / "gpus.json"
+    path = (library or library_dir()) / "data" / "gpus.json"
     try:
         gpus = json.loads(path.read_text())["govops"]["gpus"]
     except (OSError, ValueError, KeyError) as exc:

@@ -5,21 +5,26 @@ in the chain.
 
 Fails closed and names the first bad entry: a problem further down is never hidden behind a
 later one, and nothing after a bad entry is called good.
+
+Checks that belong to a stage above the ledger (the deploy stage owns the format of the
+manifests an apply records) are handed in as `entry_checks`: callables that raise Refused with
+the reason. There is no default: a caller states what it checks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from engine.attest import statement as st
 from engine.attest.files import covered_by, is_receipt
 from engine.attest.trust import TrustPolicy
-from engine.attest.verify import Expectation, Refused, verify_receipt
-from engine.errors import GovopsError
-from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, sha256
-from engine.ledger.store import Ledger, LedgerError, StoredEntry, stored
+from engine.attest.verify import Expectation, verify_receipt
+from engine.errors import GovopsError, Refused
+from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, StoredEntry, sha256
+from engine.ledger.store import Ledger, LedgerError, stored
+from engine.ledger.verdict import require_passing
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,9 @@ class ChainReport:
     problem: ChainProblem | None
 
 
+EntryCheck = Callable[[StoredEntry], None]  # raises Refused naming what is wrong
+
+
 class _Bad(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -57,20 +65,15 @@ def _check_links(item: StoredEntry, by_hash: dict[str, StoredEntry]) -> None:
         aibom = by_hash.get(entry.links.get("aibom", ""))
         if decision is None or decision.entry.type != "decision":
             raise _Bad(f"an {entry.type} must rest on a decision entry (links.decision)")
-        if decision.entry.details.get("verdict") != "pass":
-            raise _Bad(f"an {entry.type} rests on a decision whose verdict is "
-                       f"{decision.entry.details.get('verdict')!r}, not 'pass'")
+        try:
+            require_passing(decision)
+        except GovopsError as exc:  # DecisionFailed or Refused: either way it passes nothing
+            raise _Bad(f"an {entry.type} must rest on a passing decision: {exc}") from None
         if aibom is None or aibom.entry.type != "aibom":
             raise _Bad(f"an {entry.type} must rest on an AIBOM entry (links.aibom)")
         for other in (decision, aibom):
             if other.entry.revision != entry.revision:
                 raise _Bad(f"rests on entry #{other.entry.seq} about another revision")
-        from engine.deploy.applied import recorded_manifests  # the deploy stage owns the format
-
-        try:
-            recorded_manifests(item)
-        except Refused as exc:
-            raise _Bad(str(exc)) from None
 
 
 def check_digests(item: StoredEntry) -> None:
@@ -108,6 +111,14 @@ def check_receipts(item: StoredEntry, commit: str | None, trust: TrustPolicy,
     return checked
 
 
+def _run_checks(item: StoredEntry, entry_checks: Sequence[EntryCheck]) -> None:
+    try:
+        for entry_check in entry_checks:
+            entry_check(item)
+    except Refused as exc:
+        raise _Bad(str(exc)) from None
+
+
 def _check_entry(item: StoredEntry, trust: TrustPolicy, trust_config: Callable[[], Any],
                  signatures: bool) -> int:
     """The entry's files against its digests, and (when asked) every signature in it."""
@@ -124,7 +135,7 @@ def _check_entry(item: StoredEntry, trust: TrustPolicy, trust_config: Callable[[
 
 
 def verify_chain(ledger: Ledger, trust: TrustPolicy, trust_config: Callable[[], Any],
-                 from_seq: int = 1) -> ChainReport:
+                 from_seq: int = 1, *, entry_checks: Sequence[EntryCheck]) -> ChainReport:
     """Check the whole chain (signatures from `from_seq` on); on success the checkpoint moves
     to the tip."""
     try:
@@ -157,6 +168,7 @@ def verify_chain(ledger: Ledger, trust: TrustPolicy, trust_config: Callable[[], 
                 raise _Bad(f"prev is {item.entry.prev}, but the entry before it hashes to "
                            f"{expected_prev}")
             _check_links(item, by_hash)
+            _run_checks(item, entry_checks)
             signatures += _check_entry(item, trust, trust_config, seq >= from_seq)
             if checkpoint is not None and checkpoint.seq == seq and checkpoint.hash != item.hash:
                 raise _Bad(f"differs from the verified checkpoint ({checkpoint.hash[:19]}...): "

@@ -17,6 +17,7 @@ import rfc8785
 ENTRY_FILE = "entry.json"
 ENTRY_RECEIPT = "entry.sigstore.json"
 TYPES = ("decision", "aibom", "apply", "rollback", "verify", "waiver")
+DEPLOYING = ("apply", "rollback")  # the entries that change what runs on a stack
 
 
 def sha256(data: bytes) -> str:
@@ -94,3 +95,18 @@ class Entry:
         if quick.encode("utf-8") != data and entry.encode() != data:
             raise ValueError("entry.json is not in canonical form (RFC 8785)")
         return entry
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry as the ledger holds it: decoded, its hash, its ledger commit and its files."""
+
+    entry: Entry
+    hash: str
+    commit: str
+    files: dict[str, bytes]
+
+    @property
+    def recorded(self) -> dict[str, bytes]:
+        """The receipts and files the entry records (not its own entry.json and receipt)."""
+        return {k: v for k, v in self.files.items() if k not in (ENTRY_FILE, ENTRY_RECEIPT)}

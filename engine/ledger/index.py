@@ -33,7 +33,6 @@ Schema (version 3; `meta` holds `schema`, `last_seq`, `last_hash`, `last_commit`
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import re
 import sqlite3
@@ -44,14 +43,15 @@ from pathlib import Path
 from typing import Any
 
 from engine.attest.files import AIBOM_FILE, DECISION_FILE
+from engine.clock import epoch
 from engine.errors import GovopsError
-from engine.ledger.entry import sha256
-from engine.ledger.store import Ledger, LedgerError, StoredEntry, stored
+from engine.ledger.entry import DEPLOYING, StoredEntry, sha256
+from engine.ledger.store import Ledger, LedgerError, stored
+from engine.policy.decision import Decision
 from engine.repo import GitRepo
+from engine.workdir import WorkDir
 
 SCHEMA_VERSION = "3"
-INDEX_NAME = "ledger-index.sqlite"
-DEPLOYING = ("apply", "rollback")
 
 _TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -101,11 +101,6 @@ class LedgerIndexError(GovopsError):
 def normalise(name: str) -> str:
     """The key names are matched on: lowercase, runs of `-`, `_`, `.` as one `-` (PEP 503)."""
     return re.sub(r"[-_.]+", "-", name.strip()).lower()
-
-
-def epoch(moment: str) -> int:
-    """Seconds since the epoch of an RFC 3339 time as the ledger writes it."""
-    return int(dt.datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp())
 
 
 @dataclass(frozen=True)
@@ -225,7 +220,7 @@ class LedgerIndex:
 
     @classmethod
     def open(cls, repo: GitRepo, path: Path | None = None, refresh: bool = True) -> LedgerIndex:
-        path = path or repo.git_dir / "govops" / INDEX_NAME
+        path = path or WorkDir(repo.git_dir).ledger_index
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -542,19 +537,18 @@ def _parse_aibom(data: bytes | None) -> dict[str, Any] | None:
 
 
 def _results(item: StoredEntry) -> Iterable[tuple[Any, ...]]:
+    """The rows of `results` for a decision entry: what its decision.json reports, read back
+    as a Decision (a record that does not read back adds no rows)."""
     data = item.files.get(DECISION_FILE)
     if data is None:
         return []
     try:
-        decision = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        decision = Decision.from_json(json.loads(data))
+    except ValueError:  # also UnicodeDecodeError and JSONDecodeError
         return []
-    rows = []
-    for waived, key in ((0, "results"), (1, "waived")):
-        for result in decision.get(key) or [] if isinstance(decision, dict) else []:
-            if isinstance(result, dict) and result.get("id"):
-                rows.append((item.entry.seq, str(result["id"]), result.get("kind"),
-                             result.get("name"), result.get("file"), result.get("line"),
-                             result.get("severity"), waived,
-                             result.get("waiver") if waived else None))
+    seq = item.entry.seq
+    rows: list[tuple[Any, ...]] = [(seq, r.id, r.kind, r.name, r.file, r.line, r.severity, 0,
+                                    None) for r in decision.results]
+    rows += [(seq, w.result.id, w.result.kind, w.result.name, w.result.file, w.result.line,
+              w.result.severity, 1, w.waiver) for w in decision.waived]
     return rows

@@ -1,20 +1,16 @@
 """The auditors' questions, answered from the ledger index: `log`, `show`, `at` and `search`.
 
-Every answer is a frozen dataclass that `engine.report.audit_format` renders; nothing here
-prints. The answers say what the ledger records and are only as trustworthy as the ledger:
-the index does not verify signatures (`govops audit verify` does).
+Every answer is a frozen dataclass or NamedTuple of `engine.ledger.answers`, which
+`engine.report.audit` renders; nothing here prints. The answers say what the ledger records and
+are only as trustworthy as the ledger: the index does not verify signatures (`govops audit
+verify` does).
 
 Liveness: an apply or rollback of stack S is live from its time (inclusive) until the time of
 the next apply or rollback of S in the ledger (exclusive), or for ever if there is none. Were
 entry times ever to go backwards, the interval that started last wins.
 
-ENTRY: a seq number (`12`), or a prefix of at least 4 hex digits of the entry hash (`9f3c07`,
-`sha256:9f3c07`; a prefix made only of digits needs the `sha256:` to be read as a hash).
-
-TIME: RFC 3339 (`2026-11-20T12:00:00Z`, `2026-11-20T13:00:00+01:00`); a date or a date and
-time, read as UTC (`2026-11-20`, `2026-11-20 14:05`, `2026-11-20 14:05:30`, `2026-11-20T14:05`);
-`now`; `yesterday` (24 hours ago); `N second(s)|minute(s)|hour(s)|day(s)|week(s) ago`. Unlike
-git, dates without a zone are UTC, so an answer does not depend on the machine asking.
+ENTRY is read by `engine.ledger.reference`, TIME by `engine.clock`: the same grammar as every
+other command. Rows are read by column name (`Columns`), never by position.
 """
 
 from __future__ import annotations
@@ -26,212 +22,72 @@ import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
-from engine.errors import GovopsError
+from engine.clock import parse_time, seconds, utc
+from engine.ledger.answers import (
+    AtResult,
+    DecisionHit,
+    DeployedItem,
+    Deployment,
+    EntryFile,
+    EntrySummary,
+    Link,
+    LiveRange,
+    LogResult,
+    PolicyHit,
+    Reindexed,
+    SearchResult,
+    ShowResult,
+)
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, TYPES
 from engine.ledger.index import LedgerIndex, normalise
-
-
-class QueryError(GovopsError):
-    """A query the ledger cannot answer as asked: a bad ENTRY, TIME or search term."""
-
-
-# -- answers ------------------------------------------------------------------------------------
-
-
-class Link(NamedTuple):
-    role: str
-    hash: str
-    seq: int | None  # None: the hash is not an entry of this ledger
-
-
-class EntrySummary(NamedTuple):
-    seq: int
-    hash: str
-    commit: str  # the ledger commit holding the entry
-    type: str
-    time: str
-    actor: str
-    revision: str | None  # the governed repo's commit the entry is about
-    stack: str | None
-    verdict: str | None
-    decision_id: str | None
-    serial_number: str | None
-    links: tuple[Link, ...]
-
-
-@dataclass(frozen=True)
-class LogResult:
-    stack: str | None
-    type: str | None
-    since: str | None
-    until: str | None
-    entries: tuple[EntrySummary, ...]
-
-
-@dataclass(frozen=True)
-class EntryFile:
-    name: str
-    size: int
-    digest: str
-    role: str  # entry (entry.json), signature (entry.sigstore.json) or recorded
-
-
-@dataclass(frozen=True)
-class ShowResult:
-    entry: EntrySummary
-    document: dict[str, Any]  # entry.json as recorded
-    files: tuple[EntryFile, ...]
-    linked: tuple[EntrySummary, ...]  # the entries it links to
-
-
-class DeployedItem(NamedTuple):
-    kind: str  # model, dataset, environment, package, image, driver
-    name: str
-    version: str | None  # a model's revision, a package's version, an image's digest
-    digest: str | None
-    purl: str | None
-    environment: str | None  # the environment that brings it in (packages, images, drivers)
-
-
-@dataclass(frozen=True)
-class AtResult:
-    stack: str
-    time: str
-    entry: EntrySummary | None  # the apply/rollback live then; None: nothing was deployed
-    live_from: str | None
-    live_until: str | None  # None: still live
-    aibom: str | None  # ok, no-link, unreadable or no-stack: what the index found
-    items: tuple[DeployedItem, ...]
-    first: EntrySummary | None  # when nothing was: the stack's first apply/rollback, if any
-
-    def of(self, kind: str) -> tuple[DeployedItem, ...]:
-        return tuple(i for i in self.items if i.kind == kind)
-
-
-class Deployment(NamedTuple):
-    """An apply/rollback that matched a search, the time it was live and what matched.
-
-    Link, EntrySummary, DeployedItem and Deployment are NamedTuples rather than frozen
-    dataclasses: a broad search builds one of each per matching deployment (9,000 of them for
-    a policy every decision reports), and a NamedTuple is built 5x faster."""
-
-    entry: EntrySummary
-    stack: str
-    live_from: str
-    live_until: str | None
-    matched: tuple[DeployedItem, ...]  # empty for policy and waiver searches
-
-
-@dataclass(frozen=True)
-class LiveRange:
-    """Consecutive matching deployments of one stack, merged: from, until, which entries."""
-
-    stack: str
-    live_from: str
-    live_until: str | None
-    entries: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class PolicyHit:
-    policy: str
-    kind: str | None
-    name: str | None
-    file: str | None
-    line: int | None
-    severity: str | None
-    waived: bool
-    waiver: str | None
-
-
-@dataclass(frozen=True)
-class DecisionHit:
-    entry: EntrySummary
-    results: tuple[PolicyHit, ...]
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    field: str  # package, model, policy or waiver
-    value: str  # as asked (NAME, NAME@VERSION, DIGEST, ID)
-    decisions: tuple[DecisionHit, ...]
-    deployments: tuple[Deployment, ...]
-    ranges: tuple[LiveRange, ...]
-
-
-# -- parsing ENTRY and TIME ---------------------------------------------------------------------
-
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-_LOCAL = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$")
-_AGO = re.compile(r"^(\d+)\s+(second|minute|hour|day|week)s?\s+ago$")
-TIME_FORMS = ("an RFC 3339 time (2026-11-20T12:00:00Z), a date (2026-11-20, 2026-11-20 14:05, "
-              "UTC), 'now', 'yesterday' or 'N days ago'")
-
-
-def utc(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str, now: dt.datetime | None = None) -> dt.datetime:
-    """TIME as an aware UTC datetime (see the module docstring for the forms)."""
-    value = text.strip()
-    lowered = value.lower()
-    current = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    try:
-        if lowered == "now":
-            return current
-        if lowered == "yesterday":
-            return current - dt.timedelta(days=1)
-        if match := _AGO.match(lowered):
-            return current - dt.timedelta(**{match.group(2) + "s": int(match.group(1))})
-        if _RFC3339.match(value):
-            return dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00")
-                                             ).astimezone(dt.UTC)
-        if _LOCAL.match(value):
-            return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
-    except (ValueError, OverflowError):
-        pass
-    raise QueryError(f"TIME {text!r} is not {TIME_FORMS}")
-
-
-def _seconds(moment: dt.datetime) -> int:
-    return int(moment.timestamp() // 1)
-
-
-def resolve_entry(index: LedgerIndex, reference: str) -> int:
-    """The seq of ENTRY (a seq number or a hash prefix); QueryError when it names no entry or
-    several."""
-    text = reference.strip().lower()
-    as_hash = text.startswith("sha256:")
-    text = text.removeprefix("sha256:")
-    count = int(index.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
-    if text.isascii() and text.isdigit() and not as_hash:
-        seq = int(text)
-        if 1 <= seq <= count:
-            return seq
-        raise QueryError(f"no ledger entry #{seq} (the ledger has {count})")
-    if len(text) < 4 or any(c not in "0123456789abcdef" for c in text):
-        raise QueryError(f"ENTRY {reference!r} is neither an entry number nor a hash prefix of "
-                         "at least 4 hex digits")
-    low = "sha256:" + text
-    found = index.db.execute("SELECT seq FROM entries WHERE hash >= ? AND hash < ? LIMIT 2",
-                             (low, low + "~")).fetchall()
-    if len(found) == 1:
-        return int(found[0][0])
-    if not found:
-        raise QueryError(f"no ledger entry has a hash starting with {text!r}")
-    many = index.db.execute("SELECT COUNT(*) FROM entries WHERE hash >= ? AND hash < ?",
-                            (low, low + "~")).fetchone()[0]
-    raise QueryError(f"hash prefix {text!r} matches {many} entries: give more digits")
-
+from engine.ledger.reference import QueryError, no_such_seq, not_one_match, parse_entry_ref
 
 # -- reading rows -------------------------------------------------------------------------------
 
-_ENTRY_COLUMNS = ("e.seq, e.hash, e.commit_id, e.type, e.time, e.actor, e.revision, e.stack, "
-                  "e.verdict, e.decision_id, e.serial, e.links")
-_ITEM_COLUMNS = "i.kind, i.name, i.version, i.digest, i.purl, i.environment"
+
+@dataclass(frozen=True)
+class Columns:
+    """A SELECT list whose positions are looked up by column name, never counted by hand."""
+
+    names: tuple[str, ...]
+
+    def __add__(self, other: Columns) -> Columns:
+        return Columns(self.names + other.names)
+
+    @property
+    def sql(self) -> str:
+        return ", ".join(self.names)
+
+    def at(self, name: str) -> int:
+        return self.names.index(name)
+
+    def span(self, part: Columns) -> slice:
+        """Where `part` sits in this list (it must be contiguous, as `+` makes it)."""
+        start = self.at(part.names[0])
+        return slice(start, start + len(part.names))
+
+
+# In the order of the fields of EntrySummary and DeployedItem, which rows are read into.
+_ENTRY = Columns(("e.seq", "e.hash", "e.commit_id", "e.type", "e.time", "e.actor", "e.revision",
+                  "e.stack", "e.verdict", "e.decision_id", "e.serial", "e.links"))
+_ITEM = Columns(("i.kind", "i.name", "i.version", "i.digest", "i.purl", "i.environment"))
+_LIVE = Columns(("l.stack", "l.start", "l.until"))
+_DEPLOYMENT = _ENTRY + _LIVE
+_FOUND = _DEPLOYMENT + _ITEM  # a deployed item with its deployment
+_RESULT = Columns(("r.seq", "r.policy", "r.kind", "r.name", "r.file", "r.line", "r.severity",
+                   "r.waived", "r.waiver"))
+assert len(_ENTRY.names) == len(EntrySummary._fields)
+assert len(_ITEM.names) == len(DeployedItem._fields)
+
+_SEQ, _LINKS = _ENTRY.at("e.seq"), _ENTRY.at("e.links")
+_D_STACK, _D_START, _D_UNTIL = (_DEPLOYMENT.at(c) for c in _LIVE.names)
+_F_ITEM = _FOUND.span(_ITEM)
+_F_NAME, _F_VERSION, _F_ENVIRONMENT = (_FOUND.at(c) for c in ("i.name", "i.version",
+                                                               "i.environment"))
+_R_SEQ = _RESULT.at("r.seq")
+_R_HIT = slice(_RESULT.at("r.policy"), len(_RESULT.names))
 
 
 def _links(text: str, parsed: dict[str, tuple[Link, ...]] | None = None) -> tuple[Link, ...]:
@@ -247,12 +103,8 @@ def _links(text: str, parsed: dict[str, tuple[Link, ...]] | None = None) -> tupl
 
 def _summary(row: Sequence[Any], parsed: dict[str, tuple[Link, ...]] | None = None
              ) -> EntrySummary:
-    return EntrySummary(int(row[0]), row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-                        row[8], row[9], row[10], _links(row[11], parsed))
-
-
-def _item(row: Sequence[Any]) -> DeployedItem:
-    return DeployedItem(row[0], row[1], row[2], row[3], row[4], row[5])
+    return EntrySummary._make((int(row[_SEQ]), *row[_SEQ + 1:_LINKS],
+                               _links(row[_LINKS], parsed)))
 
 
 def _entries(db: sqlite3.Connection, seqs: Iterable[int]) -> dict[int, EntrySummary]:
@@ -261,10 +113,29 @@ def _entries(db: sqlite3.Connection, seqs: Iterable[int]) -> dict[int, EntrySumm
     for start in range(0, len(wanted), 500):
         chunk = wanted[start:start + 500]
         marks = ",".join("?" * len(chunk))
-        for row in db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries e WHERE e.seq IN "
+        for row in db.execute(f"SELECT {_ENTRY.sql} FROM entries e WHERE e.seq IN "
                               f"({marks})", chunk):
-            found[int(row[0])] = _summary(row)
+            found[int(row[_SEQ])] = _summary(row)
     return found
+
+
+def resolve_entry(index: LedgerIndex, reference: str) -> int:
+    """The seq of ENTRY (engine.ledger.reference); QueryError when it names no entry or
+    several."""
+    ref = parse_entry_ref(reference)
+    count = int(index.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+    if ref.seq is not None:
+        if 1 <= ref.seq <= count:
+            return ref.seq
+        raise no_such_seq(ref.seq, count)
+    bounds = (ref.low, ref.low + "~")
+    found = index.db.execute("SELECT seq FROM entries WHERE hash >= ? AND hash < ? LIMIT 2",
+                             bounds).fetchall()
+    if len(found) == 1:
+        return int(found[0][0])
+    many = index.db.execute("SELECT COUNT(*) FROM entries WHERE hash >= ? AND hash < ?",
+                            bounds).fetchone()[0] if found else 0
+    raise not_one_match(ref, int(many))
 
 
 # -- log, show ----------------------------------------------------------------------------------
@@ -288,12 +159,12 @@ def log(index: LedgerIndex, stack: str | None = None, type: str | None = None,
         values.append(type)
     if start is not None:
         clauses.append("e.epoch >= ?")
-        values.append(_seconds(start))
+        values.append(seconds(start))
     if end is not None:
         clauses.append("e.epoch <= ?")
-        values.append(_seconds(end))
+        values.append(seconds(end))
     where = " WHERE " + " AND ".join(clauses) if clauses else ""
-    rows = index.db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries e{where} ORDER BY e.seq",
+    rows = index.db.execute(f"SELECT {_ENTRY.sql} FROM entries e{where} ORDER BY e.seq",
                             values)
     return LogResult(stack, type, utc(start) if start else None, utc(end) if end else None,
                      tuple(_summary(r) for r in rows))
@@ -320,21 +191,21 @@ def show(index: LedgerIndex, reference: str) -> ShowResult:
 def at(index: LedgerIndex, when: str, stack: str, now: dt.datetime | None = None) -> AtResult:
     """The apply/rollback of `stack` live at `when`, and what it deployed."""
     moment = parse_time(when, now)
-    seconds = _seconds(moment)
-    row = index.db.execute(
+    at_seconds = seconds(moment)
+    live = index.db.execute(
         "SELECT seq, start, until, aibom FROM live WHERE stack = ? AND start_epoch <= ? AND "
         "(until_epoch IS NULL OR until_epoch > ?) ORDER BY start_epoch DESC, seq DESC LIMIT 1",
-        (stack, seconds, seconds)).fetchone()
-    if row is None:
+        (stack, at_seconds, at_seconds)).fetchone()
+    if live is None:
         first = index.db.execute("SELECT seq FROM live WHERE stack = ? ORDER BY start_epoch, "
                                  "seq LIMIT 1", (stack,)).fetchone()
         summary = _entries(index.db, [first[0]])[first[0]] if first else None
         return AtResult(stack, utc(moment), None, None, None, None, (), summary)
-    seq = int(row[0])
-    items = tuple(_item(r) for r in index.db.execute(
-        f"SELECT {_ITEM_COLUMNS} FROM deployed d JOIN items i ON i.id = d.item WHERE d.seq = ? "
+    seq, start, until, aibom = live
+    items = tuple(DeployedItem(*r) for r in index.db.execute(
+        f"SELECT {_ITEM.sql} FROM deployed d JOIN items i ON i.id = d.item WHERE d.seq = ? "
         "ORDER BY i.kind, i.name, i.version, i.environment", (seq,)))
-    return AtResult(stack, utc(moment), _entries(index.db, [seq])[seq], row[1], row[2], row[3],
+    return AtResult(stack, utc(moment), _entries(index.db, [seq])[seq], start, until, aibom,
                     items, None)
 
 
@@ -359,9 +230,6 @@ def _merge(deployments: Sequence[Deployment]) -> tuple[LiveRange, ...]:
     return tuple(ranges)
 
 
-_DEPLOYMENT_COLUMNS = f"{_ENTRY_COLUMNS}, l.stack, l.start, l.until"
-
-
 def _search_items(index: LedgerIndex, field: str, value: str, where: str,
                   values: Sequence[Any]) -> SearchResult:
     """One query: the matching deployed items with their entry and live interval."""
@@ -369,18 +237,19 @@ def _search_items(index: LedgerIndex, field: str, value: str, where: str,
     found: list[Deployment] = []
     current: tuple[Sequence[Any], list[DeployedItem]] | None = None
     rows = index.db.execute(
-        f"SELECT {_DEPLOYMENT_COLUMNS}, {_ITEM_COLUMNS} FROM items i "
+        f"SELECT {_FOUND.sql} FROM items i "
         "JOIN deployed d ON d.item = i.id JOIN entries e ON e.seq = d.seq "
         f"JOIN live l ON l.seq = d.seq WHERE {where}", values).fetchall()
     # Sorted here rather than by SQLite, whose temporary B-tree over thousands of wide rows
     # costs a third of a broad search.
-    rows.sort(key=lambda r: (r[0], r[16], r[17] or "", r[20] or ""))
+    rows.sort(key=lambda r: (r[_SEQ], r[_F_NAME], r[_F_VERSION] or "",
+                             r[_F_ENVIRONMENT] or ""))
     for row in rows:
-        if current is None or current[0][0] != row[0]:
+        if current is None or current[0][_SEQ] != row[_SEQ]:
             if current is not None:
                 found.append(_deployment(current[0], parsed, current[1]))
             current = (row, [])
-        current[1].append(_item(row[15:]))
+        current[1].append(DeployedItem(*row[_F_ITEM]))
     if current is not None:
         found.append(_deployment(current[0], parsed, current[1]))
     deployments = tuple(found)
@@ -389,7 +258,8 @@ def _search_items(index: LedgerIndex, field: str, value: str, where: str,
 
 def _deployment(row: Sequence[Any], parsed: dict[str, tuple[Link, ...]],
                 matched: Sequence[DeployedItem] = ()) -> Deployment:
-    return Deployment(_summary(row, parsed), row[12], row[13], row[14], tuple(matched))
+    return Deployment(_summary(row, parsed), row[_D_STACK], row[_D_START], row[_D_UNTIL],
+                      tuple(matched))
 
 
 def _search_results(index: LedgerIndex, field: str, value: str, where: str,
@@ -398,19 +268,19 @@ def _search_results(index: LedgerIndex, field: str, value: str, where: str,
     rollbacks resting on them."""
     hits: dict[int, list[PolicyHit]] = {}
     for row in index.db.execute(
-            "SELECT r.seq, r.policy, r.kind, r.name, r.file, r.line, r.severity, r.waived, "
-            f"r.waiver FROM results r WHERE {where} ORDER BY r.seq, r.waived, r.kind, r.name, "
-            "r.file, r.line", values):
-        hits.setdefault(int(row[0]), []).append(
-            PolicyHit(row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]), row[8]))
+            f"SELECT {_RESULT.sql} FROM results r WHERE {where} ORDER BY r.seq, r.waived, "
+            "r.kind, r.name, r.file, r.line", values):
+        policy, kind, name, file, line, severity, waived, waiver = row[_R_HIT]
+        hits.setdefault(int(row[_R_SEQ]), []).append(
+            PolicyHit(policy, kind, name, file, line, severity, bool(waived), waiver))
     summaries = _entries(index.db, hits)
     decisions = tuple(DecisionHit(summaries[s], tuple(hits[s])) for s in sorted(hits))
     parsed: dict[str, tuple[Link, ...]] = {}
     rows = index.db.execute(
-        f"SELECT {_DEPLOYMENT_COLUMNS} FROM entries e JOIN live l ON l.seq = e.seq "
+        f"SELECT {_DEPLOYMENT.sql} FROM entries e JOIN live l ON l.seq = e.seq "
         f"WHERE e.decision_seq IN (SELECT DISTINCT r.seq FROM results r WHERE {where})",
         values).fetchall()
-    rows.sort(key=lambda r: r[0])  # cheaper than SQLite's temporary B-tree (see above)
+    rows.sort(key=lambda r: r[_SEQ])  # cheaper than SQLite's temporary B-tree (see above)
     deployments = tuple(_deployment(row, parsed) for row in rows)
     return SearchResult(field, value, decisions, deployments, _merge(deployments))
 
@@ -459,19 +329,6 @@ def search(index: LedgerIndex, *, package: str | None = None, model: str | None 
 
 
 # -- reindex ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reindexed:
-    path: str
-    kind: str  # rebuild (or incremental/current when only refreshed)
-    reason: str
-    seconds: float
-    entries: int
-    deployments: int
-    deployed_items: int
-    policy_results: int
-    rebuilds: int
 
 
 def reindex(index: LedgerIndex) -> Reindexed:

@@ -11,7 +11,6 @@ so a ref that is later reset or rewritten, however consistently, no longer conta
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import random
@@ -21,12 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.atomic import write_atomically
 from engine.attest import statement as st
+from engine.clock import epoch
 from engine.errors import GovopsError
-from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, Draft, Entry, sha256
+from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, Draft, Entry, StoredEntry, sha256
+from engine.ledger.reference import pick
 from engine.repo import GitRepo
-from engine.repo.records import Record, RecordStore, RefMoved
-from engine.report.write import write_atomically
+from engine.repo.ref_store import Record, RecordStore, RefMoved
+from engine.workdir import WorkDir
 
 if TYPE_CHECKING:  # reading the ledger must not import the Sigstore stack (plan reads it)
     from engine.attest.signers import Signer
@@ -40,27 +42,10 @@ class LedgerError(GovopsError):
 
 
 @dataclass(frozen=True)
-class StoredEntry:
-    entry: Entry
-    hash: str
-    commit: str
-    files: dict[str, bytes]
-
-    @property
-    def recorded(self) -> dict[str, bytes]:
-        """The receipts and files the entry records (not its own entry.json and receipt)."""
-        return {k: v for k, v in self.files.items() if k not in (ENTRY_FILE, ENTRY_RECEIPT)}
-
-
-@dataclass(frozen=True)
 class Checkpoint:
     seq: int
     hash: str
     commit: str
-
-
-def _seconds(moment: str) -> int:
-    return int(dt.datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp())
 
 
 def stored(record: Record) -> StoredEntry:
@@ -78,7 +63,7 @@ class Ledger:
     def __init__(self, repo: GitRepo) -> None:
         self._repo = repo
         self._store: RecordStore = repo.records(LEDGER_REF)
-        self.checkpoint_path: Path = repo.git_dir / "govops" / "ledger-checkpoint.json"
+        self.checkpoint_path: Path = WorkDir(repo.git_dir).ledger_checkpoint
 
     @property
     def repository(self) -> str:
@@ -103,22 +88,8 @@ class Ledger:
         return [stored(r) for r in reversed(list(self.records()))]
 
     def find(self, reference: str) -> StoredEntry:
-        """An entry by `seq` number or by a prefix of its hash (`sha256:` optional)."""
-        text = reference.strip().removeprefix("sha256:").lower()
-        entries = self.entries()
-        if text.isdigit():
-            seq = int(text)
-            if 1 <= seq <= len(entries):
-                return entries[seq - 1]
-            raise LedgerError(f"no ledger entry #{seq} (the ledger has {len(entries)})")
-        if len(text) < 4 or any(c not in "0123456789abcdef" for c in text):
-            raise LedgerError(f"{reference!r} is neither an entry number nor a hash prefix "
-                              "of at least 4 hex digits")
-        found = [e for e in entries if e.hash.removeprefix("sha256:").startswith(text)]
-        if len(found) != 1:
-            raise LedgerError(f"hash prefix {reference!r} matches {len(found)} entries"
-                              + (": give more digits" if found else ""))
-        return found[0]
+        """The entry ENTRY names (engine.ledger.reference); QueryError when none or several."""
+        return pick(self.entries(), reference)
 
     def append(self, draft: Draft, signer: Signer, actor: str, now: str) -> StoredEntry:
         for attempt in range(_ATTEMPTS):
@@ -137,7 +108,7 @@ class Ledger:
             files = {**draft.files, ENTRY_FILE: data, ENTRY_RECEIPT: receipt.encode()}
             message = f"govops ledger #{entry.seq}: {entry.type}"
             try:
-                commit = self._store.append(files, tip_commit, message, _seconds(now))
+                commit = self._store.append(files, tip_commit, message, epoch(now))
             except RefMoved:
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))
                 continue

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.advisories import AdvisoryIndex
+from engine.advisories.match import AdvisoryIndex
 from engine.catalog import Catalog
 from engine.catalog.cache import PARSER_VERSION
 from engine.catalog.changes import ObjectDiff

@@ -11,7 +11,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from engine.catalog import Config
 from engine.errors import InputError
 from engine.policy.metadata import PolicyMeta, read_metadata
 from engine.repo import GitRepo, Snapshot
+from engine.shipped import library_dir
 
 LIBRARY_PREFIX = "@govops/"
 
@@ -75,15 +75,6 @@ class MetadataByID(Mapping[str, PolicyMeta]):
         return len(self._all())
 
 
-def default_library_dir() -> Path:
-    """The shipped library, or where GOVOPS_POLICY_LIBRARY points. `engine/_library` is
-    `policies/` (a symlink in a checkout, package data in an installed govops)."""
-    override = os.environ.get("GOVOPS_POLICY_LIBRARY")
-    if override:
-        return Path(override)
-    return (Path(__file__).parents[1] / "_library").resolve()
-
-
 def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
     for key, value in extra.items():
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
@@ -116,7 +107,7 @@ class Library:
 
     @classmethod
     def load(cls, root: Path | None = None, include_tests: bool = False) -> Library:
-        root = root or default_library_dir()
+        root = root or library_dir()
         if not root.is_dir():
             raise InputError(str(root), None, "policy library not found")
         modules = []

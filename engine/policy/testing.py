@@ -80,24 +80,6 @@ def _disk_modules(paths: Sequence[Path]) -> list[PolicyModule]:
     return modules
 
 
-def repo_policy_modules(repo_path: Path) -> list[PolicyModule]:
-    """The policies and tests a governed repo declares (`policies.paths` of govops.yaml), as
-    staged: what `git commit` would record, which is what the pre-commit hook must test."""
-    from engine.catalog import CatalogLoader, ParseCache
-    from engine.check import utc_now
-    from engine.policy.library import repo_modules
-    from engine.repo import open_repo
-
-    repo = open_repo(repo_path)
-    snapshot = repo.staged(utc_now())
-    cache = ParseCache(repo.git_dir / "govops" / "cache.sqlite")
-    try:
-        config = CatalogLoader(repo, cache).load(snapshot).config
-    finally:
-        cache.close()
-    return repo_modules(repo, snapshot, config, include_tests=True)
-
-
 def run_tests(backend: RegoBackend, paths: Sequence[Path] = (),
               modules: Sequence[PolicyModule] | None = None) -> TestReport:
     """Tests of the default library, or of `paths` (or of `modules`, a repo's own policies)

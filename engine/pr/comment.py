@@ -1,46 +1,14 @@
-"""The pull-request comment: one per pull request, found again by a hidden marker.
-
-It says what a reviewer must know about the change, in this order: the verdict of the head
-revision, the failures the change introduces (not those it inherits), the waivers it relies
-on, the AIBOM diff, and the plan changes of every stack it touches. GitHub refuses comments
-over 65,536 characters; the comment is cut line by line at the end (never inside a <details>
-block) and says so, with the command that prints everything.
-"""
+"""The one govops comment of a pull request: found by its hidden marker among every comment,
+created the first time, edited in place afterwards, left alone when unchanged. The marker is
+handed in by the caller (the report stage writes it into the body)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
-from engine.bom.diff import BomDiff
-from engine.policy.decision import Decision
-from engine.policy.metadata import PolicyMeta
 from engine.pr.github_api import Comment, GitHubClient
-from engine.pr.stacks import StackChanges
-from engine.report import bom_diff
-from engine.report.markdown import cell, fixes, results_table, waivers_table
-
-MARKER = "<!-- govops:pr-comment -->"
-LIMIT = 65_536
-_RESERVE = 600  # the truncation note and the footer always fit in this
-
-
-@dataclass(frozen=True)
-class PrOptions:
-    repo: Path
-    base: str
-    head: str
-    engine: str = "auto"
-    now: str | None = None
-    advisories: Path | None = None
-
-
-@dataclass(frozen=True)
-class Section:
-    lines: tuple[str, ...]
-    whole: bool = False  # all or nothing (an HTML block must not be cut open)
 
 
 @dataclass(frozen=True)
@@ -49,118 +17,16 @@ class Posted:
     comment: Comment
 
 
-def _heading(decision: Decision, new: int, existing: int) -> list[str]:
-    passed = decision.verdict == "pass"
-    head = (decision.revision.commit or "")[:12]
-    base = (decision.base.commit or "")[:12] if decision.base else "?"
-    introduced = ("introduces no policy failures" if new == 0
-                  else f"introduces **{new}** policy failure{'s' if new != 1 else ''}")
-    inherited = (f"; {existing} failure{'s' if existing != 1 else ''} already on the base "
-                 "(not listed)" if existing else "")
-    return [MARKER, f"## {'✅' if passed else '❌'} govops: {'PASS' if passed else 'FAIL'}", "",
-            f"`{head}` against `{base}`: this pull request {introduced}{inherited}. "
-            f"Decision `{decision.decision_id[:19]}`, {decision.objects} objects, "
-            f"engine {decision.engine}.", ""]
-
-
-def _failures(decision: Decision, metadata: Mapping[str, PolicyMeta]) -> list[Section]:
-    new = [r for r in decision.results if r.status == "new"]
-    if not new:
-        return [Section(("### New failures", "", "None.", ""))]
-    table = Section(("### New failures", "", *results_table(new, with_status=False), ""))
-    how = fixes(new, metadata)
-    return [table, Section((*how, ""), whole=True)] if how else [table]
-
-
-def _waivers(decision: Decision) -> list[Section]:
-    if not decision.waived:
-        return []
-    return [Section((*waivers_table(decision, with_status=True), ""))]
-
-
-def _stacks(stacks: Sequence[StackChanges]) -> list[Section]:
-    lines = ["### Plan changes", ""]
-    if not stacks:
-        return [Section((*lines, "No stack is built from a file this pull request changes.", ""))]
-    for item in stacks:
-        if item.error is not None:
-            lines += [f"- **{cell(item.stack)}**: the plan could not be made: {cell(item.error)}"]
-            continue
-        counts = {a: sum(1 for c in item.changes if c.action == a)
-                  for a in ("create", "update", "delete")}
-        said = ", ".join(f"{n} {a}" for a, n in counts.items() if n) or "no object changes"
-        quiet = (f"; {item.provenance_only} more only change their govops revision, decision "
-                 "and AIBOM labels" if item.provenance_only else "")
-        lines += [f"- **{cell(item.stack)}**: {said}{quiet}"]
-        lines += [f"  - {c.action} {cell(c.kind)} "
-                  f"`{cell(f'{c.namespace}/{c.name}' if c.namespace else c.name)}`"
-                  for c in item.changes]
-    return [Section((*lines, ""))]
-
-
-def sections(decision: Decision, metadata: Mapping[str, PolicyMeta], diff: BomDiff,
-             stacks: Sequence[StackChanges]) -> list[Section]:
-    aibom = bom_diff.render_markdown(diff).rstrip("\n").splitlines()
-    return [*_failures(decision, metadata), *_waivers(decision),
-            Section((*aibom, "")), *_stacks(stacks)]
-
-
-def render(decision: Decision, metadata: Mapping[str, PolicyMeta], diff: BomDiff,
-           stacks: Sequence[StackChanges], command: str, limit: int = LIMIT) -> str:
-    """The comment body, at most `limit` characters; `command` prints the full report."""
-    new = sum(1 for r in decision.results if r.status == "new")
-    existing = sum(1 for r in decision.results if r.status == "existing")
-    lines = _heading(decision, new, existing)
-    budget = limit - _RESERVE - sum(len(line) + 1 for line in lines)
-    left_out = 0
-    for section in sections(decision, metadata, diff, stacks):
-        size = sum(len(line) + 1 for line in section.lines)
-        if left_out == 0 and size <= budget:
-            lines += section.lines
-            budget -= size
-            continue
-        if section.whole or left_out:
-            left_out += len(section.lines)
-            continue
-        for position, line in enumerate(section.lines):
-            if len(line) + 1 > budget:
-                left_out += len(section.lines) - position
-                break
-            lines.append(line)
-            budget -= len(line) + 1
-    if left_out:
-        lines += ["", f"> ⚠️ Truncated to fit GitHub's {LIMIT:,}-character limit: {left_out} "
-                  f"more lines left out. The full report: `{command}`", ""]
-    lines.append(f"<sub>govops · updated for `{decision.revision.commit}`</sub>")
-    return "\n".join(lines) + "\n"
-
-
-def find(comments: Sequence[Comment]) -> Comment | None:
+def find(comments: Sequence[Comment], marker: str) -> Comment | None:
     """The comment this bot keeps for the pull request: the first with the marker."""
-    return next((c for c in comments if MARKER in c.body), None)
+    return next((c for c in comments if marker in c.body), None)
 
 
-def post(client: GitHubClient, number: int, body: str) -> Posted:
+def post(client: GitHubClient, number: int, body: str, marker: str) -> Posted:
     """Create the comment the first time, edit it in place afterwards (never a second one)."""
-    existing = find(client.issue_comments(number))
+    existing = find(client.issue_comments(number), marker)
     if existing is None:
         return Posted("created", client.create_comment(number, body))
     if existing.body == body:
         return Posted("unchanged", existing)
     return Posted("updated", client.update_comment(existing.id, body))
-
-
-def compose(options: PrOptions) -> str:
-    """Run everything the comment reports on (check, AIBOM diff, plans) and render it."""
-    from engine.aibom import BomOptions, run_bom_diff
-    from engine.check import CheckOptions, run_check
-    from engine.pr.stacks import stack_changes
-
-    checked = run_check(CheckOptions(repo=options.repo, rev=options.head, base=options.base,
-                                     engine=options.engine, now=options.now,
-                                     advisories=options.advisories))
-    diff = run_bom_diff(BomOptions(repo=options.repo, advisories=options.advisories),
-                        options.base, options.head)
-    stacks = stack_changes(options.repo, options.base, options.head)
-    command = (f"govops check --base {options.base} --rev {options.head} --format markdown")
-    return render(checked.decision, checked.metadata, diff, stacks, command)

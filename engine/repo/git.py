@@ -15,7 +15,7 @@ from typing import cast
 import pygit2
 
 from engine.errors import RevisionError
-from engine.repo.records import RecordStore
+from engine.repo.ref_store import RecordStore
 from engine.repo.snapshot import FileEntry, RevisionInfo, Snapshot
 
 _TREE_MODE = 0o040000

@@ -52,9 +52,9 @@ def render_github(decision: Decision, metadata: Mapping[str, PolicyMeta], color:
     lines = [annotation(_COMMAND[r.severity], r, r.msg) for r in decision.results]
     lines += [annotation("notice", w.result, f"waived by {w.waiver}: {w.result.msg}")
               for w in decision.waived]
-    denies = sum(1 for r in decision.results if r.severity == "deny")
-    warns = len(decision.results) - denies
+    counts = decision.counts
     verdict = "PASS" if decision.verdict == "pass" else "FAIL"
-    lines.append(f"govops: {verdict} {denies} denied, {_plural(warns, 'warning')}, "
-                 f"{len(decision.waived)} waived (decision {decision.decision_id})")
+    lines.append(f"govops: {verdict} {counts.denied} denied, "
+                 f"{_plural(counts.warnings, 'warning')}, {counts.waived} waived "
+                 f"(decision {decision.decision_id})")
     return "\n".join(lines) + "\n"

@@ -78,14 +78,13 @@ def fixes(results: Sequence[Result], metadata: Mapping[str, PolicyMeta]) -> list
 
 
 def _summary(decision: Decision) -> str:
-    denies = sum(1 for r in decision.results if r.severity == "deny")
-    warns = len(decision.results) - denies
+    denies, warns, waived, _, _ = decision.counts
     commit = decision.revision.commit
     head = f"commit `{commit[:12]}`" if commit else "staged changes"
     base = (f" against base `{decision.base.commit[:12]}`"
             if decision.base is not None and decision.base.commit else "")
     return (f"**{denies} denied**, {warns} warning{'' if warns == 1 else 's'}, "
-            f"{len(decision.waived)} waived · {decision.objects} objects · {head}{base} · "
+            f"{waived} waived · {decision.objects} objects · {head}{base} · "
             f"decision `{decision.decision_id[:19]}`")
 
 

@@ -47,14 +47,13 @@ def render_text(decision: Decision, metadata: Mapping[str, PolicyMeta], color: b
     for (kind, name), group in groupby(rows, key=lambda row: (row[0].kind, row[0].name)):
         console.print(_table(f"{kind} {name}", list(group), metadata))
         console.print()
-    denies = sum(1 for r in decision.results if r.severity == "deny")
-    warns = len(decision.results) - denies
+    counts = decision.counts
     head = decision.revision.commit[:12] if decision.revision.commit else "staged changes"
     verdict = Text("PASS" if decision.verdict == "pass" else "FAIL",
                    style="bold green" if decision.verdict == "pass" else "bold red")
     line = Text.assemble(
         verdict,
-        f" {head}: {denies} denied, {warns} warnings, {len(decision.waived)} waived; "
+        f" {head}: {counts.denied} denied, {counts.warnings} warnings, {counts.waived} waived; "
         f"{decision.objects} objects, engine {decision.engine}, "
         f"decision {decision.decision_id[:19]}",
     )

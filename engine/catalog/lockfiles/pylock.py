@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.catalog.lockfiles.model import LockedPackage, LockFile, hash_problem, normalize_name
-from engine.catalog.lockfiles.tomldoc import header_lines, load_toml
+from engine.catalog.lockfiles.tomldoc import load_toml, package_tables
 from engine.errors import InputError
 
 
@@ -50,20 +50,10 @@ def parse_pylock(path: str, text: str) -> LockFile:
     doc = load_toml(path, text)
     if "lock-version" not in doc:
         raise InputError(path, 1, "not a pylock.toml: lock-version is missing")
-    raw_packages = doc.get("packages", [])
-    if not isinstance(raw_packages, list):
-        raise InputError(path, None, "packages must be an array of tables")
-    lines = header_lines(text, "packages")
     packages: list[LockedPackage] = []
-    for i, package in enumerate(raw_packages):
-        line = lines[i] if i < len(lines) else 1
-        if not isinstance(package, dict) or not isinstance(package.get("name"), str):
-            raise InputError(path, line, "each [[packages]] entry needs a name")
-        version = package.get("version")
-        if version is not None and not isinstance(version, str):
-            raise InputError(path, line, f"{package['name']}: version must be a string")
+    for line, name, version, package in package_tables(path, text, doc, "packages"):
         packages.append(LockedPackage(
-            name=normalize_name(package["name"]),
+            name=normalize_name(name),
             version=version,
             specifier=f"=={version}" if version else "",
             extras=(),

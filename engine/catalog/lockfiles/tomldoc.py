@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterator
 from typing import Any
 
 from engine.errors import InputError
@@ -41,3 +42,23 @@ def key_line(text: str, key: str) -> int:
         if assignment.match(line):
             return n
     return 1
+
+
+def package_tables(path: str, text: str, doc: dict[str, Any], table: str
+                   ) -> Iterator[tuple[int, str, str | None, dict[str, Any]]]:
+    """(line, name, version, table) of each `[[table]]` package entry, in order; an input error
+    when the array, an entry's name or the type of its version is not what a lock holds."""
+    raw = doc.get(table, [])
+    if not isinstance(raw, list):
+        raise InputError(path, key_line(text, table),
+                         f"{table} must be an array of [[{table}]] tables")
+    lines = header_lines(text, table)
+    for i, package in enumerate(raw):
+        line = lines[i] if i < len(lines) else 1
+        if not isinstance(package, dict) or not isinstance(package.get("name"), str):
+            raise InputError(path, line, f"each [[{table}]] entry needs a name")
+        name = package["name"]
+        version = package.get("version")
+        if version is not None and not isinstance(version, str):
+            raise InputError(path, line, f"{name}: version must be a string")
+        yield line, name, version, package

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.catalog.lockfiles.model import LockedPackage, LockFile, hash_problem, normalize_name
-from engine.catalog.lockfiles.tomldoc import header_lines, key_line, load_toml
+from engine.catalog.lockfiles.tomldoc import key_line, load_toml, package_tables
 from engine.errors import InputError
 
 SUPPORTED_VERSION = 1
@@ -95,23 +95,11 @@ def parse_uv_lock(path: str, text: str) -> LockFile:
         raise InputError(path, key_line(text, "version"),
                          f"unsupported uv.lock version {doc['version']!r} "
                          f"(govops reads version {SUPPORTED_VERSION})")
-    raw_packages = doc.get("package", [])
-    if not isinstance(raw_packages, list):
-        raise InputError(path, key_line(text, "package"),
-                         "package must be an array of [[package]] tables")
-    lines = header_lines(text, "package")
     packages: list[LockedPackage] = []
-    for i, package in enumerate(raw_packages):
-        line = lines[i] if i < len(lines) else 1
-        if not isinstance(package, dict) or not isinstance(package.get("name"), str):
-            raise InputError(path, line, "each [[package]] entry needs a name")
-        name = package["name"]
+    for line, name, version, package in package_tables(path, text, doc, "package"):
         kind = _source_kind(path, line, name, package)
         if kind in _PROJECT_KINDS:
             continue
-        version = package.get("version")
-        if version is not None and not isinstance(version, str):
-            raise InputError(path, line, f"{name}: version must be a string")
         artifacts = _artifacts(path, line, name, package)
         packages.append(LockedPackage(
             name=normalize_name(name),

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from engine.errors import EngineError
 from engine.policy.backends.interface import RegoBackend, TestOutcome
+from engine.policy.engines import ENGINES
 
 __all__ = ["ENGINES", "RegoBackend", "TestOutcome", "available", "require_fast_yaml",
            "select_backend"]
-
-ENGINES = ("auto", "opa", "regopy")
 
 
 def _make(name: str) -> RegoBackend:

@@ -1,10 +1,9 @@
-"""`govops plan`, `govops apply` and `govops rollback`: parse options, call engine.deploy.plan /
-engine.deploy.apply / engine.deploy.rollback, print, exit.
+"""`govops plan`, `govops apply` and `govops rollback`: the desired state of a Stack, its
+deployment, and its exact restoration.
 
-Registered by engine/cli.py (`main.add_command(plan)`, `main.add_command(apply)`,
-`main.add_command(rollback)`). Thin like cli.py, and free of pulumi at import time: the
-pre-commit path imports engine.cli, which imports this module (engine.deploy.apply and
-engine.deploy.rollback, which import pulumi.automation, are imported inside the commands).
+Free of pulumi at import time: the pre-commit path imports every command module
+(engine.commands.apply and engine.commands.rollback, which import pulumi.automation, are
+imported inside the commands).
 """
 
 from __future__ import annotations
@@ -15,31 +14,18 @@ from pathlib import Path
 
 import click
 
-from engine.cli_options import F, fail, format_option, repo_option, short_lived, signer_options
-from engine.errors import GovopsError
+from engine.cli.errors import HandledCommand
+from engine.cli.options import (
+    backend_option,
+    engine_option,
+    format_option,
+    repo_option,
+    short_lived,
+    signer_options,
+)
 
 
-def backend_option(func: F) -> F:
-    return click.option("--backend-url", default=None, help="Pulumi state backend. Default: "
-                        "file://<repo>/.git/govops/pulumi (passphrase from "
-                        "PULUMI_CONFIG_PASSPHRASE, else the local default).")(func)
-
-
-def _render_text(plan: object, output: Path | None) -> str:
-    from engine.deploy.plan import Plan
-
-    assert isinstance(plan, Plan)
-    lines = [f"stack {plan.spec.name} at {plan.spec.revision}",
-             f"decision {plan.spec.decision_id}",
-             f"aibom {plan.spec.aibom_serial}",
-             f"digest {plan.digest}",
-             f"{len(plan.manifests)} manifests" + (f" written to {output}" if output else ""),
-             f"changes against {plan.against.description}: {len(plan.changes)}"]
-    lines += [f"  {c.action:<6} {c.file}" for c in plan.changes]
-    return "\n".join(lines) + "\n"
-
-
-@click.command()
+@click.command(cls=HandledCommand)
 @repo_option
 @click.option("--stack", required=True, help="The Stack to plan.")
 @click.option("--rev", default=None, help="Revision to plan (read from git objects). "
@@ -50,8 +36,7 @@ def _render_text(plan: object, output: Path | None) -> str:
 @click.option("--previous", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Compare with the manifests in DIR (default: those the stack's last apply "
               "or rollback recorded in the ledger; every object is a create when none).")
-@click.option("--engine", type=click.Choice(["auto", "opa", "regopy"]), default="auto",
-              show_default=True, help="Rego backend for the decision id.")
+@engine_option(help="Rego backend for the decision id.")
 @click.option("--now", default=None, help="Evaluate the decision as of this time; default: "
               "the commit's time, so a plan is reproducible.")
 @format_option
@@ -62,26 +47,25 @@ def plan(repo: Path, stack: str, rev: str | None, output: Path | None, previous:
         # The cyclic collector would walk the mock run's many short-lived futures again and
         # again, and once more in full when re-enabled; reference counting frees them.
         gc.disable()
-    from engine.check import parse_now
+    from engine.clock import parse_now
+    from engine.commands.plan import PlanOptions, run_plan
     from engine.deploy.manifests import read_manifests, write_manifests
-    from engine.deploy.plan import Baseline, PlanOptions, run_plan
+    from engine.deploy.plan import Baseline
+    from engine.report.plan import render_plan_text
 
-    try:
-        before = (Baseline(read_manifests(previous), "directory", str(previous))
-                  if previous is not None else None)
-        planned = run_plan(PlanOptions(repo=repo, stack=stack, rev=rev, previous=before,
-                                       engine=engine, now=parse_now(now) if now else None))
-        if output is not None:
-            write_manifests(output, planned.manifests)
-    except GovopsError as exc:
-        fail(exc)
+    before = (Baseline(read_manifests(previous), "directory", str(previous))
+              if previous is not None else None)
+    planned = run_plan(PlanOptions(repo=repo, stack=stack, rev=rev, previous=before,
+                                   engine=engine, now=parse_now(now) if now else None))
+    if output is not None:
+        write_manifests(output, planned.manifests)
     if fmt == "json":
         click.echo(json.dumps(planned.as_json(), indent=2, sort_keys=True))
     else:
-        click.echo(_render_text(planned, output), nl=False)
+        click.echo(render_plan_text(planned, output), nl=False)
 
 
-@click.command()
+@click.command(cls=HandledCommand)
 @repo_option
 @click.option("--stack", required=True, help="The Stack to deploy.")
 @click.option("--rev", default=None, help="Revision to deploy (its decision and AIBOM entries "
@@ -93,16 +77,12 @@ def apply(repo: Path, stack: str, rev: str | None, key: Path | None, keyless: bo
           trust_config: Path | None, backend_url: str | None, fmt: str) -> None:
     """Deploy a Stack of a revision whose decision passes and whose receipts verify, with
     Pulumi (refresh, up), and record a signed apply entry."""
-    from engine.receipts import SignerOptions
+    from engine.attest.signers import SignerOptions
+    from engine.commands.apply import ApplyOptions, run_apply
 
-    try:
-        from engine.deploy.apply import ApplyOptions, run_apply
-
-        done = run_apply(ApplyOptions(repo=repo, stack=stack, rev=rev,
-                                      signer=SignerOptions(key, keyless, trust_config),
-                                      backend_url=backend_url))
-    except GovopsError as exc:
-        fail(exc)
+    done = run_apply(ApplyOptions(repo=repo, stack=stack, rev=rev,
+                                  signer=SignerOptions(key, keyless, trust_config),
+                                  backend_url=backend_url))
     entry = done.entry
     if fmt == "json":
         click.echo(json.dumps({"entry": {"seq": entry.entry.seq, "hash": entry.hash},
@@ -127,7 +107,7 @@ _ROLLBACK_LIMITS = ("A rollback cannot restore data deleted with volumes (Persis
                     "state).")
 
 
-@click.command(epilog=_ROLLBACK_LIMITS)
+@click.command(cls=HandledCommand, epilog=_ROLLBACK_LIMITS)
 @repo_option
 @click.option("--stack", required=True, help="The Stack to roll back.")
 @click.option("--to", "to", required=True, metavar="ENTRY|COMMIT|TIME",
@@ -145,16 +125,13 @@ def rollback(repo: Path, stack: str, to: str, dry_run: bool, key: Path | None, k
     the program and config of its commit (from git objects), Pulumi refresh, up and a preview
     that must show no changes, and record a signed rollback entry. Failures of the target
     under today's policies are reported, not blocking."""
-    from engine.receipts import SignerOptions
+    from engine.attest.signers import SignerOptions
+    from engine.commands.rollback import RollbackOptions, run_rollback
+    from engine.report.plan import render_plan_text
 
-    try:
-        from engine.deploy.rollback import RollbackOptions, run_rollback
-
-        done = run_rollback(RollbackOptions(repo=repo, stack=stack, to=to, dry_run=dry_run,
-                                            signer=SignerOptions(key, keyless, trust_config),
-                                            backend_url=backend_url))
-    except GovopsError as exc:
-        fail(exc)
+    done = run_rollback(RollbackOptions(repo=repo, stack=stack, to=to, dry_run=dry_run,
+                                        signer=SignerOptions(key, keyless, trust_config),
+                                        backend_url=backend_url))
     target = done.target
     reevaluation = done.reevaluation
     if done.entry is None:  # --dry-run
@@ -166,14 +143,14 @@ def rollback(repo: Path, stack: str, to: str, dry_run: bool, key: Path | None, k
             return
         click.echo(f"dry run: rollback of {stack} to entry #{target.entry.entry.seq} "
                    f"({target.by}), nothing recorded")
-        click.echo(_render_text(done.plan, None), nl=False)
+        click.echo(render_plan_text(done.plan, None), nl=False)
         click.echo("\n".join(reevaluation.lines()))
         click.echo(_ROLLBACK_LIMITS)
         return
     entry = done.entry
     assert done.deployed is not None and done.predicate is not None
     if fmt == "json":
-        from engine.deploy.rollback import CANNOT_RESTORE
+        from engine.commands.rollback import CANNOT_RESTORE
 
         click.echo(json.dumps({"entry": {"seq": entry.entry.seq, "hash": entry.hash},
                                "deployment": done.predicate,

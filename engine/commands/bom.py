@@ -1,6 +1,6 @@
 """`govops bom` and `govops bom diff`: compose repo -> catalog -> bom into AIBOMs.
 
-Like check.py, the only place that knows the order of these stages. The advisory records are
+Like check, the only place that knows the order of these stages. The advisory records are
 the policy library's plus any `--advisories DIR`, the same set `govops check` hands to ENV-003.
 """
 
@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.advisories import AdvisoryIndex, advisories_digest
+from engine.advisories.match import AdvisoryIndex
+from engine.advisories.records import advisories_digest, load_advisory_dir
 from engine.bom.build import Aibom, AibomSource, build_aibom
 from engine.bom.diff import BomDiff, diff_aiboms
-from engine.bom.identity import advisory_records, govops_version
-from engine.catalog import CatalogLoader, ParseCache
+from engine.bom.identity import govops_version
+from engine.catalog import CatalogLoader, open_loader
+from engine.policy.library import Library
 from engine.repo import GitRepo, open_repo
 
 
@@ -22,6 +24,13 @@ from engine.repo import GitRepo, open_repo
 class BomOptions:
     repo: Path
     advisories: Path | None = None
+
+
+def advisory_records(directory: Path | None) -> dict[str, Any]:
+    """The advisories shipped with the policy library plus those of `--advisories DIR`."""
+    library = Library.load()
+    extra = load_advisory_dir(directory) if directory is not None else {}
+    return dict(library.with_advisories(extra).advisories)
 
 
 def _build(repo: GitRepo, loader: CatalogLoader, rev: str, records: dict[str, Any]) -> Aibom:
@@ -40,21 +49,14 @@ def _build(repo: GitRepo, loader: CatalogLoader, rev: str, records: dict[str, An
 def run_bom(options: BomOptions, rev: str | None) -> Aibom:
     records = advisory_records(options.advisories)
     repo = open_repo(options.repo)
-    cache = ParseCache(repo.git_dir / "govops" / "cache.sqlite")
-    try:
-        return _build(repo, CatalogLoader(repo, cache), rev or "HEAD", records)
-    finally:
-        cache.close()
+    with open_loader(repo) as loader:
+        return _build(repo, loader, rev or "HEAD", records)
 
 
 def run_bom_diff(options: BomOptions, base: str, head: str) -> BomDiff:
     records = advisory_records(options.advisories)
     repo = open_repo(options.repo)
-    cache = ParseCache(repo.git_dir / "govops" / "cache.sqlite")
-    try:
-        loader = CatalogLoader(repo, cache)
+    with open_loader(repo) as loader:
         before = _build(repo, loader, base, records)
         after = _build(repo, loader, head, records)
-    finally:
-        cache.close()
     return diff_aiboms(before.document(), after.document())

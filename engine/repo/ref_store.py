@@ -3,10 +3,11 @@ snapshot code: one commit per record whose tree holds the record's files, append
 compare-and-swap so concurrent writers never lose a record.
 
 An append writes the commit object first (unreferenced until the ref moves), then, holding an
-advisory lock on `.git/govops/<ref>.guard`, locks the ref in a libgit2 transaction, re-reads its
-tip and moves it only if the tip is still the parent the record was built on. Two things make
-this necessary rather than `create_commit(ref, ...)`: libgit2 skips its first-parent check when
-the ref does not exist yet (racing first records would overwrite each other), and a writer
+advisory lock on the ref's guard file (`engine.workdir`), locks the ref in a libgit2
+transaction, re-reads its tip and moves it only if the tip is still the parent the record was
+built on. Two things make this necessary rather than `create_commit(ref, ...)`: libgit2 skips
+its first-parent check when the ref does not exist yet (racing first records would overwrite
+each other), and a writer
 killed while holding `<ref>.lock` leaves that file behind for ever. The guard is an flock, which
 the kernel releases when its holder dies; so a ref lock found while holding the guard, and older
 than a few seconds, was left by a dead govops writer and is removed.
@@ -26,6 +27,7 @@ from typing import cast
 import pygit2
 
 from engine.errors import GovopsError
+from engine.workdir import WorkDir
 
 STALE_LOCK_SECONDS = 5.0
 
@@ -103,7 +105,7 @@ class RecordStore:
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
-        path = Path(self._repo.path) / "govops" / (self.ref.replace("/", "_") + ".guard")
+        path = WorkDir(Path(self._repo.path)).ref_guard(self.ref)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:

@@ -1,8 +1,7 @@
-"""`govops pr comment`: parse options, compose the pull-request comment, post it, print, exit.
+"""`govops pr comment`: compose the pull-request comment, post it (or print it), say where.
 
-Registered by engine/cli.py. Thin like the other command modules; engine.pr.comment does the
-work. Exit codes: 0 posted (whatever the verdict: `govops check` is what gates), 2 for usage,
-input or GitHub API errors (one line each).
+Exit codes: 0 posted (whatever the verdict: `govops check` is what gates), 2 for usage, input
+or GitHub API errors (one line each).
 """
 
 from __future__ import annotations
@@ -12,11 +11,11 @@ from pathlib import Path
 
 import click
 
-from engine.cli_options import fail, repo_option
-from engine.errors import GovopsError
+from engine.cli.errors import HandledGroup
+from engine.cli.options import engine_option, repo_option
 
 
-@click.group()
+@click.group(cls=HandledGroup)
 def pr() -> None:
     """Pull-request integration (GitHub)."""
 
@@ -28,8 +27,7 @@ def pr() -> None:
 @click.option("--github-repo", default=lambda: os.environ.get("GITHUB_REPOSITORY", ""),
               help="OWNER/NAME. Default: GITHUB_REPOSITORY.")
 @click.option("--pr", "number", type=int, required=True, help="The pull request number.")
-@click.option("--engine", type=click.Choice(["auto", "opa", "regopy"]), default="auto",
-              show_default=True)
+@engine_option()
 @click.option("--now", default=None, help="Evaluate as of this time (waiver expiry).")
 @click.option("--advisories", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="A directory of OSV JSON records, as for `check`.")
@@ -39,19 +37,16 @@ def comment(repo: Path, base: str, head: str, github_repo: str, number: int, eng
     """Post or update the one govops comment of a pull request: the verdict, the failures it
     introduces, the waivers it uses, the AIBOM diff and the plan changes of the stacks it
     touches. Token from GITHUB_TOKEN, API root from GITHUB_API_URL."""
-    from engine.check import parse_now
-    from engine.pr.comment import PrOptions, compose, post
+    from engine.clock import parse_now
+    from engine.commands.pr_comment import PrOptions, compose, post_comment
     from engine.pr.github_api import GitHubClient
 
-    try:
-        client = None if dry_run else GitHubClient.from_environment(github_repo)
-        body = compose(PrOptions(repo=repo, base=base, head=head, engine=engine,
-                                 now=parse_now(now) if now else None, advisories=advisories))
-        if client is None:
-            click.echo(body, nl=False)
-            return
-        posted = post(client, number, body)
-    except GovopsError as exc:
-        fail(exc)
+    client = None if dry_run else GitHubClient.from_environment(github_repo)
+    body = compose(PrOptions(repo=repo, base=base, head=head, engine=engine,
+                             now=parse_now(now) if now else None, advisories=advisories))
+    if client is None:
+        click.echo(body, nl=False)
+        return
+    posted = post_comment(client, number, body)
     click.echo(f"{posted.action} comment {posted.comment.id} on {github_repo}#{number}: "
                f"{posted.comment.url}")

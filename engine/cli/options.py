@@ -1,19 +1,17 @@
-"""Options and error reporting shared by every `govops` command module (cli.py, audit_cli.py,
-deploy_cli.py), so `--repo`, `--format`, the signer options and the one-line error read the
-same everywhere. Imports click only: every CLI start-up, the pre-commit hook's included, loads it.
+"""Options shared by every `govops` command module, so `--repo`, `--format`, `--engine`, the
+signer options and the rest read the same everywhere. Imports click only: every CLI start-up,
+the pre-commit hook's included, loads it.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-if TYPE_CHECKING:
-    from engine.errors import GovopsError
+from engine.policy.engines import ENGINES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,12 +30,6 @@ def short_lived() -> bool:
     return _short_lived
 
 
-def fail(exc: GovopsError) -> NoReturn:
-    """One line on stderr and the error's exit code."""
-    click.echo(f"govops: error: {exc}", err=True)
-    sys.exit(exc.exit_code)
-
-
 def repo_option(func: F) -> F:
     return click.option("--repo", type=click.Path(file_okay=False, path_type=Path),
                         default=Path("."), show_default=True,
@@ -47,6 +39,19 @@ def repo_option(func: F) -> F:
 def format_option(func: F) -> F:
     return click.option("--format", "fmt", type=click.Choice(["text", "json"]),
                         default="text", show_default=True)(func)
+
+
+def engine_option(help: str | None = None) -> Callable[[F], F]:
+    """--engine: the Rego backend."""
+    return click.option("--engine", type=click.Choice(ENGINES), default="auto",
+                        show_default=True, help=help)
+
+
+def advisories_option(func: F) -> F:
+    return click.option("--advisories", type=click.Path(file_okay=False, path_type=Path),
+                        default=None, help="A directory of OSV JSON records to match locked "
+                        "packages against, besides the advisories shipped with the policies."
+                        )(func)
 
 
 def signer_options(func: F) -> F:
@@ -59,3 +64,9 @@ def signer_options(func: F) -> F:
                         "certificate, Rekor.")(func)
     return click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None,
                         help="Sign with this private key (see govops keygen).")(func)
+
+
+def backend_option(func: F) -> F:
+    return click.option("--backend-url", default=None, help="Pulumi state backend. Default: "
+                        "file://<repo>/.git/govops/pulumi (passphrase from "
+                        "PULUMI_CONFIG_PASSPHRASE, else the local default).")(func)

@@ -6,16 +6,12 @@ Done in Python, not Rego, because neither Rego backend orders PEP 440 versions (
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
 from engine.catalog.lockfiles.model import normalize_name
-from engine.errors import InputError
 
 # OSV ecosystem names by the lock-file ecosystem they describe. OSV has no conda ecosystem; a
 # record that says "conda" is honoured, PyPI records never match conda packages (other names).
@@ -100,41 +96,3 @@ class AdvisoryIndex:
             self._memo[key] = [aid for aid, record in candidates
                                if affects(record, name, version, ecosystem)]
         return list(self._memo[key])
-
-
-def _check_record(shown: str, line: int, record: Any) -> None:
-    if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-        raise InputError(shown, line, "an OSV record needs a string id")
-    affected = record.get("affected", [])
-    if not isinstance(affected, list) or not all(isinstance(a, dict) for a in affected):
-        raise InputError(shown, line, f"{record['id']}: affected must be a list of objects")
-
-
-def load_advisory_dir(directory: Path) -> dict[str, dict[str, Any]]:
-    """OSV records from `*.json` files in a directory (one record or a list per file, as OSV
-    exports write them), by id. A malformed file is an input error naming it and its line."""
-    if not directory.is_dir():
-        raise InputError(str(directory), None, "--advisories needs a directory of OSV JSON files")
-    records: dict[str, dict[str, Any]] = {}
-    origin: dict[str, str] = {}
-    for path in sorted(directory.glob("*.json")):
-        shown = str(path)
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise InputError(shown, None, "not UTF-8 text") from None
-        except json.JSONDecodeError as exc:
-            raise InputError(shown, exc.lineno, f"malformed JSON: {exc.msg}") from None
-        for record in loaded if isinstance(loaded, list) else [loaded]:
-            _check_record(shown, 1, record)
-            if record["id"] in records:
-                raise InputError(shown, 1, f"advisory {record['id']} is also in "
-                                 f"{origin[record['id']]}")
-            records[record["id"]] = record
-            origin[record["id"]] = shown
-    return records
-
-
-def advisories_digest(records: Mapping[str, Any]) -> str:
-    encoded = json.dumps(records, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(encoded.encode("utf-8")).hexdigest()

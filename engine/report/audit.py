@@ -37,7 +37,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.ledger.queries import (
+from engine.ledger.answers import (
     AtResult,
     DeployedItem,
     Deployment,

@@ -1,4 +1,5 @@
-"""Write an output file whole or not at all: a crash or an error never leaves half a report."""
+"""Write a file whole or not at all: a crash or an error never leaves half a report, half an
+evidence pack or half a checkpoint behind."""
 
 from __future__ import annotations
 

@@ -1,19 +1,20 @@
 """`govops check`: compose the stages (repo -> catalog -> policy) into one Decision.
 
-This is the only place that knows the order of the stages; each stage knows only its own job.
+This is the only place that knows the order of these stages; each stage knows only its own job.
 Keep imports here free of sigstore, pulumi and cyclonedx: this is the pre-commit path.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.advisories import AdvisoryIndex, load_advisory_dir
-from engine.catalog import Catalog, CatalogLoader, ParseCache
+from engine.advisories.match import AdvisoryIndex
+from engine.advisories.records import load_advisory_dir
+from engine.catalog import Catalog, open_loader
 from engine.catalog.changes import ObjectDiff, object_changes
+from engine.clock import parse_now, utc_now
 from engine.errors import GovopsError, RevisionError
 from engine.policy.backends import select_backend
 from engine.policy.baseline import mark, only_new
@@ -47,24 +48,6 @@ class CheckOptions:
     now: str | None = None
     advisories: Path | None = None
     new_only: bool = False  # with base: keep only the results the change introduces
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_now(text: str) -> str:
-    """Accept RFC 3339 or a plain date; return RFC 3339 UTC with seconds."""
-    try:
-        if len(text) == 10:
-            moment = dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
-        else:
-            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise GovopsError(f"--now {text!r} is not an RFC 3339 time or a YYYY-MM-DD date") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _has_head(repo: GitRepo) -> bool:
@@ -104,9 +87,7 @@ def run_check(options: CheckOptions) -> Checked:
 
 def _evaluate(options: CheckOptions, now: str) -> Checked:
     repo = open_repo(options.repo)
-    cache = ParseCache(repo.git_dir / "govops" / "cache.sqlite")
-    try:
-        loader = CatalogLoader(repo, cache)
+    with open_loader(repo) as loader:
         head: Snapshot
         if options.staged:
             head = repo.staged(now)
@@ -132,5 +113,3 @@ def _evaluate(options: CheckOptions, now: str) -> Checked:
         decision = decide(backend, bundle, catalog, document, head.info,
                           base.info if base else None, changes)
         return Checked(decision, bundle)
-    finally:
-        cache.close()

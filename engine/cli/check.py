@@ -1,0 +1,71 @@
+"""`govops check`: evaluate a revision (or the index) against the policies and report it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from engine.cli.errors import EXIT_FAIL, EXIT_PASS, HandledCommand
+from engine.cli.options import advisories_option, engine_option, repo_option, signer_options
+from engine.errors import GovopsError
+from engine.report import FORMAT_NAMES
+
+
+@click.command(cls=HandledCommand)
+@repo_option
+@click.option("--rev", default=None, help="Revision to evaluate (branch, tag, sha, HEAD~2). "
+              "Default: HEAD.")
+@click.option("--base", default=None, help="Compare with this revision: report changes, "
+              "enable CHG-001, and mark every result new or existing (failing at the base too).")
+@click.option("--new-only", is_flag=True, help="With --base: report only the results the change "
+              "introduces; the verdict and exit code are about those.")
+@click.option("--staged", is_flag=True, help="Evaluate the index (what `git commit` would "
+              "record) against HEAD.")
+@engine_option(help="Rego backend; auto prefers opa.")
+@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text",
+              show_default=True, help="text, json, markdown, sarif (2.1.0), junit (XML), or "
+              "github (workflow annotations).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report to FILE instead of stdout.")
+@click.option("--now", default=None, help="Evaluate as of this time (RFC 3339 or YYYY-MM-DD); "
+              "default: the current time. Waiver expiry depends on it.")
+@advisories_option
+@click.option("--record", is_flag=True, help="Sign the decision (--key or --keyless) and "
+              "append it to the ledger.")
+@signer_options
+def check(repo: Path, rev: str | None, base: str | None, new_only: bool, staged: bool,
+          engine: str, fmt: str,
+          output: Path | None, now: str | None, advisories: Path | None, record: bool,
+          key: Path | None, keyless: bool, trust_config: Path | None) -> None:
+    """Evaluate a revision of the governed repo against the policies."""
+    from engine.atomic import write_atomically
+    from engine.commands.check import CheckOptions, run_check
+    from engine.report import renderer
+
+    signing = None
+    if record or key is not None or keyless:
+        from engine.attest.signers import SignerOptions, make_signer
+
+        if not record:
+            raise GovopsError("--key and --keyless sign what --record appends: add --record")
+        if new_only:
+            raise GovopsError("--record signs the whole decision: drop --new-only")
+        signing = make_signer(SignerOptions(key, keyless, trust_config))
+    checked = run_check(CheckOptions(repo=repo, rev=rev, base=base, staged=staged,
+                                     engine=engine, now=now, advisories=advisories,
+                                     new_only=new_only))
+    decision = checked.decision
+    if signing is not None:
+        from engine.commands.attest import record_decision
+
+        entry = record_decision(repo, checked, signing)
+        click.echo(f"recorded ledger entry #{entry.entry.seq} ({entry.hash})", err=True)
+    color = output is None and sys.stdout.isatty()
+    text = renderer(fmt)(decision, checked.metadata, color)
+    if output is not None:
+        write_atomically(output, text)
+    else:
+        click.echo(text, nl=False)
+    sys.exit(EXIT_FAIL if decision.verdict == "fail" else EXIT_PASS)

@@ -1,0 +1,48 @@
+"""`govops policy test`: run Rego tests like `opa test`, with coverage where the backend
+measures it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from engine.cli.errors import EXIT_FAIL, EXIT_PASS, HandledGroup
+from engine.cli.options import engine_option
+
+
+@click.group(cls=HandledGroup)
+def policy() -> None:
+    """Work with Rego policies."""
+
+
+@policy.command("test")
+@engine_option()
+@click.option("--verbose", "-v", is_flag=True, help="Print every test, not only failures.")
+@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Test the governed repo's own policies (policies.paths of its govops.yaml), "
+              "as staged.")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def policy_test(engine: str, verbose: bool, repo: Path | None, paths: tuple[Path, ...]) -> None:
+    """Run the Rego tests (test_* rules) of the default library, of PATHS, or of a governed
+    repo's own policies (--repo)."""
+    from engine.commands.policy_test import run_policy_tests
+
+    report = run_policy_tests(engine, paths, repo)
+    if report is None:
+        click.echo(f"{repo}: govops.yaml declares no policies (policies.paths): nothing to test")
+        sys.exit(EXIT_PASS)
+    for result in report.results:
+        if verbose or result.status != "pass":
+            case = result.case
+            line = (f"{result.status.upper():5} {case.package}.{case.rule} "
+                    f"({case.path}:{case.line}, {result.seconds * 1000:.1f} ms)")
+            click.echo(line + (f"\n      {result.detail}" if result.detail else ""))
+    if report.coverage is not None:
+        for path, percent in report.coverage.items():
+            click.echo(f"coverage {percent:5.1f}%  {path}")
+    else:
+        click.echo(f"coverage: not measured by the {report.engine} backend")
+    click.echo(f"{report.engine}: {report.passed} passed, {report.failed} failed")
+    sys.exit(EXIT_FAIL if report.failed or not report.results else EXIT_PASS)

@@ -1,0 +1,99 @@
+"""`govops audit`: the ledger checked against the repo's trust policy (`verify`), one entry
+packed with everything needed to verify it elsewhere (`export`), and the auditors' questions
+asked of the ledger index (`ask`).
+
+The evidence pack holds the entry, its receipts and what they cover (for an apply: the
+decision and AIBOM entries it rests on), the public keys and identities trusted, and a README
+with the exact commands; `govops verify` accepts it in an empty directory with no repository.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from engine.atomic import write_atomically
+from engine.attest.files import is_receipt
+from engine.attest.verify import trust_root_loader
+from engine.commands.trust import repo_trust
+from engine.deploy.applied import check_recorded_manifests
+from engine.errors import GovopsError
+from engine.ledger.chain import ChainReport, verify_chain
+from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, StoredEntry
+from engine.ledger.index import LedgerIndex
+from engine.ledger.store import Ledger
+from engine.repo import open_repo
+from engine.report.evidence import evidence_readme
+
+Answer = TypeVar("Answer")
+
+
+def run_audit_verify(repo_path: Path, from_entry: str | None,
+                     trust_config: Path | None) -> ChainReport:
+    repo = open_repo(repo_path)
+    ledger = Ledger(repo)
+    start = ledger.find(from_entry).entry.seq if from_entry else 1
+    return verify_chain(ledger, repo_trust(repo), trust_root_loader(trust_config), start,
+                        entry_checks=(check_recorded_manifests,))
+
+
+def ask(repo_path: Path, question: Callable[[LedgerIndex], Answer],
+        refresh: bool = True) -> Answer:
+    """Open the ledger index of the repository (brought up to date unless `refresh` is False)
+    and answer `question` from it (one of engine.ledger.queries)."""
+    with LedgerIndex.open(open_repo(repo_path), refresh=refresh) as index:
+        return question(index)
+
+
+@dataclass(frozen=True)
+class ExportedPack:
+    entry: StoredEntry
+    directory: Path
+    files: tuple[Path, ...]
+
+
+def _pack_files(ledger: Ledger, item: StoredEntry) -> dict[str, bytes]:
+    """The entry's own files, and those of the entries it links to (under their role)."""
+    files = dict(item.files)
+    by_hash = {e.hash: e for e in ledger.entries()}
+    for role, target in sorted(item.entry.links.items()):
+        linked = by_hash[target]
+        for name, data in linked.files.items():
+            if name in (ENTRY_FILE, ENTRY_RECEIPT):
+                files[f"{role}-{name}"] = data
+            else:
+                files.setdefault(name, data)
+    return files
+
+
+def run_export(repo_path: Path, reference: str, output: Path) -> ExportedPack:
+    repo = open_repo(repo_path)
+    ledger = Ledger(repo)
+    item = ledger.find(reference)
+    trust = repo_trust(repo)
+    files = _pack_files(ledger, item)
+    keys: list[str] = []
+    from cryptography.hazmat.primitives import serialization
+
+    for i, trusted in enumerate(trust.keys):
+        name = f"trusted-key-{i + 1}.pub"
+        files[name] = trusted.key.public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+        keys.append(name)
+    if trust.identities:
+        files["trusted-identities.json"] = (json.dumps(
+            [{"issuer": i.issuer, "subject": i.subject} for i in trust.identities],
+            indent=2) + "\n").encode()
+    receipts = sorted(n for n in files if is_receipt(n))
+    files["README.md"] = evidence_readme(item, receipts, trust, keys).encode()
+    if output.exists() and any(output.iterdir()):
+        raise GovopsError(f"{output}: not empty; an evidence pack goes into a new directory")
+    output.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, data in sorted(files.items()):
+        write_atomically(output / name, data.decode("utf-8"))
+        written.append(output / name)
+    return ExportedPack(item, output, tuple(written))

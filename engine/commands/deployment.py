@@ -1,0 +1,89 @@
+"""What `apply` and `rollback` share: the run request for the engine, and the recorder that
+signs the deployment receipt and appends the entry.
+
+One recorder for both, so an apply and a rollback entry carry the same fields, the same files
+and the same links, and neither is written unless the engine succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.attest import statement as st
+from engine.attest.signers import Signer, sign_file
+from engine.deploy import pulumi_run
+from engine.deploy.applied import MANIFESTS_FILE, encode
+from engine.deploy.gate import GatePassed
+from engine.deploy.mock import load_program
+from engine.deploy.plan import Plan
+from engine.deploy.spec import StackSpec
+from engine.ledger.drafts import actor
+from engine.ledger.entry import Draft, StoredEntry
+from engine.ledger.store import Ledger
+from engine.repo import GitRepo
+from engine.workdir import WorkDir
+
+DEPLOYMENT_FILE = "deployment.json"
+DEPLOYMENT_RECEIPT = "deployment.sigstore.json"
+
+
+def run_request(repo: GitRepo, spec: StackSpec, programs: Path, backend_url: str | None,
+                message: str) -> pulumi_run.RunRequest:
+    """The spec's program, the state backend (default: local, beside the ledger) and the
+    project's workspace under `.git/govops`."""
+    return pulumi_run.RunRequest(
+        spec=spec, program=load_program(programs / spec.program),
+        backend_url=backend_url or pulumi_run.default_backend(repo.git_dir),
+        work_dir=WorkDir(repo.git_dir).pulumi_workspace(pulumi_run.project_name(spec.name)),
+        message=message)
+
+
+def change_counts(planned: Plan) -> dict[str, Any]:
+    """Objects created, updated and deleted against the stack's last deployment (by entry)."""
+    counts: dict[str, Any] = {"against": planned.against.hash, "create": 0, "update": 0,
+                              "delete": 0}
+    for change in planned.changes:
+        counts[change.action] += 1
+    return counts
+
+
+@dataclass(frozen=True)
+class Recorded:
+    predicate: dict[str, Any]  # deployment.json, as signed
+    entry: StoredEntry
+
+
+def record_deployment(repo: GitRepo, ledger: Ledger, signer: Signer, kind: str,
+                      gate: GatePassed, planned: Plan, deployed: pulumi_run.Deployed, now: str,
+                      links: Mapping[str, str] | None = None,
+                      facts: Mapping[str, Any] | None = None) -> Recorded:
+    """Sign the deployment receipt (`deployment.json`: what ran, on which decision and AIBOM)
+    and append the `apply` or `rollback` entry recording it and the manifests deployed.
+    `links` and `facts` are what a rollback adds (the entries it moves from and to, its
+    preview)."""
+    spec = planned.spec
+    predicate: dict[str, Any] = {
+        "stack": spec.name,
+        "program": f"stacks/{spec.program}",
+        "manifestsDigest": planned.digest,
+        "changes": change_counts(planned),
+        "updateSummary": deployed.update_summary,
+        "checkpointDigest": deployed.checkpoint_digest,
+        "decision": gate.decision.hash,
+        "aibom": gate.aibom.hash,
+        "revision": gate.commit,
+        **(facts or {}),
+    }
+    text = json.dumps(predicate, indent=2, sort_keys=True) + "\n"
+    receipt = sign_file(signer, st.DEPLOYMENT, repo.name, gate.commit, DEPLOYMENT_FILE, text)
+    entry = ledger.append(Draft(
+        type=kind, revision=gate.commit, stack=spec.name,
+        files={DEPLOYMENT_FILE: text.encode("utf-8"), DEPLOYMENT_RECEIPT: receipt.encode(),
+               MANIFESTS_FILE: encode(planned.manifests)},
+        links={"decision": gate.decision.hash, "aibom": gate.aibom.hash, **(links or {})},
+        details={"manifestsDigest": planned.digest}), signer, actor(repo), now)
+    return Recorded(predicate, entry)

@@ -1,0 +1,36 @@
+"""`govops policy test`: the Rego tests of the default library, of paths on disk, or of a
+governed repo's own policies as staged (what the `govops-policy-test` pre-commit hook runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.catalog import load_catalog
+from engine.clock import utc_now
+from engine.errors import GovopsError
+from engine.policy.backends import select_backend
+from engine.policy.library import PolicyModule, repo_modules
+from engine.policy.testing import TestReport, run_tests
+from engine.repo import open_repo
+
+
+def repo_policy_modules(repo_path: Path) -> list[PolicyModule]:
+    """The policies and tests a governed repo declares (`policies.paths` of govops.yaml), as
+    staged: what `git commit` would record, which is what the pre-commit hook must test."""
+    repo = open_repo(repo_path)
+    snapshot = repo.staged(utc_now())
+    config = load_catalog(repo, snapshot).config
+    return repo_modules(repo, snapshot, config, include_tests=True)
+
+
+def run_policy_tests(engine: str, paths: Sequence[Path] = (), repo: Path | None = None
+                     ) -> TestReport | None:
+    """The report of the tests asked for; None when `repo` declares no policies (nothing to
+    test, which is not a failure)."""
+    if repo is not None and paths:
+        raise GovopsError("give PATHS or --repo, not both")
+    modules = repo_policy_modules(repo) if repo is not None else None
+    if modules == []:
+        return None
+    return run_tests(select_backend(engine), paths, modules)

@@ -1,0 +1,145 @@
+"""The answers to the auditors' questions (`audit log`, `show`, `at`, `search`, `reindex`):
+plain records that `engine.ledger.queries` builds and `engine.report.audit` renders.
+
+Kept apart from the queries so that a renderer depends on these records only, never on SQLite
+or the ledger store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+
+class Link(NamedTuple):
+    role: str
+    hash: str
+    seq: int | None  # None: the hash is not an entry of this ledger
+
+
+class EntrySummary(NamedTuple):
+    seq: int
+    hash: str
+    commit: str  # the ledger commit holding the entry
+    type: str
+    time: str
+    actor: str
+    revision: str | None  # the governed repo's commit the entry is about
+    stack: str | None
+    verdict: str | None
+    decision_id: str | None
+    serial_number: str | None
+    links: tuple[Link, ...]
+
+
+@dataclass(frozen=True)
+class LogResult:
+    stack: str | None
+    type: str | None
+    since: str | None
+    until: str | None
+    entries: tuple[EntrySummary, ...]
+
+
+@dataclass(frozen=True)
+class EntryFile:
+    name: str
+    size: int
+    digest: str
+    role: str  # entry (entry.json), signature (entry.sigstore.json) or recorded
+
+
+@dataclass(frozen=True)
+class ShowResult:
+    entry: EntrySummary
+    document: dict[str, Any]  # entry.json as recorded
+    files: tuple[EntryFile, ...]
+    linked: tuple[EntrySummary, ...]  # the entries it links to
+
+
+class DeployedItem(NamedTuple):
+    kind: str  # model, dataset, environment, package, image, driver
+    name: str
+    version: str | None  # a model's revision, a package's version, an image's digest
+    digest: str | None
+    purl: str | None
+    environment: str | None  # the environment that brings it in (packages, images, drivers)
+
+
+@dataclass(frozen=True)
+class AtResult:
+    stack: str
+    time: str
+    entry: EntrySummary | None  # the apply/rollback live then; None: nothing was deployed
+    live_from: str | None
+    live_until: str | None  # None: still live
+    aibom: str | None  # ok, no-link, unreadable or no-stack: what the index found
+    items: tuple[DeployedItem, ...]
+    first: EntrySummary | None  # when nothing was: the stack's first apply/rollback, if any
+
+    def of(self, kind: str) -> tuple[DeployedItem, ...]:
+        return tuple(i for i in self.items if i.kind == kind)
+
+
+class Deployment(NamedTuple):
+    """An apply/rollback that matched a search, the time it was live and what matched.
+
+    Link, EntrySummary, DeployedItem and Deployment are NamedTuples rather than frozen
+    dataclasses: a broad search builds one of each per matching deployment (9,000 of them for
+    a policy every decision reports), and a NamedTuple is built 5x faster."""
+
+    entry: EntrySummary
+    stack: str
+    live_from: str
+    live_until: str | None
+    matched: tuple[DeployedItem, ...]  # empty for policy and waiver searches
+
+
+@dataclass(frozen=True)
+class LiveRange:
+    """Consecutive matching deployments of one stack, merged: from, until, which entries."""
+
+    stack: str
+    live_from: str
+    live_until: str | None
+    entries: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PolicyHit:
+    policy: str
+    kind: str | None
+    name: str | None
+    file: str | None
+    line: int | None
+    severity: str | None
+    waived: bool
+    waiver: str | None
+
+
+@dataclass(frozen=True)
+class DecisionHit:
+    entry: EntrySummary
+    results: tuple[PolicyHit, ...]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    field: str  # package, model, policy or waiver
+    value: str  # as asked (NAME, NAME@VERSION, DIGEST, ID)
+    decisions: tuple[DecisionHit, ...]
+    deployments: tuple[Deployment, ...]
+    ranges: tuple[LiveRange, ...]
+
+
+@dataclass(frozen=True)
+class Reindexed:
+    path: str
+    kind: str  # rebuild (or incremental/current when only refreshed)
+    reason: str
+    seconds: float
+    entries: int
+    deployments: int
+    deployed_items: int
+    policy_results: int
+    rebuilds: int

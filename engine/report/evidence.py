@@ -1,0 +1,56 @@
+"""The README of an evidence pack (`govops audit export`): what each file is, and the exact
+commands that verify it with govops or cosign, with no repository at hand."""
+
+from __future__ import annotations
+
+from engine.attest.files import covered_by
+from engine.attest.trust import TrustPolicy
+from engine.ledger.entry import StoredEntry
+
+
+def evidence_readme(item: StoredEntry, receipts: list[str], trust: TrustPolicy,
+            keys: list[str]) -> str:
+    entry = item.entry
+    commit = entry.revision or "<no commit>"
+    key_flags = " ".join(f"--key {k}" for k in keys)
+    identity_flags = ""
+    if trust.identities:
+        first = trust.identities[0]
+        identity_flags = (f"--certificate-identity '{first.subject}' "
+                          f"--certificate-oidc-issuer {first.issuer}")
+    flags = key_flags or identity_flags
+    lines = [
+        f"# govops evidence pack: ledger entry #{entry.seq} ({entry.type})",
+        "",
+        f"- entry hash: `{item.hash}`",
+        f"- time: {entry.time}, actor: {entry.actor}",
+        f"- revision: {commit}" + (f", stack: {entry.stack}" if entry.stack else ""),
+        "",
+        "Every `*.sigstore.json` here is a Sigstore bundle (v0.3) holding an in-toto statement",
+        "in a DSSE envelope; `<name>.sigstore.json` covers `<name>` (`decision.sigstore.json`",
+        "covers `decision.json`, `aibom.sigstore.json` covers `aibom.cdx.json`).",
+        "`entry.json` is the ledger entry itself (RFC 8785 canonical JSON), signed by",
+        "`entry.sigstore.json`; its `digests` name every other file of the entry.",
+        "",
+        "## Verify with govops (no repository needed)",
+        "",
+        "```sh",
+        f"govops verify {flags} --commit {commit} {' '.join(receipts)}",
+        "```",
+        "",
+        "## Verify with cosign",
+        "",
+        "```sh",
+    ]
+    for receipt in receipts:
+        covered, _ = covered_by(receipt)
+        if key_flags:
+            lines.append(f"cosign verify-blob-attestation --key {keys[0]} --bundle {receipt} "
+                         f"--new-bundle-format {covered}")
+        elif trust.identities:
+            lines.append(f"cosign verify-blob-attestation {identity_flags} --bundle {receipt} "
+                         f"--new-bundle-format {covered}")
+    lines += ["```", "", "Trusted signers when this pack was made:", ""]
+    lines += [f"- key `{k}`" for k in keys]
+    lines += [f"- identity `{i.subject}` from issuer `{i.issuer}`" for i in trust.identities]
+    return "\n".join(lines) + "\n"
