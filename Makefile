@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml requirements/opa.txt
 	$(BIN)/python -c "import engine.policy.backends as b; b.require_fast_yaml(); print('govops: engines available:', ', '.join(b.available()))"
 	touch $(STAMP)
 
-# Node packages for the Sigstore test harness (tests/sigstore_mock: @sigstore/mock, @sigstore/verify),
+# Node packages for the Sigstore test harness (tests/support/sigstore_mock: @sigstore/mock, @sigstore/verify),
 # exactly as package-lock.json pins them. Only the tests need them, so only `test` depends on this.
 node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund

@@ -70,51 +70,46 @@ def _common(obj: GovObject) -> list[tuple[str, Any]]:
     return [("path", obj.path), ("owner", list(metadata.get("owners") or []))]
 
 
-def model_component(obj: GovObject) -> Component:
+def _sourced(obj: GovObject, kind: ComponentType, bom_ref: str, purl: str,
+             references: list[ExternalReference], facts: list[tuple[str, Any]]) -> Component:
+    """A model or a dataset: fetched from `spec.source` at `spec.revision`, with the digest and
+    licence its spec declares, where it comes from, and what else the spec says (`facts`)."""
     spec: Mapping[str, Any] = obj.doc["spec"]
     revision = spec.get("revision")
     hashes, digest_props = _digest(spec.get("digest"))
-    purl = refs.model_purl(obj.name, spec["source"], revision)
-    extra = _distribution(spec["source"], revision)
-    if spec["source"].startswith("hf://") and not spec["source"].startswith("hf://datasets/"):
-        card = refs.source_url(spec["source"]) or ""
-        extra.append(ExternalReference(type=ExternalReferenceType.MODEL_CARD, url=XsUri(card)))
     return Component(
-        type=ComponentType.MACHINE_LEARNING_MODEL,
-        bom_ref=refs.model_ref(obj.name),
+        type=kind,
+        bom_ref=bom_ref,
         name=obj.name,
         version=revision,
         description=obj.doc["metadata"].get("description"),
         purl=PackageURL.from_string(purl),
         hashes=hashes,
         licenses=_licenses(spec.get("license")),
-        external_references=extra,
-        properties=[*_props([*_common(obj), ("source", spec["source"]),
-                             ("format", spec.get("format")),
-                             ("parameters", spec.get("parameters")),
-                             ("precision", spec.get("precision")),
-                             ("risk", spec.get("risk"))]), *digest_props],
+        external_references=[*_distribution(spec["source"], revision), *references],
+        properties=[*_props([*_common(obj), ("source", spec["source"]), *facts]),
+                    *digest_props],
     )
+
+
+def model_component(obj: GovObject) -> Component:
+    spec: Mapping[str, Any] = obj.doc["spec"]
+    source = spec["source"]
+    card = []
+    if source.startswith("hf://") and not source.startswith("hf://datasets/"):
+        card = [ExternalReference(type=ExternalReferenceType.MODEL_CARD,
+                                  url=XsUri(refs.source_url(source) or ""))]
+    return _sourced(obj, ComponentType.MACHINE_LEARNING_MODEL, refs.model_ref(obj.name),
+                    refs.model_purl(obj.name, source, spec.get("revision")), card,
+                    [("format", spec.get("format")), ("parameters", spec.get("parameters")),
+                     ("precision", spec.get("precision")), ("risk", spec.get("risk"))])
 
 
 def dataset_component(obj: GovObject) -> Component:
     spec: Mapping[str, Any] = obj.doc["spec"]
-    revision = spec.get("revision")
-    hashes, digest_props = _digest(spec.get("digest"))
-    return Component(
-        type=ComponentType.DATA,
-        bom_ref=refs.dataset_ref(obj.name),
-        name=obj.name,
-        version=revision,
-        description=obj.doc["metadata"].get("description"),
-        purl=PackageURL.from_string(refs.dataset_purl(obj.name, spec["source"], revision)),
-        hashes=hashes,
-        licenses=_licenses(spec.get("license")),
-        external_references=_distribution(spec["source"], revision),
-        properties=[*_props([*_common(obj), ("source", spec["source"]), ("pii", spec.get("pii")),
-                             ("classification", spec.get("classification"))]),
-                    *digest_props],
-    )
+    return _sourced(obj, ComponentType.DATA, refs.dataset_ref(obj.name),
+                    refs.dataset_purl(obj.name, spec["source"], spec.get("revision")), [],
+                    [("pii", spec.get("pii")), ("classification", spec.get("classification"))])
 
 
 def environment_component(obj: GovObject, lock_format: str | None) -> Component:

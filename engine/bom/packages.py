@@ -3,7 +3,7 @@
 Written as JSON directly rather than through cyclonedx-python-lib: the library spends ~180 us
 constructing a Component and ~290 us sorting it into the Bom, so 15,000 packages would take
 7 s before serialisation. The dicts here are exactly what the library serialises for the same
-Component (tests/test_bom.py compares them), so the output cannot drift from the library's.
+Component (tests/bom/test_bom.py compares them), so the output cannot drift from the library's.
 """
 
 from __future__ import annotations

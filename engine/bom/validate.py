@@ -4,7 +4,7 @@ references the schema cannot check.
 The schema is the one cyclonedx-python-lib ships and its `JsonStrictValidator(V1_6)` uses (the
 same files, the same Draft 7 rules, formats checked), compiled with jsonschema-rs: the library's
 validator needs 223 s for 15,000 components (its `uniqueItems` check is quadratic), this one
-20 ms. tests/test_bom.py holds both to the same verdicts.
+20 ms. tests/bom/test_bom.py holds both to the same verdicts.
 """
 
 from __future__ import annotations

@@ -16,8 +16,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-# Bump when a parser or the schema changes what it produces for the same bytes.
-PARSER_VERSION = "7"
+# Bump when a parser or the schema changes what it produces for the same bytes. It is part of
+# every decision's input digest, so it changes decision ids: never bump it for less.
+PARSER_VERSION = "6"
+# Bump when the form rows are stored in changes (engine.catalog.outcomes), not what they say.
+ROW_FORMAT = "2"
 _CHUNK = 900
 
 
@@ -40,7 +43,7 @@ class ParseCache:
 
     @staticmethod
     def key(kind: str, oid: str) -> str:
-        return f"{PARSER_VERSION}:{kind}:{oid}"
+        return f"{PARSER_VERSION}.{ROW_FORMAT}:{kind}:{oid}"
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         wanted = list(dict.fromkeys(keys))

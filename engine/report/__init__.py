@@ -1,6 +1,7 @@
-"""Output formats. Each renders a Decision and computes nothing of its own.
+"""Output formats. Each renders a data model of a stage (a Decision here; an AIBOM diff, the
+ledger's answers, a plan, the PR comment in their own modules) and computes nothing of its own.
 
-A new format is one new module registered in FORMATS; nothing else changes.
+A new Decision format is one new module registered in _FORMATS; nothing else changes.
 """
 
 from __future__ import annotations

@@ -1,0 +1,294 @@
+"""`audit verify` over a scripted history (acceptance 1), tampering of every kind named by the
+issue detected with exit 3 naming the entry (acceptance 4), and evidence packs that verify
+with no repository (acceptance 6)."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import pytest
+import rfc8785
+from click.testing import CliRunner
+
+from engine.attest import statement as st
+from engine.attest.signers import KeySigner
+from engine.cli.audit import audit_export, audit_verify
+from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, Draft, StoredEntry
+from engine.ledger.store import LEDGER_REF, Ledger
+from engine.repo import open_repo
+from engine.repo.scripted import Step
+from tests.support.cli import Run, govops
+from tests.support.repos import NOW, fixture, make_repo
+
+GOVOPS = str(Path(sys.executable).with_name("govops"))
+
+
+def audit(command: click.Command, *args: str) -> Run:
+    result = CliRunner().invoke(command, list(args), catch_exceptions=False)
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+@dataclass(frozen=True)
+class History:
+    repo: Path
+    key: Path
+    public: Path
+
+    def ledger(self) -> Ledger:
+        return Ledger(open_repo(self.repo))
+
+
+def _history(tmp_path: Path) -> History:
+    prefix = tmp_path / "ci"
+    assert govops("keygen", "--output", str(prefix)).exit_code == 0
+    key, public = Path(f"{prefix}.key"), Path(f"{prefix}.pub")
+    files = {**fixture("acme-ml"), "keys/ci.pub": public.read_bytes()}
+    repo = tmp_path / "repo"
+    make_repo(repo, Step("acme", files),
+              Step("bigger quota", {"stacks/prod-inference.yaml": files[
+                  "stacks/prod-inference.yaml"].replace(b"quota: 16", b"quota: 24")}))
+    for rev in ("HEAD~1", "HEAD"):
+        run = govops("attest", "--repo", str(repo), "--rev", rev, "--key", str(key),
+                     "--output", str(tmp_path / f"out-{rev}"), "--now", NOW, "--record")
+        assert run.exit_code == 0, run.stderr
+    run = govops("check", "--repo", str(repo), "--now", NOW, "--record", "--key", str(key))
+    assert run.exit_code == 0, run.stderr
+    ledger = Ledger(open_repo(repo))
+    entries = ledger.entries()
+    assert [e.entry.type for e in entries] == ["decision", "aibom", "decision", "aibom",
+                                               "decision"]
+    signer = KeySigner(key)
+    for decision, aibom, when in ((entries[0], entries[1], "2026-11-21T09:00:00Z"),
+                                  (entries[2], entries[3], "2026-11-22T09:00:00Z")):
+        ledger.append(Draft(type="apply", revision=decision.entry.revision,
+                            stack="prod-inference",
+                            links={"decision": decision.hash, "aibom": aibom.hash}),
+                      signer, "ci@acme.test", when)
+    return History(repo, key, public)
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> History:
+    return _history(tmp_path)
+
+
+def _verify(history: History, *args: str) -> Run:
+    return audit(audit_verify, "--repo", str(history.repo), *args)
+
+
+def test_a_scripted_history_verifies(history: History) -> None:
+    run = _verify(history)
+    assert run.exit_code == 0, run.stderr
+    assert "ledger verified: 7 entries, 12 signatures" in run.stdout
+    report = json.loads(_verify(history, "--format", "json").stdout)
+    assert report["verified"] is True and report["entries"] == 7
+    entries = history.ledger().entries()
+    assert [e.entry.seq for e in entries] == list(range(1, 8))
+    assert all(e.entry.prev == p.hash for p, e in itertools.pairwise(entries))
+    assert entries[1].entry.details["serialNumber"].startswith("urn:uuid:")
+    assert history.ledger().checkpoint() is not None
+
+
+# -- tampering ------------------------------------------------------------------------------
+
+def _fresh_chain(history: History, items: list[StoredEntry],
+                 edit: dict[int, dict[str, bytes]] | None = None) -> None:
+    """What an attacker with write access to the ref could do: re-create `items` as a new
+    chain (new commits, parents re-linked, some files edited) and point the ledger at it."""
+    store = open_repo(history.repo).records(LEDGER_REF)
+    repo_records = open_repo(history.repo).records("refs/govops/scratch")
+    parent = None
+    for item in items:
+        files = {**item.files, **(edit or {}).get(item.entry.seq, {})}
+        parent = repo_records.append(files, parent, "rewritten", 1_800_000_000)
+    assert parent is not None
+    store.reset(parent)
+
+
+def _refused(history: History, seq: int, reason: str) -> None:
+    run = _verify(history)
+    assert run.exit_code == 3, run.stdout + run.stderr
+    assert f"entry #{seq} " in run.stderr and reason in run.stderr, run.stderr
+
+
+def _edited_entry(item: StoredEntry, **changes: object) -> bytes:
+    raw = json.loads(item.files[ENTRY_FILE])
+    raw.update(changes)
+    return bytes(rfc8785.dumps(raw))
+
+
+def test_changed_content_with_a_consistently_reparented_chain(history: History) -> None:
+    entries = history.ledger().entries()
+    # Change entry 3's actor and re-link every later entry's prev to the new hashes.
+    edits: dict[int, dict[str, bytes]] = {}
+    previous_hash = entries[1].hash
+    for item in entries[2:]:
+        changes: dict[str, object] = {"prev": previous_hash}
+        if item.entry.seq == 3:
+            changes["actor"] = "mallory"
+        data = _edited_entry(item, **changes)
+        edits[item.entry.seq] = {ENTRY_FILE: data}
+        previous_hash = "sha256:" + hashlib.sha256(data).hexdigest()
+    _fresh_chain(history, entries, edits)
+    _refused(history, 3, "signature refused")
+
+
+def test_a_deleted_entry(history: History) -> None:
+    entries = history.ledger().entries()
+    _fresh_chain(history, entries[:3] + entries[4:])
+    _refused(history, 5, "has seq 5 at position 4")
+
+
+def test_two_swapped_entries(history: History) -> None:
+    entries = history.ledger().entries()
+    _fresh_chain(history, [*entries[:2], entries[3], entries[2], *entries[4:]])
+    _refused(history, 4, "has seq 4 at position 3")
+
+
+def test_an_entry_resigned_with_an_untrusted_key(history: History, tmp_path: Path) -> None:
+    entries = history.ledger().entries()
+    assert govops("keygen", "--output", str(tmp_path / "mallory")).exit_code == 0
+    target = entries[3]
+    receipt = KeySigner(tmp_path / "mallory.key").sign(st.payload(st.statement(
+        st.LEDGER_ENTRY, json.loads(target.files[ENTRY_FILE]), "repo", target.entry.revision,
+        [st.Covered(ENTRY_FILE, target.files[ENTRY_FILE])])))
+    _fresh_chain(history, entries, {4: {ENTRY_RECEIPT: receipt.encode()}})
+    _refused(history, 4, "does not verify under any key in trust.keys")
+
+
+def test_a_reset_ref_with_new_entries_appended_is_detected(history: History) -> None:
+    assert _verify(history).exit_code == 0  # the checkpoint is now #7
+    ledger = history.ledger()
+    entries = ledger.entries()
+    open_repo(history.repo).records(LEDGER_REF).reset(entries[4].commit)  # back to #5
+    signer = KeySigner(history.key)
+    for day in (23, 24):  # two validly signed entries: #6 and #7 again, but different
+        ledger.append(Draft(type="apply", revision=entries[0].entry.revision,
+                            stack="prod-inference",
+                            links={"decision": entries[0].hash, "aibom": entries[1].hash}),
+                      signer, "mallory@acme.test", f"2026-11-{day}T09:00:00Z")
+    _refused(history, 7, "differs from the verified checkpoint")
+
+
+def test_a_reset_to_a_shorter_ledger_is_detected(history: History) -> None:
+    assert _verify(history).exit_code == 0
+    entries = history.ledger().entries()
+    open_repo(history.repo).records(LEDGER_REF).reset(entries[2].commit)
+    _refused(history, 7, "the ledger was verified up to #7 but now ends at #3")
+
+
+def test_an_apply_must_rest_on_a_passing_decision(tmp_path: Path) -> None:
+    history = _history(tmp_path)
+    ledger = history.ledger()
+    entries = ledger.entries()
+    ledger.append(Draft(type="apply", revision=entries[0].entry.revision, stack="x",
+                        links={"decision": entries[1].hash, "aibom": entries[1].hash}),
+                  KeySigner(history.key), "ci", "2026-11-25T09:00:00Z")
+    _refused(history, 8, "must rest on a decision entry")
+
+
+def test_verify_from_an_entry_and_bad_entry_references(history: History) -> None:
+    run = _verify(history, "--from", "6")
+    assert run.exit_code == 0 and "2 signatures" in run.stdout
+    run = _verify(history, "--from", "99")
+    assert run.exit_code == 2 and "no ledger entry #99" in run.stderr
+    run = _verify(history, "--from", "zz")
+    assert run.exit_code == 2 and "neither an entry number nor a hash prefix" in run.stderr
+
+
+# -- acceptance 6: evidence packs ----------------------------------------------------------
+
+@pytest.mark.parametrize("reference", ["6", "hash"])
+def test_an_exported_pack_verifies_with_no_repository(history: History, tmp_path: Path,
+                                                      reference: str) -> None:
+    entries = history.ledger().entries()
+    ref = entries[5].hash.removeprefix("sha256:")[:10] if reference == "hash" else reference
+    pack = tmp_path / "pack"
+    run = audit(audit_export, "--repo", str(history.repo), "--output", str(pack), ref)
+    assert run.exit_code == 0, run.stderr
+    names = sorted(p.name for p in pack.iterdir())
+    for expected in ("README.md", "entry.json", "entry.sigstore.json", "decision.json",
+                     "decision.sigstore.json", "aibom.cdx.json", "aibom.sigstore.json",
+                     "decision-entry.json", "aibom-entry.sigstore.json", "trusted-key-1.pub"):
+        assert expected in names
+    readme = (pack / "README.md").read_text()
+    command = re.search(r"(?m)^govops verify .*$", readme)
+    assert command is not None and "cosign verify-blob-attestation" in readme
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    for name in names:
+        (empty / name).write_bytes((pack / name).read_bytes())
+    args = shlex.split(command.group(0))[1:]
+    done = subprocess.run([GOVOPS, *args], cwd=empty, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("verified ") == len([n for n in names if n.endswith(".sigstore.json")])
+    # The same pack with one covered file changed is refused.
+    decision = empty / "decision.json"
+    decision.write_text(decision.read_text().replace('"pass"', '"fail"', 1))
+    done = subprocess.run([GOVOPS, *args], cwd=empty, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 3 and "REFUSED" in done.stderr
+
+
+def test_export_refuses_a_non_empty_directory(history: History, tmp_path: Path) -> None:
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "x").write_text("x")
+    run = audit(audit_export, "--repo", str(history.repo), "--output", str(tmp_path / "busy"), "1")
+    assert run.exit_code == 2 and "not empty" in run.stderr
+
+
+def test_entry_json_must_be_canonical_and_complete(history: History) -> None:
+    from engine.ledger.entry import Entry
+
+    data = history.ledger().entries()[0].files[ENTRY_FILE]
+    assert Entry.decode(data).seq == 1
+    spaced = json.dumps(json.loads(data), indent=1).encode()
+    with pytest.raises(ValueError, match="canonical"):
+        Entry.decode(spaced)
+    raw = json.loads(data)
+    raw["extra"] = 1
+    with pytest.raises(ValueError, match="exactly the entry fields"):
+        Entry.decode(rfc8785.dumps(raw))
+    with pytest.raises(ValueError, match="not JSON"):
+        Entry.decode(b"{")
+
+
+def test_an_entry_with_extra_tree_entries_is_refused(history: History) -> None:
+    import pygit2
+
+    entries = history.ledger().entries()
+    git = pygit2.Repository(str(history.repo))
+    target = git[entries[1].commit]
+    builder = git.TreeBuilder(target.tree)
+    sub = git.TreeBuilder()
+    sub.insert("payload.sh", git.create_blob(b"echo hi\n"), pygit2.GIT_FILEMODE_BLOB)
+    builder.insert("hidden", sub.write(), pygit2.GIT_FILEMODE_TREE)
+    sig = pygit2.Signature("x", "x@x", 1_800_000_000, 0)
+    parent = git.create_commit(None, sig, sig, "with a directory", builder.write(),
+                               list(target.parent_ids))
+    tip = str(parent)
+    for item in entries[2:]:  # the later entries, re-parented unchanged
+        tip = str(git.create_commit(None, sig, sig, "copy", git[item.commit].tree_id, [tip]))
+    open_repo(history.repo).records(LEDGER_REF).reset(tip)
+    _refused(history, 2, "holds hidden, which no entry writes")
+
+
+def test_entry_fields_of_the_wrong_type_are_refused(history: History) -> None:
+    from engine.ledger.entry import Entry
+
+    raw = json.loads(history.ledger().entries()[0].files[ENTRY_FILE])
+    for field, value in (("actor", 7), ("revision", ["x"]), ("digests", {"a": 1}),
+                         ("details", [])):
+        bad = {**raw, field: value}
+        with pytest.raises(ValueError, match=r"wrong type|must map|must be an object"):
+            Entry.decode(rfc8785.dumps(bad))
