@@ -55,7 +55,20 @@ class _Bad(Exception):
         self.reason = reason
 
 
-def _check_links(item: StoredEntry, by_hash: dict[str, StoredEntry]) -> None:
+def _passes(decision: StoredEntry, verdicts: dict[str, str | None]) -> str | None:
+    """Why a decision entry does not pass (None when it does), asked once per decision:
+    thousands of applies rest on a few hundred decisions."""
+    if decision.hash not in verdicts:
+        try:
+            require_passing(decision)
+            verdicts[decision.hash] = None
+        except GovopsError as exc:  # DecisionFailed or Refused: either way it passes nothing
+            verdicts[decision.hash] = str(exc)
+    return verdicts[decision.hash]
+
+
+def _check_links(item: StoredEntry, by_hash: dict[str, StoredEntry],
+                 verdicts: dict[str, str | None]) -> None:
     entry = item.entry
     for role, target in entry.links.items():
         if target not in by_hash:
@@ -65,10 +78,9 @@ def _check_links(item: StoredEntry, by_hash: dict[str, StoredEntry]) -> None:
         aibom = by_hash.get(entry.links.get("aibom", ""))
         if decision is None or decision.entry.type != "decision":
             raise _Bad(f"an {entry.type} must rest on a decision entry (links.decision)")
-        try:
-            require_passing(decision)
-        except GovopsError as exc:  # DecisionFailed or Refused: either way it passes nothing
-            raise _Bad(f"an {entry.type} must rest on a passing decision: {exc}") from None
+        failing = _passes(decision, verdicts)
+        if failing is not None:
+            raise _Bad(f"an {entry.type} must rest on a passing decision: {failing}")
         if aibom is None or aibom.entry.type != "aibom":
             raise _Bad(f"an {entry.type} must rest on an AIBOM entry (links.aibom)")
         for other in (decision, aibom):
@@ -145,6 +157,7 @@ def verify_chain(ledger: Ledger, trust: TrustPolicy, trust_config: Callable[[], 
     records.reverse()
     checkpoint = ledger.checkpoint()
     by_hash: dict[str, StoredEntry] = {}
+    verdicts: dict[str, str | None] = {}
     previous: StoredEntry | None = None
     signatures = 0
     for position, record in enumerate(records, start=1):
@@ -167,7 +180,7 @@ def verify_chain(ledger: Ledger, trust: TrustPolicy, trust_config: Callable[[], 
             if item.entry.prev != expected_prev:
                 raise _Bad(f"prev is {item.entry.prev}, but the entry before it hashes to "
                            f"{expected_prev}")
-            _check_links(item, by_hash)
+            _check_links(item, by_hash, verdicts)
             _run_checks(item, entry_checks)
             signatures += _check_entry(item, trust, trust_config, seq >= from_seq)
             if checkpoint is not None and checkpoint.seq == seq and checkpoint.hash != item.hash:

@@ -82,6 +82,7 @@ assert len(_ENTRY.names) == len(EntrySummary._fields)
 assert len(_ITEM.names) == len(DeployedItem._fields)
 
 _SEQ, _LINKS = _ENTRY.at("e.seq"), _ENTRY.at("e.links")
+_new = tuple.__new__
 _D_STACK, _D_START, _D_UNTIL = (_DEPLOYMENT.at(c) for c in _LIVE.names)
 _F_ITEM = _FOUND.span(_ITEM)
 _F_NAME, _F_VERSION, _F_ENVIRONMENT = (_FOUND.at(c) for c in ("i.name", "i.version",
@@ -103,8 +104,9 @@ def _links(text: str, parsed: dict[str, tuple[Link, ...]] | None = None) -> tupl
 
 def _summary(row: Sequence[Any], parsed: dict[str, tuple[Link, ...]] | None = None
              ) -> EntrySummary:
-    return EntrySummary._make((int(row[_SEQ]), *row[_SEQ + 1:_LINKS],
-                               _links(row[_LINKS], parsed)))
+    # tuple.__new__ is what EntrySummary(...) does, without the keyword handling: a broad search
+    # builds thousands of these.
+    return _new(EntrySummary, (*row[_SEQ:_LINKS], _links(row[_LINKS], parsed)))
 
 
 def _entries(db: sqlite3.Connection, seqs: Iterable[int]) -> dict[int, EntrySummary]:

@@ -8,6 +8,7 @@ read, or whose content no longer hashes to its recorded id, passes nothing. `gov
 
 from __future__ import annotations
 
+import functools
 import json
 
 from engine.attest.files import DECISION_FILE
@@ -26,8 +27,14 @@ def recorded_decision(item: StoredEntry) -> Decision | None:
     """The decision a decision entry records; None when it is missing, malformed or its content
     does not hash to the decision id written beside it."""
     data = item.recorded.get(DECISION_FILE)
-    if data is None:
-        return None
+    return None if data is None else _read_back(data)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_back(data: bytes) -> Decision | None:
+    """`decision.json` as a Decision if its content hashes to its recorded id. Cached by the
+    bytes: the applies of a long ledger rest on a few distinct decisions, and recomputing an id
+    (RFC 8785) costs about a millisecond."""
     try:
         raw = json.loads(data)
         decision = Decision.from_json(raw)
