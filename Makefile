@@ -30,10 +30,13 @@ $(WHEELHOUSE)/.complete: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m engine.cli.demo
 
-test: $(STAMP) node_modules $(WHEELHOUSE)/.complete
+# ruff, mypy, and the import layers of docs/architecture.md (contracts in pyproject.toml).
+lint: $(STAMP)
 	$(BIN)/ruff check engine tests benchmarks stacks
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+
+test: lint node_modules $(WHEELHOUSE)/.complete
 	$(BIN)/python -m pytest -q
 	$(BIN)/govops policy test --engine opa
 	$(BIN)/govops policy test --engine regopy

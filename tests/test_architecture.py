@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the checkout (tests/ is one level down)
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import pygit2
@@ -21,15 +20,3 @@ def fixture(name: str) -> dict[str, bytes]:
 
 def make_repo(path: Path, *steps: Step) -> pygit2.Repository:
     return build_history(path, steps)
-
-
-def with_changes(files: Mapping[str, bytes], **changes: str | bytes | None) -> dict[str, bytes]:
-    """A copy of `files` with some replaced (None deletes); keys use '__' for '/'."""
-    out = dict(files)
-    for key, value in changes.items():
-        path = key.replace("__", "/")
-        if value is None:
-            out.pop(path, None)
-        else:
-            out[path] = value.encode() if isinstance(value, str) else value
-    return out
