@@ -48,6 +48,12 @@ class WorkDir:
         """The Automation API work directory of one Pulumi project."""
         return self.root / "pulumi-workspaces" / project
 
+    @property
+    def trust_pin(self) -> Path:
+        """This machine's pin of the first trust root (engine.trust.pin): written by
+        `govops trust init` and `govops trust pin`, never by anything the repo carries."""
+        return self.root / "trust-root"
+
     def ref_guard(self, ref: str) -> Path:
         """The flock file serialising appends to `ref` (engine.repo.ref_store)."""
         return self.root / (ref.replace("/", "_") + ".guard")

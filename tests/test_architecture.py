@@ -86,6 +86,15 @@ def test_a_broken_contract_is_named(tree: Path, module: str, added: str,
         assert line in done.stdout
 
 
+def test_a_package_without_a_place_in_the_layers_breaks_them(tree: Path) -> None:
+    (tree / "engine" / "newstage").mkdir()
+    (tree / "engine" / "newstage" / "__init__.py").write_text('"""A stage nobody placed."""\n')
+    done = lint_imports(tree)
+    assert done.returncode == 1
+    assert "The following modules are not listed as layers:" in done.stdout
+    assert "- engine.newstage" in done.stdout
+
+
 # -- printing -----------------------------------------------------------------------------------
 
 ALLOWED_TO_PRINT = ("cli", "report")

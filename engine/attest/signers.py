@@ -30,7 +30,7 @@ class Signer(Protocol):
 
 class KeySigner:
     def __init__(self, key_path: Path) -> None:
-        from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
+        from securesystemslib.signer import CryptoSigner
 
         private = load_private(key_path)
         self._hint = key_hint(private.public_key())

@@ -1,17 +1,51 @@
-"""Who may sign: the trust policy of a governed repo, read from govops.yaml at HEAD.
+"""Who may sign and approve: `govops trust init|add-key|revoke|rotate|sign|pin|show|log` over
+the trust root on `refs/govops/trust` (engine.trust), and the trust policy verifiers use.
 
-Read from git objects at HEAD, never from the revision being verified: a commit must not be
-able to trust the key that signed it. (HEAD itself is still only as trustworthy as whoever can
-merge to it; a root of trust outside the repo's reach belongs here when it lands.)
+The trust root is verified from a first root pinned out of band; govops.yaml's `trust` section
+(read at HEAD, never from the revision being verified) is what verifiers still read until
+every verifier moves to the trust root.
 """
 
 from __future__ import annotations
 
-from engine.attest.keys import load_public
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from engine.atomic import write_atomically
+from engine.attest.keys import load_private, load_public
 from engine.attest.trust import TrustedIdentity, TrustedKey, TrustPolicy
 from engine.catalog import Config, load_catalog
-from engine.errors import InputError
-from engine.repo import GitRepo
+from engine.clock import epoch, instant, parse_time, utc, utc_now
+from engine.errors import GovopsError, InputError, Refused
+from engine.repo import GitRepo, open_repo
+from engine.trust.change import (
+    Proposal,
+    changing_roles,
+    initial,
+    rotating,
+    sign,
+    with_grant,
+    with_revocation,
+)
+from engine.trust.document import (
+    ROOT_FILE,
+    TARGETS_FILE,
+    Grant,
+    RoleGrants,
+    decode_root,
+    fingerprint,
+    identity_grant,
+    key_grant,
+)
+from engine.trust.history import TrustHistory, TrustVersion
+from engine.trust.pin import Pin, parse_pin, resolve_pin, save_pin
+from engine.trust.store import TRUST_REF, StoredVersion, TrustMoved, TrustStore
+from engine.trust.verify import verify_versions
 
 
 def trust_policy(repo: GitRepo, config: Config, rev: str) -> TrustPolicy:
@@ -33,3 +67,216 @@ def trust_policy(repo: GitRepo, config: Config, rev: str) -> TrustPolicy:
 def repo_trust(repo: GitRepo) -> TrustPolicy:
     catalog = load_catalog(repo, repo.snapshot("HEAD"))
     return trust_policy(repo, catalog.config, "HEAD")
+
+
+# -- the trust root (refs/govops/trust) ------------------------------------------------------------
+
+DEFAULT_LIFETIME = dt.timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """A key (a PEM public key file) or a keyless identity named on the command line."""
+
+    key: Path | None = None
+    issuer: str | None = None
+    subject: str | None = None
+
+    def grant(self, valid_from: str | None = None, valid_until: str | None = None) -> Grant:
+        if self.key is not None:
+            try:
+                data = self.key.read_bytes()
+            except OSError as exc:
+                raise GovopsError(f"{self.key}: cannot read: {exc.strerror}") from None
+            return key_grant(load_public(data, str(self.key)), valid_from, valid_until)
+        if not self.issuer or not self.subject:
+            raise GovopsError("name a key file, or an identity with both issuer and subject")
+        return identity_grant(self.issuer, self.subject, valid_from, valid_until)
+
+
+@dataclass(frozen=True)
+class TrustChange:
+    """What a trust command did: published a new version, or kept a proposal for more
+    signatures (and said what is still missing)."""
+
+    summary: str
+    published: TrustVersion | None
+    pin: str  # the fingerprint of the first root
+    proposal: Path | None = None
+    missing: str | None = None
+    pinned_at: Path | None = None  # where `init` pinned the new root on this machine
+
+
+@dataclass(frozen=True)
+class Signing:
+    """Where a change goes and who signs it now."""
+
+    repo: Path
+    sign_with: tuple[Path, ...] = ()
+    proposal: Path | None = None  # write the proposal here if the signatures fall short
+    trust_root: str | None = None  # the pin (see engine.trust.pin)
+
+
+def _expiry(text: str | None, issued: str) -> dt.datetime:
+    if text is None:
+        return instant(issued) + DEFAULT_LIFETIME
+    moment = parse_time(text)
+    if moment <= instant(issued):
+        raise GovopsError(f"--expires {text!r} is not after now ({issued})")
+    return moment
+
+
+def _keys(paths: Sequence[Path]) -> list[ec.EllipticCurvePrivateKey]:
+    return [load_private(path) for path in paths]
+
+
+def _publish(repo: GitRepo, signing: Signing, proposal: Proposal, pin: Pin,
+             stored: list[StoredVersion]) -> TrustChange:
+    """Publish the proposal if the history with it verifies; otherwise keep it (with
+    `--proposal`) or refuse, saying which signatures are missing."""
+    store = TrustStore(repo)
+    if proposal.base != store.tip():
+        raise TrustMoved(f"the proposal was made on trust commit {proposal.base or '(none)'}, "
+                         f"but {TRUST_REF} is now at {store.tip() or '(none)'}: make it again")
+    candidate = StoredVersion(len(stored) + 1, "proposed", (proposal.base,) if proposal.base
+                              else (), {ROOT_FILE: proposal.root, TARGETS_FILE: proposal.targets},
+                              ())
+    try:
+        history = verify_versions([*stored, candidate], pin.fingerprint, pin.source)
+    except Refused as exc:
+        missing = str(exc).split(": ", 1)[-1].removeprefix("does not verify: ")
+        if signing.proposal is None:
+            raise Refused(f"{proposal.summary}: not published, {missing}; pass --proposal FILE "
+                          "to keep it for the other key holders (govops trust sign FILE)"
+                          ) from None
+        write_atomically(signing.proposal, proposal.encode().decode("utf-8"))
+        return TrustChange(proposal.summary, None, pin.fingerprint, signing.proposal, missing)
+    commit = store.append(proposal.root, proposal.targets, proposal.base,
+                          f"govops trust #{len(stored) + 1}: {proposal.summary}",
+                          epoch(utc_now()))
+    if signing.proposal is not None:
+        signing.proposal.unlink(missing_ok=True)
+    return TrustChange(proposal.summary, dataclasses.replace(history.current, commit=commit),
+                       pin.fingerprint)
+
+
+def _current(repo: GitRepo, option: str | None) -> tuple[TrustHistory, list[StoredVersion], Pin]:
+    pin = resolve_pin(repo.git_dir, option)
+    stored = TrustStore(repo).versions()
+    return verify_versions(stored, pin.fingerprint, pin.source), stored, pin
+
+
+def trust_history(repo_path: Path, option: str | None) -> TrustHistory:
+    """The verified trust history of the repository, from the pinned first root."""
+    history, _, _ = _current(open_repo(repo_path), option)
+    return history
+
+
+def trust_init(signing: Signing, root_keys: Sequence[KeyRef], root_threshold: int,
+               roles: Mapping[str, tuple[Sequence[KeyRef], int]],
+               expires: str | None) -> TrustChange:
+    """The first root: its keys, the signers and approvers, signed by the root keys given."""
+    repo = open_repo(signing.repo)
+    if TrustStore(repo).tip() is not None:
+        raise GovopsError(f"{TRUST_REF} already holds a trust root: change it with "
+                          "add-key, revoke or rotate")
+    issued = utc_now()
+    until = _expiry(expires, issued)
+    grants = {name: RoleGrants(name, tuple(k.grant() for k in refs), threshold)
+              for name, (refs, threshold) in roles.items()}
+    proposal = initial([k.grant() for k in root_keys], root_threshold, grants, issued, until)
+    proposal = sign(proposal, None, _keys(signing.sign_with))
+    pin = Pin(fingerprint(decode_root(proposal.root, "the proposed root")), "the new root")
+    done = _publish(repo, signing, proposal, pin, [])
+    if done.published is None:
+        return done
+    return dataclasses.replace(done, pinned_at=save_pin(repo.git_dir, pin.fingerprint))
+
+
+def trust_change(signing: Signing, change: Callable[[TrustVersion, StoredVersion], Proposal]
+                 ) -> TrustChange:
+    """Make the change `change` proposes on the current version, sign it and publish it."""
+    repo = open_repo(signing.repo)
+    history, stored, pin = _current(repo, signing.trust_root)
+    proposal = change(history.current, stored[-1])
+    proposal = sign(proposal, stored[-1].root, _keys(signing.sign_with))
+    return _publish(repo, signing, proposal, pin, stored)
+
+
+def add_key(role: str, who: KeyRef, valid_from: str | None, valid_until: str | None,
+            threshold: int | None) -> Callable[[TrustVersion, StoredVersion], Proposal]:
+    def change(current: TrustVersion, stored: StoredVersion) -> Proposal:
+        issued = utc_now()
+        grant = who.grant(_moment(valid_from), _moment(valid_until))
+        roles = with_grant(current.roles, role, grant, threshold)
+        assert stored.root is not None
+        return changing_roles(current, stored.root, roles,
+                              f"add {grant.describe()} to {role}", issued)
+    return change
+
+
+def revoke_key(role: str, who: KeyRef | str, at: str | None
+               ) -> Callable[[TrustVersion, StoredVersion], Proposal]:
+    def change(current: TrustVersion, stored: StoredVersion) -> Proposal:
+        issued = utc_now()
+        keyid = who if isinstance(who, str) else who.grant().keyid
+        keyid = _keyid(current, role, keyid)
+        moment = _moment(at) or issued
+        roles = with_revocation(current.roles, role, keyid, moment)
+        assert stored.root is not None
+        return changing_roles(current, stored.root, roles,
+                              f"revoke {keyid[:16]} from {role} as of {moment}", issued)
+    return change
+
+
+def rotate_root(root_keys: Sequence[KeyRef], threshold: int, expires: str | None
+                ) -> Callable[[TrustVersion, StoredVersion], Proposal]:
+    def change(current: TrustVersion, stored: StoredVersion) -> Proposal:
+        issued = utc_now()
+        assert stored.root is not None
+        return rotating(current, stored.root, [k.grant() for k in root_keys], threshold,
+                        issued, _expiry(expires, issued))
+    return change
+
+
+def trust_sign(signing: Signing, proposal_path: Path) -> TrustChange:
+    """Add signatures to a proposal file; publish it once the history with it verifies."""
+    try:
+        data = proposal_path.read_bytes()
+    except OSError as exc:
+        raise GovopsError(f"{proposal_path}: cannot read: {exc.strerror}") from None
+    proposal = Proposal.decode(data, str(proposal_path))
+    repo = open_repo(signing.repo)
+    if proposal.base is None:
+        stored: list[StoredVersion] = []
+        pin = Pin(fingerprint(decode_root(proposal.root, "the proposed root")), "the new root")
+    else:
+        _, stored, pin = _current(repo, signing.trust_root)
+    proposal = sign(proposal, stored[-1].root if stored else None, _keys(signing.sign_with))
+    done = _publish(repo, dataclasses.replace(signing, proposal=proposal_path), proposal, pin,
+                    stored)
+    if done.published is not None and proposal.base is None:
+        return dataclasses.replace(done, pinned_at=save_pin(repo.git_dir, pin.fingerprint))
+    return done
+
+
+def trust_pin(repo_path: Path, text: str) -> tuple[Pin, Path]:
+    """Pin the first root on this machine (fingerprint or root.json), after checking that
+    the repository's trust history verifies from it."""
+    repo = open_repo(repo_path)
+    pin = parse_pin(text, "the pin given")
+    verify_versions(TrustStore(repo).versions(), pin.fingerprint, pin.source)
+    return pin, save_pin(repo.git_dir, pin.fingerprint)
+
+
+def _moment(text: str | None) -> str | None:
+    return utc(parse_time(text)) if text else None
+
+
+def _keyid(current: TrustVersion, role: str, text: str) -> str:
+    """A full keyid from a prefix of at least 8 hex digits."""
+    found = [g.keyid for g in current.roles[role].grants if g.keyid.startswith(text.lower())]
+    if len(text) < 8 or len(found) != 1:
+        raise GovopsError(f"{text!r} names {len(found)} keys of the {role} role: give the key "
+                          "file, the identity, or at least 8 hex digits of one keyid")
+    return found[0]
