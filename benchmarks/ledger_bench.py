@@ -27,12 +27,14 @@ from engine.attest.signers import KeySigner, sign_file
 from engine.commands.audit import run_audit_verify
 from engine.commands.bom import BomOptions, run_bom
 from engine.commands.check import CheckOptions, run_check
+from engine.commands.trust import KeyRef, Signing, trust_init
 from engine.ledger.drafts import aibom_draft, decision_draft
 from engine.ledger.entry import Draft
 from engine.ledger.store import Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step, build_history, fixture_files
 from engine.report import renderer
+from engine.trust.document import APPROVERS, SIGNERS
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "acme-ml"
 REVISIONS, STACKS = 10, ("prod-inference", "dev-sandbox", "prod-assistant")
@@ -59,6 +61,10 @@ def _time_of(n: int) -> str:
 def build(root: Path, entries: int) -> tuple[Path, float]:
     private, public = generate(root.parent / "ci")
     revisions = _repo(root, public.read_bytes())
+    root_key, root_public = generate(root.parent / "trust-root")
+    trust_init(Signing(root, (root_key,)), [KeyRef(root_public)], 1,
+               {SIGNERS: ([KeyRef(public)], 1), APPROVERS: ([KeyRef(root_public)], 1)},
+               "2036-01-01T00:00:00Z", issued="2026-08-01T00:00:00Z")
     signer = KeySigner(private)
     drafts = []
     for commit in revisions:
@@ -102,7 +108,7 @@ def main() -> None:
         rates = []
         for _ in range(args.runs):
             started = time.perf_counter()
-            report = run_audit_verify(root, None, None)
+            report = run_audit_verify(root, None, None).report
             elapsed = time.perf_counter() - started
             assert report.problem is None, report.problem
             rates.append(report.verified / elapsed)

@@ -20,12 +20,12 @@ class IdentityPolicy:
 
         issuer, subjects = certificate_identity(cert)
         if not self._identities:
-            raise VerificationError("trust.identities is empty: no certificate is trusted")
+            raise VerificationError("no keyless identity is trusted")
         for identity in self._identities:
             if identity.issuer == issuer and any(identity.matches(s) for s in subjects):
                 return
         raise VerificationError(f"certificate identity {', '.join(sorted(subjects)) or '-'} "
-                                f"from issuer {issuer or '-'} is not in trust.identities")
+                                f"from issuer {issuer or '-'} is not a trusted identity")
 
 
 def certificate_identity(cert: Certificate) -> tuple[str | None, set[str]]:

@@ -1,4 +1,4 @@
-"""Who may sign receipts: the `trust` section of govops.yaml as data, and the key check.
+"""Who may sign a receipt, as data the verifier checks signatures against, and the key check.
 
 Empty means no: a trust section without keys trusts no key bundle, one without identities
 trusts no certificate. A key bundle's hint only chooses which trusted key to try first; the
@@ -45,6 +45,7 @@ class TrustedIdentity:
 class TrustPolicy:
     keys: tuple[TrustedKey, ...]
     identities: tuple[TrustedIdentity, ...]
+    label: str = "the keys given"  # whose keys these are, for the reasons a refusal gives
 
     def key_for(self, signed: bytes, signature: bytes, hint: str | None) -> TrustedKey | None:
         """The trusted key this signature verifies under, or None. The hint only orders the

@@ -55,12 +55,12 @@ class Verified:
 
 def _key_signer(bundle: ParsedBundle, trust: TrustPolicy) -> str:
     if not trust.keys:
-        raise Refused("trust.keys is empty: no key bundle is trusted")
+        raise Refused(f"{trust.label} hold no key: no key bundle is trusted")
     trusted = trust.key_for(pae(bundle.payload_type, bundle.payload), bundle.signature,
                             bundle.key_hint)
     if trusted is None:
         hinted = any(k.hint == bundle.key_hint for k in trust.keys)
-        raise Refused("the signature does not verify under any key in trust.keys"
+        raise Refused(f"the signature does not verify under any key of {trust.label}"
                       + (" (its hint names a trusted key, but hints are not trusted)"
                          if hinted else ""))
     return f"key {trusted.source}"
@@ -74,7 +74,8 @@ def _certificate_signer(bundle: ParsedBundle, trust: TrustPolicy, trust_config: 
     from engine.attest.identity import certificate_identity
 
     if not trust.identities:
-        raise Refused("trust.identities is empty: no certificate bundle is trusted")
+        raise Refused(f"{trust.label} hold no keyless identity: no certificate bundle is "
+                      "trusted")
     logging.getLogger("sigstore").setLevel(logging.ERROR)
     try:
         sigstore_bundle = Bundle.from_json(bundle.raw)

@@ -9,7 +9,13 @@ from pathlib import Path
 import click
 
 from engine.cli.errors import EXIT_PASS, EXIT_REFUSED, HandledCommand
-from engine.cli.options import advisories_option, engine_option, repo_option, signer_options
+from engine.cli.options import (
+    advisories_option,
+    engine_option,
+    repo_option,
+    signer_options,
+    trust_root_option,
+)
 from engine.errors import GovopsError
 
 
@@ -70,20 +76,27 @@ def attest(repo: Path, rev: str | None, key: Path | None, keyless: bool,
 @click.option("--certificate-oidc-issuer", "issuer", default=None)
 @click.option("--commit", default=None, help="The commit the receipts must be about (full "
               "sha); with --key or --certificate-identity no repository is needed.")
+@trust_root_option
+@click.option("--at", default=None, metavar="TIME", help="Check against the signers trusted "
+              "at TIME (default: now): for receipts signed under an earlier trust.")
 @click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
 def verify(repo: Path, rev: str | None, artifact: Path | None, trust_config: Path | None,
            keys: tuple[Path, ...], identity: str | None, issuer: str | None,
-           commit: str | None, bundles: tuple[Path, ...]) -> None:
-    """Verify receipts against the trust section of the repo's govops.yaml (at HEAD), or
-    against the keys and identity given. Exit 0 when all verify, 3 when any is refused."""
+           commit: str | None, trust_root: str | None, at: str | None,
+           bundles: tuple[Path, ...]) -> None:
+    """Verify receipts against the signers of the repository's trust root (pinned out of
+    band), or against the keys and identity given. Exit 0 when all verify, 3 when any is
+    refused."""
     from engine.commands.verify import VerifyOptions, run_verify
 
     if (identity is None) != (issuer is None):
         raise GovopsError("--certificate-identity and --certificate-oidc-issuer go together")
     identities = ((issuer, identity),) if issuer and identity else ()
-    outcomes = run_verify(list(bundles), VerifyOptions(
+    verification = run_verify(list(bundles), VerifyOptions(
         repo=repo, rev=rev, commit=commit, artifact=artifact, trust_config=trust_config,
-        keys=keys, identities=identities))
+        keys=keys, identities=identities, trust_root=trust_root, at=at))
+    outcomes = verification.outcomes
+    click.echo(f"trusting {verification.trusted}")
     for outcome in outcomes:
         if outcome.verified is not None:
             click.echo(f"verified {outcome.bundle}: {outcome.verified.predicate_type} about "

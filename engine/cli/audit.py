@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from engine.cli.errors import EXIT_PASS, EXIT_REFUSED, HandledGroup
-from engine.cli.options import format_option, repo_option
+from engine.cli.options import format_option, repo_option, trust_root_option
 
 
 def _answer(repo: Path, fmt: str, question: Callable[[Any], Any], refresh: bool = True) -> None:
@@ -112,16 +112,21 @@ def audit_reindex(repo: Path, fmt: str) -> None:
               "always checked whole.")
 @click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Sigstore ClientTrustConfig for keyless receipts (default: public Sigstore).")
+@trust_root_option
 @format_option
 def audit_verify(repo: Path, from_entry: str | None, trust_config: Path | None,
-                 fmt: str) -> None:
-    """Verify the ledger: the chain, every signature against the trust policy, every apply
-    resting on a passing decision and an AIBOM, and the last verified tip still in it.
-    Exit 0 when it holds, 3 naming the first bad entry."""
+                 trust_root: str | None, fmt: str) -> None:
+    """Verify the ledger: the chain in time order, every signature under the trust root's
+    signers in force at its entry's time, every apply resting on a passing decision and an
+    AIBOM, and the last verified tip still in it. Exit 0 when it holds, 3 naming the first
+    bad entry."""
     from engine.commands.audit import run_audit_verify
 
-    report = run_audit_verify(repo, from_entry, trust_config)
+    verified = run_audit_verify(repo, from_entry, trust_config, trust_root)
+    report, history = verified.report, verified.trust
     tip = report.tip
+    root = (f"trust root {history.pin} (pinned by {history.pin_source}), "
+            f"{len(history.versions)} trust versions")
     if fmt == "json":
         click.echo(json.dumps({
             "verified": report.problem is None, "entries": report.verified,
@@ -129,12 +134,14 @@ def audit_verify(repo: Path, from_entry: str | None, trust_config: Path | None,
             "tip": {"seq": tip.entry.seq, "hash": tip.hash} if tip else None,
             "problem": {"seq": report.problem.seq, "commit": report.problem.commit,
                         "reason": report.problem.reason} if report.problem else None,
+            "trustRoot": {"fingerprint": history.pin, "pinnedBy": history.pin_source,
+                          "versions": len(history.versions)},
         }, indent=2, sort_keys=True))
     elif report.problem is None:
         where = f"; tip #{tip.entry.seq} {tip.hash}" if tip else " (the ledger is empty)"
         noun = "entry" if report.verified == 1 else "entries"
         click.echo(f"ledger verified: {report.verified} {noun}, {report.signatures} "
-                   f"signatures{where}")
+                   f"signatures{where}\nunder {root}")
     else:
         click.echo(f"ledger REFUSED at {report.problem} "
                    f"({report.verified} entries before it verified)", err=True)
@@ -145,12 +152,14 @@ def audit_verify(repo: Path, from_entry: str | None, trust_config: Path | None,
 @repo_option
 @click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="A new (or empty) directory for the evidence pack.")
+@trust_root_option
 @click.argument("entry")
-def audit_export(repo: Path, output: Path, entry: str) -> None:
+def audit_export(repo: Path, output: Path, trust_root: str | None, entry: str) -> None:
     """Write an evidence pack for ENTRY (seq or hash prefix): the entry, its receipts, what
-    they cover, the trusted keys or identities, and a README saying how to verify it."""
+    they cover, the keys or identities trusted at its time, the trust root's fingerprint, and
+    a README saying how to verify it."""
     from engine.commands.audit import run_export
 
-    pack = run_export(repo, entry, output)
+    pack = run_export(repo, entry, output, trust_root)
     click.echo(f"exported entry #{pack.entry.entry.seq} ({pack.entry.hash}) to {pack.directory}: "
                f"{len(pack.files)} files; see README.md there")

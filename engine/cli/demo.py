@@ -59,11 +59,14 @@ def _show_aibom(console: Console, run: DemoRun) -> None:
 def _show_receipts(console: Console, run: DemoRun) -> None:
     """The approved revision signed, recorded in the ledger, and the ledger verified."""
     console.rule("receipts and the ledger")
+    console.print(f"A trust root on refs/govops/trust (TUF metadata signed by a root key kept "
+                  f"off the repo) names who may sign: the CI key. Its fingerprint "
+                  f"{run.trust.pin} is what verifiers pin, out of band.")
     done = run.attested
     console.print(f"Signed the decision ({done.verdict}) and the AIBOM of {done.commit[:12]} "
                   f"as in-toto statements in Sigstore bundles: {run.receipts}/*.sigstore.json\n"
                   "and appended both to the ledger (refs/govops/ledger in the demo repo).")
-    report = run.ledger
+    report = run.ledger.report
     verdict = "holds" if report.problem is None else f"REFUSED: {report.problem}"
     console.print(f"audit verify: {report.verified} entries, {report.signatures} signatures: "
                   f"{verdict}\n")

@@ -22,6 +22,7 @@ from engine.cli.options import (
     repo_option,
     short_lived,
     signer_options,
+    trust_root_option,
 )
 
 
@@ -72,9 +73,11 @@ def plan(repo: Path, stack: str, rev: str | None, output: Path | None, previous:
               "must be in the ledger: govops attest --record). Default: HEAD.")
 @signer_options
 @backend_option
+@trust_root_option
 @format_option
 def apply(repo: Path, stack: str, rev: str | None, key: Path | None, keyless: bool,
-          trust_config: Path | None, backend_url: str | None, fmt: str) -> None:
+          trust_config: Path | None, backend_url: str | None, trust_root: str | None,
+          fmt: str) -> None:
     """Deploy a Stack of a revision whose decision passes and whose receipts verify, with
     Pulumi (refresh, up), and record a signed apply entry."""
     from engine.attest.signers import SignerOptions
@@ -82,7 +85,7 @@ def apply(repo: Path, stack: str, rev: str | None, key: Path | None, keyless: bo
 
     done = run_apply(ApplyOptions(repo=repo, stack=stack, rev=rev,
                                   signer=SignerOptions(key, keyless, trust_config),
-                                  backend_url=backend_url))
+                                  backend_url=backend_url, trust_root=trust_root))
     entry = done.entry
     if fmt == "json":
         click.echo(json.dumps({"entry": {"seq": entry.entry.seq, "hash": entry.hash},
@@ -118,9 +121,11 @@ _ROLLBACK_LIMITS = ("A rollback cannot restore data deleted with volumes (Persis
               "record nothing, call no Pulumi.")
 @signer_options
 @backend_option
+@trust_root_option
 @format_option
 def rollback(repo: Path, stack: str, to: str, dry_run: bool, key: Path | None, keyless: bool,
-             trust_config: Path | None, backend_url: str | None, fmt: str) -> None:
+             trust_config: Path | None, backend_url: str | None, trust_root: str | None,
+             fmt: str) -> None:
     """Restore a Stack exactly as an earlier apply deployed it: re-verify its receipts, re-run
     the program and config of its commit (from git objects), Pulumi refresh, up and a preview
     that must show no changes, and record a signed rollback entry. Failures of the target
@@ -131,7 +136,7 @@ def rollback(repo: Path, stack: str, to: str, dry_run: bool, key: Path | None, k
 
     done = run_rollback(RollbackOptions(repo=repo, stack=stack, to=to, dry_run=dry_run,
                                         signer=SignerOptions(key, keyless, trust_config),
-                                        backend_url=backend_url))
+                                        backend_url=backend_url, trust_root=trust_root))
     target = done.target
     reevaluation = done.reevaluation
     if done.entry is None:  # --dry-run

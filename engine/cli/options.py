@@ -66,6 +66,14 @@ def signer_options(func: F) -> F:
                         help="Sign with this private key (see govops keygen).")(func)
 
 
+def trust_root_option(func: F) -> F:
+    """--trust-root: the first trust root, pinned out of band (engine.trust.pin)."""
+    return click.option("--trust-root", default=None, metavar="FINGERPRINT|FILE",
+                        help="The first trust root to verify from: sha256:<fingerprint> or its "
+                        "root.json (default: GOVOPS_TRUST_ROOT, else this machine's pin)."
+                        )(func)
+
+
 def backend_option(func: F) -> F:
     return click.option("--backend-url", default=None, help="Pulumi state backend. Default: "
                         "file://<repo>/.git/govops/pulumi (passphrase from "

@@ -12,17 +12,12 @@ import click
 
 from engine.cli.errors import HandledGroup
 from engine.cli.options import F, format_option, repo_option
+from engine.cli.options import trust_root_option as _trust_root_option
 
 if TYPE_CHECKING:
     from engine.commands.trust import KeyRef, Signing, TrustChange
 
 ROLE_NAMES = ("signers", "approvers")
-
-
-def _trust_root_option(func: F) -> F:
-    return click.option("--trust-root", default=None, metavar="FINGERPRINT|FILE",
-                        help="The first root to trust: sha256:<fingerprint> or its root.json "
-                        "(default: GOVOPS_TRUST_ROOT, else this machine's pin).")(func)
 
 
 def _signing_options(func: F) -> F:
@@ -101,12 +96,14 @@ def trust() -> None:
               metavar="'ISSUER SUBJECT'")
 @click.option("--approver-threshold", type=int, default=1, show_default=True)
 @click.option("--expires", default=None, metavar="TIME", help="Default: a year from now.")
+@click.option("--from-config", is_flag=True, help="Also make signers of the keys and "
+              "identities in govops.yaml's old trust section (at HEAD): the migration.")
 @_signing_options
 def trust_init(repo: Path, root_keys: tuple[Path, ...], root_threshold: int,
                signer_keys: tuple[Path, ...], signer_identities: tuple[str, ...],
                approver_keys: tuple[Path, ...], approver_identities: tuple[str, ...],
-               approver_threshold: int, expires: str | None, sign_with: tuple[Path, ...],
-               proposal: Path | None) -> None:
+               approver_threshold: int, expires: str | None, from_config: bool,
+               sign_with: tuple[Path, ...], proposal: Path | None) -> None:
     """Create the first trust root, signed by its root keys, and pin it on this machine."""
     from engine.commands.trust import KeyRef, trust_init
 
@@ -116,7 +113,8 @@ def trust_init(repo: Path, root_keys: tuple[Path, ...], root_threshold: int,
                       approver_threshold),
     }
     _report(trust_init(_signing(repo, sign_with, proposal, None),
-                       [KeyRef(k) for k in root_keys], root_threshold, roles, expires))
+                       [KeyRef(k) for k in root_keys], root_threshold, roles, expires,
+                       from_config))
 
 
 def _who_options(func: Callable[..., Any]) -> Callable[..., Any]:

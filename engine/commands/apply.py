@@ -27,7 +27,7 @@ from engine.attest.verify import trust_root_loader
 from engine.clock import utc_now
 from engine.commands.deployment import record_deployment, run_request
 from engine.commands.plan import ledger_baseline, spec_at
-from engine.commands.trust import repo_trust
+from engine.commands.trust import verifier_trust
 from engine.deploy import pulumi_run
 from engine.deploy.gate import GatePassed, run_gate
 from engine.deploy.render import build_plan
@@ -46,6 +46,7 @@ class ApplyOptions:
     rev: str | None = None
     backend_url: str | None = None
     programs: Path | None = None
+    trust_root: str | None = None  # the pin (engine.trust.pin)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def run_apply(options: ApplyOptions, pulumi_command: auto.PulumiCommand | None =
     repo = open_repo(options.repo)
     commit = str(repo.resolve(options.rev or "HEAD").id)
     ledger = Ledger(repo)
-    gate = run_gate(ledger, commit, repo_trust(repo),
+    gate = run_gate(ledger, commit, verifier_trust(repo, options.trust_root).signers_at,
                     trust_root_loader(options.signer.trust_config))
     command = pulumi_command if pulumi_command is not None else pulumi_run.pulumi_cli()
     signer = make_signer(options.signer)

@@ -18,7 +18,7 @@ from typing import TypeVar
 from engine.atomic import write_atomically
 from engine.attest.files import is_receipt
 from engine.attest.verify import trust_root_loader
-from engine.commands.trust import repo_trust
+from engine.commands.trust import verifier_trust
 from engine.deploy.applied import check_recorded_manifests
 from engine.errors import GovopsError
 from engine.ledger.chain import ChainReport, verify_chain
@@ -27,17 +27,29 @@ from engine.ledger.index import LedgerIndex
 from engine.ledger.store import Ledger
 from engine.repo import open_repo
 from engine.report.evidence import evidence_readme
+from engine.trust.history import TrustHistory
 
 Answer = TypeVar("Answer")
 
 
-def run_audit_verify(repo_path: Path, from_entry: str | None,
-                     trust_config: Path | None) -> ChainReport:
+@dataclass(frozen=True)
+class LedgerVerified:
+    """The chain's verdict, and the trust root it was verified under (to compare out of
+    band)."""
+
+    report: ChainReport
+    trust: TrustHistory
+
+
+def run_audit_verify(repo_path: Path, from_entry: str | None, trust_config: Path | None,
+                     trust_root: str | None = None) -> LedgerVerified:
     repo = open_repo(repo_path)
     ledger = Ledger(repo)
     start = ledger.find(from_entry).entry.seq if from_entry else 1
-    return verify_chain(ledger, repo_trust(repo), trust_root_loader(trust_config), start,
-                        entry_checks=(check_recorded_manifests,))
+    history = verifier_trust(repo, trust_root)
+    report = verify_chain(ledger, history.signers_at, trust_root_loader(trust_config), start,
+                          entry_checks=(check_recorded_manifests,))
+    return LedgerVerified(report, history)
 
 
 def ask(repo_path: Path, question: Callable[[LedgerIndex], Answer],
@@ -69,11 +81,13 @@ def _pack_files(ledger: Ledger, item: StoredEntry) -> dict[str, bytes]:
     return files
 
 
-def run_export(repo_path: Path, reference: str, output: Path) -> ExportedPack:
+def run_export(repo_path: Path, reference: str, output: Path,
+               trust_root: str | None = None) -> ExportedPack:
     repo = open_repo(repo_path)
     ledger = Ledger(repo)
     item = ledger.find(reference)
-    trust = repo_trust(repo)
+    history = verifier_trust(repo, trust_root)
+    trust = history.signers_at(item.entry.time)
     files = _pack_files(ledger, item)
     keys: list[str] = []
     from cryptography.hazmat.primitives import serialization
@@ -88,7 +102,7 @@ def run_export(repo_path: Path, reference: str, output: Path) -> ExportedPack:
             [{"issuer": i.issuer, "subject": i.subject} for i in trust.identities],
             indent=2) + "\n").encode()
     receipts = sorted(n for n in files if is_receipt(n))
-    files["README.md"] = evidence_readme(item, receipts, trust, keys).encode()
+    files["README.md"] = evidence_readme(item, receipts, trust, keys, history).encode()
     if output.exists() and any(output.iterdir()):
         raise GovopsError(f"{output}: not empty; an evidence pack goes into a new directory")
     output.mkdir(parents=True, exist_ok=True)

@@ -20,15 +20,16 @@ from engine.attest.signers import SignerOptions
 from engine.bom.build import Aibom
 from engine.bom.diff import BomDiff
 from engine.commands.attest import Attested, AttestOptions, run_attest
-from engine.commands.audit import run_audit_verify
+from engine.commands.audit import LedgerVerified, run_audit_verify
 from engine.commands.bom import BomOptions, run_bom, run_bom_diff
 from engine.commands.check import Checked, CheckOptions, run_check
 from engine.commands.plan import PlanOptions, run_plan
 from engine.commands.pr_comment import PrOptions, compose
+from engine.commands.trust import KeyRef, Signing, TrustChange, trust_init
 from engine.deploy.plan import Plan
 from engine.errors import GovopsError
-from engine.ledger.chain import ChainReport
 from engine.repo.scripted import Step, build_history, fixture_files
+from engine.trust.document import APPROVERS, SIGNERS
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "acme-ml"
 
@@ -155,7 +156,8 @@ class DemoRun:
     aibom_diff: BomDiff  # HEAD~2 -> HEAD
     attested: Attested
     receipts: Path
-    ledger: ChainReport
+    trust: TrustChange  # the trust root the demo bootstraps
+    ledger: LedgerVerified
     pr_comment: str
     plan: Plan
 
@@ -164,7 +166,12 @@ def run_demo(folder: Path, now: dt.datetime) -> DemoRun:
     """The whole story in `folder` (which must be new and empty), as of `now`."""
     root = folder / "acme-ml"
     key, public = generate(folder / "demo-ci")
+    root_key, root_public = generate(folder / "demo-root")
+    _, legal = generate(folder / "demo-legal")
     build_demo_repo(root, now, public.read_bytes())
+    trust = trust_init(Signing(root, (root_key,)), [KeyRef(root_public)], 1,
+                       {SIGNERS: ([KeyRef(public)], 1), APPROVERS: ([KeyRef(legal)], 1)},
+                       None)
     commits = []
     for i in range(COMMITS):
         rev = f"HEAD~{COMMITS - 1 - i}"
@@ -180,5 +187,5 @@ def run_demo(folder: Path, now: dt.datetime) -> DemoRun:
     ledger = run_audit_verify(root, None, None)
     comment = compose(PrOptions(repo=root, base="HEAD~2", head="HEAD"))
     planned = run_plan(PlanOptions(repo=root, stack="prod-assistant"))
-    return DemoRun(root, tuple(commits), aibom, aibom_path, diff, attested, receipts, ledger,
-                   comment, planned)
+    return DemoRun(root, tuple(commits), aibom, aibom_path, diff, attested, receipts, trust,
+                   ledger, comment, planned)

@@ -5,8 +5,9 @@ guidance). Order, each step failing before anything later happens:
 1. resolve `--to` (ENTRY: a seq or `sha256:`/hex prefix of an apply/rollback entry of the stack;
    COMMIT: any revision git resolves, the latest apply of the stack at that commit; TIME: the
    apply/rollback of the stack live then, by the ledger's liveness rule) -- unknown: exit 2;
-2. re-verify the target entry and the decision and AIBOM entries it links against today's trust
-   policy (govops.yaml at HEAD) -- refused: exit 3;
+2. re-verify the target entry and the decision and AIBOM entries it links, each under the trust
+   root's signers in force when it was made (a key revoked since still vouches for what it
+   signed before) -- refused: exit 3;
 3. re-evaluate the target commit against today's policies with today's clock and REPORT what
    now fails: shown, never hidden, never blocking;
 4. the StackSpec from the target commit's git objects (never the work tree) with the decision id
@@ -38,16 +39,17 @@ from engine.clock import instant, utc_now
 from engine.commands.check import CheckOptions, run_check
 from engine.commands.deployment import record_deployment, run_request
 from engine.commands.plan import deployed_files, spec_at
-from engine.commands.trust import repo_trust
+from engine.commands.trust import verifier_trust
 from engine.deploy import pulumi_run
 from engine.deploy.gate import GatePassed, linked_gate
 from engine.deploy.plan import Baseline, Plan
 from engine.deploy.render import build_plan
 from engine.deploy.targets import deployments, resolve_target
 from engine.errors import GovopsError
+from engine.ledger.chain import TrustAt
 from engine.ledger.entry import StoredEntry
 from engine.ledger.store import Ledger
-from engine.repo import GitRepo, open_repo
+from engine.repo import open_repo
 from engine.shipped import programs_dir
 
 CANNOT_RESTORE = ("a rollback re-applies the program and config of the target commit; it cannot "
@@ -81,6 +83,7 @@ class RollbackOptions:
     backend_url: str | None = None
     programs: Path | None = None
     engine: str = "auto"
+    trust_root: str | None = None  # the pin (engine.trust.pin)
 
 
 @dataclass(frozen=True)
@@ -142,11 +145,11 @@ class RolledBack:
 
 
 def verify_target(ledger: Ledger, entry: StoredEntry, by: str, stack: str,
-                  trust_config: Callable[[], Any], repo: GitRepo) -> Target:
-    """The target, the decision and AIBOM entries it rests on, each verified against today's
-    trust policy (Refused, exit 3) with the decision passing (exit 1), and the apply/rollback
-    live before (the stack's last)."""
-    gate = linked_gate(ledger, entry, repo_trust(repo), trust_config)
+                  trust_config: Callable[[], Any], trust_at: TrustAt) -> Target:
+    """The target, the decision and AIBOM entries it rests on, each verified under the trust
+    in force when it was made (Refused, exit 3) with the decision passing (exit 1), and the
+    apply/rollback live before (the stack's last)."""
+    gate = linked_gate(ledger, entry, trust_at, trust_config)
     previous = deployments(ledger.entries(), stack)[-1]
     return Target(entry, by, previous, gate.decision, gate.aibom)
 
@@ -178,7 +181,8 @@ def run_rollback(options: RollbackOptions, pulumi_command: auto.PulumiCommand | 
     now = utc_now()
     item, by = resolve_target(repo, ledger, options.stack, options.to, instant(now))
     target = verify_target(ledger, item, by, options.stack,
-                           trust_root_loader(options.signer.trust_config), repo)
+                           trust_root_loader(options.signer.trust_config),
+                           verifier_trust(repo, options.trust_root).signers_at)
     reevaluation = reevaluate(options.repo, target.commit, now, options.engine)
     programs = options.programs or programs_dir()
     spec = spec_at(repo, options.stack, target.gate)

@@ -34,6 +34,7 @@ from engine.trust.change import (
 )
 from engine.trust.document import (
     ROOT_FILE,
+    SIGNERS,
     TARGETS_FILE,
     Grant,
     RoleGrants,
@@ -168,22 +169,64 @@ def _current(repo: GitRepo, option: str | None) -> tuple[TrustHistory, list[Stor
 
 def trust_history(repo_path: Path, option: str | None) -> TrustHistory:
     """The verified trust history of the repository, from the pinned first root."""
-    history, _, _ = _current(open_repo(repo_path), option)
+    return verifier_trust(open_repo(repo_path), option)
+
+
+def verifier_trust(repo: GitRepo, option: str | None) -> TrustHistory:
+    """What every verifier trusts: the trust history from the pinned first root. A repository
+    without one is refused, with the one command that makes one from govops.yaml's old
+    `trust` section when it has one: that section no longer grants anything by itself."""
+    if TrustStore(repo).tip() is None:
+        raise _no_trust_root(repo)
+    history, _, _ = _current(repo, option)
     return history
+
+
+def _no_trust_root(repo: GitRepo) -> Refused:
+    try:
+        config = load_catalog(repo, repo.snapshot("HEAD")).config
+    except GovopsError:
+        config = None
+    if config is not None and (config.trust_keys or config.trust_identities):
+        return Refused(f"{TRUST_REF} holds no trust root, and govops.yaml's trust section no "
+                       "longer grants trust (anyone who can merge could add a key to it): make "
+                       "a trust root from it once, with a root key kept off the repository: "
+                       "govops trust init --from-config --root-key ROOT.pub --sign-with "
+                       "ROOT.key")
+    return Refused(f"{TRUST_REF} holds no trust root: create one with govops trust init")
+
+
+def configured_signers(repo: GitRepo) -> list[Grant]:
+    """The keys and identities of govops.yaml's trust section at HEAD, as grants (the
+    migration path of `trust init --from-config`)."""
+    policy = repo_trust(repo)
+    return ([key_grant(k.key) for k in policy.keys]
+            + [identity_grant(i.issuer, i.subject) for i in policy.identities])
 
 
 def trust_init(signing: Signing, root_keys: Sequence[KeyRef], root_threshold: int,
                roles: Mapping[str, tuple[Sequence[KeyRef], int]],
-               expires: str | None) -> TrustChange:
-    """The first root: its keys, the signers and approvers, signed by the root keys given."""
+               expires: str | None, from_config: bool = False,
+               issued: str | None = None) -> TrustChange:
+    """The first root: its keys, the signers and approvers, signed by the root keys given
+    (`from_config`: the signers also include govops.yaml's trust section at HEAD). `issued`
+    (default: now) is when the trust takes effect, for histories made by a program."""
     repo = open_repo(signing.repo)
     if TrustStore(repo).tip() is not None:
         raise GovopsError(f"{TRUST_REF} already holds a trust root: change it with "
                           "add-key, revoke or rotate")
-    issued = utc_now()
+    issued = issued or utc_now()
     until = _expiry(expires, issued)
     grants = {name: RoleGrants(name, tuple(k.grant() for k in refs), threshold)
               for name, (refs, threshold) in roles.items()}
+    if from_config:
+        signers = grants[SIGNERS]
+        known = {g.keyid for g in signers.grants}
+        extra = tuple(g for g in configured_signers(repo) if g.keyid not in known)
+        if not extra and not signers.grants:
+            raise GovopsError("--from-config: govops.yaml's trust section names no key or "
+                              "identity")
+        grants[SIGNERS] = RoleGrants(SIGNERS, (*signers.grants, *extra), signers.threshold)
     proposal = initial([k.grant() for k in root_keys], root_threshold, grants, issued, until)
     proposal = sign(proposal, None, _keys(signing.sign_with))
     pin = Pin(fingerprint(decode_root(proposal.root, "the proposed root")), "the new root")
@@ -207,7 +250,8 @@ def add_key(role: str, who: KeyRef, valid_from: str | None, valid_until: str | N
             threshold: int | None) -> Callable[[TrustVersion, StoredVersion], Proposal]:
     def change(current: TrustVersion, stored: StoredVersion) -> Proposal:
         issued = utc_now()
-        grant = who.grant(_moment(valid_from), _moment(valid_until))
+        # A key granted now counts from now, not for what was signed before it was trusted.
+        grant = who.grant(_moment(valid_from) or issued, _moment(valid_until))
         roles = with_grant(current.roles, role, grant, threshold)
         assert stored.root is not None
         return changing_roles(current, stored.root, roles,

@@ -1,6 +1,6 @@
-"""`govops verify`: receipts checked against the trust policy of the governed repo (govops.yaml
-at HEAD), or against the keys and identities given on the command line when there is no
-repository at hand (an exported evidence pack).
+"""`govops verify`: receipts checked against the signers of the repository's trust root (pinned
+out of band) in force at a time (default: now), or against the keys and identities given on
+the command line when there is no repository at hand (an exported evidence pack).
 
 Each receipt gets its own outcome with the reason it was refused; nothing here decides the exit
 code, and nothing is trusted by default.
@@ -15,7 +15,8 @@ from engine.attest.files import covered_by, is_receipt
 from engine.attest.keys import load_public
 from engine.attest.trust import TrustedIdentity, TrustedKey, TrustPolicy
 from engine.attest.verify import Expectation, Verified, trust_root_loader, verify_receipt
-from engine.commands.trust import repo_trust
+from engine.clock import parse_time, utc, utc_now
+from engine.commands.trust import verifier_trust
 from engine.errors import GovopsError, Refused
 from engine.repo import open_repo
 
@@ -44,8 +45,8 @@ def _expectation(bundle: Path, artifact: Path | None, commit: str) -> Expectatio
 
 @dataclass(frozen=True)
 class VerifyOptions:
-    """Trust and the expected commit: from the repository (govops.yaml at HEAD, `rev`), or,
-    with no repository at hand (an exported evidence pack), from the options themselves."""
+    """Trust and the expected commit: from the repository (its trust root, `rev`), or, with
+    no repository at hand (an exported evidence pack), from the options themselves."""
 
     repo: Path
     rev: str | None = None
@@ -54,6 +55,14 @@ class VerifyOptions:
     trust_config: Path | None = None
     keys: tuple[Path, ...] = ()
     identities: tuple[tuple[str, str], ...] = ()  # (issuer, subject)
+    trust_root: str | None = None  # the pin (engine.trust.pin)
+    at: str | None = None  # TIME the signers must have been trusted at (default: now)
+
+
+@dataclass(frozen=True)
+class Verification:
+    outcomes: tuple[VerifyOutcome, ...]
+    trusted: str  # what the receipts were checked against, in words
 
 
 def _given_trust(options: VerifyOptions) -> TrustPolicy:
@@ -67,13 +76,21 @@ def _given_trust(options: VerifyOptions) -> TrustPolicy:
     return TrustPolicy(tuple(keys), tuple(TrustedIdentity(i, s) for i, s in options.identities))
 
 
-def run_verify(bundles: list[Path], options: VerifyOptions) -> list[VerifyOutcome]:
+def run_verify(bundles: list[Path], options: VerifyOptions) -> Verification:
     if options.artifact is not None and len(bundles) != 1:
         raise GovopsError("--artifact goes with exactly one bundle")
     given = bool(options.keys or options.identities)
     repo = None if given and options.commit else open_repo(options.repo)
-    trust = _given_trust(options) if given else repo_trust(repo) if repo else None
-    assert trust is not None
+    if given:
+        trust = _given_trust(options)
+        trusted = "the keys and identities given"
+    else:
+        assert repo is not None
+        history = verifier_trust(repo, options.trust_root)
+        moment = utc(parse_time(options.at)) if options.at else utc_now()
+        trust = history.signers_at(moment)
+        trusted = (f"{trust.label}, trust root {history.pin} (pinned by "
+                   f"{history.pin_source})")
     if options.commit is not None:
         if len(options.commit) != 40 or any(c not in "0123456789abcdef" for c in options.commit):
             raise GovopsError(f"--commit {options.commit!r} is not a full commit sha")
@@ -95,4 +112,4 @@ def run_verify(bundles: list[Path], options: VerifyOptions) -> list[VerifyOutcom
             outcomes.append(VerifyOutcome(bundle, verified, None))
         except Refused as exc:
             outcomes.append(VerifyOutcome(bundle, None, str(exc)))
-    return outcomes
+    return Verification(tuple(outcomes), trusted)

@@ -4,8 +4,8 @@
 (rollback) takes those an earlier apply or rollback links, and that entry itself. Either way,
 each entry's own receipt (entry.sigstore.json over entry.json) and its recorded receipts
 (`decision.sigstore.json` over `decision.json`, `aibom.sigstore.json` over `aibom.cdx.json`)
-must verify against the trust policy handed in and be about that commit, every recorded file
-must match its digest in the entry, and the decision must pass
+must verify under the trust in force at the entry's time (handed in) and be about that
+commit, every recorded file must match its digest in the entry, and the decision must pass
 (`engine.ledger.verdict.require_passing`, the same rule `audit verify` applies). Missing or
 refused: exit 3. A verified decision that does not pass: exit 1, naming the failing policies.
 
@@ -18,9 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.attest.trust import TrustPolicy
 from engine.errors import Refused
-from engine.ledger.chain import check_digests, check_receipts
+from engine.ledger.chain import TrustAt, check_digests, check_receipts
 from engine.ledger.entry import StoredEntry
 from engine.ledger.store import Ledger
 from engine.ledger.verdict import require_passing
@@ -52,27 +51,28 @@ def latest(entries: list[StoredEntry], kind: str, commit: str) -> StoredEntry | 
     return found[-1] if found else None
 
 
-def verify_entry(item: StoredEntry, commit: str, trust: TrustPolicy,
+def verify_entry(item: StoredEntry, commit: str, trust_at: TrustAt,
                  trust_config: Callable[[], Any]) -> None:
-    """The entry's receipt, its recorded receipts and digests; Refused naming the entry."""
+    """The entry's receipt and its recorded receipts under the trust in force at the entry's
+    time, and its digests; Refused naming the entry."""
     where = f"{item.entry.type} entry #{item.entry.seq} ({item.hash[:19]}...)"
     try:
-        if check_receipts(item, commit, trust, trust_config) == 1:  # its own receipt only
+        if check_receipts(item, commit, trust_at(item.entry.time), trust_config) == 1:
             raise Refused("it records no receipt")
         check_digests(item)
     except Refused as exc:
         raise Refused(f"{where} does not verify: {exc}") from None
 
 
-def _passes(gate: GatePassed, trust: TrustPolicy, trust_config: Callable[[], Any],
+def _passes(gate: GatePassed, trust_at: TrustAt, trust_config: Callable[[], Any],
             also: tuple[StoredEntry, ...] = ()) -> GatePassed:
     for item in (gate.decision, gate.aibom, *also):
-        verify_entry(item, gate.commit, trust, trust_config)
+        verify_entry(item, gate.commit, trust_at, trust_config)
     require_passing(gate.decision)
     return gate
 
 
-def run_gate(ledger: Ledger, commit: str, trust: TrustPolicy,
+def run_gate(ledger: Ledger, commit: str, trust_at: TrustAt,
              trust_config: Callable[[], Any]) -> GatePassed:
     """The latest decision and AIBOM entries of `commit`, verified, the decision passing."""
     entries = ledger.entries()
@@ -83,10 +83,10 @@ def run_gate(ledger: Ledger, commit: str, trust: TrustPolicy,
         raise NotAttested(f"the ledger has no {' and no '.join(missing)} entry for commit "
                           f"{commit}: run `govops attest --rev {commit} --record` first")
     assert decision is not None and aibom is not None
-    return _passes(GatePassed(commit, decision, aibom), trust, trust_config)
+    return _passes(GatePassed(commit, decision, aibom), trust_at, trust_config)
 
 
-def linked_gate(ledger: Ledger, item: StoredEntry, trust: TrustPolicy,
+def linked_gate(ledger: Ledger, item: StoredEntry, trust_at: TrustAt,
                 trust_config: Callable[[], Any]) -> GatePassed:
     """The decision and AIBOM entries an apply or rollback entry rests on (its links, of its
     own commit), each verified with the entry itself, the decision passing."""
@@ -101,5 +101,5 @@ def linked_gate(ledger: Ledger, item: StoredEntry, trust: TrustPolicy,
         if found is None or found.entry.type != role or found.entry.revision != commit:
             raise Refused(f"{where} does not link a {role} entry of commit {commit}")
         linked[role] = found
-    return _passes(GatePassed(commit, linked["decision"], linked["aibom"]), trust, trust_config,
-                   also=(item,))
+    return _passes(GatePassed(commit, linked["decision"], linked["aibom"]), trust_at,
+                   trust_config, also=(item,))

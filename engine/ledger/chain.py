@@ -1,7 +1,7 @@
-"""`audit verify`: the ledger is a gap-free chain of signed entries, every recorded receipt
-verifies, every apply rests on a passing decision and an AIBOM receipt of its revision and the
-manifests it records add up to its digest, and the last verified tip (the checkpoint) is still
-in the chain.
+"""`audit verify`: the ledger is a gap-free chain of signed entries in time order, every entry
+and recorded receipt verifies under the trust in force at the entry's time, every apply rests
+on a passing decision and an AIBOM receipt of its revision and the manifests it records add up
+to its digest, and the last verified tip (the checkpoint) is still in the chain.
 
 Fails closed and names the first bad entry: a problem further down is never hidden behind a
 later one, and nothing after a bad entry is called good.
@@ -21,6 +21,7 @@ from engine.attest import statement as st
 from engine.attest.files import covered_by, is_receipt
 from engine.attest.trust import TrustPolicy
 from engine.attest.verify import Expectation, verify_receipt
+from engine.clock import instant
 from engine.errors import GovopsError, Refused
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, StoredEntry, sha256
 from engine.ledger.store import Ledger, LedgerError, stored
@@ -47,6 +48,7 @@ class ChainReport:
 
 
 EntryCheck = Callable[[StoredEntry], None]  # raises Refused naming what is wrong
+TrustAt = Callable[[str], TrustPolicy]  # who was trusted to sign at an RFC 3339 time
 
 
 class _Bad(Exception):
@@ -131,7 +133,7 @@ def _run_checks(item: StoredEntry, entry_checks: Sequence[EntryCheck]) -> None:
         raise _Bad(str(exc)) from None
 
 
-def _check_entry(item: StoredEntry, trust: TrustPolicy, trust_config: Callable[[], Any],
+def _check_entry(item: StoredEntry, trust_at: TrustAt, trust_config: Callable[[], Any],
                  signatures: bool) -> int:
     """The entry's files against its digests, and (when asked) every signature in it."""
     try:
@@ -141,15 +143,22 @@ def _check_entry(item: StoredEntry, trust: TrustPolicy, trust_config: Callable[[
     if not signatures:
         return 0
     try:
-        return check_receipts(item, item.entry.revision, trust, trust_config)
+        return check_receipts(item, item.entry.revision, trust_at(item.entry.time),
+                              trust_config)
     except Refused as exc:
         raise _Bad(f"signature refused: {exc}") from None
 
 
-def verify_chain(ledger: Ledger, trust: TrustPolicy, trust_config: Callable[[], Any],
+def _check_order(item: StoredEntry, previous: StoredEntry | None) -> None:
+    if previous is not None and instant(item.entry.time) < instant(previous.entry.time):
+        raise _Bad(f"is dated {item.entry.time}, before entry #{previous.entry.seq} "
+                   f"({previous.entry.time}): entries were reordered or back-dated")
+
+
+def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], Any],
                  from_seq: int = 1, *, entry_checks: Sequence[EntryCheck]) -> ChainReport:
-    """Check the whole chain (signatures from `from_seq` on); on success the checkpoint moves
-    to the tip."""
+    """Check the whole chain (signatures from `from_seq` on, each under the trust in force at
+    its entry's time); on success the checkpoint moves to the tip."""
     try:
         records = list(ledger.records())
     except GovopsError as exc:  # an object of the chain is missing or is not a commit
@@ -180,9 +189,10 @@ def verify_chain(ledger: Ledger, trust: TrustPolicy, trust_config: Callable[[], 
             if item.entry.prev != expected_prev:
                 raise _Bad(f"prev is {item.entry.prev}, but the entry before it hashes to "
                            f"{expected_prev}")
+            _check_order(item, previous)
             _check_links(item, by_hash, verdicts)
             _run_checks(item, entry_checks)
-            signatures += _check_entry(item, trust, trust_config, seq >= from_seq)
+            signatures += _check_entry(item, trust_at, trust_config, seq >= from_seq)
             if checkpoint is not None and checkpoint.seq == seq and checkpoint.hash != item.hash:
                 raise _Bad(f"differs from the verified checkpoint ({checkpoint.hash[:19]}...): "
                            "the ledger was rewritten or reset since it was last verified")

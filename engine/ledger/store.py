@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.atomic import write_atomically
 from engine.attest import statement as st
-from engine.clock import epoch
+from engine.clock import epoch, instant
 from engine.errors import GovopsError
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, Draft, Entry, StoredEntry, sha256
 from engine.ledger.reference import pick
@@ -57,6 +57,15 @@ def stored(record: Record) -> StoredEntry:
     except ValueError as exc:
         raise LedgerError(f"ledger commit {record.commit}: {exc}") from None
     return StoredEntry(entry, sha256(data), record.commit, dict(record.files))
+
+
+def _not_before(now: str, tip: StoredEntry | None) -> str:
+    """The entry's time: the writer's clock, but never before the entry it follows, so the
+    chain stays in time order (which `audit verify` requires) when clocks drift or writers
+    race."""
+    if tip is not None and instant(now) < instant(tip.entry.time):
+        return tip.entry.time
+    return now
 
 
 class Ledger:
@@ -96,7 +105,8 @@ class Ledger:
             tip_commit = self._store.tip()
             tip = self.read(tip_commit) if tip_commit else None
             entry = Entry(
-                seq=tip.entry.seq + 1 if tip else 1, type=draft.type, time=now, actor=actor,
+                seq=tip.entry.seq + 1 if tip else 1, type=draft.type, time=_not_before(now, tip),
+                actor=actor,
                 revision=draft.revision, stack=draft.stack,
                 digests={name: sha256(data) for name, data in sorted(draft.files.items())},
                 links=dict(draft.links), details=dict(draft.details),
@@ -108,7 +118,7 @@ class Ledger:
             files = {**draft.files, ENTRY_FILE: data, ENTRY_RECEIPT: receipt.encode()}
             message = f"govops ledger #{entry.seq}: {entry.type}"
             try:
-                commit = self._store.append(files, tip_commit, message, epoch(now))
+                commit = self._store.append(files, tip_commit, message, epoch(entry.time))
             except RefMoved:
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))
                 continue

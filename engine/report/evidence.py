@@ -6,10 +6,11 @@ from __future__ import annotations
 from engine.attest.files import covered_by
 from engine.attest.trust import TrustPolicy
 from engine.ledger.entry import StoredEntry
+from engine.trust.history import TrustHistory
 
 
 def evidence_readme(item: StoredEntry, receipts: list[str], trust: TrustPolicy,
-            keys: list[str]) -> str:
+                    keys: list[str], history: TrustHistory) -> str:
     entry = item.entry
     commit = entry.revision or "<no commit>"
     key_flags = " ".join(f"--key {k}" for k in keys)
@@ -50,7 +51,13 @@ def evidence_readme(item: StoredEntry, receipts: list[str], trust: TrustPolicy,
         elif trust.identities:
             lines.append(f"cosign verify-blob-attestation {identity_flags} --bundle {receipt} "
                          f"--new-bundle-format {covered}")
-    lines += ["```", "", "Trusted signers when this pack was made:", ""]
+    version = history.in_force(entry.time)
+    lines += ["```", "",
+              f"The signers trusted at the entry's time ({entry.time}), under trust root "
+              f"`{history.pin}`"
+              + (f", trust version #{version.seq} (issued {version.issued})" if version else "")
+              + ". Compare that fingerprint with the one you were given out of band; "
+              "`govops trust log --trust-root <it>` in the repository shows every version.", ""]
     lines += [f"- key `{k}`" for k in keys]
     lines += [f"- identity `{i.subject}` from issuer `{i.issuer}`" for i in trust.identities]
     return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from securesystemslib.signer import Key, SigstoreKey, SSlibKey
+from securesystemslib.signer import KEY_FOR_TYPE_AND_SCHEME, Key, SigstoreKey, SSlibKey
 from tuf.api.metadata import (
     TOP_LEVEL_ROLE_NAMES,
     DelegatedRole,
@@ -45,6 +45,10 @@ SIGNERS, APPROVERS = "signers", "approvers"
 ROLES = (SIGNERS, APPROVERS)
 VALID_FROM, VALID_UNTIL, ISSUED = "x-govops-valid-from", "x-govops-valid-until", "x-govops-issued"
 ECDSA_SCHEME = "ecdsa-sha2-nistp256"
+
+# securesystemslib reads keyless identities only once they are registered (its documented way
+# to extend the key types Metadata.from_bytes accepts).
+KEY_FOR_TYPE_AND_SCHEME.setdefault(("sigstore-oidc", "Fulcio"), SigstoreKey)
 
 
 @dataclass(frozen=True)

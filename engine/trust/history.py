@@ -1,14 +1,17 @@
 """The verified history of the trust root, and the question every verifier asks of it: who was
 trusted to sign (or approve) at time T?
 
-A version is in force from the time it was issued until the next version was issued; within
-it, a key or identity counts only inside its own validity window, and nothing counts after the
-version in force expired. So rotating a key keeps everything it signed before valid, and a
-revoked key's later signatures fail.
+Something signed at T counts when a trust version was in force at T (issued at or before T,
+not yet expired) and the signer's validity window, as the current version states it, holds T.
+The current version is the authority on windows because revocation must reach back: a key
+found compromised since T0 is revoked from T0, and what it signed after T0 stops verifying even
+if that was before the revocation was published. Rotating a key (revoking it from now) keeps
+everything it signed before valid; a key granted later counts from its grant (`valid from`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,8 +19,6 @@ from engine.attest.keys import load_public
 from engine.attest.trust import TrustedIdentity, TrustedKey, TrustPolicy
 from engine.clock import instant
 from engine.trust.document import APPROVERS, SIGNERS, Grant, RoleGrants
-
-NOBODY = TrustPolicy((), ())
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,7 @@ class TrustVersion:
     targets_signers: tuple[str, ...]  # keyids whose signatures on targets.json verified
 
     def grants(self, role: str, moment: str) -> tuple[Grant, ...]:
-        """The role's keys and identities that may act at `moment` (none once expired)."""
-        if instant(moment) >= instant(self.expires):
-            return ()
+        """The role's keys and identities whose validity holds `moment`."""
         return tuple(g for g in self.roles[role].grants if g.valid_at(moment))
 
 
@@ -61,27 +60,41 @@ class TrustHistory:
                 found = version
         return found
 
-    def signers_at(self, moment: str) -> TrustPolicy:
-        """Who may sign a ledger entry or receipt made at `moment`, as the attest stage's
-        trust policy (empty: nobody)."""
+    def _acting(self, role: str, moment: str) -> TrustPolicy:
+        """The role's members at `moment` as the attest stage's trust policy (empty: nobody),
+        its label saying why when nobody."""
         version = self.in_force(moment)
         if version is None:
-            return NOBODY
-        return policy_of(version, version.grants(SIGNERS, moment))
+            return TrustPolicy((), (), f"the trust in force at {moment} (none: the first "
+                               f"trust root was issued at {self.versions[0].issued})")
+        if instant(moment) >= instant(version.expires):
+            return TrustPolicy((), (), f"the trust in force at {moment} (trust #{version.seq}, "
+                               f"which expired at {version.expires})")
+        current = self.current
+        return policy_of(current, current.grants(role, moment), role, moment)
+
+    def signers_at(self, moment: str) -> TrustPolicy:
+        """Who may sign a ledger entry or receipt made at `moment`."""
+        return self._acting(SIGNERS, moment)
 
     def approvers_at(self, moment: str) -> tuple[TrustPolicy, int]:
-        """Who may approve a waiver at `moment`, and how many approvals it needs."""
+        """Who may approve a waiver at `moment`, and how many approvals it needs (the
+        threshold of the version in force then)."""
         version = self.in_force(moment)
-        if version is None:
-            return NOBODY, 1
-        return (policy_of(version, version.grants(APPROVERS, moment)),
-                version.roles[APPROVERS].threshold)
+        threshold = version.roles[APPROVERS].threshold if version is not None else 1
+        return self._acting(APPROVERS, moment), threshold
 
 
-def policy_of(version: TrustVersion, grants: tuple[Grant, ...]) -> TrustPolicy:
-    keys = tuple(TrustedKey(f"trust #{version.seq} key {g.keyid[:16]}",
-                            load_public(g.public_pem.encode("ascii"), g.keyid))
-                 for g in grants if g.public_pem is not None)
+@functools.lru_cache(maxsize=1024)
+def _trusted_key(keyid: str, pem: str) -> TrustedKey:
+    """Parsed once per process: `audit verify` asks who was trusted for every entry."""
+    return TrustedKey(keyid[:16], load_public(pem.encode("ascii"), keyid))
+
+
+def policy_of(version: TrustVersion, grants: tuple[Grant, ...], role: str,
+              moment: str) -> TrustPolicy:
+    keys = tuple(_trusted_key(g.keyid, g.public_pem) for g in grants
+                 if g.public_pem is not None)
     identities = tuple(TrustedIdentity(str(g.issuer), str(g.subject))
                        for g in grants if g.is_identity)
-    return TrustPolicy(keys, identities)
+    return TrustPolicy(keys, identities, f"the {role} of trust #{version.seq} at {moment}")

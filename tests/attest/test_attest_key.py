@@ -9,14 +9,15 @@ import os
 import stat
 from pathlib import Path
 
+import pygit2
 import pytest
 
 from engine.attest.keys import PASSPHRASE_ENV
-from engine.repo.scripted import Step
+from engine.repo.scripted import Step, commit, stage
+from engine.workdir import WorkDir
 from tests.support.cli import Run, govops
 from tests.support.repos import NOW, fixture, make_repo
-
-NO_TRUST = b"apiVersion: govops.dev/v1\nkind: Config\npolicies:\n  paths:\n    - policies/\n"
+from tests.support.trust import Keys, trusted
 
 
 def keygen(prefix: Path) -> Path:
@@ -26,9 +27,14 @@ def keygen(prefix: Path) -> Path:
 
 
 def repo_with_key(root: Path, public: Path, *more: Step) -> Path:
+    """The fixture with our CI key, and a trust root whose signer it is."""
     files = {**fixture("acme-ml"), "keys/ci.pub": public.read_bytes()}
     make_repo(root, Step("acme with our CI key", files), *more)
+    trusted(root, root.parent / "trust", public)
     return root
+
+
+UNTRUSTED = "does not verify under any key of the signers of trust #1"
 
 
 def attest(repo: Path, key: Path, out: Path, *args: str) -> Run:
@@ -78,7 +84,10 @@ def test_receipts_of_a_fixture_commit_verify(signed: tuple[Path, Path, Path]) ->
         "aibom.cdx.json", "aibom.sigstore.json", "decision.json", "decision.sigstore.json"]
     run = verify(repo, str(out / "decision.sigstore.json"), str(out / "aibom.sigstore.json"))
     assert run.exit_code == 0, run.stderr
-    assert run.stdout.count("signed by key keys/ci.pub") == 2
+    assert run.stdout.count(f"signed by key {_keyid(signed[2])}") == 2
+    pin = WorkDir(repo / ".git").trust_pin.read_text().strip()
+    assert run.stdout.splitlines()[0].startswith("trusting the signers of trust #1 at ")
+    assert f"trust root {pin} (pinned by " in run.stdout.splitlines()[0]
     bundle = json.loads((out / "decision.sigstore.json").read_text())
     assert bundle["mediaType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
     assert bundle["verificationMaterial"]["tlogEntries"] == []
@@ -92,8 +101,8 @@ def test_receipts_of_a_fixture_commit_verify(signed: tuple[Path, Path, Path]) ->
 
 
 @pytest.mark.parametrize(("change", "reason"), [
-    ("payload", "does not verify under any key in trust.keys"),
-    ("signature", "does not verify under any key in trust.keys"),
+    ("payload", UNTRUSTED),
+    ("signature", UNTRUSTED),
     ("payloadType", "payloadType is 'application/json'"),
 ])
 def test_tampered_bundles_are_refused(signed: tuple[Path, Path, Path], change: str,
@@ -129,8 +138,7 @@ def test_a_key_not_in_trust_keys_is_refused_even_with_a_trusted_hint(
     other = keygen(tmp_path / "intruder")
     rogue = tmp_path / "rogue"
     assert attest(repo, Path(f"{other}.key"), rogue).exit_code == 0
-    _refused(verify(repo, str(rogue / "decision.sigstore.json")),
-             "does not verify under any key in trust.keys")
+    _refused(verify(repo, str(rogue / "decision.sigstore.json")), UNTRUSTED)
     trusted_hint = json.loads((out / "decision.sigstore.json").read_text())[
         "verificationMaterial"]["publicKey"]["hint"]
     bundle_path = rogue / "decision.sigstore.json"
@@ -140,16 +148,50 @@ def test_a_key_not_in_trust_keys_is_refused_even_with_a_trusted_hint(
     _refused(verify(repo, str(bundle_path)), "hints are not trusted")
 
 
-def test_an_empty_trust_section_trusts_nothing(signed: tuple[Path, Path, Path],
-                                               tmp_path: Path) -> None:
-    _, _, prefix = signed
+def test_a_key_a_commit_adds_to_govops_yaml_is_not_trusted(
+        signed: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """Attack (a) of issue 13: merge a commit listing your own key in govops.yaml, then sign
+    with it. The trust root never granted it, so nothing it signs verifies."""
+    repo, _, _ = signed
+    intruder = keygen(tmp_path / "intruder")
+    git = pygit2.Repository(str(repo))
+    head_config = git.revparse_single("HEAD:govops.yaml").data
+    assert b"keys/ci.pub" in head_config
+    stage(git, {"keys/intruder.pub": Path(f"{intruder}.pub").read_bytes(),
+                "govops.yaml": head_config.replace(b"keys/ci.pub", b"keys/intruder.pub")})
+    commit(git, "trust me", "2026-11-21T09:00:00Z")
+    out = tmp_path / "forged"
+    assert attest(repo, Path(f"{intruder}.key"), out).exit_code == 0
+    _refused(verify(repo, str(out / "decision.sigstore.json")), UNTRUSTED)
+
+
+def test_without_a_trust_root_govops_yaml_trust_is_refused_with_the_migration(
+        tmp_path: Path) -> None:
+    prefix = keygen(tmp_path / "ci")
     files = {**fixture("acme-ml"), "keys/ci.pub": Path(f"{prefix}.pub").read_bytes()}
-    root = tmp_path / "bare"
-    make_repo(root, Step("acme", files), Step("no trust", {"govops.yaml": NO_TRUST}))
-    out2 = tmp_path / "out2"
-    assert attest(root, Path(f"{prefix}.key"), out2, "--rev", "HEAD~1").exit_code == 0
-    _refused(verify(root, "--rev", "HEAD~1", str(out2 / "decision.sigstore.json")),
-             "trust.keys is empty")
+    make_repo(tmp_path / "old", Step("acme", files))
+    out = tmp_path / "out"
+    assert attest(tmp_path / "old", Path(f"{prefix}.key"), out).exit_code == 0
+    run = verify(tmp_path / "old", str(out / "decision.sigstore.json"))
+    assert run.exit_code == 3 and run.stdout == ""
+    assert run.stderr.strip().splitlines() == [
+        "govops: error: refs/govops/trust holds no trust root, and govops.yaml's trust section "
+        "no longer grants trust (anyone who can merge could add a key to it): make a trust "
+        "root from it once, with a root key kept off the repository: govops trust init "
+        "--from-config --root-key ROOT.pub --sign-with ROOT.key"]
+    root = keygen(tmp_path / "root")
+    legal = keygen(tmp_path / "legal")
+    run = govops("trust", "init", "--repo", str(tmp_path / "old"), "--from-config",
+                 "--root-key", f"{root}.pub", "--approver-key", f"{legal}.pub",
+                 "--sign-with", f"{root}.key")
+    assert run.exit_code == 0, run.stderr
+    run = verify(tmp_path / "old", str(out / "decision.sigstore.json"))
+    assert run.exit_code == 0, run.stderr
+    assert f"signed by key {_keyid(prefix)}" in run.stdout
+
+
+def _keyid(prefix: Path) -> str:
+    return Keys(prefix.parent).grant(prefix.name).keyid[:16]
 
 
 def test_a_bundle_without_its_artifact_or_not_a_bundle_is_refused(

@@ -11,22 +11,19 @@ import pygit2
 import pytest
 from sigstore.models import Bundle
 
-from engine.repo.scripted import Step, commit, stage
+from engine.repo.scripted import Step
 from tests.support.cli import Run, govops
 from tests.support.repos import NOW, fixture, make_repo
 from tests.support.sigstore_mock import SigstoreMock, sigstore_mock, verify_with_sigstore_js
+from tests.support.trust import Keys, trusted
 
 __all__ = ["sigstore_mock"]  # the fixture, used by name
 
 
-def _config(issuer: str, subject: str) -> bytes:
-    return (f"apiVersion: govops.dev/v1\nkind: Config\npolicies:\n  paths:\n    - policies/\n"
-            f"trust:\n  identities:\n    - issuer: {issuer}\n      subject: '{subject}'\n"
-            ).encode()
-
-
 def _repo(root: Path, issuer: str, subject: str) -> Path:
-    make_repo(root, Step("acme", {**fixture("acme-ml"), "govops.yaml": _config(issuer, subject)}))
+    """The fixture, with a trust root whose one signer is the keyless identity given."""
+    make_repo(root, Step("acme", fixture("acme-ml")))
+    trusted(root, root.parent / f"{root.name}-trust", identities=[(issuer, subject)])
     return root
 
 
@@ -74,13 +71,13 @@ def test_a_regex_subject_matches_and_an_exact_one_must_be_exact(
     assert _attest(repo, sigstore_mock, out, monkeypatch).exit_code == 0
     run = _verify(repo, sigstore_mock, out / "decision.sigstore.json")
     assert run.exit_code == 0, run.stderr
-    # The same prefix without `^` is an exact subject: it no longer matches.
-    git = pygit2.Repository(str(repo))
-    stage(git, {"govops.yaml": _config(sigstore_mock.issuer, prefix)})
-    commit(git, "exact subject", "2026-11-03T10:00:00Z")
-    run = govops("verify", "--repo", str(repo), "--rev", "HEAD~1", "--trust-config",
-                 str(sigstore_mock.trust_config), str(out / "decision.sigstore.json"))
-    assert run.exit_code == 3 and "is not in trust.identities" in run.stderr
+    # The same prefix without `^` is an exact subject: it no longer matches. (The same fixture
+    # commit, under a trust root that names the exact subject.)
+    exact = _repo(tmp_path / "exact", sigstore_mock.issuer, prefix)
+    assert str(pygit2.Repository(str(exact)).head.target) == str(
+        pygit2.Repository(str(repo)).head.target)
+    run = _verify(exact, sigstore_mock, out / "decision.sigstore.json")
+    assert run.exit_code == 3 and "is not a trusted identity" in run.stderr
 
 
 @pytest.mark.parametrize("wrong", ["identity", "issuer"])
@@ -96,7 +93,7 @@ def test_a_wrong_identity_or_issuer_is_refused(tmp_path: Path, sigstore_mock: Si
     run = _verify(repo, sigstore_mock, out / "decision.sigstore.json")
     assert run.exit_code == 3
     assert "Sigstore verification failed" in run.stderr
-    assert "is not in trust.identities" in run.stderr
+    assert "is not a trusted identity" in run.stderr
 
 
 def test_a_tampered_keyless_payload_is_refused(keyless: tuple[Path, Path],
@@ -122,11 +119,13 @@ def test_the_public_sigstore_root_refuses_the_mock_bundle(keyless: tuple[Path, P
 def test_empty_identities_trust_no_certificate(tmp_path: Path, keyless: tuple[Path, Path],
                                                sigstore_mock: SigstoreMock) -> None:
     _, out = keyless
-    root = tmp_path / "none"
-    make_repo(root, Step("acme", {**fixture("acme-ml"), "govops.yaml":
-                                  b"apiVersion: govops.dev/v1\nkind: Config\n"}))
+    root = tmp_path / "keys-only"  # a trust root whose signers are keys, no identity
+    make_repo(root, Step("acme", fixture("acme-ml")))
+    keys = Keys(tmp_path / "keys").make("ci")
+    trusted(root, tmp_path / "keys-only-trust", keys.pub("ci"))
     run = _verify(root, sigstore_mock, out / "decision.sigstore.json")
-    assert run.exit_code == 3 and "trust.identities is empty" in run.stderr
+    assert run.exit_code == 3
+    assert "hold no keyless identity: no certificate bundle is trusted" in run.stderr
 
 
 def test_no_identity_token_is_a_clear_error(tmp_path: Path, sigstore_mock: SigstoreMock,

@@ -24,7 +24,6 @@ from engine.attest.verify import Expectation, trust_root_loader, verify_receipt
 from engine.cli.audit import audit
 from engine.cli.deploy import apply, plan
 from engine.commands.audit import run_audit_verify
-from engine.commands.trust import repo_trust
 from engine.deploy import pulumi_run
 from engine.deploy.manifests import digest_of
 from engine.ledger.entry import ENTRY_FILE, Draft, StoredEntry
@@ -35,6 +34,7 @@ from tests.support.cli import Run, govops, invoke, one_error_line
 from tests.support.pulumi_fakes import EXPORT, PROJECT, STACK, FakePulumi, normalised
 from tests.support.repos import NOW, fixture, make_repo
 from tests.support.sigstore_mock import SigstoreMock, sigstore_mock
+from tests.support.trust import Keys, trusted, trusted_signers
 
 __all__ = ["sigstore_mock"]  # the fixture, used by name
 
@@ -67,6 +67,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Repo:
                     Step("back to the pinned image, bigger quota",
                          {"environments/vllm-serve.yaml": env,
                           "stacks/prod-inference.yaml": quota}))
+    trusted(tmp / "repo", tmp / "trust", tmp / "ci.pub")
     head = git.head.peel()
     commits = [str(head.parents[0].parents[0].id), str(head.parents[0].id), str(head.id)]
     for rev in commits[:2]:
@@ -149,8 +150,8 @@ def test_a_tampered_decision_receipt_is_refused_with_exit_3(repo: Repo, fake: Fa
     assert run.exit_code == 3, run.stderr
     line = one_error_line(run)
     assert f"decision entry #1 ({decision.hash[:19]}...) does not verify" in line
-    assert "decision.sigstore.json: the signature does not verify under any key in trust.keys" \
-        in line
+    assert ("decision.sigstore.json: the signature does not verify under any key of the "
+            "signers of trust #1") in line
     assert fake.calls == []
     assert len(repo.entries()) == 4
 
@@ -281,16 +282,16 @@ def test_apply_runs_refresh_and_up_and_records_a_verified_entry(repo: Repo,
     assert digest_of(recorded) == manifests_digest
     assert sorted(recorded) == sorted(m["file"] for m in planned.json()["manifests"])
     verified = verify_receipt(applied.files["deployment.sigstore.json"],
-                              repo_trust(open_repo(repo.path)),
+                              trusted_signers(repo.path, applied.entry.time),
                               Expectation(st.DEPLOYMENT, applied.files["deployment.json"],
                                           repo.passing))
     assert verified.statement["predicate"] == predicate
-    assert verified.signer == "key keys/ci.pub"
+    assert verified.signer == f"key {Keys(repo.key.parent).grant('ci').keyid[:16]}"
     assert f"recorded apply entry #5 {applied.hash}" in run.stdout
     assert "update succeeded: create 11" in run.stdout
 
     # audit verify accepts the ledger; audit at answers with the applied commit.
-    report = run_audit_verify(repo.path, None, None)
+    report = run_audit_verify(repo.path, None, None).report
     assert report.problem is None and report.verified == 5
     assert report.tip is not None and report.tip.hash == applied.hash
     applied_at = dt.datetime.fromisoformat(entry.time.replace("Z", "+00:00"))
@@ -326,7 +327,7 @@ def test_a_second_apply_selects_the_stack_and_honours_backend_and_passphrase(
     entries = repo.entries()
     assert [e.entry.type for e in entries][-2:] == ["apply", "apply"]
     assert json.loads(entries[5].files[ENTRY_FILE])["links"]["decision"] == entries[0].hash
-    assert run_audit_verify(repo.path, None, None).problem is None
+    assert run_audit_verify(repo.path, None, None).report.problem is None
 
 
 def test_a_remote_backend_needs_a_passphrase(repo: Repo, fake: FakePulumi) -> None:
@@ -380,7 +381,7 @@ def test_without_an_exported_checkpoint_the_receipt_says_so(repo: Repo, fake: Fa
     applied = repo.entries()[-1]
     assert applied.entry.type == "apply"
     assert json.loads(applied.files["deployment.json"])["checkpointDigest"] is None
-    assert run_audit_verify(repo.path, None, None).problem is None
+    assert run_audit_verify(repo.path, None, None).report.problem is None
 
 
 # -- what plan compares with after an apply -----------------------------------------------------
@@ -427,7 +428,7 @@ def test_recorded_manifests_that_do_not_add_up_are_refused(repo: Repo, fake: Fak
                  "--now", NOW)
     assert run.exit_code == 3
     assert "apply entry #6: manifests.json adds up to sha256:" in one_error_line(run)
-    report = run_audit_verify(repo.path, None, None)
+    report = run_audit_verify(repo.path, None, None).report
     assert report.problem is not None and report.problem.seq == 6
     assert "manifests.json adds up to" in report.problem.reason
 
@@ -437,11 +438,9 @@ def test_recorded_manifests_that_do_not_add_up_are_refused(repo: Repo, fake: Fak
 def test_a_keyless_apply_rests_on_keyless_receipts_and_is_signed_by_the_identity(
         tmp_path: Path, fake: FakePulumi, sigstore_mock: SigstoreMock,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    config = (f"apiVersion: govops.dev/v1\nkind: Config\npolicies:\n  paths:\n    - policies/\n"
-              f"trust:\n  identities:\n    - issuer: {sigstore_mock.issuer}\n"
-              f"      subject: '{sigstore_mock.identity}'\n").encode()
     path = tmp_path / "repo"
-    make_repo(path, Step("acme", {**fixture("acme-ml"), "govops.yaml": config}))
+    make_repo(path, Step("acme", fixture("acme-ml")))
+    trusted(path, tmp_path / "trust", identities=[(sigstore_mock.issuer, sigstore_mock.identity)])
     monkeypatch.setenv("SIGSTORE_ID_TOKEN", sigstore_mock.token)
     trust = ("--keyless", "--trust-config", str(sigstore_mock.trust_config))
     recorded = govops("attest", "--repo", str(path), *trust, "--output", str(tmp_path / "out"),
@@ -452,17 +451,17 @@ def test_a_keyless_apply_rests_on_keyless_receipts_and_is_signed_by_the_identity
     [*_, applied] = Ledger(open_repo(path)).entries()
     assert applied.entry.type == "apply" and applied.hash == run.json()["entry"]["hash"]
     verified = verify_receipt(applied.files["deployment.sigstore.json"],
-                              repo_trust(open_repo(path)),
+                              trusted_signers(path, applied.entry.time),
                               Expectation(st.DEPLOYMENT, applied.files["deployment.json"],
                                           applied.entry.revision),
                               trust_root_loader(sigstore_mock.trust_config))
     assert sigstore_mock.identity in verified.signer
     assert [args[0] for args, _, _ in fake.calls if args[0] in ("refresh", "up")] == [
         "refresh", "up"]
-    report = run_audit_verify(path, None, sigstore_mock.trust_config)
+    report = run_audit_verify(path, None, sigstore_mock.trust_config).report
     assert report.problem is None and report.verified == 3
     # The public Sigstore root does not trust the mock's certificates: fail closed.
-    refused = run_audit_verify(path, None, None)
+    refused = run_audit_verify(path, None, None).report
     assert refused.problem is not None and refused.problem.seq == 1
 
 

@@ -25,9 +25,9 @@ from engine.attest.verify import Expectation, verify_receipt
 from engine.cli.audit import audit
 from engine.cli.deploy import apply, plan, rollback
 from engine.commands import apply as apply_module
+from engine.commands import attest as attest_module
 from engine.commands import rollback as rollback_module
 from engine.commands.audit import run_audit_verify
-from engine.commands.trust import repo_trust
 from engine.deploy import pulumi_run
 from engine.ledger.entry import StoredEntry
 from engine.ledger.store import Ledger
@@ -36,8 +36,11 @@ from engine.repo.scripted import Step, commit, stage
 from tests.support.cli import Run, govops, invoke, one_error_line
 from tests.support.pulumi_fakes import PROJECT, STACK, FakePulumi, normalised
 from tests.support.repos import NOW, fixture, make_repo
+from tests.support.trust import Keys, trusted, trusted_signers
 
 APPLIED_AT = ("2026-11-24T10:00:00Z", "2026-11-24T11:00:00Z", "2026-11-24T12:00:00Z")
+# Each commit is attested just before it is applied: the ledger is in time order.
+ATTESTED_AT = ("2026-11-24T09:30:00Z", "2026-11-24T10:30:00Z", "2026-11-24T11:30:00Z")
 ROLLBACK_AT = "2026-11-24T13:00:00Z"
 
 
@@ -108,12 +111,14 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> History:
                                       stack_file.replace(b"quota: 16", b"quota: 24")}))
     head = git.head.peel()
     commits = (str(head.parents[0].parents[0].id), str(head.parents[0].id), str(head.id))
+    trusted(tmp / "repo", tmp / "trust", tmp / "ci.pub")
     command = PreviewingPulumi()
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(pulumi_run.PASSPHRASE_ENV, raising=False)
         mp.delenv(pulumi_run.PASSPHRASE_FILE_ENV, raising=False)
         mp.setattr(pulumi_run, "pulumi_cli", lambda: command)
         _clock(mp, apply_module, *APPLIED_AT)
+        _clock(mp, attest_module, *ATTESTED_AT)
         for rev in commits:
             run = govops("attest", "--repo", str(tmp / "repo"), "--rev", rev, "--key",
                          str(tmp / "ci.key"), "--output", str(tmp / f"out-{rev}"), "--now", NOW,
@@ -237,7 +242,7 @@ def test_rollback_to_c1_restores_c1_and_records_c3_to_c1(history: History,
     assert predicate["preview"] == {"same": 11}
     assert (predicate["decision"], predicate["aibom"]) == (decision.hash, aibom.hash)
     verified = verify_receipt(rolled.files["deployment.sigstore.json"],
-                              repo_trust(open_repo(history.path)),
+                              trusted_signers(history.path, rolled.entry.time),
                               Expectation(st.DEPLOYMENT, rolled.files["deployment.json"], c1))
     assert verified.statement["predicate"] == predicate
     assert f"recorded rollback entry #{entry.seq} {rolled.hash}" in run.stdout
@@ -246,7 +251,7 @@ def test_rollback_to_c1_restores_c1_and_records_c3_to_c1(history: History,
     assert "re-evaluation at 2026-11-24T13:00:00Z against today's policies" in run.stdout
 
     # audit verify accepts it; audit at after the rollback answers c1.
-    report = run_audit_verify(history.path, None, None)
+    report = run_audit_verify(history.path, None, None).report
     assert report.problem is None and report.verified == 10
     at = invoke(audit, "at", "--repo", str(history.path), "--stack", STACK, "--format",
                 "json", "2026-11-24T13:00:01Z")
@@ -338,11 +343,13 @@ def test_a_commit_never_applied_exits_2(history: History, fake: PreviewingPulumi
 
 def test_receipts_that_no_longer_verify_exit_3(history: History, fake: PreviewingPulumi,
                                                 tmp_path: Path) -> None:
-    """Today's trust policy (govops.yaml at HEAD) trusts another key only."""
-    assert govops("keygen", "--output", str(tmp_path / "other")).exit_code == 0
-    rotated = _commit(history, {"keys/ci.pub": (tmp_path / "other.pub").read_bytes()},
-                      "rotate the key")
-    assert rotated not in history.commits
+    """Today's trust root revokes the CI key from before it signed anything (found
+    compromised), so nothing it signed verifies any more."""
+    keys = Keys(history.key.parent / "trust")  # made with the template history
+    run = govops("trust", "revoke", "--repo", str(history.path), "--role", "signers", "--key",
+                 str(history.key.with_suffix(".pub")), "--at", "2026-11-24T00:00:00Z",
+                 "--sign-with", str(keys.key("trust-root")))
+    assert run.exit_code == 0, run.stderr
     before = history.ledger().tip_commit()
     run = run_rollback(history, history.commits[0])
     assert run.exit_code == 3, run.stderr

@@ -126,7 +126,7 @@ def test_eight_processes_append_25_entries_each_at_once(tmp_path: Path) -> None:
                    for a, b in itertools.pairwise(entries))
     assert runs > WORKERS
 
-    report = verify_chain(ledger, setup.trust, lambda: None, entry_checks=())
+    report = verify_chain(ledger, lambda _moment: setup.trust, lambda: None, entry_checks=())
     assert report.problem is None, str(report.problem)
     assert (report.verified, report.signatures) == (200, 200)
     assert report.tip is not None and report.tip.commit == entries[-1].commit
@@ -161,14 +161,14 @@ def test_a_stale_writer_cannot_move_the_ref(tmp_path: Path) -> None:
     ledger = Ledger(theirs)
     assert [(e.entry.seq, e.commit) for e in ledger.entries()] == [
         (1, first.commit), (2, second.commit)]
-    report = verify_chain(ledger, setup.trust, lambda: None, entry_checks=())
+    report = verify_chain(ledger, lambda _moment: setup.trust, lambda: None, entry_checks=())
     assert report.problem is None and report.verified == 2
 
     # The Ledger re-reads the tip, so the same stale handle appends #3 on top of #2.
     third = ledger.append(_draft(setup, 1, 0), signer, "worker-1", NOW)
     assert (third.entry.seq, third.entry.prev) == (3, second.hash)
     assert store.tip() == third.commit
-    assert verify_chain(ledger, setup.trust, lambda: None, entry_checks=()).problem is None
+    assert verify_chain(ledger, lambda _moment: setup.trust, lambda: None, entry_checks=()).problem is None
 
 
 def test_a_writer_that_finds_the_ref_locked_is_told_to_retry(tmp_path: Path) -> None:

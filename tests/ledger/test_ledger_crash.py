@@ -193,7 +193,7 @@ def test_sigkill_at_random_moments_leaves_whole_entries(tmp_path: Path) -> None:
         else:
             assert total == 0 and landed == 0
 
-        report = verify_chain(ledger, setup.trust, lambda: None, from_seq=signed_from, entry_checks=())
+        report = verify_chain(ledger, lambda _moment: setup.trust, lambda: None, from_seq=signed_from, entry_checks=())
         assert report.problem is None, f"trial {trial} ({phase}): {report.problem}"
         assert report.verified == len(entries)
         assert report.signatures == len(entries) - signed_from + 1
@@ -213,7 +213,7 @@ def test_sigkill_at_random_moments_leaves_whole_entries(tmp_path: Path) -> None:
         assert (mine.entry.seq, mine.entry.prev) == (
             len(entries) + 1, entries[-1].hash if entries else None)
         assert not ref_lock.exists()
-        report = verify_chain(ledger, setup.trust, lambda: None, from_seq=mine.entry.seq, entry_checks=())
+        report = verify_chain(ledger, lambda _moment: setup.trust, lambda: None, from_seq=mine.entry.seq, entry_checks=())
         assert report.problem is None, f"trial {trial}, after our append: {report.problem}"
         assert report.verified == mine.entry.seq and report.signatures == 1
         checkpoint = ledger.checkpoint()
@@ -226,7 +226,7 @@ def test_sigkill_at_random_moments_leaves_whole_entries(tmp_path: Path) -> None:
 
     # The whole ledger, every signature, once more from a fresh handle.
     ledger = Ledger(open_repo(setup.repo))
-    report = verify_chain(ledger, setup.trust, lambda: None, entry_checks=())
+    report = verify_chain(ledger, lambda _moment: setup.trust, lambda: None, entry_checks=())
     assert report.problem is None, str(report.problem)
     worker_entries = sum(row[4] for row in rows)
     assert report.verified == report.signatures == total == worker_entries + TRIALS

@@ -26,8 +26,10 @@ from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, Draft, StoredEntry
 from engine.ledger.store import LEDGER_REF, Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step
+from engine.workdir import WorkDir
 from tests.support.cli import Run, govops
 from tests.support.repos import NOW, fixture, make_repo
+from tests.support.trust import later, trusted
 
 GOVOPS = str(Path(sys.executable).with_name("govops"))
 
@@ -56,6 +58,7 @@ def _history(tmp_path: Path) -> History:
     make_repo(repo, Step("acme", files),
               Step("bigger quota", {"stacks/prod-inference.yaml": files[
                   "stacks/prod-inference.yaml"].replace(b"quota: 16", b"quota: 24")}))
+    trusted(repo, tmp_path / "trust", public)
     for rev in ("HEAD~1", "HEAD"):
         run = govops("attest", "--repo", str(repo), "--rev", rev, "--key", str(key),
                      "--output", str(tmp_path / f"out-{rev}"), "--now", NOW, "--record")
@@ -67,8 +70,8 @@ def _history(tmp_path: Path) -> History:
     assert [e.entry.type for e in entries] == ["decision", "aibom", "decision", "aibom",
                                                "decision"]
     signer = KeySigner(key)
-    for decision, aibom, when in ((entries[0], entries[1], "2026-11-21T09:00:00Z"),
-                                  (entries[2], entries[3], "2026-11-22T09:00:00Z")):
+    for decision, aibom, when in ((entries[0], entries[1], later(hours=1)),
+                                  (entries[2], entries[3], later(hours=2))):
         ledger.append(Draft(type="apply", revision=decision.entry.revision,
                             stack="prod-inference",
                             links={"decision": decision.hash, "aibom": aibom.hash}),
@@ -162,7 +165,7 @@ def test_an_entry_resigned_with_an_untrusted_key(history: History, tmp_path: Pat
         st.LEDGER_ENTRY, json.loads(target.files[ENTRY_FILE]), "repo", target.entry.revision,
         [st.Covered(ENTRY_FILE, target.files[ENTRY_FILE])])))
     _fresh_chain(history, entries, {4: {ENTRY_RECEIPT: receipt.encode()}})
-    _refused(history, 4, "does not verify under any key in trust.keys")
+    _refused(history, 4, "does not verify under any key of the signers of trust #1")
 
 
 def test_a_reset_ref_with_new_entries_appended_is_detected(history: History) -> None:
@@ -171,11 +174,11 @@ def test_a_reset_ref_with_new_entries_appended_is_detected(history: History) -> 
     entries = ledger.entries()
     open_repo(history.repo).records(LEDGER_REF).reset(entries[4].commit)  # back to #5
     signer = KeySigner(history.key)
-    for day in (23, 24):  # two validly signed entries: #6 and #7 again, but different
+    for day in (3, 4):  # two validly signed entries: #6 and #7 again, but different
         ledger.append(Draft(type="apply", revision=entries[0].entry.revision,
                             stack="prod-inference",
                             links={"decision": entries[0].hash, "aibom": entries[1].hash}),
-                      signer, "mallory@acme.test", f"2026-11-{day}T09:00:00Z")
+                      signer, "mallory@acme.test", later(days=day))
     _refused(history, 7, "differs from the verified checkpoint")
 
 
@@ -192,7 +195,7 @@ def test_an_apply_must_rest_on_a_passing_decision(tmp_path: Path) -> None:
     entries = ledger.entries()
     ledger.append(Draft(type="apply", revision=entries[0].entry.revision, stack="x",
                         links={"decision": entries[1].hash, "aibom": entries[1].hash}),
-                  KeySigner(history.key), "ci", "2026-11-25T09:00:00Z")
+                  KeySigner(history.key), "ci", later(days=5))
     _refused(history, 8, "must rest on a decision entry")
 
 
@@ -292,3 +295,40 @@ def test_entry_fields_of_the_wrong_type_are_refused(history: History) -> None:
         bad = {**raw, field: value}
         with pytest.raises(ValueError, match=r"wrong type|must map|must be an object"):
             Entry.decode(rfc8785.dumps(bad))
+
+
+def test_an_append_with_a_clock_behind_the_tip_keeps_the_chain_in_order(
+        history: History) -> None:
+    ledger = history.ledger()
+    tip = ledger.entries()[-1]
+    behind = ledger.append(Draft(type="verify", revision=None), KeySigner(history.key), "ci",
+                           "2026-01-01T00:00:00Z")
+    assert behind.entry.time == tip.entry.time
+    assert _verify(history).exit_code == 0
+
+
+def _resigned_chain(history: History, items: list[StoredEntry]) -> None:
+    """What an insider holding a trusted signing key could do: re-create `items` in this
+    order, renumbered, re-linked and re-signed with that key, every signature valid."""
+    signer = KeySigner(history.key)
+    edits: dict[int, dict[str, bytes]] = {}
+    previous: str | None = None
+    for position, item in enumerate(items, start=1):
+        data = _edited_entry(item, seq=position, prev=previous)
+        receipt = signer.sign(st.payload(st.statement(
+            st.LEDGER_ENTRY, json.loads(data), "repo", item.entry.revision,
+            [st.Covered(ENTRY_FILE, data)])))
+        edits[item.entry.seq] = {ENTRY_FILE: data, ENTRY_RECEIPT: receipt.encode()}
+        previous = "sha256:" + hashlib.sha256(data).hexdigest()
+    _fresh_chain(history, items, edits)
+
+
+def test_two_swapped_entries_resigned_with_a_trusted_key(history: History) -> None:
+    """Attack (e) of issue 13: every seq, prev and signature is right; only the times give
+    the swap away (apply #6 and #7 were made an hour apart)."""
+    entries = history.ledger().entries()
+    _resigned_chain(history, [*entries[:5], entries[6], entries[5]])
+    WorkDir(history.repo / ".git").ledger_checkpoint.unlink()  # as on a fresh clone
+    _refused(history, 7, "before entry #6")
+    run = _verify(history)
+    assert "entries were reordered or back-dated" in run.stderr

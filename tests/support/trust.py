@@ -12,6 +12,7 @@ from pathlib import Path
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from engine.attest.keys import load_private, load_public
+from engine.attest.trust import TrustPolicy
 from engine.repo import open_repo
 from engine.trust.document import (
     APPROVERS,
@@ -37,6 +38,7 @@ class Keys:
     folder: Path
 
     def make(self, *names: str) -> Keys:
+        self.folder.mkdir(parents=True, exist_ok=True)
         for name in names:
             if not (self.folder / f"{name}.pub").exists():
                 run = govops("keygen", "--output", str(self.folder / name))
@@ -96,3 +98,38 @@ def current_root(repo: Path) -> bytes:
     root = versions[-1].root
     assert root is not None
     return root
+
+
+ISSUED = "2026-11-01T00:00:00Z"  # before every time the test histories use
+TRUSTED_UNTIL = "2036-01-01T00:00:00Z"  # after every time a test runs at
+
+
+def trusted(repo: Path, folder: Path, signer: Path | None = None,
+            identities: Sequence[tuple[str, str]] = (), issued: str = ISSUED) -> str:
+    """Give `repo` a trust root issued at `issued` whose signers are the public key `signer`
+    and/or the keyless `identities`; its root and approver keys are made in `folder`. Pins it
+    on this machine (like `govops trust init`) and returns the fingerprint."""
+    from engine.commands.trust import KeyRef, Signing, trust_init
+
+    keys = Keys(folder).make("trust-root", "trust-legal")
+    signers = [KeyRef(signer)] if signer is not None else []
+    signers += [KeyRef(None, issuer, subject) for issuer, subject in identities]
+    done = trust_init(Signing(repo, (keys.key("trust-root"),)), [KeyRef(keys.pub("trust-root"))],
+                      1, {SIGNERS: (signers, 1), APPROVERS: ([KeyRef(keys.pub("trust-legal"))], 1)},
+                      TRUSTED_UNTIL, issued=issued)
+    assert done.published is not None
+    return done.pin
+
+
+def trusted_signers(history_repo: Path, moment: str = "2026-11-20T12:00:00Z") -> TrustPolicy:
+    """The signers the repository's trust root trusts at `moment` (for in-process checks)."""
+    from engine.commands.trust import trust_history
+
+    return trust_history(history_repo, None).signers_at(moment)
+
+
+def later(hours: float = 0, days: float = 0) -> str:
+    """A time after now (entries appended by hand must not predate those the commands
+    append with the clock: the ledger is in time order)."""
+    moment = dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours, days=days)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -119,7 +119,9 @@ def test_add_revoke_rotate_and_the_log(repo: Path, keys: Keys) -> None:
     log = govops("trust", "log", "--repo", str(repo), "--format", "json").json()
     changes = [v["changes"] for v in log["versions"]]
     assert changes[0] == ["first root"]
-    assert changes[1] == [f"approvers +key {keys.grant('bob').keyid[:16]}"]
+    # A key granted later counts from its grant on: its window opens when it was added.
+    added = log["versions"][1]["issued"]
+    assert changes[1] == [f"approvers +key {keys.grant('bob').keyid[:16]} valid {added} .. -"]
     assert changes[2] == [f"signers ~key {keys.grant('ci').keyid[:16]} valid - .. "
                           "2027-01-01T00:00:00Z"]
     assert changes[3] == ["root rotated to v2 (threshold 1 of 1)"]
@@ -261,27 +263,50 @@ def test_extra_files_and_a_rewritten_first_root_are_refused(repo: Path, keys: Ke
     refused(show(repo, "--trust-root", pin), "trust version #1", f"not the pinned {pin}")
 
 
-def test_history_answers_who_was_trusted_when(repo: Path, keys: Keys) -> None:
+def test_history_answers_who_was_trusted_when(repo: Path, keys: Keys,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.commands.trust import trust_history
 
-    assert trust_init(repo, keys).exit_code == 0
+    now = ["2026-12-01T00:00:00Z"]
+    monkeypatch.setattr("engine.commands.trust.utc_now", lambda: now[0])
+    assert trust_init(repo, keys).exit_code == 0  # issued 12-01, expires a year later
     keys.make("ci2")
     base = ["--repo", str(repo), "--sign-with", str(keys.key("root"))]
+    now[0] = "2026-12-02T00:00:00Z"
     assert govops("trust", "add-key", *base, "--role", "signers", "--key",
                   str(keys.pub("ci2"))).exit_code == 0
+    now[0] = "2026-12-03T00:00:00Z"
     assert govops("trust", "revoke", *base, "--role", "signers", "--key", str(keys.pub("ci")),
                   "--at", "2027-06-01T00:00:00Z").exit_code == 0
     history = trust_history(repo, None)
-    first = history.versions[0].issued
 
     def signers(moment: str) -> set[str]:
-        return {k.source.split()[-1] for k in history.signers_at(moment).keys}
+        return {k.source for k in history.signers_at(moment).keys}
 
     ci, ci2 = keys.grant("ci").keyid[:16], keys.grant("ci2").keyid[:16]
-    assert signers("2000-01-01T00:00:00Z") == set()  # before the first root: nobody
-    assert ci in signers(first)
+    assert signers("2026-11-30T23:59:59Z") == set()  # before the first root: nobody
+    assert "none: the first trust root was issued at 2026-12-01T00:00:00Z" in \
+        history.signers_at("2026-11-30T23:59:59Z").label
+    assert signers("2026-12-01T12:00:00Z") == {ci}  # ci2 vouches for nothing before its grant
     assert signers("2027-05-31T23:59:59Z") == {ci, ci2}
-    assert signers("2027-06-01T00:00:00Z") == {ci2}  # revoked from then on
-    assert signers("2031-01-01T00:00:00Z") == set()  # the trust expired (default: a year)
+    assert signers("2027-06-01T00:00:00Z") == {ci2}  # ci revoked from then on
+    assert signers("2027-12-01T00:00:00Z") == set()  # the trust expired (default: a year)
+    assert "which expired at 2027-12-01T00:00:00Z" in \
+        history.signers_at("2027-12-01T00:00:00Z").label
     approvers, threshold = history.approvers_at("2027-01-01T00:00:00Z")
     assert threshold == 1 and len(approvers.keys) == 1
+
+
+def test_a_revocation_reaches_back_to_its_time(repo: Path, keys: Keys) -> None:
+    """A key found compromised is revoked from when it was compromised: what it signed after
+    that stops counting, even though the revocation was published later."""
+    from engine.commands.trust import trust_history
+
+    assert trust_init(repo, keys).exit_code == 0
+    first = trust_history(repo, None).versions[0].issued
+    assert govops("trust", "revoke", "--repo", str(repo), "--role", "signers", "--key",
+                  str(keys.pub("ci")), "--at", first,
+                  "--sign-with", str(keys.key("root"))).exit_code == 0
+    history = trust_history(repo, None)
+    assert history.signers_at(first).keys == ()
+    assert "the signers of trust #2 at" in history.signers_at(first).label
