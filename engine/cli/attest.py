@@ -79,16 +79,32 @@ def attest(repo: Path, rev: str | None, key: Path | None, keyless: bool,
 @trust_root_option
 @click.option("--at", default=None, metavar="TIME", help="Check against the signers trusted "
               "at TIME (default: now): for receipts signed under an earlier trust.")
-@click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--replay", "replay_entry", default=None, metavar="ENTRY",
+              help="Instead of receipts: evaluate the revision of decision entry ENTRY again "
+              "with the policies it recorded, and require the same decision_id.")
+@engine_option()
+@click.argument("bundles", nargs=-1, type=click.Path(path_type=Path))
 def verify(repo: Path, rev: str | None, artifact: Path | None, trust_config: Path | None,
            keys: tuple[Path, ...], identity: str | None, issuer: str | None,
            commit: str | None, trust_root: str | None, at: str | None,
-           bundles: tuple[Path, ...]) -> None:
+           replay_entry: str | None, engine: str, bundles: tuple[Path, ...]) -> None:
     """Verify receipts against the signers of the repository's trust root (pinned out of
-    band), or against the keys and identity given. Exit 0 when all verify, 3 when any is
-    refused."""
+    band), or against the keys and identity given; or replay a recorded decision (--replay).
+    Exit 0 when all verify, 3 when any is refused."""
     from engine.commands.verify import VerifyOptions, run_verify
 
+    if replay_entry is not None:
+        if bundles:
+            raise GovopsError("--replay checks a ledger entry: give no BUNDLES with it")
+        from engine.commands.replay import replay
+
+        done = replay(repo, replay_entry, engine)
+        click.echo(f"replayed decision entry #{done.seq}: commit {done.revision} with its "
+                   f"recorded policies gives {done.replayed} ({done.verdict}), as recorded "
+                   f"({done.seconds:.2f} s)")
+        return
+    if not bundles:
+        raise GovopsError("give the receipts (BUNDLES) to verify, or --replay ENTRY")
     if (identity is None) != (issuer is None):
         raise GovopsError("--certificate-identity and --certificate-oidc-issuer go together")
     identities = ((issuer, identity),) if issuer and identity else ()

@@ -113,9 +113,12 @@ def audit_reindex(repo: Path, fmt: str) -> None:
 @click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Sigstore ClientTrustConfig for keyless receipts (default: public Sigstore).")
 @trust_root_option
+@click.option("--replay", "replay_all", is_flag=True, help="Also evaluate every decision again "
+              "with the policies it recorded and require the same decision_id (slow: one "
+              "evaluation per decision).")
 @format_option
 def audit_verify(repo: Path, from_entry: str | None, trust_config: Path | None,
-                 trust_root: str | None, fmt: str) -> None:
+                 trust_root: str | None, replay_all: bool, fmt: str) -> None:
     """Verify the ledger: the chain in time order, every signature under the trust root's
     signers in force at its entry's time, every apply resting on a passing decision and an
     AIBOM, and the last verified tip still in it. Exit 0 when it holds, 3 naming the first
@@ -124,6 +127,11 @@ def audit_verify(repo: Path, from_entry: str | None, trust_config: Path | None,
 
     verified = run_audit_verify(repo, from_entry, trust_config, trust_root)
     report, history = verified.report, verified.trust
+    replayed = None
+    if replay_all and report.problem is None:
+        from engine.commands.replay import replay_all as replay_every
+
+        replayed = replay_every(repo)
     tip = report.tip
     root = (f"trust root {history.pin} (pinned by {history.pin_source}), "
             f"{len(history.versions)} trust versions")
@@ -136,12 +144,18 @@ def audit_verify(repo: Path, from_entry: str | None, trust_config: Path | None,
                         "reason": report.problem.reason} if report.problem else None,
             "trustRoot": {"fingerprint": history.pin, "pinnedBy": history.pin_source,
                           "versions": len(history.versions)},
+            "replayed": None if replayed is None else {
+                "decisions": len(replayed), "seconds": sum(r.seconds for r in replayed)},
         }, indent=2, sort_keys=True))
     elif report.problem is None:
         where = f"; tip #{tip.entry.seq} {tip.hash}" if tip else " (the ledger is empty)"
         noun = "entry" if report.verified == 1 else "entries"
         click.echo(f"ledger verified: {report.verified} {noun}, {report.signatures} "
                    f"signatures{where}\nunder {root}")
+        if replayed is not None:
+            seconds = sum(r.seconds for r in replayed)
+            click.echo(f"replayed {len(replayed)} decisions, every decision_id as recorded "
+                       f"({seconds:.2f} s, {seconds / max(1, len(replayed)):.2f} s each)")
     else:
         click.echo(f"ledger REFUSED at {report.problem} "
                    f"({report.verified} entries before it verified)", err=True)

@@ -69,7 +69,11 @@ def _show_receipts(console: Console, run: DemoRun) -> None:
     report = run.ledger.report
     verdict = "holds" if report.problem is None else f"REFUSED: {report.problem}"
     console.print(f"audit verify: {report.verified} entries, {report.signatures} signatures: "
-                  f"{verdict}\n")
+                  f"{verdict}")
+    same = all(r.matches for r in run.replayed)
+    console.print(f"audit verify --replay: {len(run.replayed)} decision(s) evaluated again "
+                  "with the policies they recorded: "
+                  + ("every decision_id as recorded\n" if same else "MISMATCH\n"))
     console.print("[bold]What it means:[/bold] anyone with the public key can check, offline, "
                   "that this revision was evaluated and described exactly so, and when.\n")
 

@@ -56,8 +56,8 @@ def record_decision(repo_path: Path, checked: Checked, signer: Signer) -> Stored
     repo = open_repo(repo_path)
     text = renderer("json")(checked.decision, checked.metadata, False)
     receipt = sign_file(signer, st.DECISION, repo.name, commit, DECISION_FILE, text)
-    return Ledger(repo).append(decision_draft(commit, text, receipt), signer, actor(repo),
-                               utc_now())
+    draft = decision_draft(commit, text, receipt, checked.bundle.encode(), checked.now)
+    return Ledger(repo).append(draft, signer, actor(repo), utc_now())
 
 
 def run_attest(options: AttestOptions) -> Attested:
@@ -84,8 +84,8 @@ def run_attest(options: AttestOptions) -> Attested:
         written.append(options.output / filename)
     if options.record:
         ledger, who, now = Ledger(repo), actor(repo), utc_now()
-        ledger.append(decision_draft(rev, decision_text, outputs[DECISION_RECEIPT]), signer,
-                      who, now)
+        ledger.append(decision_draft(rev, decision_text, outputs[DECISION_RECEIPT],
+                                     checked.bundle.encode(), checked.now), signer, who, now)
         ledger.append(aibom_draft(rev, aibom.text, outputs[AIBOM_RECEIPT]), signer, who, now)
     decision = checked.decision
     return Attested(rev, decision.verdict, decision.decision_id, aibom.serial_number,

@@ -28,10 +28,12 @@ from engine.repo import GitRepo, Snapshot, open_repo
 
 @dataclass(frozen=True)
 class Checked:
-    """The decision and the policy bundle that made it (reports read its METADATA)."""
+    """The decision, the policy bundle that made it (reports read its METADATA) and the time
+    it was evaluated as of (what a recorded decision needs to be replayed)."""
 
     decision: Decision
     bundle: PolicyBundle
+    now: str
 
     @property
     def metadata(self) -> Mapping[str, PolicyMeta]:
@@ -82,10 +84,15 @@ def run_check(options: CheckOptions) -> Checked:
     before = _evaluate(CheckOptions(repo=options.repo, rev=options.base, engine=options.engine,
                                     advisories=options.advisories), now)
     decision = mark(checked.decision, before.decision)
-    return Checked(only_new(decision) if options.new_only else decision, checked.bundle)
+    return Checked(only_new(decision) if options.new_only else decision, checked.bundle, now)
 
 
-def _evaluate(options: CheckOptions, now: str) -> Checked:
+def replay_check(options: CheckOptions, bundle: PolicyBundle, now: str) -> Checked:
+    """`rev` evaluated again with a recorded policy bundle as of a recorded time (no base)."""
+    return _evaluate(options, now, bundle)
+
+
+def _evaluate(options: CheckOptions, now: str, recorded: PolicyBundle | None = None) -> Checked:
     repo = open_repo(options.repo)
     with open_loader(repo) as loader:
         head: Snapshot
@@ -101,15 +108,19 @@ def _evaluate(options: CheckOptions, now: str) -> Checked:
         catalog = loader.load(head)
         diffs: list[ObjectDiff] = object_changes(loader, base, head) if base else []
         origins = _waiver_origins(repo, catalog, history)
-        library = Library.load()
-        if options.advisories is not None:
-            library = library.with_advisories(load_advisory_dir(options.advisories))
-        bundle = build_bundle(library, repo_modules(repo, head, catalog.config), catalog.config)
+        if recorded is None:
+            library = Library.load()
+            if options.advisories is not None:
+                library = library.with_advisories(load_advisory_dir(options.advisories))
+            bundle = build_bundle(library, repo_modules(repo, head, catalog.config),
+                                  catalog.config)
+        else:
+            bundle = recorded
         backend = select_backend(options.engine)
         backend.load(bundle.modules, bundle.data)
         document = build_input(catalog, head.info, base.info if base else None, diffs, origins,
-                               AdvisoryIndex(library.advisories), now)
+                               AdvisoryIndex(bundle.advisories), now)
         changes = [ObjectChange(d.path, d.kind, d.name, d.change) for d in diffs]
         decision = decide(backend, bundle, catalog, document, head.info,
                           base.info if base else None, changes)
-        return Checked(decision, bundle)
+        return Checked(decision, bundle, now)

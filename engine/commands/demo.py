@@ -25,6 +25,7 @@ from engine.commands.bom import BomOptions, run_bom, run_bom_diff
 from engine.commands.check import Checked, CheckOptions, run_check
 from engine.commands.plan import PlanOptions, run_plan
 from engine.commands.pr_comment import PrOptions, compose
+from engine.commands.replay import Replayed, replay_all
 from engine.commands.trust import KeyRef, Signing, TrustChange, trust_init
 from engine.deploy.plan import Plan
 from engine.errors import GovopsError
@@ -158,6 +159,7 @@ class DemoRun:
     receipts: Path
     trust: TrustChange  # the trust root the demo bootstraps
     ledger: LedgerVerified
+    replayed: tuple[Replayed, ...]  # every recorded decision, made again
     pr_comment: str
     plan: Plan
 
@@ -185,7 +187,8 @@ def run_demo(folder: Path, now: dt.datetime) -> DemoRun:
     attested = run_attest(AttestOptions(repo=root, output=receipts,
                                         signer=SignerOptions(key=key), record=True))
     ledger = run_audit_verify(root, None, None)
+    replayed = tuple(replay_all(root))
     comment = compose(PrOptions(repo=root, base="HEAD~2", head="HEAD"))
     planned = run_plan(PlanOptions(repo=root, stack="prod-assistant"))
     return DemoRun(root, tuple(commits), aibom, aibom_path, diff, attested, receipts, trust,
-                   ledger, comment, planned)
+                   ledger, replayed, comment, planned)

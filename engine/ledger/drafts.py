@@ -30,11 +30,21 @@ def actor(repo: GitRepo) -> str:
         return "unknown"
 
 
-def decision_draft(revision: str, decision_text: str, receipt: str) -> Draft:
+POLICY_BUNDLE = "policy-bundle.json"
+
+
+def decision_draft(revision: str, decision_text: str, receipt: str,
+                   bundle: bytes | None = None, evaluated_at: str | None = None) -> Draft:
+    """A decision entry; with the policy bundle the decision was made with and the time it was
+    evaluated as of, so `verify --replay` can make it again."""
     decision = json.loads(decision_text)
-    return Draft(type="decision", revision=revision,
-                 files={DECISION_FILE: decision_text.encode(), DECISION_RECEIPT: receipt.encode()},
-                 details={"verdict": decision["verdict"], "decisionId": decision["decision_id"]})
+    files = {DECISION_FILE: decision_text.encode(), DECISION_RECEIPT: receipt.encode()}
+    details = {"verdict": decision["verdict"], "decisionId": decision["decision_id"]}
+    if bundle is not None:
+        files[POLICY_BUNDLE] = bundle
+    if evaluated_at is not None:
+        details["evaluatedAt"] = evaluated_at
+    return Draft(type="decision", revision=revision, files=files, details=details)
 
 
 def aibom_draft(revision: str, aibom_text: str, receipt: str) -> Draft:

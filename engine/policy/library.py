@@ -47,6 +47,37 @@ class PolicyBundle:
     def metadata(self) -> Mapping[str, PolicyMeta]:
         return MetadataByID(self.modules)
 
+    @property
+    def advisories(self) -> Mapping[str, Any]:
+        found: Mapping[str, Any] = self.data.get("govops", {}).get("advisories", {})
+        return found
+
+    def encode(self) -> bytes:
+        """Everything the bundle evaluates (every module's source, the data): what a decision
+        entry records so the decision can be replayed with the exact policies it was made
+        with, whatever govops or the library has become since."""
+        doc: dict[str, Any] = {"modules": [[m.path, m.source] for m in self.modules],
+                               "data": self.data, "digest": self.digest}
+        return bytes(rfc8785.dumps(doc))
+
+    @classmethod
+    def decode(cls, raw: bytes, where: str) -> PolicyBundle:
+        """A recorded bundle; InputError when it is not one or does not add up to its digest."""
+        try:
+            doc = json.loads(raw)
+            modules = tuple(PolicyModule(str(path), str(source))
+                            for path, source in doc["modules"])
+            data = doc["data"]
+            if not isinstance(data, dict):
+                raise TypeError("data must be an object")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(where, None, f"not a recorded policy bundle: {exc}") from None
+        bundle = cls(modules, data, bundle_digest(modules, data))
+        if bundle.digest != doc.get("digest"):
+            raise InputError(where, None, f"adds up to {bundle.digest}, not the "
+                             f"{doc.get('digest')} it records")
+        return bundle
+
 
 class MetadataByID(Mapping[str, PolicyMeta]):
     """METADATA by policy id, parsed on first access: only reports that show titles and
@@ -164,9 +195,14 @@ def build_bundle(library: Library, local: list[PolicyModule], config: Config) ->
     govops["advisories"] = copy.deepcopy(dict(library.advisories))
     _deep_merge(govops.setdefault("config", {}), config.policy_data)
     modules = (*library.modules, *local)
+    return PolicyBundle(modules, data, bundle_digest(modules, data))
+
+
+def bundle_digest(modules: tuple[PolicyModule, ...], data: Mapping[str, Any]) -> str:
+    """The policy digest a decision carries: every module (path, sha256 of its source) and the
+    data, RFC 8785."""
     fingerprint: dict[str, Any] = {
         "modules": [[m.path, hashlib.sha256(m.source.encode()).hexdigest()] for m in modules],
         "data": data,
     }
-    digest = "sha256:" + hashlib.sha256(rfc8785.dumps(fingerprint)).hexdigest()
-    return PolicyBundle(modules, data, digest)
+    return "sha256:" + hashlib.sha256(rfc8785.dumps(fingerprint)).hexdigest()

@@ -171,7 +171,8 @@ def test_show_a_decision_lists_its_recorded_files(history: LedgerHistory) -> Non
         ("decision.json", len(item.files["decision.json"]), "recorded"),
         ("decision.sigstore.json", len(item.files["decision.sigstore.json"]), "recorded"),
         ("entry.json", len(item.files["entry.json"]), "entry"),
-        ("entry.sigstore.json", len(item.files["entry.sigstore.json"]), "signature")]
+        ("entry.sigstore.json", len(item.files["entry.sigstore.json"]), "signature"),
+        ("policy-bundle.json", len(item.files["policy-bundle.json"]), "recorded")]
     assert out["document"]["digests"]["decision.json"] == next(
         f["digest"] for f in out["files"] if f["name"] == "decision.json")
     assert out["linked"] == []

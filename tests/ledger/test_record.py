@@ -38,7 +38,11 @@ def test_check_record_appends_a_signed_decision_entry(keyed: tuple[Path, Path],
     assert entry.entry.details["decisionId"] == run.json()["decision_id"]
     assert json.loads(entry.files["decision.json"])["verdict"] == "pass"
     assert set(entry.files) == {"decision.json", "decision.sigstore.json", "entry.json",
-                                "entry.sigstore.json"}
+                                "entry.sigstore.json", "policy-bundle.json"}
+    # What replay needs: the policies the decision was made with, and the time it was as of.
+    bundle = json.loads(entry.files["policy-bundle.json"])
+    assert bundle["digest"] == run.json()["policy_digest"]
+    assert entry.entry.details["evaluatedAt"] == NOW
 
 
 def test_attest_record_appends_decision_and_aibom_entries(keyed: tuple[Path, Path],

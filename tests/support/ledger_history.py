@@ -48,6 +48,7 @@ from engine.ledger.store import Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step, build_history, fixture_files
 from engine.report import renderer
+from tests.support.trust import trusted
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "acme-ml"
 CHECK_NOW = "2026-11-20T12:00:00Z"
@@ -253,6 +254,7 @@ def build_ledger_history(root: Path) -> LedgerHistory:
     steps, trees = _steps(public.read_bytes())
     path = root / "repo"
     build_history(path, steps)
+    trusted(path, root / "trust", public)  # issued 2026-11-01, before every entry
     repo = open_repo(path)
     commits = {label: str(repo.resolve(f"HEAD~{len(LABELS) - 1 - i}").id)
                for i, label in enumerate(LABELS)}
@@ -266,7 +268,8 @@ def build_ledger_history(root: Path) -> LedgerHistory:
             checked = run_check(CheckOptions(repo=path, rev=commit, now=CHECK_NOW))
             text = renderer("json")(checked.decision, checked.metadata, False)
             receipt = sign_file(signer, st.DECISION, repo.name, commit, "decision.json", text)
-            item = ledger.append(decision_draft(commit, text, receipt), signer, DECIDER, when)
+            item = ledger.append(decision_draft(commit, text, receipt, checked.bundle.encode(),
+                                                checked.now), signer, DECIDER, when)
         elif kind == "aibom":
             text = run_bom(BomOptions(repo=path), commit).text
             receipt = sign_file(signer, st.AIBOM, repo.name, commit, "aibom.cdx.json", text)
