@@ -27,6 +27,7 @@ from engine.attest.signers import KeySigner, sign_file
 from engine.commands.audit import run_audit_verify
 from engine.commands.bom import BomOptions, run_bom
 from engine.commands.check import CheckOptions, run_check
+from engine.commands.replay import replay_entry
 from engine.commands.trust import KeyRef, Signing, trust_init
 from engine.ledger.drafts import aibom_draft, decision_draft
 from engine.ledger.entry import Draft
@@ -38,6 +39,7 @@ from engine.trust.document import APPROVERS, SIGNERS
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "acme-ml"
 REVISIONS, STACKS = 10, ("prod-inference", "dev-sandbox", "prod-assistant")
+REPLAYED = 5  # decisions replayed for the per-decision cost
 
 
 def _repo(root: Path, public: bytes) -> list[str]:
@@ -73,7 +75,8 @@ def build(root: Path, entries: int) -> tuple[Path, float]:
         aibom = run_bom(BomOptions(repo=root), commit).text
         drafts.append((
             decision_draft(commit, decision, sign_file(signer, st.DECISION, "acme", commit,
-                                                       "decision.json", decision)),
+                                                       "decision.json", decision),
+                           checked.bundle.encode(), checked.now),
             aibom_draft(commit, aibom, sign_file(signer, st.AIBOM, "acme", commit,
                                                  "aibom.cdx.json", aibom))))
     ledger = Ledger(open_repo(root))
@@ -114,6 +117,12 @@ def main() -> None:
             rates.append(report.verified / elapsed)
         print(f"  audit verify           {statistics.median(rates):8.0f} entries/s "
               f"({report.signatures} signatures; median of {args.runs}; target >= 2,000)")
+        replays = [replay_entry(root, item) for item in Ledger(open_repo(root)).entries()[:200]
+                   if item.entry.type == "decision"][:REPLAYED]
+        assert all(r.matches for r in replays)
+        print(f"  replay                 {statistics.median(r.seconds for r in replays):8.3f} s "
+              f"per decision (median of {len(replays)}: one evaluation each, with the "
+              "recorded policy bundle)")
         queries(root, args.runs)
 
 
