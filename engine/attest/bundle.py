@@ -69,3 +69,28 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
         key_hint=material.public_key.hint if material.public_key else None,
         has_certificate=material.public_key is None,
     )
+
+
+def declared_signer(raw: bytes) -> str | None:
+    """Who the bundle says signed it, unverified, for listings: `key <hint>` for a key bundle,
+    `identity <subject> (issuer <issuer>)` for a certificate bundle; None for no bundle. Only
+    verification (engine.attest.verify) says whether that signer is trusted."""
+    try:
+        bundle = Bundle.from_json(raw)
+    except (ValidationError, ValueError):
+        return None
+    material = bundle.verification_material
+    if material.public_key is not None:
+        return f"key {material.public_key.hint}"
+    if material.certificate is None:
+        return None
+    from cryptography import x509
+
+    from engine.attest.identity import certificate_identity
+
+    try:
+        cert = x509.load_der_x509_certificate(material.certificate.raw_bytes)
+    except ValueError:
+        return None
+    issuer, subjects = certificate_identity(cert)
+    return f"identity {', '.join(sorted(subjects)) or '-'} (issuer {issuer or '-'})"

@@ -19,13 +19,14 @@ from engine.cli.errors import EXIT_PASS, EXIT_REFUSED, HandledGroup
 from engine.cli.options import format_option, repo_option, trust_root_option
 
 
-def _answer(repo: Path, fmt: str, question: Callable[[Any], Any], refresh: bool = True) -> None:
+def _answer(repo: Path, fmt: str, question: Callable[[Any], Any], refresh: bool = True,
+            trust_root: str | None = None) -> None:
     """Ask the ledger index of `repo` (brought up to date unless `refresh` is False) and print
     the answer."""
     from engine.commands.audit import ask
     from engine.report.audit import RENDERERS
 
-    click.echo(RENDERERS[fmt](ask(repo, question, refresh)), nl=False)
+    click.echo(RENDERERS[fmt](ask(repo, question, refresh, trust_root)), nl=False)
 
 
 @click.group(cls=HandledGroup)
@@ -41,25 +42,28 @@ def audit() -> None:
               "waiver.")
 @click.option("--since", default=None, metavar="TIME", help="Only entries at or after TIME.")
 @click.option("--until", default=None, metavar="TIME", help="Only entries at or before TIME.")
+@trust_root_option
 @format_option
 def audit_log(repo: Path, stack: str | None, entry_type: str | None, since: str | None,
-              until: str | None, fmt: str) -> None:
+              until: str | None, trust_root: str | None, fmt: str) -> None:
     """List ledger entries, first to last. TIME: RFC 3339, 2026-11-20, '2026-11-20 14:05'
     (UTC), now, yesterday, '3 days ago'."""
     from engine.ledger import queries
 
-    _answer(repo, fmt, lambda index: queries.log(index, stack, entry_type, since, until))
+    _answer(repo, fmt, lambda index: queries.log(index, stack, entry_type, since, until),
+            trust_root=trust_root)
 
 
 @audit.command("show")
 @repo_option
+@trust_root_option
 @format_option
 @click.argument("entry")
-def audit_show(repo: Path, fmt: str, entry: str) -> None:
+def audit_show(repo: Path, trust_root: str | None, fmt: str, entry: str) -> None:
     """Show ENTRY (seq number or hash prefix): its fields, files (sizes, digests) and links."""
     from engine.ledger import queries
 
-    _answer(repo, fmt, lambda index: queries.show(index, entry))
+    _answer(repo, fmt, lambda index: queries.show(index, entry), trust_root=trust_root)
 
 
 @audit.command("at")

@@ -210,17 +210,20 @@ def trust_pin(repo: Path, root: str) -> None:
     click.echo(f"pinned {pin.fingerprint} in {path}")
 
 
+def _print_history(repo: Path, trust_root: str | None, fmt: str, view: str) -> None:
+    from engine.commands.trust import trust_history
+    from engine.report.trust import RENDERERS
+
+    click.echo(RENDERERS[view, fmt](trust_history(repo, trust_root)), nl=False)
+
+
 @trust.command("show")
 @repo_option
 @format_option
 @_trust_root_option
 def trust_show(repo: Path, fmt: str, trust_root: str | None) -> None:
     """The trust in force: root keys, signers, approvers, their validity."""
-    from engine.commands.trust import trust_history
-    from engine.report.trust import render_show_json, render_show_text
-
-    history = trust_history(repo, trust_root)
-    click.echo((render_show_json if fmt == "json" else render_show_text)(history), nl=False)
+    _print_history(repo, trust_root, fmt, "show")
 
 
 @trust.command("log")
@@ -229,8 +232,4 @@ def trust_show(repo: Path, fmt: str, trust_root: str | None) -> None:
 @_trust_root_option
 def trust_log(repo: Path, fmt: str, trust_root: str | None) -> None:
     """Every version of the trust, what it changed and who signed it."""
-    from engine.commands.trust import trust_history
-    from engine.report.trust import render_log_json, render_log_text
-
-    history = trust_history(repo, trust_root)
-    click.echo((render_log_json if fmt == "json" else render_log_text)(history), nl=False)
+    _print_history(repo, trust_root, fmt, "log")

@@ -16,17 +16,21 @@ from pathlib import Path
 from typing import TypeVar
 
 from engine.atomic import write_atomically
+from engine.attest.bundle import declared_signer
 from engine.attest.files import is_receipt
+from engine.attest.keys import key_hint, load_public
 from engine.attest.verify import trust_root_loader
 from engine.commands.trust import verifier_trust
 from engine.deploy.applied import check_recorded_manifests
 from engine.errors import GovopsError
+from engine.ledger.answers import EntrySummary
 from engine.ledger.chain import ChainReport, verify_chain
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, StoredEntry
 from engine.ledger.index import LedgerIndex
 from engine.ledger.store import Ledger
 from engine.repo import open_repo
 from engine.report.evidence import evidence_readme
+from engine.trust.document import ROLES
 from engine.trust.history import TrustHistory
 
 Answer = TypeVar("Answer")
@@ -52,12 +56,50 @@ def run_audit_verify(repo_path: Path, from_entry: str | None, trust_config: Path
     return LedgerVerified(report, history)
 
 
-def ask(repo_path: Path, question: Callable[[LedgerIndex], Answer],
-        refresh: bool = True) -> Answer:
+def ask(repo_path: Path, question: Callable[[LedgerIndex], Answer], refresh: bool = True,
+        trust_root: str | None = None) -> Answer:
     """Open the ledger index of the repository (brought up to date unless `refresh` is False)
-    and answer `question` from it (one of engine.ledger.queries)."""
-    with LedgerIndex.open(open_repo(repo_path), refresh=refresh) as index:
+    and answer `question` from it (one of engine.ledger.queries). When a trust root is pinned,
+    every entry names its signer by the keyid the trust root knows it by, and the trust version
+    in force at its time; a trust root that does not verify is an error only when asked for
+    with `--trust-root` (a listing is not a verification)."""
+    repo = open_repo(repo_path)
+    try:
+        history: TrustHistory | None = verifier_trust(repo, trust_root)
+    except GovopsError:
+        if trust_root is not None:
+            raise
+        history = None
+    with LedgerIndex.open(repo, refresh=refresh) as index:
+        index.names = signer_names(history) if history is not None else None
         return question(index)
+
+
+def signer_name(history: TrustHistory) -> Callable[[str | None], str | None]:
+    """A declared signer named as `trust show` names it: a keyid, for a key the trust root
+    ever granted."""
+    by_hint = {key_hint(load_public(g.public_pem.encode("ascii"), g.keyid)): g.keyid[:16]
+               for version in history.versions for role in ROLES
+               for g in version.roles[role].grants if g.public_pem is not None}
+
+    def name(signer: str | None) -> str | None:
+        if signer is None or not signer.startswith("key "):
+            return signer
+        keyid = by_hint.get(signer.removeprefix("key "))
+        return f"key {keyid}" if keyid else f"{signer} (a key the trust root never named)"
+    return name
+
+
+def signer_names(history: TrustHistory) -> Callable[[EntrySummary], EntrySummary]:
+    """Name an entry's signer (see signer_name) and give the trust version in force at its
+    time."""
+    name = signer_name(history)
+
+    def named(summary: EntrySummary) -> EntrySummary:
+        version = history.in_force(summary.time)
+        return summary._replace(signer=name(summary.signer),
+                                trust_version=version.seq if version is not None else None)
+    return named
 
 
 @dataclass(frozen=True)
@@ -102,7 +144,9 @@ def run_export(repo_path: Path, reference: str, output: Path,
             [{"issuer": i.issuer, "subject": i.subject} for i in trust.identities],
             indent=2) + "\n").encode()
     receipts = sorted(n for n in files if is_receipt(n))
-    files["README.md"] = evidence_readme(item, receipts, trust, keys, history).encode()
+    signer = signer_name(history)(declared_signer(item.files[ENTRY_RECEIPT]))
+    files["README.md"] = evidence_readme(item, receipts, trust, keys, history,
+                                         signer).encode()
     if output.exists() and any(output.iterdir()):
         raise GovopsError(f"{output}: not empty; an evidence pack goes into a new directory")
     output.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,9 @@ class EntrySummary(NamedTuple):
     verdict: str | None
     decision_id: str | None
     serial_number: str | None
+    signer: str | None  # as the entry's bundle declares it (key hint or certificate identity)
     links: tuple[Link, ...]
+    trust_version: int | None = None  # the trust version in force then, when a root is pinned
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ It reads the ledger WITHOUT verifying signatures, digests or links: an answer fr
 is what the ledger says, not proof that the ledger is genuine. That is `govops audit verify`'s
 job. It only requires the chain to be readable, with `seq` 1, 2, 3... from the first entry.
 
-Schema (version 3; `meta` holds `schema`, `last_seq`, `last_hash`, `last_commit`, `rebuilds`,
+Schema (version 4; `meta` holds `schema`, `last_seq`, `last_hash`, `last_commit`, `rebuilds`,
 `updates`):
 
 - `entries`: one row per entry (seq, hash, ledger commit, type, time and its epoch seconds,
-  actor, revision, stack, verdict, decision id, AIBOM serial number, links as JSON
+  actor, revision, stack, verdict, decision id, AIBOM serial number, the signer its bundle
+  declares (unverified: `key <hint>` or `identity ...`), links as JSON
   {role: [hash, seq]}, and the seq of the decision and AIBOM an apply/rollback rests on).
 - `live`: one row per apply/rollback: the stack, live from its time until the next
   apply/rollback for the same stack (`until_epoch` NULL while it is still live), and what the
@@ -42,23 +43,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.attest.bundle import declared_signer
 from engine.attest.files import AIBOM_FILE, DECISION_FILE
 from engine.clock import epoch
 from engine.errors import GovopsError
-from engine.ledger.entry import DEPLOYING, StoredEntry, sha256
+from engine.ledger.answers import EntrySummary
+from engine.ledger.entry import DEPLOYING, ENTRY_RECEIPT, StoredEntry, sha256
 from engine.ledger.store import Ledger, LedgerError, stored
 from engine.policy.decision import Decision
 from engine.repo import GitRepo
 from engine.workdir import WorkDir
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 _TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE entries (
     seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, commit_id TEXT NOT NULL, type TEXT NOT NULL,
     time TEXT NOT NULL, epoch INTEGER NOT NULL, actor TEXT NOT NULL, revision TEXT,
-    stack TEXT, verdict TEXT, decision_id TEXT, serial TEXT, links TEXT NOT NULL,
+    stack TEXT, verdict TEXT, decision_id TEXT, serial TEXT, signer TEXT, links TEXT NOT NULL,
     decision_seq INTEGER, aibom_seq INTEGER);
 CREATE TABLE live (
     seq INTEGER PRIMARY KEY, stack TEXT NOT NULL, start TEXT NOT NULL,
@@ -214,6 +217,9 @@ class LedgerIndex:
         self.path = path
         self.db = db
         self.last_refresh: Refresh | None = None
+        # How answers name each entry's signer and trust version when a trust root is pinned
+        # (engine.commands.audit sets it); None leaves the signer as its bundle declares it.
+        self.names: Callable[[EntrySummary], EntrySummary] | None = None
         # Per batch of entries indexed (ids are only valid in the transaction that made them).
         self._deployed_cache: dict[tuple[str, str], tuple[list[int], str]] = {}
         self._items: dict[tuple[str | None, ...], int] | None = None
@@ -416,11 +422,12 @@ class LedgerIndex:
                      sorted(entry.links.items())}
             details = entry.details
             self.db.execute(
-                "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (entry.seq, item.hash, item.commit, entry.type, entry.time, epoch(entry.time),
                  entry.actor, entry.revision, entry.stack, _text(details.get("verdict")),
                  _text(details.get("decisionId")), _text(details.get("serialNumber")),
-                 json.dumps(links, sort_keys=True), seq_of(entry.links.get("decision")),
+                 _signer(item), json.dumps(links, sort_keys=True),
+                 seq_of(entry.links.get("decision")),
                  seq_of(entry.links.get("aibom"))))
             known[item.hash] = entry.seq
             if entry.type == "decision":
@@ -520,6 +527,11 @@ def _discard(path: Path) -> None:
 
 def _statements(script: str) -> Iterator[str]:
     return (s.strip() for s in script.split(";") if s.strip())
+
+
+def _signer(item: StoredEntry) -> str | None:
+    receipt = item.files.get(ENTRY_RECEIPT)
+    return declared_signer(receipt) if receipt is not None else None
 
 
 def _text(value: Any) -> str | None:

@@ -19,8 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,14 +70,14 @@ class Columns:
 
 # In the order of the fields of EntrySummary and DeployedItem, which rows are read into.
 _ENTRY = Columns(("e.seq", "e.hash", "e.commit_id", "e.type", "e.time", "e.actor", "e.revision",
-                  "e.stack", "e.verdict", "e.decision_id", "e.serial", "e.links"))
+                  "e.stack", "e.verdict", "e.decision_id", "e.serial", "e.signer", "e.links"))
 _ITEM = Columns(("i.kind", "i.name", "i.version", "i.digest", "i.purl", "i.environment"))
 _LIVE = Columns(("l.stack", "l.start", "l.until"))
 _DEPLOYMENT = _ENTRY + _LIVE
 _FOUND = _DEPLOYMENT + _ITEM  # a deployed item with its deployment
 _RESULT = Columns(("r.seq", "r.policy", "r.kind", "r.name", "r.file", "r.line", "r.severity",
                    "r.waived", "r.waiver"))
-assert len(_ENTRY.names) == len(EntrySummary._fields)
+assert len(_ENTRY.names) == len(EntrySummary._fields) - 1  # trust_version: from the pin
 assert len(_ITEM.names) == len(DeployedItem._fields)
 
 _SEQ, _LINKS = _ENTRY.at("e.seq"), _ENTRY.at("e.links")
@@ -102,14 +101,20 @@ def _links(text: str, parsed: dict[str, tuple[Link, ...]] | None = None) -> tupl
     return links
 
 
-def _summary(row: Sequence[Any], parsed: dict[str, tuple[Link, ...]] | None = None
-             ) -> EntrySummary:
+Names = Callable[[EntrySummary], EntrySummary] | None  # see LedgerIndex.names
+
+
+def _summary(row: Sequence[Any], parsed: dict[str, tuple[Link, ...]] | None = None,
+             names: Names = None) -> EntrySummary:
     # tuple.__new__ is what EntrySummary(...) does, without the keyword handling: a broad search
     # builds thousands of these.
-    return _new(EntrySummary, (*row[_SEQ:_LINKS], _links(row[_LINKS], parsed)))
+    summary: EntrySummary = _new(EntrySummary, (*row[_SEQ:_LINKS], _links(row[_LINKS], parsed),
+                                                None))
+    return names(summary) if names is not None else summary
 
 
-def _entries(db: sqlite3.Connection, seqs: Iterable[int]) -> dict[int, EntrySummary]:
+def _entries(index: LedgerIndex, seqs: Iterable[int]) -> dict[int, EntrySummary]:
+    db = index.db
     wanted = sorted(set(seqs))
     found: dict[int, EntrySummary] = {}
     for start in range(0, len(wanted), 500):
@@ -117,7 +122,7 @@ def _entries(db: sqlite3.Connection, seqs: Iterable[int]) -> dict[int, EntrySumm
         marks = ",".join("?" * len(chunk))
         for row in db.execute(f"SELECT {_ENTRY.sql} FROM entries e WHERE e.seq IN "
                               f"({marks})", chunk):
-            found[int(row[_SEQ])] = _summary(row)
+            found[int(row[_SEQ])] = _summary(row, None, index.names)
     return found
 
 
@@ -169,20 +174,20 @@ def log(index: LedgerIndex, stack: str | None = None, type: str | None = None,
     rows = index.db.execute(f"SELECT {_ENTRY.sql} FROM entries e{where} ORDER BY e.seq",
                             values)
     return LogResult(stack, type, utc(start) if start else None, utc(end) if end else None,
-                     tuple(_summary(r) for r in rows))
+                     tuple(_summary(r, None, index.names) for r in rows))
 
 
 def show(index: LedgerIndex, reference: str) -> ShowResult:
     """One entry (seq or hash prefix): its fields, its files with sizes and digests (read from
     the ledger commit) and the entries it links to."""
     seq = resolve_entry(index, reference)
-    summary = _entries(index.db, [seq])[seq]
+    summary = _entries(index, [seq])[seq]
     item = index.ledger.read(summary.commit)
     roles = {ENTRY_FILE: "entry", ENTRY_RECEIPT: "signature"}
     files = tuple(EntryFile(name, len(data), "sha256:" + hashlib.sha256(data).hexdigest(),
                             roles.get(name, "recorded"))
                   for name, data in sorted(item.files.items()))
-    linked = _entries(index.db, [link.seq for link in summary.links if link.seq is not None])
+    linked = _entries(index, [link.seq for link in summary.links if link.seq is not None])
     return ShowResult(summary, item.entry.as_json(), files,
                       tuple(linked[s] for s in sorted(linked)))
 
@@ -201,13 +206,13 @@ def at(index: LedgerIndex, when: str, stack: str, now: dt.datetime | None = None
     if live is None:
         first = index.db.execute("SELECT seq FROM live WHERE stack = ? ORDER BY start_epoch, "
                                  "seq LIMIT 1", (stack,)).fetchone()
-        summary = _entries(index.db, [first[0]])[first[0]] if first else None
+        summary = _entries(index, [first[0]])[first[0]] if first else None
         return AtResult(stack, utc(moment), None, None, None, None, (), summary)
     seq, start, until, aibom = live
     items = tuple(DeployedItem(*r) for r in index.db.execute(
         f"SELECT {_ITEM.sql} FROM deployed d JOIN items i ON i.id = d.item WHERE d.seq = ? "
         "ORDER BY i.kind, i.name, i.version, i.environment", (seq,)))
-    return AtResult(stack, utc(moment), _entries(index.db, [seq])[seq], start, until, aibom,
+    return AtResult(stack, utc(moment), _entries(index, [seq])[seq], start, until, aibom,
                     items, None)
 
 
@@ -249,18 +254,18 @@ def _search_items(index: LedgerIndex, field: str, value: str, where: str,
     for row in rows:
         if current is None or current[0][_SEQ] != row[_SEQ]:
             if current is not None:
-                found.append(_deployment(current[0], parsed, current[1]))
+                found.append(_deployment(current[0], parsed, index.names, current[1]))
             current = (row, [])
         current[1].append(DeployedItem(*row[_F_ITEM]))
     if current is not None:
-        found.append(_deployment(current[0], parsed, current[1]))
+        found.append(_deployment(current[0], parsed, index.names, current[1]))
     deployments = tuple(found)
     return SearchResult(field, value, (), deployments, _merge(deployments))
 
 
-def _deployment(row: Sequence[Any], parsed: dict[str, tuple[Link, ...]],
+def _deployment(row: Sequence[Any], parsed: dict[str, tuple[Link, ...]], names: Names,
                 matched: Sequence[DeployedItem] = ()) -> Deployment:
-    return Deployment(_summary(row, parsed), row[_D_STACK], row[_D_START], row[_D_UNTIL],
+    return Deployment(_summary(row, parsed, names), row[_D_STACK], row[_D_START], row[_D_UNTIL],
                       tuple(matched))
 
 
@@ -275,7 +280,7 @@ def _search_results(index: LedgerIndex, field: str, value: str, where: str,
         policy, kind, name, file, line, severity, waived, waiver = row[_R_HIT]
         hits.setdefault(int(row[_R_SEQ]), []).append(
             PolicyHit(policy, kind, name, file, line, severity, bool(waived), waiver))
-    summaries = _entries(index.db, hits)
+    summaries = _entries(index, hits)
     decisions = tuple(DecisionHit(summaries[s], tuple(hits[s])) for s in sorted(hits))
     parsed: dict[str, tuple[Link, ...]] = {}
     rows = index.db.execute(
@@ -283,7 +288,7 @@ def _search_results(index: LedgerIndex, field: str, value: str, where: str,
         f"WHERE e.decision_seq IN (SELECT DISTINCT r.seq FROM results r WHERE {where})",
         values).fetchall()
     rows.sort(key=lambda r: r[_SEQ])  # cheaper than SQLite's temporary B-tree (see above)
-    deployments = tuple(_deployment(row, parsed) for row in rows)
+    deployments = tuple(_deployment(row, parsed, index.names) for row in rows)
     return SearchResult(field, value, decisions, deployments, _merge(deployments))
 
 

@@ -59,7 +59,8 @@ def entry_json(entry: EntrySummary) -> dict[str, Any]:
     return {"seq": entry.seq, "hash": entry.hash, "commit": entry.commit, "type": entry.type,
             "time": entry.time, "actor": entry.actor, "revision": entry.revision,
             "stack": entry.stack, "verdict": entry.verdict, "decision_id": entry.decision_id,
-            "serial_number": entry.serial_number,
+            "serial_number": entry.serial_number, "signer": entry.signer,
+            "trust_version": entry.trust_version,
             "links": {link.role: {"hash": link.hash, "seq": link.seq} for link in entry.links}}
 
 
@@ -144,12 +145,18 @@ def _about(entry: EntrySummary) -> str:
     return f"rests on {links}" if links else ""
 
 
+def _signer(entry: EntrySummary) -> str:
+    """As the bundle declares it (unverified), with the trust version when a root is pinned."""
+    signer = entry.signer or "(unsigned)"
+    return signer if entry.trust_version is None else f"{signer}, trust #{entry.trust_version}"
+
+
 def _entry_rows(entries: Sequence[EntrySummary]) -> list[list[str]]:
     return [[f"#{e.seq}", _short(e.hash), e.time, e.type, e.stack or "-", _short(e.revision),
-             e.actor, _about(e)] for e in entries]
+             e.actor, _signer(e), _about(e)] for e in entries]
 
 
-_ENTRY_HEADER = ["#", "hash", "time", "type", "stack", "revision", "actor", "what"]
+_ENTRY_HEADER = ["#", "hash", "time", "type", "stack", "revision", "actor", "signer", "what"]
 
 
 def _log_text(result: LogResult) -> list[str]:
@@ -166,8 +173,9 @@ def _show_text(result: ShowResult) -> list[str]:
     entry, document = result.entry, result.document
     lines = [f"ledger entry #{entry.seq} ({entry.type})"]
     fields = [["hash", entry.hash], ["commit", entry.commit], ["time", entry.time],
-              ["actor", entry.actor], ["revision", entry.revision or "-"],
-              ["stack", entry.stack or "-"], ["prev", document.get("prev") or "-"]]
+              ["actor", entry.actor], ["signer", _signer(entry)],
+              ["revision", entry.revision or "-"], ["stack", entry.stack or "-"],
+              ["prev", document.get("prev") or "-"]]
     fields += [[f"details.{k}", str(v)] for k, v in sorted(document.get("details", {}).items())]
     lines += _columns(["field", "value"], fields)
     if entry.links:

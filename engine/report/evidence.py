@@ -10,7 +10,7 @@ from engine.trust.history import TrustHistory
 
 
 def evidence_readme(item: StoredEntry, receipts: list[str], trust: TrustPolicy,
-                    keys: list[str], history: TrustHistory) -> str:
+                    keys: list[str], history: TrustHistory, signer: str | None) -> str:
     entry = item.entry
     commit = entry.revision or "<no commit>"
     key_flags = " ".join(f"--key {k}" for k in keys)
@@ -25,6 +25,8 @@ def evidence_readme(item: StoredEntry, receipts: list[str], trust: TrustPolicy,
         "",
         f"- entry hash: `{item.hash}`",
         f"- time: {entry.time}, actor: {entry.actor}",
+        f"- signed by: {signer or '(unsigned)'}"
+        + (f", under trust version #{v.seq}" if (v := history.in_force(entry.time)) else ""),
         f"- revision: {commit}" + (f", stack: {entry.stack}" if entry.stack else ""),
         "",
         "Every `*.sigstore.json` here is a Sigstore bundle (v0.3) holding an in-toto statement",

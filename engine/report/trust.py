@@ -5,6 +5,7 @@ a reader can compare it out of band."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from engine.trust.document import ROLES, Grant
@@ -93,3 +94,8 @@ def render_log_json(history: TrustHistory) -> str:
         before = version
     return json.dumps({"pin": history.pin, "pinSource": history.pin_source,
                        "versions": out}, indent=2, sort_keys=True) + "\n"
+
+
+RENDERERS: dict[tuple[str, str], Callable[[TrustHistory], str]] = {
+    ("show", "text"): render_show_text, ("show", "json"): render_show_json,
+    ("log", "text"): render_log_text, ("log", "json"): render_log_json}

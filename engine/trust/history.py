@@ -11,6 +11,7 @@ everything it signed before valid; a key granted later counts from its grant (`v
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -51,12 +52,16 @@ class TrustHistory:
     def current(self) -> TrustVersion:
         return self.versions[-1]
 
+    @functools.cached_property
+    def _issued(self) -> tuple[dt.datetime, ...]:
+        return tuple(instant(v.issued) for v in self.versions)
+
     def in_force(self, moment: str) -> TrustVersion | None:
         """The version issued last at or before `moment`; None before the first."""
         when = instant(moment)
         found = None
-        for version in self.versions:
-            if instant(version.issued) <= when:
+        for version, issued in zip(self.versions, self._issued, strict=True):
+            if issued <= when:
                 found = version
         return found
 

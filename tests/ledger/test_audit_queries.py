@@ -18,6 +18,7 @@ import pygit2
 import pytest
 from click.testing import CliRunner
 
+from engine.attest.keys import load_public
 from engine.attest.signers import KeySigner
 from engine.cli.audit import audit
 from engine.clock import TimeError, parse_time, utc
@@ -26,6 +27,7 @@ from engine.ledger.entry import Draft
 from engine.ledger.index import LedgerIndex
 from engine.ledger.store import LEDGER_REF, Ledger
 from engine.repo import open_repo
+from engine.trust.document import key_grant
 from engine.workdir import WorkDir
 from tests.support.cli import Run, assert_input_error
 from tests.support.ledger_history import (
@@ -126,16 +128,38 @@ def test_log_filters_are_shown_normalised_and_relative_times_count_from_now(
     assert [e.seq for e in found.entries] == [11, 12, 13, 14, 15, 16]
 
 
+def ci_keyid(history: LedgerHistory) -> str:
+    return key_grant(load_public(history.public.read_bytes(), "ci.pub")).keyid[:16]
+
+
+def test_every_entry_names_its_signer_and_trust_version(history: LedgerHistory,
+                                                        tmp_path: Path) -> None:
+    out = answer(history, "show", "4")
+    assert out["entry"]["signer"] == f"key {ci_keyid(history)}"
+    assert out["entry"]["trust_version"] == 1
+    text = run(history, "show", "4", fmt="text").stdout
+    assert ["signer", "key", f"{ci_keyid(history)},", "trust", "#1"] in [
+        line.split() for line in text.splitlines()]
+    # Without a pin (a fresh clone), a listing still says who the bundle declares, unverified.
+    clone = tmp_path / "clone"
+    shutil.copytree(history.repo, clone)
+    WorkDir(clone / ".git").trust_pin.unlink()
+    bare = answer_path(clone, "log")["entries"][3]
+    hint = json.loads(history.ledger().entries()[3].files["entry.sigstore.json"])[
+        "verificationMaterial"]["publicKey"]["hint"]
+    assert bare["signer"] == f"key {hint}" and bare["trust_version"] is None
+
+
 def test_log_text(history: LedgerHistory) -> None:
     done = run(history, "log", "--stack", "dev-sandbox", fmt="text")
     assert done.exit_code == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["#", "hash", "time", "type", "stack", "revision", "actor",
-                                "what"]
+                                "signer", "what"]
     assert lines[1].split() == [
         "#4", history.entry(4).hash[7:19], "2026-11-16T11:00:00Z", "apply", "dev-sandbox",
-        history.commits["acme"][:12], "deploy-bot@acme.test", "rests", "on", "decision", "#1,",
-        "aibom", "#2"]
+        history.commits["acme"][:12], "deploy-bot@acme.test", "key", f"{ci_keyid(history)},",
+        "trust", "#1", "rests", "on", "decision", "#1,", "aibom", "#2"]
     assert lines[2].split()[:4] == ["#11", history.entry(11).hash[7:19],
                                     "2026-11-18T15:00:00Z", "apply"]
     assert lines[3] == "2 entries (stack dev-sandbox)"
@@ -261,7 +285,8 @@ def test_at_json_keys_are_stable(history: LedgerHistory) -> None:
                         "aibom", "first", "models", "datasets", "environments", "images",
                         "packages", "drivers"}
     assert set(out["entry"]) == {"seq", "hash", "commit", "type", "time", "actor", "revision",
-                                 "stack", "verdict", "decision_id", "serial_number", "links"}
+                                 "stack", "verdict", "decision_id", "serial_number", "signer",
+                                 "trust_version", "links"}
     assert set(out["packages"][0]) == {"kind", "name", "version", "digest", "purl",
                                        "environment"}
     assert {d["name"] for d in out["datasets"]} == {
@@ -557,10 +582,10 @@ def test_an_ambiguous_hash_prefix_is_refused(own_history: LedgerHistory) -> None
         prefix = next(f"{n:04x}" for n in range(65536)
                       if f"{n:04x}" not in taken and not f"{n:04x}".isdigit())
         for n in (1, 2):  # two more rows sharing a prefix, as a larger ledger would have
-            index.db.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            index.db.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                              (16 + n, f"sha256:{prefix}{n}" + "0" * 59, "c" * 40, "verify",
                               "2026-11-21T00:00:00Z", 0, "x", None, None, None, None, None,
-                              "{}", None, None))
+                              None, "{}", None, None))
         with pytest.raises(queries.QueryError) as refused:
             queries.show(index, prefix)
         assert str(refused.value) == f"hash prefix '{prefix}' matches 2 entries: give more digits"

@@ -20,12 +20,14 @@ import rfc8785
 from click.testing import CliRunner
 
 from engine.attest import statement as st
+from engine.attest.keys import load_public
 from engine.attest.signers import KeySigner
 from engine.cli.audit import audit_export, audit_verify
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, Draft, StoredEntry
 from engine.ledger.store import LEDGER_REF, Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step
+from engine.trust.document import key_grant
 from engine.workdir import WorkDir
 from tests.support.cli import Run, govops
 from tests.support.repos import NOW, fixture, make_repo
@@ -226,6 +228,10 @@ def test_an_exported_pack_verifies_with_no_repository(history: History, tmp_path
     readme = (pack / "README.md").read_text()
     command = re.search(r"(?m)^govops verify .*$", readme)
     assert command is not None and "cosign verify-blob-attestation" in readme
+    keyid = key_grant(load_public(history.public.read_bytes(), "ci.pub")).keyid[:16]
+    assert f"- signed by: key {keyid}, under trust version #1" in readme
+    pin = WorkDir(history.repo / ".git").trust_pin.read_text().strip()
+    assert f"under trust root `{pin}`" in readme
     empty = tmp_path / "elsewhere"
     empty.mkdir()
     for name in names:
