@@ -49,6 +49,7 @@ class SignerOptions:
     key: Path | None = None
     keyless: bool = False
     trust_config: Path | None = None
+    tsa_url: str | None = None  # timestamp every key signature here (engine.attest.timestamp)
 
     @property
     def chosen(self) -> bool:
@@ -59,10 +60,29 @@ def make_signer(options: SignerOptions) -> Signer:
     if (options.key is None) == (not options.keyless):
         raise GovopsError("choose one signer: --key FILE or --keyless")
     if options.key is not None:
-        return KeySigner(options.key)
+        signer = KeySigner(options.key)
+        return TimestampingSigner(signer, options.tsa_url) if options.tsa_url else signer
     from engine.attest.keyless import KeylessSigner, identity_token, load_trust_config
 
     return KeylessSigner(load_trust_config(options.trust_config), identity_token())
+
+
+class TimestampingSigner:
+    """A key signer whose every signature is timestamped by a TSA (RFC 3161), the response
+    stored in the bundle: the signer can no longer choose when it signed. Keyless bundles need
+    none: Rekor's inclusion already dates them."""
+
+    def __init__(self, inner: KeySigner, url: str) -> None:
+        self._inner = inner
+        self._url = url
+
+    def sign(self, payload: bytes) -> str:
+        from engine.attest.bundle import parse_bundle
+        from engine.attest.timestamp import request_timestamp, with_timestamp
+
+        bundle = self._inner.sign(payload)
+        signature = parse_bundle(bundle.encode("utf-8")).signature
+        return with_timestamp(bundle, request_timestamp(self._url, signature))
 
 
 def sign_file(signer: Signer, predicate_type: str, repository: str, commit: str,

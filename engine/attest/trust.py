@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from engine.attest.keys import key_hint
+from engine.attest.timestamp import TimestampAuthority
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class TrustPolicy:
     keys: tuple[TrustedKey, ...]
     identities: tuple[TrustedIdentity, ...]
     label: str = "the keys given"  # whose keys these are, for the reasons a refusal gives
+    # Timestamp authorities a key bundle must carry a timestamp from (none: no timestamp is
+    # required), and how far its stated time may be from that timestamp, in seconds.
+    authorities: tuple[TimestampAuthority, ...] = ()
+    tolerance: int = 300
 
     def key_for(self, signed: bytes, signature: bytes, hint: str | None) -> TrustedKey | None:
         """The trusted key this signature verifies under, or None. The hint only orders the

@@ -21,7 +21,9 @@ from engine.attest.bundle import BundleFormatError, ParsedBundle, parse_bundle
 from engine.attest.dsse import pae
 from engine.attest.identity import IdentityPolicy
 from engine.attest.statement import PAYLOAD_TYPE, PREDICATE_TYPES, STATEMENT_TYPE
+from engine.attest.timestamp import timestamps_of, verify_timestamp
 from engine.attest.trust import TrustPolicy
+from engine.clock import instant, utc
 from engine.errors import Refused  # re-exported: callers catch it from here
 
 EXIT_REFUSED = 3
@@ -34,12 +36,14 @@ class Expectation:
     predicate_type: str | None = None
     artifact: bytes | None = None
     commit: str | None = None
+    time: str | None = None  # the time the receipt says it was made (a ledger entry's time)
 
 
 @dataclass(frozen=True)
 class Verified:
     statement: dict[str, Any]
     signer: str
+    timestamp: str | None = None  # when a trusted TSA saw the signature, if one had to
 
     @property
     def predicate_type(self) -> str:
@@ -151,6 +155,34 @@ def verify_receipt(raw: bytes, trust: TrustPolicy, expect: Expectation,
         signer = _certificate_signer(bundle, trust, trust_config())
     else:
         signer = _key_signer(bundle, trust)
+    stamped = None if bundle.has_certificate else _check_timestamp(bundle, trust, expect)
     statement = _statement(bundle)
     _check_subjects(statement, expect)
-    return Verified(statement, signer)
+    return Verified(statement, signer, stamped)
+
+
+def _check_timestamp(bundle: ParsedBundle, trust: TrustPolicy, expect: Expectation
+                     ) -> str | None:
+    """When the trust names timestamp authorities, a key bundle must carry a timestamp of its
+    signature from one of them, and a stated time within the tolerance of it."""
+    if not trust.authorities:
+        return None
+    stamps = timestamps_of(bundle.raw)
+    if not stamps:
+        raise Refused("the signature carries no timestamp, and the trust requires one from "
+                      f"{', '.join(a.name for a in trust.authorities)}")
+    reasons = []
+    for response in stamps:
+        try:
+            seen = verify_timestamp(response, bundle.signature, trust.authorities)
+        except Refused as exc:
+            reasons.append(str(exc))
+            continue
+        if expect.time is not None:
+            drift = abs((seen - instant(expect.time)).total_seconds())
+            if drift > trust.tolerance:
+                raise Refused(f"it says it was made at {expect.time}, but a trusted TSA saw "
+                              f"its signature at {utc(seen)}, {drift:.0f} s apart (tolerance "
+                              f"{trust.tolerance} s): it was back- or forward-dated")
+        return utc(seen)
+    raise Refused("; ".join(reasons))

@@ -46,13 +46,14 @@ def check(repo: Path, rev: str | None, base: str | None, new_only: bool, staged:
 
     signing = None
     if record or key is not None or keyless:
-        from engine.attest.signers import SignerOptions, make_signer
+        from engine.attest.signers import SignerOptions
+        from engine.commands.trust import recording_signer
 
         if not record:
             raise GovopsError("--key and --keyless sign what --record appends: add --record")
         if new_only:
             raise GovopsError("--record signs the whole decision: drop --new-only")
-        signing = make_signer(SignerOptions(key, keyless, trust_config))
+        signing = recording_signer(repo, SignerOptions(key, keyless, trust_config))
     checked = run_check(CheckOptions(repo=repo, rev=rev, base=base, staged=staged,
                                      engine=engine, now=now, advisories=advisories,
                                      new_only=new_only))

@@ -185,6 +185,41 @@ def trust_rotate(repo: Path, root_keys: tuple[Path, ...], root_threshold: int,
     _report(trust_change(_signing(repo, sign_with, proposal, trust_root), change))
 
 
+@trust.command("add-tsa")
+@repo_option
+@click.option("--name", required=True, help="What to call it (replaces one of that name).")
+@click.option("--url", required=True, help="Where recording commands ask it for timestamps.")
+@click.option("--cert-chain", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="PEM: the TSA's certificate first, its root last.")
+@click.option("--tolerance", type=int, default=None, help="Seconds an entry's stated time may "
+              "differ from its timestamp (default: as before, 300).")
+@_signing_options
+@_trust_root_option
+def trust_add_tsa(repo: Path, name: str, url: str, cert_chain: Path, tolerance: int | None,
+                  sign_with: tuple[Path, ...], proposal: Path | None,
+                  trust_root: str | None) -> None:
+    """Name an RFC 3161 timestamp authority: from then on, every key-signed entry and receipt
+    must carry its timestamp, and agree with it."""
+    from engine.commands.trust import set_timestamping, timestamp_authority, trust_change
+
+    change = set_timestamping(timestamp_authority(name, url, cert_chain), None, tolerance)
+    _report(trust_change(_signing(repo, sign_with, proposal, trust_root), change))
+
+
+@trust.command("remove-tsa")
+@repo_option
+@click.option("--name", required=True)
+@_signing_options
+@_trust_root_option
+def trust_remove_tsa(repo: Path, name: str, sign_with: tuple[Path, ...], proposal: Path | None,
+                     trust_root: str | None) -> None:
+    """Stop requiring the timestamps of a timestamp authority."""
+    from engine.commands.trust import set_timestamping, trust_change
+
+    _report(trust_change(_signing(repo, sign_with, proposal, trust_root),
+                         set_timestamping(None, name, None)))
+
+
 @trust.command("sign")
 @repo_option
 @click.argument("proposal_file", type=click.Path(dir_okay=False, path_type=Path))

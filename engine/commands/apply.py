@@ -22,12 +22,12 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from engine.attest.signers import SignerOptions, make_signer
+from engine.attest.signers import SignerOptions
 from engine.attest.verify import trust_root_loader
 from engine.clock import utc_now
 from engine.commands.deployment import record_deployment, run_request
 from engine.commands.plan import ledger_baseline, spec_at
-from engine.commands.trust import verifier_trust
+from engine.commands.trust import recording_signer, verifier_trust
 from engine.deploy import pulumi_run
 from engine.deploy.gate import GatePassed, run_gate
 from engine.deploy.render import build_plan
@@ -72,7 +72,7 @@ def run_apply(options: ApplyOptions, pulumi_command: auto.PulumiCommand | None =
     gate = run_gate(ledger, commit, verifier_trust(repo, options.trust_root).signers_at,
                     trust_root_loader(options.signer.trust_config))
     command = pulumi_command if pulumi_command is not None else pulumi_run.pulumi_cli()
-    signer = make_signer(options.signer)
+    signer = recording_signer(options.repo, options.signer)
     spec = spec_at(repo, options.stack, gate)
     programs = options.programs or programs_dir()
     planned = build_plan(spec, ledger_baseline(options.repo, spec.name, programs), programs)

@@ -13,10 +13,11 @@ from pathlib import Path
 from engine.atomic import write_atomically
 from engine.attest import statement as st
 from engine.attest.files import AIBOM_FILE, AIBOM_RECEIPT, DECISION_FILE, DECISION_RECEIPT
-from engine.attest.signers import Signer, SignerOptions, make_signer, sign_file
+from engine.attest.signers import Signer, SignerOptions, sign_file
 from engine.clock import utc_now
 from engine.commands.bom import BomOptions, run_bom
 from engine.commands.check import Checked, CheckOptions, run_check
+from engine.commands.trust import recording_signer
 from engine.errors import GovopsError
 from engine.ledger.drafts import actor, aibom_draft, decision_draft
 from engine.ledger.entry import StoredEntry
@@ -61,7 +62,7 @@ def record_decision(repo_path: Path, checked: Checked, signer: Signer) -> Stored
 
 
 def run_attest(options: AttestOptions) -> Attested:
-    signer = make_signer(options.signer)  # first: a bad key or token costs no evaluation
+    signer = recording_signer(options.repo, options.signer)  # first: a bad key costs nothing
     repo = open_repo(options.repo)
     commit = repo.resolve(options.rev or "HEAD").id
     rev = str(commit)

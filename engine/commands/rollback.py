@@ -33,13 +33,13 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from engine.attest.signers import SignerOptions, make_signer
+from engine.attest.signers import SignerOptions
 from engine.attest.verify import trust_root_loader
 from engine.clock import instant, utc_now
 from engine.commands.check import CheckOptions, run_check
 from engine.commands.deployment import record_deployment, run_request
 from engine.commands.plan import deployed_files, spec_at
-from engine.commands.trust import verifier_trust
+from engine.commands.trust import recording_signer, verifier_trust
 from engine.deploy import pulumi_run
 from engine.deploy.gate import GatePassed, linked_gate
 from engine.deploy.plan import Baseline, Plan
@@ -201,7 +201,7 @@ def run_rollback(options: RollbackOptions, pulumi_command: auto.PulumiCommand | 
         return RolledBack(target, reevaluation, planned)
 
     command = pulumi_command if pulumi_command is not None else pulumi_run.pulumi_cli()
-    signer = make_signer(options.signer)
+    signer = recording_signer(options.repo, options.signer)
     request = run_request(repo, spec, programs, options.backend_url, message(target))
     deployed = pulumi_run.deploy(request, command, environ)
     summary, changed = pulumi_run.preview_changes(request, command, environ)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from engine.atomic import write_atomically
 from engine.attest.keys import load_private, load_public
+from engine.attest.signers import Signer, SignerOptions, make_signer
+from engine.attest.timestamp import TimestampAuthority
 from engine.attest.trust import TrustedIdentity, TrustedKey, TrustPolicy
 from engine.catalog import Config, load_catalog
 from engine.clock import epoch, instant, parse_time, utc, utc_now
@@ -29,6 +33,7 @@ from engine.trust.change import (
     initial,
     rotating,
     sign,
+    timestamping,
     with_grant,
     with_revocation,
 )
@@ -38,7 +43,9 @@ from engine.trust.document import (
     TARGETS_FILE,
     Grant,
     RoleGrants,
+    authorities_of,
     decode_root,
+    decode_targets,
     fingerprint,
     identity_grant,
     key_grant,
@@ -302,6 +309,63 @@ def trust_sign(signing: Signing, proposal_path: Path) -> TrustChange:
     if done.published is not None and proposal.base is None:
         return dataclasses.replace(done, pinned_at=save_pin(repo.git_dir, pin.fingerprint))
     return done
+
+
+TSA_URL_ENV = "GOVOPS_TSA_URL"
+
+
+def recording_signer(repo_path: Path, options: SignerOptions) -> Signer:
+    """The signer a recording command uses: with a key, every signature timestamped by the
+    TSA the options name, else GOVOPS_TSA_URL, else the first TSA of the repository's trust
+    (read as stored: the TSA's answer is checked against the verified trust when verified)."""
+    url = options.tsa_url or os.environ.get(TSA_URL_ENV) or _trust_tsa_url(repo_path)
+    return make_signer(dataclasses.replace(options, tsa_url=url))
+
+
+def _trust_tsa_url(repo_path: Path) -> str | None:
+    try:
+        versions = TrustStore(open_repo(repo_path)).versions()
+        if not versions or versions[-1].targets is None:
+            return None
+        authorities, _ = authorities_of(decode_targets(versions[-1].targets, TARGETS_FILE),
+                                        TARGETS_FILE)
+    except GovopsError:
+        return None
+    return authorities[0].url if authorities else None
+
+
+def set_timestamping(authority: TimestampAuthority | None, remove: str | None,
+                     tolerance: int | None
+                     ) -> Callable[[TrustVersion, StoredVersion], Proposal]:
+    """Add (or replace, by name) a timestamp authority, or remove one, or set the tolerance."""
+    def change(current: TrustVersion, stored: StoredVersion) -> Proposal:
+        kept = [a for a in current.authorities
+                if a.name not in {remove, authority.name if authority else None}]
+        if remove is not None and len(kept) == len(current.authorities):
+            raise GovopsError(f"the trust names no timestamp authority {remove!r}")
+        authorities = [*kept, *([authority] if authority else [])]
+        said = (f"timestamp authority {authority.name} ({authority.url})" if authority
+                else f"remove timestamp authority {remove}" if remove
+                else f"timestamp tolerance {tolerance} s")
+        assert stored.root is not None
+        return timestamping(current, stored.root, authorities,
+                            current.tolerance if tolerance is None else tolerance, said,
+                            utc_now())
+    return change
+
+
+def timestamp_authority(name: str, url: str, chain: Path) -> TimestampAuthority:
+    """A TSA from its URL and a PEM file holding its certificate first and its root last."""
+    try:
+        text = chain.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GovopsError(f"{chain}: cannot read the certificate chain: {exc}") from None
+    pems = tuple(f"-----BEGIN CERTIFICATE-----{body}-----END CERTIFICATE-----\n"
+                 for body in re.findall(r"-----BEGIN CERTIFICATE-----(.*?)"
+                                        r"-----END CERTIFICATE-----", text, re.S))
+    if not pems:
+        raise InputError(str(chain), None, "holds no PEM certificate (the TSA's, then its root)")
+    return TimestampAuthority(name, url, pems)
 
 
 def trust_pin(repo_path: Path, text: str) -> tuple[Pin, Path]:

@@ -57,7 +57,7 @@ def verify_entry(item: StoredEntry, commit: str, trust_at: TrustAt,
     time, and its digests; Refused naming the entry."""
     where = f"{item.entry.type} entry #{item.entry.seq} ({item.hash[:19]}...)"
     try:
-        if check_receipts(item, commit, trust_at(item.entry.time), trust_config) == 1:
+        if check_receipts(item, commit, trust_at, trust_config) == 1:
             raise Refused("it records no receipt")
         check_digests(item)
     except Refused as exc:

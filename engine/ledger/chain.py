@@ -100,16 +100,25 @@ def check_digests(item: StoredEntry) -> None:
             raise Refused(f"{name} does not match its digest in the entry")
 
 
-def check_receipts(item: StoredEntry, commit: str | None, trust: TrustPolicy,
+def check_receipts(item: StoredEntry, commit: str | None, trust_at: TrustAt,
                    trust_config: Callable[[], Any]) -> int:
     """The entry's own receipt, then every receipt it records over the file it covers, all
-    about `commit`; Refused (a recorded receipt's reason prefixed with its name) or the
-    number of signatures checked. Shared with the deploy gate."""
+    about `commit`, under the signers trusted when the entry was made; Refused (a recorded
+    receipt's reason prefixed with its name) or the number of signatures checked. Shared with
+    the deploy gate.
+
+    When was it made: its stated time, unless the trust then required timestamps, in which case
+    the time a trusted TSA saw its signature (within the tolerance of the stated time). So a
+    key revoked at T cannot sign later and claim an earlier time."""
     receipt = item.files.get(ENTRY_RECEIPT)
     if receipt is None:
         raise Refused("the entry is not signed (no entry.sigstore.json)")
-    verify_receipt(receipt, trust, Expectation(st.LEDGER_ENTRY, item.files[ENTRY_FILE], commit),
-                   trust_config)
+    stated = item.entry.time
+    expect = Expectation(st.LEDGER_ENTRY, item.files[ENTRY_FILE], commit, stated)
+    seen = verify_receipt(receipt, trust_at(stated), expect, trust_config).timestamp
+    trust = trust_at(seen) if seen is not None else trust_at(stated)
+    if seen is not None:
+        verify_receipt(receipt, trust, expect, trust_config)  # who was trusted when it was seen
     checked = 1
     recorded = item.recorded
     for name in sorted(n for n in recorded if is_receipt(n)):
@@ -118,7 +127,8 @@ def check_receipts(item: StoredEntry, commit: str | None, trust: TrustPolicy,
             raise Refused(f"{name} is recorded without {covered}")
         try:
             verify_receipt(recorded[name], trust,
-                           Expectation(predicate_type, recorded[covered], commit), trust_config)
+                           Expectation(predicate_type, recorded[covered], commit, stated),
+                           trust_config)
         except Refused as exc:
             raise Refused(f"{name}: {exc}") from None
         checked += 1
@@ -143,8 +153,7 @@ def _check_entry(item: StoredEntry, trust_at: TrustAt, trust_config: Callable[[]
     if not signatures:
         return 0
     try:
-        return check_receipts(item, item.entry.revision, trust_at(item.entry.time),
-                              trust_config)
+        return check_receipts(item, item.entry.revision, trust_at, trust_config)
     except Refused as exc:
         raise _Bad(f"signature refused: {exc}") from None
 

@@ -31,6 +31,8 @@ def version_json(version: TrustVersion) -> dict[str, Any]:
                          "grants": [_grant_json(g) for g in version.roles[name].grants]}
                   for name in ROLES},
         "rolesSignedBy": list(version.targets_signers),
+        "timestampAuthorities": [{"name": a.name, "url": a.url} for a in version.authorities],
+        "timestampTolerance": version.tolerance,
     }
 
 
@@ -51,6 +53,11 @@ def render_show_text(history: TrustHistory) -> str:
         spec = current.roles[name]
         lines.append(f"{name}: threshold {spec.threshold} of {len(spec.grants)}")
         lines += [f"  {g.describe()}" for g in spec.grants]
+    if current.authorities:
+        lines.append(f"timestamps required from (tolerance {current.tolerance} s):")
+        lines += [f"  {a.name} {a.url}" for a in current.authorities]
+    else:
+        lines.append("timestamps: not required")
     return "\n".join(lines) + "\n"
 
 
@@ -72,6 +79,9 @@ def changes(before: TrustVersion | None, after: TrustVersion) -> list[str]:
         if after.roles[name].threshold != before.roles[name].threshold:
             out.append(f"{name} threshold {before.roles[name].threshold} -> "
                        f"{after.roles[name].threshold}")
+    if after.authorities != before.authorities or after.tolerance != before.tolerance:
+        named = ", ".join(a.name for a in after.authorities) or "none"
+        out.append(f"timestamp authorities: {named} (tolerance {after.tolerance} s)")
     return out or ["re-issued (no role changed)"]
 
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from securesystemslib.signer import CryptoSigner, SSlibKey
 from tuf.api.metadata import Metadata, Root, Targets
 
+from engine.attest.timestamp import TimestampAuthority
 from engine.clock import instant
 from engine.errors import GovopsError, Refused
 from engine.trust.document import (
@@ -105,12 +106,27 @@ def _check_threshold(role: str, count: int, threshold: int) -> None:
 
 
 def _next_targets(current: TrustVersion, roles: Mapping[str, RoleGrants], issued: str,
-                  expires: dt.datetime | None) -> bytes:
+                  expires: dt.datetime | None,
+                  authorities: Sequence[TimestampAuthority] | None = None,
+                  tolerance: int | None = None) -> bytes:
     if instant(issued) < instant(current.issued):
         raise BadProposal(f"the change would be issued at {issued}, before the current "
                           f"version ({current.issued}): check the clock")
     until = expires or instant(current.expires)
-    return _stored(new_targets(current.targets_version + 1, roles, issued, until))
+    return _stored(new_targets(
+        current.targets_version + 1, roles, issued, until,
+        current.authorities if authorities is None else authorities,
+        current.tolerance if tolerance is None else tolerance))
+
+
+def timestamping(current: TrustVersion, current_root: bytes,
+                 authorities: Sequence[TimestampAuthority], tolerance: int, summary: str,
+                 issued: str) -> Proposal:
+    """The next version with the same root and roles and these timestamp authorities."""
+    if tolerance < 0:
+        raise BadProposal("the timestamp tolerance is a number of seconds, 0 or more")
+    return Proposal(current.commit, summary, current_root,
+                    _next_targets(current, current.roles, issued, None, authorities, tolerance))
 
 
 def changing_roles(current: TrustVersion, current_root: bytes, roles: Mapping[str, RoleGrants],

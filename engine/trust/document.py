@@ -17,7 +17,7 @@ Keyless identities are securesystemslib `SigstoreKey`s (keytype `sigstore-oidc`)
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,6 +37,7 @@ from tuf.api.metadata import (
 from tuf.api.serialization import DeserializationError
 from tuf.api.serialization.json import CanonicalJSONSerializer, JSONSerializer
 
+from engine.attest.timestamp import TimestampAuthority
 from engine.clock import instant
 from engine.errors import Refused
 
@@ -44,6 +45,8 @@ ROOT_FILE, TARGETS_FILE = "root.json", "targets.json"
 SIGNERS, APPROVERS = "signers", "approvers"
 ROLES = (SIGNERS, APPROVERS)
 VALID_FROM, VALID_UNTIL, ISSUED = "x-govops-valid-from", "x-govops-valid-until", "x-govops-issued"
+AUTHORITIES, TOLERANCE = "x-govops-timestamp-authorities", "x-govops-timestamp-tolerance"
+DEFAULT_TOLERANCE = 300  # seconds an entry's stated time may differ from its timestamp
 ECDSA_SCHEME = "ecdsa-sha2-nistp256"
 
 # securesystemslib reads keyless identities only once they are registered (its documented way
@@ -168,7 +171,8 @@ def new_root(version: int, root_keys: Iterable[Grant], threshold: int,
 
 
 def new_targets(version: int, roles: Mapping[str, RoleGrants], issued: str,
-                expires: datetime) -> Metadata[Targets]:
+                expires: datetime, authorities: Sequence[TimestampAuthority] = (),
+                tolerance: int = DEFAULT_TOLERANCE) -> Metadata[Targets]:
     keys: dict[str, Key] = {}
     delegated: dict[str, DelegatedRole] = {}
     for name in ROLES:
@@ -177,9 +181,14 @@ def new_targets(version: int, roles: Mapping[str, RoleGrants], issued: str,
             keys[grant.keyid] = tuf_key(grant)
         delegated[name] = DelegatedRole(name, sorted(g.keyid for g in spec.grants),
                                         spec.threshold, terminating=True, paths=[f"{name}/*"])
+    fields: dict[str, Any] = {ISSUED: issued}
+    if authorities:
+        fields[AUTHORITIES] = [{"name": a.name, "url": a.url, "certificates": list(a.certificates)}
+                               for a in authorities]
+        fields[TOLERANCE] = tolerance
     return Metadata(Targets(version=version, expires=expires, targets={},
                             delegations=Delegations(keys, roles=delegated),
-                            unrecognized_fields={ISSUED: issued}))
+                            unrecognized_fields=fields))
 
 
 def encode(metadata: Metadata[Any]) -> bytes:
@@ -224,6 +233,41 @@ def issued_of(targets: Metadata[Targets], where: str) -> str:
         raise Refused(f"{where} does not say when it was issued ({ISSUED})")
     _check_time(issued, where)
     return issued
+
+
+def authorities_of(targets: Metadata[Targets], where: str
+                   ) -> tuple[tuple[TimestampAuthority, ...], int]:
+    """The timestamp authorities the trust names (none: entries need no timestamp) and the
+    tolerance, in seconds, between an entry's stated time and its timestamp."""
+    fields = targets.signed.unrecognized_fields
+    raw = fields.get(AUTHORITIES, [])
+    tolerance = fields.get(TOLERANCE, DEFAULT_TOLERANCE)
+    if not isinstance(raw, list) or not isinstance(tolerance, int) or tolerance < 0:
+        raise Refused(f"{where}: {AUTHORITIES} must be a list and {TOLERANCE} whole seconds")
+    found = []
+    for item in raw:
+        try:
+            authority = TimestampAuthority(str(item["name"]), str(item["url"]),
+                                           tuple(str(c) for c in item["certificates"]))
+        except (KeyError, TypeError):
+            raise Refused(f"{where}: a timestamp authority needs a name, a url and "
+                          "certificates") from None
+        _check_certificates(authority, where)
+        found.append(authority)
+    return tuple(found), tolerance
+
+
+def _check_certificates(authority: TimestampAuthority, where: str) -> None:
+    from cryptography import x509
+
+    if not authority.certificates:
+        raise Refused(f"{where}: timestamp authority {authority.name} has no certificates")
+    for pem in authority.certificates:
+        try:
+            x509.load_pem_x509_certificate(pem.encode("ascii"))
+        except ValueError:
+            raise Refused(f"{where}: timestamp authority {authority.name} has a certificate "
+                          "that is not PEM") from None
 
 
 def roles_of(targets: Metadata[Targets], where: str) -> dict[str, RoleGrants]:

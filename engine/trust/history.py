@@ -11,12 +11,14 @@ everything it signed before valid; a key granted later counts from its grant (`v
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from engine.attest.keys import load_public
+from engine.attest.timestamp import TimestampAuthority
 from engine.attest.trust import TrustedIdentity, TrustedKey, TrustPolicy
 from engine.clock import instant
 from engine.trust.document import APPROVERS, SIGNERS, Grant, RoleGrants
@@ -36,6 +38,8 @@ class TrustVersion:
     roles: Mapping[str, RoleGrants]
     root_signers: tuple[str, ...]  # keyids whose signatures on root.json verified
     targets_signers: tuple[str, ...]  # keyids whose signatures on targets.json verified
+    authorities: tuple[TimestampAuthority, ...] = ()  # key-signed entries need their timestamp
+    tolerance: int = 300  # seconds an entry's stated time may differ from its timestamp
 
     def grants(self, role: str, moment: str) -> tuple[Grant, ...]:
         """The role's keys and identities whose validity holds `moment`."""
@@ -76,7 +80,9 @@ class TrustHistory:
             return TrustPolicy((), (), f"the trust in force at {moment} (trust #{version.seq}, "
                                f"which expired at {version.expires})")
         current = self.current
-        return policy_of(current, current.grants(role, moment), role, moment)
+        policy = policy_of(current, current.grants(role, moment), role, moment)
+        return dataclasses.replace(policy, authorities=version.authorities,
+                                   tolerance=version.tolerance)
 
     def signers_at(self, moment: str) -> TrustPolicy:
         """Who may sign a ledger entry or receipt made at `moment`."""

@@ -26,6 +26,7 @@ from engine.errors import Refused
 from engine.trust.document import (
     ROOT_FILE,
     TARGETS_FILE,
+    authorities_of,
     decode_root,
     decode_targets,
     fingerprint,
@@ -116,13 +117,15 @@ def verify_versions(stored: Sequence[StoredVersion], pin: str, pin_source: str) 
                 raise Refused(f"was issued at {issued}, before version {previous.seq} "
                               f"({previous.issued})")
             expires = min(root.signed.expires, targets.signed.expires)
+            authorities, tolerance = authorities_of(targets, TARGETS_FILE)
             version = TrustVersion(
                 seq=item.seq, commit=item.commit, root_version=root.signed.version,
                 targets_version=targets.signed.version, fingerprint=fingerprint(root),
                 issued=issued, expires=utc(expires), root_keys=root_grants(root),
                 root_threshold=root.signed.roles["root"].threshold,
                 roles=roles_of(targets, TARGETS_FILE), root_signers=root_signers,
-                targets_signers=targets_signers)
+                targets_signers=targets_signers, authorities=authorities,
+                tolerance=tolerance)
         except (Refused, UnsignedMetadataError, ValueError) as exc:
             raise Refused(f"trust version #{item.seq} ({item.commit[:12]}) does not verify: "
                           f"{exc}") from None
