@@ -220,6 +220,22 @@ def trust_remove_tsa(repo: Path, name: str, sign_with: tuple[Path, ...], proposa
                          set_timestamping(None, name, None)))
 
 
+@trust.command("anchor")
+@repo_option
+@click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sigstore ClientTrustConfig for keyless entries (default: public Sigstore).")
+@_signing_options
+@_trust_root_option
+def trust_anchor(repo: Path, trust_config: Path | None, sign_with: tuple[Path, ...],
+                 proposal: Path | None, trust_root: str | None) -> None:
+    """Verify the ledger, then vouch for its tip with the root keys: from then on a fresh clone
+    refuses a ledger that was rewritten or reset below it."""
+    from engine.commands.audit import anchor_verified_ledger
+
+    _report(anchor_verified_ledger(_signing(repo, sign_with, proposal, trust_root),
+                                   trust_config))
+
+
 @trust.command("sign")
 @repo_option
 @click.argument("proposal_file", type=click.Path(dir_okay=False, path_type=Path))

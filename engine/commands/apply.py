@@ -32,6 +32,7 @@ from engine.deploy import pulumi_run
 from engine.deploy.gate import GatePassed, run_gate
 from engine.deploy.render import build_plan
 from engine.deploy.spec import StackSpec
+from engine.ledger.chain import check_anchors
 from engine.ledger.entry import StoredEntry
 from engine.ledger.store import Ledger
 from engine.repo import open_repo
@@ -69,7 +70,9 @@ def run_apply(options: ApplyOptions, pulumi_command: auto.PulumiCommand | None =
     repo = open_repo(options.repo)
     commit = str(repo.resolve(options.rev or "HEAD").id)
     ledger = Ledger(repo)
-    gate = run_gate(ledger, commit, verifier_trust(repo, options.trust_root).signers_at,
+    history = verifier_trust(repo, options.trust_root)
+    check_anchors(ledger, history.anchors)  # a reset or rewritten ledger is refused first
+    gate = run_gate(ledger, commit, history.signers_at,
                     trust_root_loader(options.signer.trust_config))
     command = pulumi_command if pulumi_command is not None else pulumi_run.pulumi_cli()
     signer = recording_signer(options.repo, options.signer)

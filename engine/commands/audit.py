@@ -20,9 +20,15 @@ from engine.attest.bundle import declared_signer
 from engine.attest.files import is_receipt
 from engine.attest.keys import key_hint, load_public
 from engine.attest.verify import trust_root_loader
-from engine.commands.trust import verifier_trust
+from engine.commands.trust import (
+    Signing,
+    TrustChange,
+    anchor_ledger,
+    trust_change,
+    verifier_trust,
+)
 from engine.deploy.applied import check_recorded_manifests
-from engine.errors import GovopsError
+from engine.errors import GovopsError, Refused
 from engine.ledger.answers import EntrySummary
 from engine.ledger.chain import ChainReport, verify_chain
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, StoredEntry
@@ -52,8 +58,20 @@ def run_audit_verify(repo_path: Path, from_entry: str | None, trust_config: Path
     start = ledger.find(from_entry).entry.seq if from_entry else 1
     history = verifier_trust(repo, trust_root)
     report = verify_chain(ledger, history.signers_at, trust_root_loader(trust_config), start,
-                          entry_checks=(check_recorded_manifests,))
+                          entry_checks=(check_recorded_manifests,), anchors=history.anchors)
     return LedgerVerified(report, history)
+
+
+def anchor_verified_ledger(signing: Signing, trust_config: Path | None = None) -> TrustChange:
+    """`govops trust anchor`: verify the ledger whole, then have the root keys vouch for its
+    tip in a new trust version, so a fresh clone can tell a rewrite or a reset before it."""
+    verified = run_audit_verify(signing.repo, None, trust_config, signing.trust_root)
+    report = verified.report
+    if report.problem is not None:
+        raise Refused(f"the ledger does not verify, nothing to vouch for: {report.problem}")
+    if report.tip is None:
+        raise GovopsError("the ledger is empty: nothing to anchor yet")
+    return trust_change(signing, anchor_ledger((report.tip.entry.seq, report.tip.hash)))
 
 
 def ask(repo_path: Path, question: Callable[[LedgerIndex], Answer], refresh: bool = True,

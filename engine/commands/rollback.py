@@ -46,7 +46,7 @@ from engine.deploy.plan import Baseline, Plan
 from engine.deploy.render import build_plan
 from engine.deploy.targets import deployments, resolve_target
 from engine.errors import GovopsError
-from engine.ledger.chain import TrustAt
+from engine.ledger.chain import TrustAt, check_anchors
 from engine.ledger.entry import StoredEntry
 from engine.ledger.store import Ledger
 from engine.repo import open_repo
@@ -180,9 +180,10 @@ def run_rollback(options: RollbackOptions, pulumi_command: auto.PulumiCommand | 
     ledger = Ledger(repo)
     now = utc_now()
     item, by = resolve_target(repo, ledger, options.stack, options.to, instant(now))
+    history = verifier_trust(repo, options.trust_root)
+    check_anchors(ledger, history.anchors)
     target = verify_target(ledger, item, by, options.stack,
-                           trust_root_loader(options.signer.trust_config),
-                           verifier_trust(repo, options.trust_root).signers_at)
+                           trust_root_loader(options.signer.trust_config), history.signers_at)
     reevaluation = reevaluate(options.repo, target.commit, now, options.engine)
     programs = options.programs or programs_dir()
     spec = spec_at(repo, options.stack, target.gate)

@@ -29,6 +29,7 @@ from engine.errors import GovopsError, InputError, Refused
 from engine.repo import GitRepo, open_repo
 from engine.trust.change import (
     Proposal,
+    anchoring,
     changing_roles,
     initial,
     rotating,
@@ -309,6 +310,14 @@ def trust_sign(signing: Signing, proposal_path: Path) -> TrustChange:
     if done.published is not None and proposal.base is None:
         return dataclasses.replace(done, pinned_at=save_pin(repo.git_dir, pin.fingerprint))
     return done
+
+
+def anchor_ledger(tip: tuple[int, str]) -> Callable[[TrustVersion, StoredVersion], Proposal]:
+    """Vouch for the ledger up to its entry `tip` (seq, hash)."""
+    def change(current: TrustVersion, stored: StoredVersion) -> Proposal:
+        assert stored.root is not None
+        return anchoring(current, stored.root, tip, utc_now())
+    return change
 
 
 TSA_URL_ENV = "GOVOPS_TSA_URL"

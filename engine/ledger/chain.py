@@ -26,6 +26,7 @@ from engine.errors import GovopsError, Refused
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, StoredEntry, sha256
 from engine.ledger.store import Ledger, LedgerError, stored
 from engine.ledger.verdict import require_passing
+from engine.trust.history import Anchor
 
 
 @dataclass(frozen=True)
@@ -164,10 +165,44 @@ def _check_order(item: StoredEntry, previous: StoredEntry | None) -> None:
                    f"({previous.entry.time}): entries were reordered or back-dated")
 
 
+def anchor_problem(item: StoredEntry, anchors: Sequence[Anchor]) -> str | None:
+    """Why `item` is not the entry the trust root vouched for at its seq, if it is not."""
+    for anchor in anchors:
+        if anchor.seq == item.entry.seq and anchor.hash != item.hash:
+            return (f"differs from the entry the trust root vouched for at #{anchor.seq} in "
+                    f"trust version #{anchor.version} ({anchor.hash[:19]}...): the ledger was "
+                    "rewritten")
+    return None
+
+
+def missing_anchor(length: int, anchors: Sequence[Anchor]) -> Anchor | None:
+    """An anchor beyond the ledger's end: the ref was reset below what the root vouched for."""
+    beyond = [a for a in anchors if a.seq > length]
+    return max(beyond, key=lambda a: a.seq) if beyond else None
+
+
+def check_anchors(ledger: Ledger, anchors: Sequence[Anchor]) -> None:
+    """Refused unless the ledger holds every entry the trust root vouched for (what `apply`
+    and `rollback` check before they trust anything the ledger says)."""
+    if not anchors:
+        return
+    entries = ledger.entries()
+    for item in entries:
+        problem = anchor_problem(item, anchors)
+        if problem is not None:
+            raise Refused(f"ledger entry #{item.entry.seq} {problem}")
+    beyond = missing_anchor(len(entries), anchors)
+    if beyond is not None:
+        raise Refused(f"the trust root vouched for ledger entry #{beyond.seq} (trust version "
+                      f"#{beyond.version}), but the ledger ends at #{len(entries)}: it was reset")
+
+
 def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], Any],
-                 from_seq: int = 1, *, entry_checks: Sequence[EntryCheck]) -> ChainReport:
+                 from_seq: int = 1, *, entry_checks: Sequence[EntryCheck],
+                 anchors: Sequence[Anchor] = ()) -> ChainReport:
     """Check the whole chain (signatures from `from_seq` on, each under the trust in force at
-    its entry's time); on success the checkpoint moves to the tip."""
+    its entry's time, and every entry the trust root vouched for in `anchors`); on success the
+    checkpoint moves to the tip."""
     try:
         records = list(ledger.records())
     except GovopsError as exc:  # an object of the chain is missing or is not a commit
@@ -202,6 +237,9 @@ def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], A
             _check_links(item, by_hash, verdicts)
             _run_checks(item, entry_checks)
             signatures += _check_entry(item, trust_at, trust_config, seq >= from_seq)
+            vouched = anchor_problem(item, anchors)
+            if vouched is not None:
+                raise _Bad(vouched)
             if checkpoint is not None and checkpoint.seq == seq and checkpoint.hash != item.hash:
                 raise _Bad(f"differs from the verified checkpoint ({checkpoint.hash[:19]}...): "
                            "the ledger was rewritten or reset since it was last verified")
@@ -211,6 +249,11 @@ def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], A
                                             record.commit, bad.reason))
         by_hash[item.hash] = item
         previous = item
+    beyond = missing_anchor(len(records), anchors)
+    if beyond is not None:
+        return ChainReport(len(records), signatures, previous, ChainProblem(
+            beyond.seq, "-" * 12, f"is missing: the trust root vouched for it in trust version "
+            f"#{beyond.version}, but the ledger ends at #{len(records)} (the ref was reset)"))
     if checkpoint is not None and checkpoint.seq > len(records):
         return ChainReport(len(records), signatures, previous, ChainProblem(
             checkpoint.seq, checkpoint.commit, f"is missing: the ledger was verified up to "

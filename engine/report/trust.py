@@ -33,6 +33,8 @@ def version_json(version: TrustVersion) -> dict[str, Any]:
         "rolesSignedBy": list(version.targets_signers),
         "timestampAuthorities": [{"name": a.name, "url": a.url} for a in version.authorities],
         "timestampTolerance": version.tolerance,
+        "ledgerAnchor": ({"seq": version.anchor[0], "hash": version.anchor[1]}
+                         if version.anchor else None),
     }
 
 
@@ -79,6 +81,8 @@ def changes(before: TrustVersion | None, after: TrustVersion) -> list[str]:
         if after.roles[name].threshold != before.roles[name].threshold:
             out.append(f"{name} threshold {before.roles[name].threshold} -> "
                        f"{after.roles[name].threshold}")
+    if after.anchor != before.anchor and after.anchor is not None:
+        out.append(f"ledger anchored at entry #{after.anchor[0]} ({after.anchor[1][:19]})")
     if after.authorities != before.authorities or after.tolerance != before.tolerance:
         named = ", ".join(a.name for a in after.authorities) or "none"
         out.append(f"timestamp authorities: {named} (tolerance {after.tolerance} s)")

@@ -108,7 +108,8 @@ def _check_threshold(role: str, count: int, threshold: int) -> None:
 def _next_targets(current: TrustVersion, roles: Mapping[str, RoleGrants], issued: str,
                   expires: dt.datetime | None,
                   authorities: Sequence[TimestampAuthority] | None = None,
-                  tolerance: int | None = None) -> bytes:
+                  tolerance: int | None = None,
+                  anchor: tuple[int, str] | None = None) -> bytes:
     if instant(issued) < instant(current.issued):
         raise BadProposal(f"the change would be issued at {issued}, before the current "
                           f"version ({current.issued}): check the clock")
@@ -116,7 +117,19 @@ def _next_targets(current: TrustVersion, roles: Mapping[str, RoleGrants], issued
     return _stored(new_targets(
         current.targets_version + 1, roles, issued, until,
         current.authorities if authorities is None else authorities,
-        current.tolerance if tolerance is None else tolerance))
+        current.tolerance if tolerance is None else tolerance,
+        anchor if anchor is not None else current.anchor))
+
+
+def anchoring(current: TrustVersion, current_root: bytes, anchor: tuple[int, str],
+              issued: str) -> Proposal:
+    """The next version vouching for ledger entry `anchor` (seq, hash) and all before it."""
+    if current.anchor is not None and anchor[0] < current.anchor[0]:
+        raise BadProposal(f"the trust already vouches for ledger entry #{current.anchor[0]}; "
+                          f"an anchor never moves back (to #{anchor[0]})")
+    return Proposal(current.commit, f"anchor the ledger at entry #{anchor[0]} ({anchor[1][:19]})",
+                    current_root, _next_targets(current, current.roles, issued, None,
+                                                anchor=anchor))
 
 
 def timestamping(current: TrustVersion, current_root: bytes,

@@ -46,6 +46,7 @@ SIGNERS, APPROVERS = "signers", "approvers"
 ROLES = (SIGNERS, APPROVERS)
 VALID_FROM, VALID_UNTIL, ISSUED = "x-govops-valid-from", "x-govops-valid-until", "x-govops-issued"
 AUTHORITIES, TOLERANCE = "x-govops-timestamp-authorities", "x-govops-timestamp-tolerance"
+ANCHOR = "x-govops-ledger-anchor"  # {"seq", "hash"}: the ledger entry the root keys vouch for
 DEFAULT_TOLERANCE = 300  # seconds an entry's stated time may differ from its timestamp
 ECDSA_SCHEME = "ecdsa-sha2-nistp256"
 
@@ -172,7 +173,8 @@ def new_root(version: int, root_keys: Iterable[Grant], threshold: int,
 
 def new_targets(version: int, roles: Mapping[str, RoleGrants], issued: str,
                 expires: datetime, authorities: Sequence[TimestampAuthority] = (),
-                tolerance: int = DEFAULT_TOLERANCE) -> Metadata[Targets]:
+                tolerance: int = DEFAULT_TOLERANCE,
+                anchor: tuple[int, str] | None = None) -> Metadata[Targets]:
     keys: dict[str, Key] = {}
     delegated: dict[str, DelegatedRole] = {}
     for name in ROLES:
@@ -186,6 +188,8 @@ def new_targets(version: int, roles: Mapping[str, RoleGrants], issued: str,
         fields[AUTHORITIES] = [{"name": a.name, "url": a.url, "certificates": list(a.certificates)}
                                for a in authorities]
         fields[TOLERANCE] = tolerance
+    if anchor is not None:
+        fields[ANCHOR] = {"seq": anchor[0], "hash": anchor[1]}
     return Metadata(Targets(version=version, expires=expires, targets={},
                             delegations=Delegations(keys, roles=delegated),
                             unrecognized_fields=fields))
@@ -268,6 +272,17 @@ def _check_certificates(authority: TimestampAuthority, where: str) -> None:
         except ValueError:
             raise Refused(f"{where}: timestamp authority {authority.name} has a certificate "
                           "that is not PEM") from None
+
+
+def anchor_of(targets: Metadata[Targets], where: str) -> tuple[int, str] | None:
+    """The ledger entry (seq, hash) this version's root keys vouch for, if any."""
+    raw = targets.signed.unrecognized_fields.get(ANCHOR)
+    if raw is None:
+        return None
+    if (not isinstance(raw, dict) or not isinstance(raw.get("seq"), int)
+            or not isinstance(raw.get("hash"), str) or raw["seq"] < 1):
+        raise Refused(f"{where}: {ANCHOR} must be a ledger seq and an entry hash")
+    return raw["seq"], raw["hash"]
 
 
 def roles_of(targets: Metadata[Targets], where: str) -> dict[str, RoleGrants]:

@@ -25,6 +25,15 @@ from engine.trust.document import APPROVERS, SIGNERS, Grant, RoleGrants
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """A ledger entry the root keys vouched for: a fresh clone must find exactly it there."""
+
+    seq: int
+    hash: str
+    version: int  # the trust version that first vouched for it
+
+
+@dataclass(frozen=True)
 class TrustVersion:
     seq: int  # position on the trust ref, 1 = the pinned first root
     commit: str
@@ -40,6 +49,7 @@ class TrustVersion:
     targets_signers: tuple[str, ...]  # keyids whose signatures on targets.json verified
     authorities: tuple[TimestampAuthority, ...] = ()  # key-signed entries need their timestamp
     tolerance: int = 300  # seconds an entry's stated time may differ from its timestamp
+    anchor: tuple[int, str] | None = None  # the ledger entry (seq, hash) the root vouches for
 
     def grants(self, role: str, moment: str) -> tuple[Grant, ...]:
         """The role's keys and identities whose validity holds `moment`."""
@@ -55,6 +65,15 @@ class TrustHistory:
     @property
     def current(self) -> TrustVersion:
         return self.versions[-1]
+
+    @property
+    def anchors(self) -> tuple[Anchor, ...]:
+        """Every ledger entry the root keys ever vouched for, first vouched first."""
+        found: dict[tuple[int, str], Anchor] = {}
+        for version in self.versions:
+            if version.anchor is not None and version.anchor not in found:
+                found[version.anchor] = Anchor(*version.anchor, version.seq)
+        return tuple(found.values())
 
     @functools.cached_property
     def _issued(self) -> tuple[dt.datetime, ...]:

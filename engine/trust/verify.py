@@ -26,6 +26,7 @@ from engine.errors import Refused
 from engine.trust.document import (
     ROOT_FILE,
     TARGETS_FILE,
+    anchor_of,
     authorities_of,
     decode_root,
     decode_targets,
@@ -118,6 +119,11 @@ def verify_versions(stored: Sequence[StoredVersion], pin: str, pin_source: str) 
                               f"({previous.issued})")
             expires = min(root.signed.expires, targets.signed.expires)
             authorities, tolerance = authorities_of(targets, TARGETS_FILE)
+            anchor = anchor_of(targets, TARGETS_FILE)
+            if previous is not None and previous.anchor is not None and (
+                    anchor is None or anchor[0] < previous.anchor[0]):
+                raise Refused(f"drops or moves back the ledger anchor #{previous.anchor[0]} "
+                              "of the version before it")
             version = TrustVersion(
                 seq=item.seq, commit=item.commit, root_version=root.signed.version,
                 targets_version=targets.signed.version, fingerprint=fingerprint(root),
@@ -125,7 +131,7 @@ def verify_versions(stored: Sequence[StoredVersion], pin: str, pin_source: str) 
                 root_threshold=root.signed.roles["root"].threshold,
                 roles=roles_of(targets, TARGETS_FILE), root_signers=root_signers,
                 targets_signers=targets_signers, authorities=authorities,
-                tolerance=tolerance)
+                tolerance=tolerance, anchor=anchor)
         except (Refused, UnsignedMetadataError, ValueError) as exc:
             raise Refused(f"trust version #{item.seq} ({item.commit[:12]}) does not verify: "
                           f"{exc}") from None

@@ -5,6 +5,7 @@ first bad entry) and by `apply` (exit 3, nothing deployed)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pygit2
 import pytest
+import rfc8785
 
 from engine.attest import statement as st
 from engine.attest.signers import KeySigner, sign_file
@@ -208,3 +210,80 @@ def test_key_rotation_keeps_the_history_and_ends_the_old_key(
                   later(2))
     clone2 = fresh_clone(setup, tmp_path / "clone2")
     refused(audit(clone2), 4, "does not verify under any key of the signers of trust #4")
+
+
+def _anchor(setup: Setup) -> None:
+    run = govops("trust", "anchor", "--repo", str(setup.repo), "--sign-with",
+                 str(setup.keys.key("trust-root")))
+    assert run.exit_code == 0, run.stderr
+    assert "anchor the ledger at entry #" in run.stdout
+
+
+def test_a_reset_ledger_with_new_entries_is_refused_on_a_fresh_clone(
+        setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """(d) The ref is reset to entry #1 and new, validly signed entries appended after it; the
+    trust root had vouched for #2, so a clone with no checkpoint of its own still sees it."""
+    _anchor(setup)
+    ledger = Ledger(open_repo(setup.repo))
+    first = ledger.entries()[0]
+    open_repo(setup.repo).records("refs/govops/ledger").reset(first.commit)
+    signer = KeySigner(setup.keys.key("ci"))
+    for hours in (1, 2):
+        ledger.append(Draft(type="verify", revision=None), signer, "mallory", later(hours))
+    clone = fresh_clone(setup, tmp_path / "clone")
+    monkeypatch.setenv("GOVOPS_TRUST_ROOT", setup.pin)
+    refused(audit(clone), 2, "differs from the entry the trust root vouched for at #2")
+    run = apply_on(clone, setup, setup.passing)
+    assert run.exit_code == 3
+    assert "differs from the entry the trust root vouched for at #2" in one_error_line(run)
+    # Reset below the anchor with nothing appended: the vouched-for entry is missing.
+    open_repo(setup.repo).records("refs/govops/ledger").reset(first.commit)
+    clone2 = fresh_clone(setup, tmp_path / "clone2")
+    run = audit(clone2)
+    assert run.exit_code == 3 and "entry #2 " in run.stderr
+    assert "the trust root vouched for it in trust version #2, but the ledger ends at #1" \
+        in run.stderr
+
+
+def test_a_consistent_rewrite_resigned_with_a_trusted_key_is_refused_on_a_fresh_clone(
+        setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """(c) Entries 2..N rewritten (an actor changed), renumbered, re-chained and re-signed with
+    the trusted CI key at new times: every signature verifies, the chain is whole and in time
+    order, and no checkpoint is at hand; the root's anchor is not the entry found."""
+    _anchor(setup)
+    git = open_repo(setup.repo)
+    entries = Ledger(git).entries()
+    signer = KeySigner(setup.keys.key("ci"))
+    scratch = git.records("refs/govops/rewrite")
+    parent, previous = None, None
+    for item in entries:
+        raw = json.loads(item.files["entry.json"])
+        if item.entry.seq >= 2:
+            raw.update(actor="mallory", time=later(1), prev=previous)
+        data = bytes(rfc8785.dumps(raw))
+        receipt = signer.sign(st.payload(st.statement(st.LEDGER_ENTRY, raw, git.name,
+                                                      raw["revision"],
+                                                      [st.Covered("entry.json", data)])))
+        parent = scratch.append({**item.recorded, "entry.json": data,
+                                 "entry.sigstore.json": receipt.encode()}, parent, "rewritten",
+                                1_800_000_000)
+        previous = "sha256:" + hashlib.sha256(data).hexdigest()
+    assert parent is not None
+    git.records("refs/govops/ledger").reset(parent)
+    clone = fresh_clone(setup, tmp_path / "clone")
+    monkeypatch.setenv("GOVOPS_TRUST_ROOT", setup.pin)
+    refused(audit(clone), 2, "differs from the entry the trust root vouched for at #2")
+    assert apply_on(clone, setup, setup.passing).exit_code == 3
+
+
+def test_a_trust_version_dropping_the_anchor_is_refused(setup: Setup) -> None:
+    """An anchor only moves forward: a later version (even one the root keys sign) that drops
+    it would let the ledger below it be rewritten again."""
+    _anchor(setup)
+    forge(setup.repo, setup.keys, root_version=1, roots=("trust-root",), targets_version=3,
+          roles={"signers": ("ci",), "approvers": ("trust-legal",)}, issued=later(1),
+          sign_with=("trust-root",), previous_root=current_root(setup.repo), keep_root=True)
+    run = govops("trust", "show", "--repo", str(setup.repo))
+    assert run.exit_code == 3
+    assert "trust version #3" in run.stderr
+    assert "drops or moves back the ledger anchor #2" in run.stderr
