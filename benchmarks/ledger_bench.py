@@ -23,12 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.attest import statement as st
 from engine.attest.keys import generate
-from engine.attest.signers import KeySigner, sign_file
+from engine.attest.signers import KeySigner, Signer, TimestampingSigner, sign_file
+from engine.attest.timestamp import TimestampAuthority
+from engine.clock import utc_now
 from engine.commands.audit import run_audit_verify
 from engine.commands.bom import BomOptions, run_bom
 from engine.commands.check import CheckOptions, run_check
 from engine.commands.replay import replay_entry
-from engine.commands.trust import KeyRef, Signing, trust_init
+from engine.commands.trust import KeyRef, Signing, set_timestamping, trust_change, trust_init
 from engine.ledger.drafts import aibom_draft, decision_draft
 from engine.ledger.entry import Draft
 from engine.ledger.store import Ledger
@@ -60,32 +62,51 @@ def _time_of(n: int) -> str:
     return f"2026-{9 + day // 30:02d}-{1 + day % 30:02d}T{rest // 60:02d}:{rest % 60:02d}:00Z"
 
 
-def build(root: Path, entries: int) -> tuple[Path, float]:
+def build(root: Path, entries: int, tsa: TimestampAuthority | None = None
+          ) -> tuple[Path, float]:
+    """The ledger; with `tsa`, the trust requires its timestamps, every signature is
+    timestamped by it, and entries carry the real time (they must agree with their
+    timestamps)."""
     private, public = generate(root.parent / "ci")
     revisions = _repo(root, public.read_bytes())
     root_key, root_public = generate(root.parent / "trust-root")
     trust_init(Signing(root, (root_key,)), [KeyRef(root_public)], 1,
                {SIGNERS: ([KeyRef(public)], 1), APPROVERS: ([KeyRef(root_public)], 1)},
                "2036-01-01T00:00:00Z", issued="2026-08-01T00:00:00Z")
-    signer = KeySigner(private)
-    drafts = []
+    signer: Signer = KeySigner(private)
+    clock = _time_of
+    if tsa is not None:
+        trust_change(Signing(root, (root_key,)), set_timestamping(tsa, None, None))
+        signer = TimestampingSigner(KeySigner(private), tsa.url)
+
+        def clock(n: int) -> str:
+            return utc_now()
+    revisions_drafts = []
     for commit in revisions:
         checked = run_check(CheckOptions(repo=root, rev=commit, now="2026-11-20"))
         decision = renderer("json")(checked.decision, checked.metadata, False)
         aibom = run_bom(BomOptions(repo=root), commit).text
-        drafts.append((
-            decision_draft(commit, decision, sign_file(signer, st.DECISION, "acme", commit,
-                                                       "decision.json", decision),
-                           checked.bundle.encode(), checked.now),
-            aibom_draft(commit, aibom, sign_file(signer, st.AIBOM, "acme", commit,
-                                                 "aibom.cdx.json", aibom))))
+        revisions_drafts.append((commit, decision, aibom, checked))
+
+    def drafts_of(index: int) -> tuple[Draft, Draft]:
+        """The decision and AIBOM drafts of a revision, their receipts signed now (with a TSA,
+        a receipt must be timestamped close to the entry that records it)."""
+        commit, decision, aibom, checked = revisions_drafts[index]
+        return (decision_draft(commit, decision, sign_file(signer, st.DECISION, "acme", commit,
+                                                           "decision.json", decision),
+                               checked.bundle.encode(), checked.now),
+                aibom_draft(commit, aibom, sign_file(signer, st.AIBOM, "acme", commit,
+                                                     "aibom.cdx.json", aibom)))
+
+    signed = [drafts_of(i) for i in range(REVISIONS)]
     ledger = Ledger(open_repo(root))
     started = time.perf_counter()
     n = 0
     while n < entries:
-        decision_draft_, aibom_draft_ = drafts[(n // 20) % REVISIONS]
-        d = ledger.append(decision_draft_, signer, "bench", _time_of(n))
-        a = ledger.append(aibom_draft_, signer, "bench", _time_of(n + 1))
+        index = (n // 20) % REVISIONS
+        decision_draft_, aibom_draft_ = drafts_of(index) if tsa else signed[index]
+        d = ledger.append(decision_draft_, signer, "bench", clock(n))
+        a = ledger.append(aibom_draft_, signer, "bench", clock(n + 1))
         n += 2
         for k in range(18):
             if n >= entries:
@@ -93,7 +114,7 @@ def build(root: Path, entries: int) -> tuple[Path, float]:
             ledger.append(Draft(type="apply", revision=d.entry.revision,
                                 stack=STACKS[k % len(STACKS)],
                                 links={"decision": d.hash, "aibom": a.hash}),
-                          signer, "bench", _time_of(n))
+                          signer, "bench", clock(n))
             n += 1
     return root, n / (time.perf_counter() - started)
 
@@ -102,11 +123,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--tsa", action="store_true", help="require RFC 3161 timestamps from "
+                        "a local TSA (openssl ts -reply on 127.0.0.1, as the tests run it)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="govops-ledger-bench-") as tmp:
-        root, append_rate = build(Path(tmp) / "repo", args.entries)
+        server = None
+        authority = None
+        if args.tsa:
+            from tests.support.tsa import start_tsa
+
+            started_tsa, server = start_tsa(Path(tmp) / "tsa")
+            authority = started_tsa.authority
+        try:
+            root, append_rate = build(Path(tmp) / "repo", args.entries, authority)
+        finally:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
         print(f"ledger of {args.entries} entries ({REVISIONS} revisions, decision + AIBOM + "
-              f"applies to {len(STACKS)} stacks), ECDSA P-256 key signer")
+              f"applies to {len(STACKS)} stacks), ECDSA P-256 key signer"
+              + (", every signature RFC 3161-timestamped and required" if args.tsa else ""))
         print(f"  append                 {append_rate:8.0f} entries/s (one process)")
         rates = []
         for _ in range(args.runs):
@@ -123,7 +159,10 @@ def main() -> None:
         print(f"  replay                 {statistics.median(r.seconds for r in replays):8.3f} s "
               f"per decision (median of {len(replays)}: one evaluation each, with the "
               "recorded policy bundle)")
-        queries(root, args.runs)
+        if args.tsa:
+            print("  (queries are measured without --tsa: their times are the synthetic ones)")
+        else:
+            queries(root, args.runs)
 
 
 def queries(root: Path, runs: int) -> None:

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from engine.errors import GovopsError, Refused
+
+if TYPE_CHECKING:
+    from rfc3161_client import Verifier
 
 CONTENT_TYPE = "application/timestamp-query"
 TIMEOUT_SECONDS = 15
@@ -81,12 +86,24 @@ def timestamps_of(bundle: bytes) -> list[bytes]:
         return []
 
 
+@functools.lru_cache(maxsize=32)
+def _verifier(certificates: tuple[str, ...]) -> Verifier:
+    """Built once per TSA: `audit verify` checks a timestamp on every entry."""
+    from cryptography import x509
+    from rfc3161_client import VerifierBuilder
+
+    parsed = [x509.load_pem_x509_certificate(pem.encode("ascii")) for pem in certificates]
+    builder = VerifierBuilder().tsa_certificate(parsed[0])
+    for cert in parsed[1:-1]:
+        builder = builder.add_intermediate_certificate(cert)
+    return builder.add_root_certificate(parsed[-1]).build()
+
+
 def verify_timestamp(response: bytes, message: bytes,
                      authorities: Sequence[TimestampAuthority]) -> dt.datetime:
     """The time a trusted TSA saw `message`; Refused unless the response is over exactly it and
     chains to one of `authorities`."""
-    from cryptography import x509
-    from rfc3161_client import VerificationError, VerifierBuilder, decode_timestamp_response
+    from rfc3161_client import VerificationError, decode_timestamp_response
 
     try:
         parsed = decode_timestamp_response(response)
@@ -94,14 +111,8 @@ def verify_timestamp(response: bytes, message: bytes,
         raise Refused(f"the timestamp is not an RFC 3161 response ({exc})") from None
     reasons = []
     for authority in authorities:
-        certificates = [x509.load_pem_x509_certificate(pem.encode("ascii"))
-                        for pem in authority.certificates]
-        builder = VerifierBuilder().tsa_certificate(certificates[0])
-        for cert in certificates[1:-1]:
-            builder = builder.add_intermediate_certificate(cert)
-        builder = builder.add_root_certificate(certificates[-1])
         try:
-            builder.build().verify_message(parsed, message)
+            _verifier(authority.certificates).verify_message(parsed, message)
         except VerificationError as exc:
             reasons.append(f"{authority.name}: {exc}")
             continue

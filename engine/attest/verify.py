@@ -37,6 +37,7 @@ class Expectation:
     artifact: bytes | None = None
     commit: str | None = None
     time: str | None = None  # the time the receipt says it was made (a ledger entry's time)
+    stamped: str | None = None  # its timestamp, already verified by the caller (engine.ledger)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,16 @@ def trust_root_loader(path: Path | None) -> Callable[[], Any]:
     return load
 
 
+def stamped_time(raw: bytes, trust: TrustPolicy, expect: Expectation) -> str | None:
+    """When a trusted TSA saw a key bundle's signature, if the trust requires timestamps
+    (checked against `expect.time`); None otherwise. Refused as `verify_receipt` would."""
+    try:
+        bundle = parse_bundle(raw)
+    except BundleFormatError as exc:
+        raise Refused(str(exc)) from None
+    return None if bundle.has_certificate else _check_timestamp(bundle, trust, expect)
+
+
 def verify_receipt(raw: bytes, trust: TrustPolicy, expect: Expectation,
                    trust_config: Callable[[], Any] | None = None) -> Verified:
     """The verified statement and who signed it; Refused otherwise. `trust_config` gives the
@@ -167,6 +178,8 @@ def _check_timestamp(bundle: ParsedBundle, trust: TrustPolicy, expect: Expectati
     signature from one of them, and a stated time within the tolerance of it."""
     if not trust.authorities:
         return None
+    if expect.stamped is not None:
+        return expect.stamped
     stamps = timestamps_of(bundle.raw)
     if not stamps:
         raise Refused("the signature carries no timestamp, and the trust requires one from "

@@ -13,6 +13,7 @@ the reason. There is no default: a caller states what it checks.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from engine.attest import statement as st
 from engine.attest.files import covered_by, is_receipt
 from engine.attest.trust import TrustPolicy
-from engine.attest.verify import Expectation, verify_receipt
+from engine.attest.verify import Expectation, stamped_time, verify_receipt
 from engine.clock import instant
 from engine.errors import GovopsError, Refused
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, StoredEntry, sha256
@@ -116,10 +117,9 @@ def check_receipts(item: StoredEntry, commit: str | None, trust_at: TrustAt,
         raise Refused("the entry is not signed (no entry.sigstore.json)")
     stated = item.entry.time
     expect = Expectation(st.LEDGER_ENTRY, item.files[ENTRY_FILE], commit, stated)
-    seen = verify_receipt(receipt, trust_at(stated), expect, trust_config).timestamp
-    trust = trust_at(seen) if seen is not None else trust_at(stated)
-    if seen is not None:
-        verify_receipt(receipt, trust, expect, trust_config)  # who was trusted when it was seen
+    seen = stamped_time(receipt, trust_at(stated), expect)
+    trust = trust_at(seen or stated)  # the signer is judged when the TSA saw it
+    verify_receipt(receipt, trust, dataclasses.replace(expect, stamped=seen), trust_config)
     checked = 1
     recorded = item.recorded
     for name in sorted(n for n in recorded if is_receipt(n)):
