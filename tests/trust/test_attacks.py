@@ -79,6 +79,18 @@ def refused(run: Run, seq: int, *reasons: str) -> None:
         assert reason in line, line
 
 
+def refused_on_a_fresh_clone(setup: Setup, where: Path, monkeypatch: pytest.MonkeyPatch,
+                             seq: int, reason: str, rev: str) -> None:
+    """`audit verify` names entry `seq` and `reason`; `apply` of `rev` refuses for the same
+    reason; both on a clone with nothing but the refs and the pin from the environment."""
+    clone = fresh_clone(setup, where)
+    monkeypatch.setenv("GOVOPS_TRUST_ROOT", setup.pin)
+    refused(audit(clone), seq, reason)
+    run = apply_on(clone, setup, rev)
+    assert run.exit_code == 3
+    assert reason in one_error_line(run)
+
+
 def forged_history(setup: Setup, signer: KeySigner) -> None:
     """A pass decision, an AIBOM and an apply for the failing commit, all signed by `signer`."""
     repo = open_repo(setup.repo)
@@ -112,12 +124,9 @@ def test_a_key_granted_by_a_merged_commit_signs_nothing(
                 "govops.yaml": config.replace(b"keys/ci.pub", b"keys/mallory.pub")})
     commit(git, "rotate the CI key (not really)", "2026-11-25T09:00:00Z")
     forged_history(setup, KeySigner(setup.keys.key("mallory")))
-    clone = fresh_clone(setup, tmp_path / "clone")
-    monkeypatch.setenv("GOVOPS_TRUST_ROOT", setup.pin)
-    refused(audit(clone), 3, "does not verify under any key of the signers of trust #1")
-    run = apply_on(clone, setup, setup.failing)
-    assert run.exit_code == 3
-    assert "does not verify under any key of the signers of trust #1" in one_error_line(run)
+    refused_on_a_fresh_clone(setup, tmp_path / "clone", monkeypatch, 3,
+                             "does not verify under any key of the signers of trust #1",
+                             setup.failing)
 
 
 def test_a_key_granted_by_an_unsigned_trust_version_signs_nothing(
@@ -230,12 +239,9 @@ def test_a_reset_ledger_with_new_entries_is_refused_on_a_fresh_clone(
     signer = KeySigner(setup.keys.key("ci"))
     for hours in (1, 2):
         ledger.append(Draft(type="verify", revision=None), signer, "mallory", later(hours))
-    clone = fresh_clone(setup, tmp_path / "clone")
-    monkeypatch.setenv("GOVOPS_TRUST_ROOT", setup.pin)
-    refused(audit(clone), 2, "differs from the entry the trust root vouched for at #2")
-    run = apply_on(clone, setup, setup.passing)
-    assert run.exit_code == 3
-    assert "differs from the entry the trust root vouched for at #2" in one_error_line(run)
+    refused_on_a_fresh_clone(setup, tmp_path / "clone", monkeypatch, 2,
+                             "differs from the entry the trust root vouched for at #2",
+                             setup.passing)
     # Reset below the anchor with nothing appended: the vouched-for entry is missing.
     open_repo(setup.repo).records("refs/govops/ledger").reset(first.commit)
     clone2 = fresh_clone(setup, tmp_path / "clone2")
@@ -270,10 +276,9 @@ def test_a_consistent_rewrite_resigned_with_a_trusted_key_is_refused_on_a_fresh_
         previous = "sha256:" + hashlib.sha256(data).hexdigest()
     assert parent is not None
     git.records("refs/govops/ledger").reset(parent)
-    clone = fresh_clone(setup, tmp_path / "clone")
-    monkeypatch.setenv("GOVOPS_TRUST_ROOT", setup.pin)
-    refused(audit(clone), 2, "differs from the entry the trust root vouched for at #2")
-    assert apply_on(clone, setup, setup.passing).exit_code == 3
+    refused_on_a_fresh_clone(setup, tmp_path / "clone", monkeypatch, 2,
+                             "differs from the entry the trust root vouched for at #2",
+                             setup.passing)
 
 
 def test_a_trust_version_dropping_the_anchor_is_refused(setup: Setup) -> None:
