@@ -9,7 +9,8 @@
 #   severity: deny
 #   remediation: >-
 #     Upgrade the package to a fixed version in the lock file (regenerate it with hashes). If the
-#     vulnerable code path is provably unused, add a Waiver for ENV-003 targeting the Environment.
+#     vulnerable code path is provably unused, add a Waiver for ENV-003 targeting the Environment,
+#     scoped to the advisory (spec.target.advisories) so it does not waive the next one.
 package govops.policies.env_003
 
 import data.govops.lib.catalog
@@ -31,6 +32,7 @@ deny contains result if {
 		"field": "spec.lockfile",
 		"package": pkg.name,
 		"version": object.get(pkg, "version", null),
+		"advisory": advisory,
 	}
 }
 

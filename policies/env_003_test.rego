@@ -24,7 +24,7 @@ test_allows_package_without_advisories_key if {
 test_denies_shipped_advisory_with_summary_and_fix if {
 	lockfiles := locked([torch("2.5.1", ["CVE-2025-32434"])])
 	results := env_003.deny with input.environments as lockfiles
-	located(results) == {{"id": "ENV-003", "kind": "Environment", "name": "serve", "field": "spec.lockfile", "package": "torch", "version": "2.5.1"}}
+	located(results) == {{"id": "ENV-003", "kind": "Environment", "name": "serve", "field": "spec.lockfile", "package": "torch", "version": "2.5.1", "advisory": "CVE-2025-32434"}}
 	[r] := [r | some r in results]
 	r.msg == concat("", [
 		"Package torch 2.5.1 in environment serve is affected by CVE-2025-32434: ",
@@ -37,6 +37,7 @@ test_one_result_per_advisory if {
 	results := env_003.deny with input.environments as lockfiles
 	count(results) == 2
 	{r.package | some r in results} == {"torch"}
+	{r.advisory | some r in results} == {"CVE-2025-32434", "LOCAL-1"}
 }
 
 test_unknown_advisory_named_without_summary if {

@@ -25,6 +25,7 @@ from engine.attest.timestamp import TimestampAuthority
 class TrustedKey:
     source: str  # where it was listed, e.g. keys/ci.pub
     key: ec.EllipticCurvePublicKey
+    owner: str | None = None  # who holds it (an email), when the trust says
 
     @property
     def hint(self) -> str:

@@ -45,6 +45,10 @@ class Verified:
     statement: dict[str, Any]
     signer: str
     timestamp: str | None = None  # when a trusted TSA saw the signature, if one had to
+    # Who signed, as people: the key's owner (when the trust names one) or the certificate's
+    # identities; an approval is compared with the waiver's authors by these.
+    owners: tuple[str, ...] = ()
+    keyid: str | None = None  # the trusted key (its source in the trust), for key bundles
 
     @property
     def predicate_type(self) -> str:
@@ -58,7 +62,14 @@ class Verified:
         return None
 
 
-def _key_signer(bundle: ParsedBundle, trust: TrustPolicy) -> str:
+@dataclass(frozen=True)
+class _Signer:
+    said: str
+    owners: tuple[str, ...]
+    keyid: str | None = None
+
+
+def _key_signer(bundle: ParsedBundle, trust: TrustPolicy) -> _Signer:
     if not trust.keys:
         raise Refused(f"{trust.label} hold no key: no key bundle is trusted")
     trusted = trust.key_for(pae(bundle.payload_type, bundle.payload), bundle.signature,
@@ -68,10 +79,12 @@ def _key_signer(bundle: ParsedBundle, trust: TrustPolicy) -> str:
         raise Refused(f"the signature does not verify under any key of {trust.label}"
                       + (" (its hint names a trusted key, but hints are not trusted)"
                          if hinted else ""))
-    return f"key {trusted.source}"
+    return _Signer(f"key {trusted.source}", (trusted.owner,) if trusted.owner else (),
+                   trusted.source)
 
 
-def _certificate_signer(bundle: ParsedBundle, trust: TrustPolicy, trust_config: Any) -> str:
+def _certificate_signer(bundle: ParsedBundle, trust: TrustPolicy, trust_config: Any
+                        ) -> _Signer:
     from sigstore.errors import Error as SigstoreError
     from sigstore.models import Bundle
     from sigstore.verify import Verifier
@@ -89,7 +102,8 @@ def _certificate_signer(bundle: ParsedBundle, trust: TrustPolicy, trust_config: 
     except SigstoreError as exc:
         raise Refused(f"Sigstore verification failed: {exc}") from None
     issuer, subjects = certificate_identity(sigstore_bundle.signing_certificate)
-    return f"identity {', '.join(sorted(subjects))} (issuer {issuer})"
+    return _Signer(f"identity {', '.join(sorted(subjects))} (issuer {issuer})",
+                   tuple(sorted(subjects)))
 
 
 def _statement(bundle: ParsedBundle) -> dict[str, Any]:
@@ -169,7 +183,7 @@ def verify_receipt(raw: bytes, trust: TrustPolicy, expect: Expectation,
     stamped = None if bundle.has_certificate else _check_timestamp(bundle, trust, expect)
     statement = _statement(bundle)
     _check_subjects(statement, expect)
-    return Verified(statement, signer, stamped)
+    return Verified(statement, signer.said, stamped, signer.owners, signer.keyid)
 
 
 def _check_timestamp(bundle: ParsedBundle, trust: TrustPolicy, expect: Expectation

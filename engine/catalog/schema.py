@@ -92,6 +92,8 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "spec.target": ("map", True),
         "spec.target.kind": ("enum:" + "|".join(OBJECT_KINDS), True),
         "spec.target.name": ("str", True),
+        "spec.target.packages": ("list[str]", False),
+        "spec.target.advisories": ("list[str]", False),
         "spec.reason": ("str", False),
         "spec.approvedBy": ("list[str]", False),
         "spec.expires": ("date", False),

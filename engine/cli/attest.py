@@ -98,7 +98,7 @@ def verify(repo: Path, rev: str | None, artifact: Path | None, trust_config: Pat
             raise GovopsError("--replay checks a ledger entry: give no BUNDLES with it")
         from engine.commands.replay import replay
 
-        done = replay(repo, replay_entry, engine)
+        done = replay(repo, replay_entry, engine, trust_root, trust_config)
         click.echo(f"replayed decision entry #{done.seq}: commit {done.revision} with its "
                    f"recorded policies gives {done.replayed} ({done.verdict}), as recorded "
                    f"({done.seconds:.2f} s)")

@@ -124,9 +124,9 @@ def audit_reindex(repo: Path, fmt: str) -> None:
 def audit_verify(repo: Path, from_entry: str | None, trust_config: Path | None,
                  trust_root: str | None, replay_all: bool, fmt: str) -> None:
     """Verify the ledger: the chain in time order, every signature under the trust root's
-    signers in force at its entry's time, every apply resting on a passing decision and an
-    AIBOM, and the last verified tip still in it. Exit 0 when it holds, 3 naming the first
-    bad entry."""
+    signers (approvals: approvers) in force at its entry's time, every apply resting on a
+    passing decision and an AIBOM, and the last verified tip still in it. Exit 0 when it
+    holds, 3 naming the first bad entry."""
     from engine.commands.audit import run_audit_verify
 
     verified = run_audit_verify(repo, from_entry, trust_config, trust_root)
@@ -135,7 +135,7 @@ def audit_verify(repo: Path, from_entry: str | None, trust_config: Path | None,
     if replay_all and report.problem is None:
         from engine.commands.replay import replay_all as replay_every
 
-        replayed = replay_every(repo)
+        replayed = replay_every(repo, trust_root=trust_root, trust_config=trust_config)
     tip = report.tip
     root = (f"trust root {history.pin} (pinned by {history.pin_source}), "
             f"{len(history.versions)} trust versions")

@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 
 from engine.cli.errors import EXIT_FAIL, EXIT_PASS, HandledCommand
-from engine.cli.options import advisories_option, engine_option, repo_option, signer_options
+from engine.cli.options import (
+    advisories_option,
+    engine_option,
+    repo_option,
+    signer_options,
+    trust_root_option,
+)
 from engine.errors import GovopsError
 from engine.report import FORMAT_NAMES
 
@@ -35,10 +41,12 @@ from engine.report import FORMAT_NAMES
 @click.option("--record", is_flag=True, help="Sign the decision (--key or --keyless) and "
               "append it to the ledger.")
 @signer_options
+@trust_root_option
 def check(repo: Path, rev: str | None, base: str | None, new_only: bool, staged: bool,
           engine: str, fmt: str,
           output: Path | None, now: str | None, advisories: Path | None, record: bool,
-          key: Path | None, keyless: bool, trust_config: Path | None) -> None:
+          key: Path | None, keyless: bool, trust_config: Path | None,
+          trust_root: str | None) -> None:
     """Evaluate a revision of the governed repo against the policies."""
     from engine.atomic import write_atomically
     from engine.commands.check import CheckOptions, run_check
@@ -56,7 +64,8 @@ def check(repo: Path, rev: str | None, base: str | None, new_only: bool, staged:
         signing = recording_signer(repo, SignerOptions(key, keyless, trust_config))
     checked = run_check(CheckOptions(repo=repo, rev=rev, base=base, staged=staged,
                                      engine=engine, now=now, advisories=advisories,
-                                     new_only=new_only))
+                                     new_only=new_only, trust_root=trust_root,
+                                     trust_config=trust_config))
     decision = checked.decision
     if signing is not None:
         from engine.commands.attest import record_decision

@@ -12,29 +12,53 @@ from pathlib import Path
 from rich.console import Console
 from rich.panel import Panel
 
-from engine.commands.demo import COMMITS, DemoRun, run_demo
+from engine.commands.demo import COMMITS, LEGAL, DemoRun, run_demo
 from engine.report import renderer
 from engine.report.bom_diff import render_text
 
 STORY = [
-    ("The team's platform repo as it stands: every object passes, one licence is waived.",
-     "Exit code 0. Waived results are listed, not hidden: an auditor sees what was let in."),
+    ("The team's platform repo as it stands: every object passes, one licence is waived, and "
+     "Legal approved that waiver with a signature (above).",
+     "Exit code 0. Waived results are listed with who approved them, verified: an auditor sees "
+     "what was let in, and on whose signature."),
     ("A developer adds Gemma 2 and a production stack serving it. Its licence is not on the "
      "allowed list (MDL-002).",
      "Exit code 1: a deny blocks the change. Each row gives file:line, the policy id and what "
      "to do about it; in CI or pre-commit this is where the commit or merge stops."),
-    ("Legal approves the licence; the change adds a Waiver with a reason, an approver and an "
-     "expiry within 90 days (WVR-001).",
-     "Exit code 0 again. The waiver moved the result into 'waived'; when it expires the result "
-     "comes back by itself and WVR-001 reports the stale waiver."),
+    ("The developer adds a Waiver with a reason and an expiry within 90 days. Typing a name "
+     "into approvedBy approves nothing.",
+     "Exit code 1: WVR-001 says the waiver is not approved. Only a signature by an approver "
+     "of the trust root counts, and not the waiver's author's own."),
+    ("Legal, holding the approver key, runs `govops approve gemma-license-ok --key legal.key`: "
+     "a signed approval in the ledger. The same commit is checked again.",
+     "Exit code 0. The waiver's clock starts at that approval; changing it (its expiry "
+     "included) needs a new one; when it expires the result comes back by itself."),
 ]
-EXPECTED_CODES = [0, 1, 0]
+EXPECTED_CODES = [0, 1, 1, 0]
+
+
+def _show_approval(console: Console, run: DemoRun, index: int) -> None:
+    done = run.approvals[index]
+    status = done.status
+    console.print(f"govops approve {status.waiver} --key demo-legal.key: ledger entry "
+                  f"#{done.entry.entry.seq}, approved by {', '.join(status.approvers)} "
+                  f"({len(status.approvers)} of {status.needed}), verified from trust root "
+                  f"{done.trust_root[:23]}...\n")
 
 
 def _show_commits(console: Console, run: DemoRun) -> None:
+    console.rule("the trust root")
+    console.print(f"A trust root on refs/govops/trust (TUF metadata signed by a root key kept "
+                  f"off the repo) names who may sign ledger entries (the CI key) and who may "
+                  f"approve waivers (Legal's key, owner {LEGAL}). Its fingerprint "
+                  f"{run.trust.pin} is what verifiers pin, out of band.\n")
+    _show_approval(console, run, 0)
     for i, ((story, lesson), done) in enumerate(zip(STORY, run.commits, strict=True)):
-        console.rule(f"commit {i + 1} of {COMMITS} ({done.rev})")
+        label = f"commit {min(i, COMMITS - 1) + 1} of {COMMITS} ({done.rev})"
+        console.rule(label + (", approved" if i == COMMITS else ""))
         console.print(story + "\n")
+        if i == COMMITS:
+            _show_approval(console, run, 1)
         checked = done.checked
         console.file.write(renderer("text")(checked.decision, checked.metadata,
                                             console.is_terminal))
@@ -59,9 +83,6 @@ def _show_aibom(console: Console, run: DemoRun) -> None:
 def _show_receipts(console: Console, run: DemoRun) -> None:
     """The approved revision signed, recorded in the ledger, and the ledger verified."""
     console.rule("receipts and the ledger")
-    console.print(f"A trust root on refs/govops/trust (TUF metadata signed by a root key kept "
-                  f"off the repo) names who may sign: the CI key. Its fingerprint "
-                  f"{run.trust.pin} is what verifiers pin, out of band.")
     done = run.attested
     console.print(f"Signed the decision ({done.verdict}) and the AIBOM of {done.commit[:12]} "
                   f"as in-toto statements in Sigstore bundles: {run.receipts}/*.sigstore.json\n"
@@ -74,8 +95,17 @@ def _show_receipts(console: Console, run: DemoRun) -> None:
     console.print(f"audit verify --replay: {len(run.replayed)} decision(s) evaluated again "
                   "with the policies they recorded: "
                   + ("every decision_id as recorded\n" if same else "MISMATCH\n"))
-    console.print("[bold]What it means:[/bold] anyone with the public key can check, offline, "
-                  "that this revision was evaluated and described exactly so, and when.\n")
+    clone = run.clone
+    cloned = clone.ledger.report
+    verdict = "holds" if cloned.problem is None else f"REFUSED: {cloned.problem}"
+    console.print(f"On a fresh clone ({clone.path}: the refs, no .git/govops), pinned only by "
+                  f"the fingerprint: audit verify {cloned.verified} entries: {verdict}; check "
+                  f"HEAD: {clone.checked.decision.verdict.upper()}, waivers approved by "
+                  + ", ".join(f"{a.waiver}: {', '.join(a.approvers) or 'nobody'}"
+                              for a in clone.checked.decision.approvals) + "\n")
+    console.print("[bold]What it means:[/bold] anyone holding the root fingerprint can check, "
+                  "offline and on any clone, that this revision was evaluated and described "
+                  "exactly so, when, and whose signature let its waivers in.\n")
 
 
 def _show_pull_request(console: Console, run: DemoRun) -> None:

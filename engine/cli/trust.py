@@ -91,7 +91,11 @@ def trust() -> None:
               "exact, or a regex starting with ^.")
 @click.option("--approver-key", "approver_keys", multiple=True,
               type=click.Path(dir_okay=False, path_type=Path),
-              help="A public key that may approve waivers (repeatable).")
+              help="A public key that may approve waivers (repeatable; each with an "
+              "--approver-owner, in the same order).")
+@click.option("--approver-owner", "approver_owners", multiple=True, metavar="EMAIL",
+              help="Who holds the --approver-key at the same position: no one may approve a "
+              "waiver they wrote.")
 @click.option("--approver-identity", "approver_identities", multiple=True,
               metavar="'ISSUER SUBJECT'")
 @click.option("--approver-threshold", type=int, default=1, show_default=True)
@@ -101,16 +105,22 @@ def trust() -> None:
 @_signing_options
 def trust_init(repo: Path, root_keys: tuple[Path, ...], root_threshold: int,
                signer_keys: tuple[Path, ...], signer_identities: tuple[str, ...],
-               approver_keys: tuple[Path, ...], approver_identities: tuple[str, ...],
+               approver_keys: tuple[Path, ...], approver_owners: tuple[str, ...],
+               approver_identities: tuple[str, ...],
                approver_threshold: int, expires: str | None, from_config: bool,
                sign_with: tuple[Path, ...], proposal: Path | None) -> None:
     """Create the first trust root, signed by its root keys, and pin it on this machine."""
     from engine.commands.trust import KeyRef, trust_init
+    from engine.errors import GovopsError
 
+    if len(approver_owners) != len(approver_keys):
+        raise GovopsError(f"{len(approver_keys)} --approver-key but {len(approver_owners)} "
+                          "--approver-owner: give each approver key its owner, in order")
     roles = {
         "signers": ([KeyRef(k) for k in signer_keys] + _identities(signer_identities), 1),
-        "approvers": ([KeyRef(k) for k in approver_keys] + _identities(approver_identities),
-                      approver_threshold),
+        "approvers": ([KeyRef(k, owner=o) for k, o in zip(approver_keys, approver_owners,
+                                                          strict=True)]
+                      + _identities(approver_identities), approver_threshold),
     }
     _report(trust_init(_signing(repo, sign_with, proposal, None),
                        [KeyRef(k) for k in root_keys], root_threshold, roles, expires,
@@ -128,19 +138,24 @@ def _who_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @repo_option
 @click.option("--role", type=click.Choice(ROLE_NAMES), required=True)
 @_who_options
+@click.option("--owner", default=None, metavar="EMAIL", help="Who holds the key (required "
+              "for an approver's key: no one may approve a waiver they wrote).")
 @click.option("--valid-from", default=None, metavar="TIME")
 @click.option("--valid-until", default=None, metavar="TIME")
 @click.option("--threshold", type=int, default=None, help="Also set the role's threshold.")
 @_signing_options
 @_trust_root_option
 def trust_add_key(repo: Path, role: str, key: Path | None, issuer: str | None,
-                  subject: str | None, valid_from: str | None, valid_until: str | None,
-                  threshold: int | None, sign_with: tuple[Path, ...], proposal: Path | None,
-                  trust_root: str | None) -> None:
+                  subject: str | None, owner: str | None, valid_from: str | None,
+                  valid_until: str | None, threshold: int | None, sign_with: tuple[Path, ...],
+                  proposal: Path | None, trust_root: str | None) -> None:
     """Let a key or identity sign (signers) or approve waivers (approvers)."""
+    import dataclasses
+
     from engine.commands.trust import add_key, trust_change
 
-    change = add_key(role, _key_ref(key, issuer, subject), valid_from, valid_until, threshold)
+    who = dataclasses.replace(_key_ref(key, issuer, subject), owner=owner)
+    change = add_key(role, who, valid_from, valid_until, threshold)
     _report(trust_change(_signing(repo, sign_with, proposal, trust_root), change))
 
 

@@ -2,7 +2,8 @@
 
 Order matters and each step fails before anything later happens:
 1. the gate (engine.deploy.gate): the commit's latest decision and AIBOM entries verify and the
-   decision passes (exit 3 / exit 1);
+   decision passes (exit 3 / exit 1), and the waivers it relied on are approved when judged
+   again (engine.approvals.recheck, exit 3);
 2. a usable `pulumi` CLI (exit 2 with the install hint), unless a command is injected;
 3. the signer (a bad key or token fails before the engine runs);
 4. the StackSpec from the commit's catalog (git objects, never the work tree) with the decision
@@ -22,6 +23,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from engine.approvals.recheck import recheck_waivers
 from engine.attest.signers import SignerOptions
 from engine.attest.verify import trust_root_loader
 from engine.clock import utc_now
@@ -72,8 +74,9 @@ def run_apply(options: ApplyOptions, pulumi_command: auto.PulumiCommand | None =
     ledger = Ledger(repo)
     history = verifier_trust(repo, options.trust_root)
     check_anchors(ledger, history.anchors)  # a reset or rewritten ledger is refused first
-    gate = run_gate(ledger, commit, history.signers_at,
-                    trust_root_loader(options.signer.trust_config))
+    trust_config = trust_root_loader(options.signer.trust_config)
+    gate = run_gate(ledger, commit, history.signers_at, trust_config)
+    recheck_waivers(repo, ledger, history, gate.decision, trust_config)
     command = pulumi_command if pulumi_command is not None else pulumi_run.pulumi_cli()
     signer = recording_signer(options.repo, options.signer)
     spec = spec_at(repo, options.stack, gate)

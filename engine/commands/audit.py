@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from engine.approvals.verify import check_approval_entry
 from engine.atomic import write_atomically
 from engine.attest.bundle import declared_signer
 from engine.attest.files import is_receipt
@@ -31,7 +32,7 @@ from engine.deploy.applied import check_recorded_manifests
 from engine.errors import GovopsError, Refused
 from engine.ledger.answers import EntrySummary
 from engine.ledger.chain import ChainReport, verify_chain
-from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, StoredEntry
+from engine.ledger.entry import APPROVAL, ENTRY_FILE, ENTRY_RECEIPT, StoredEntry
 from engine.ledger.index import LedgerIndex
 from engine.ledger.store import Ledger
 from engine.repo import open_repo
@@ -58,7 +59,8 @@ def run_audit_verify(repo_path: Path, from_entry: str | None, trust_config: Path
     start = ledger.find(from_entry).entry.seq if from_entry else 1
     history = verifier_trust(repo, trust_root)
     report = verify_chain(ledger, history.signers_at, trust_root_loader(trust_config), start,
-                          entry_checks=(check_recorded_manifests,), anchors=history.anchors)
+                          entry_checks=(check_recorded_manifests, check_approval_entry),
+                          anchors=history.anchors, approvers_at=history.approvers_at)
     return LedgerVerified(report, history)
 
 
@@ -147,7 +149,8 @@ def run_export(repo_path: Path, reference: str, output: Path,
     ledger = Ledger(repo)
     item = ledger.find(reference)
     history = verifier_trust(repo, trust_root)
-    trust = history.signers_at(item.entry.time)
+    trust = (history.approvers_at if item.entry.type == APPROVAL
+             else history.signers_at)(item.entry.time)
     files = _pack_files(ledger, item)
     keys: list[str] = []
     from cryptography.hazmat.primitives import serialization

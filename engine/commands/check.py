@@ -6,7 +6,8 @@ Keep imports here free of sigstore, pulumi and cyclonedx: this is the pre-commit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +21,10 @@ from engine.policy.backends import select_backend
 from engine.policy.baseline import mark, only_new
 from engine.policy.decision import Decision, ObjectChange
 from engine.policy.evaluate import decide
-from engine.policy.input import WaiverOrigin, build_input
+from engine.policy.input import build_input
 from engine.policy.library import Library, PolicyBundle, build_bundle, repo_modules
 from engine.policy.metadata import PolicyMeta
+from engine.policy.waivers import WaiverApproval
 from engine.repo import GitRepo, Snapshot, open_repo
 
 
@@ -50,6 +52,9 @@ class CheckOptions:
     now: str | None = None
     advisories: Path | None = None
     new_only: bool = False  # with base: keep only the results the change introduces
+    trust_root: str | None = None  # the pin waiver approvals are verified from
+    trust_config: Path | None = None  # Sigstore trust for keyless approvals
+    approvals: frozenset[str] | None = None  # replay: only these approval entries count
 
 
 def _has_head(repo: GitRepo) -> bool:
@@ -60,14 +65,39 @@ def _has_head(repo: GitRepo) -> bool:
     return True
 
 
-def _waiver_origins(repo: GitRepo, catalog: Catalog, history_from: str | None,
-                    ) -> dict[str, WaiverOrigin]:
-    waivers = catalog.objects.get("Waiver", {})
-    if not waivers or history_from is None:
+def _authors(repo: GitRepo, head: Snapshot, base: Snapshot | None
+             ) -> Callable[[str], frozenset[str]]:
+    """Who wrote a file of `head`: everyone whose commits changed it; for the index, also
+    whoever is about to commit it when it differs from HEAD's."""
+    def authors(path: str) -> frozenset[str]:
+        if head.info.commit is not None:
+            return repo.written_by(head.info.commit, path).people
+        at = base.info.commit if base is not None else None
+        before = base.files.get(path) if base is not None and at is not None else None
+        people = repo.written_by(at, path).people if at and before else frozenset()
+        if before is None or before.oid != head.files[path].oid:
+            people |= {repo.user_email() or "unknown"}
+        return people
+    return authors
+
+
+def _approvals(repo: GitRepo, catalog: Catalog, head: Snapshot, base: Snapshot | None,
+               options: CheckOptions) -> dict[str, WaiverApproval]:
+    """Each waiver's verified approvals (none to look up without waivers: the common
+    pre-commit case never opens the trust root or the ledger)."""
+    if not catalog.objects.get("Waiver"):
         return {}
-    found = repo.added_by(history_from, sorted({w.path for w in waivers.values()}))
-    return {name: WaiverOrigin(found[w.path].time, found[w.path].commit)
-            for name, w in waivers.items() if w.path in found}
+    from engine.approvals.collect import unverifiable, waiver_approvals
+    from engine.attest.verify import trust_root_loader
+    from engine.commands.trust import verifier_trust
+    from engine.ledger.store import Ledger
+
+    try:
+        history = verifier_trust(repo, options.trust_root)
+    except GovopsError as exc:
+        return unverifiable(catalog, f"its approvals cannot be verified: {exc}")
+    return waiver_approvals(catalog, Ledger(repo), history, _authors(repo, head, base),
+                            trust_root_loader(options.trust_config), options.approvals)
 
 
 def run_check(options: CheckOptions) -> Checked:
@@ -81,8 +111,8 @@ def run_check(options: CheckOptions) -> Checked:
     checked = _evaluate(options, now)
     if options.base is None:
         return checked
-    before = _evaluate(CheckOptions(repo=options.repo, rev=options.base, engine=options.engine,
-                                    advisories=options.advisories), now)
+    before = _evaluate(dataclasses.replace(options, rev=options.base, base=None, staged=False,
+                                           new_only=False), now)
     decision = mark(checked.decision, before.decision)
     return Checked(only_new(decision) if options.new_only else decision, checked.bundle, now)
 
@@ -98,16 +128,14 @@ def _evaluate(options: CheckOptions, now: str, recorded: PolicyBundle | None = N
         head: Snapshot
         if options.staged:
             head = repo.staged(now)
-            history = "HEAD" if _has_head(repo) else None
-            base_rev = options.base or history
+            base_rev = options.base or ("HEAD" if _has_head(repo) else None)
         else:
             head = repo.snapshot(options.rev or "HEAD")
-            history = head.info.commit
             base_rev = options.base
         base = repo.snapshot(base_rev) if base_rev else None
         catalog = loader.load(head)
         diffs: list[ObjectDiff] = object_changes(loader, base, head) if base else []
-        origins = _waiver_origins(repo, catalog, history)
+        approvals = _approvals(repo, catalog, head, base, options)
         if recorded is None:
             library = Library.load()
             if options.advisories is not None:
@@ -118,9 +146,9 @@ def _evaluate(options: CheckOptions, now: str, recorded: PolicyBundle | None = N
             bundle = recorded
         backend = select_backend(options.engine)
         backend.load(bundle.modules, bundle.data)
-        document = build_input(catalog, head.info, base.info if base else None, diffs, origins,
-                               AdvisoryIndex(bundle.advisories), now)
+        document = build_input(catalog, head.info, base.info if base else None, diffs,
+                               approvals, AdvisoryIndex(bundle.advisories), now)
         changes = [ObjectChange(d.path, d.kind, d.name, d.change) for d in diffs]
         decision = decide(backend, bundle, catalog, document, head.info,
-                          base.info if base else None, changes)
+                          base.info if base else None, changes, tuple(approvals.values()))
         return Checked(decision, bundle, now)

@@ -1,10 +1,13 @@
 """`make demo`: a governed repo with a three-commit story, run through every command.
 
 Builds the repo from fixtures/acme-ml in a temporary folder (dates relative to today, so the
-waivers in it are always current), then checks a passing commit, a failing one and the waiver
-that fixes it, builds the AIBOM and its diff, signs and records the approved revision, verifies
-the ledger, composes the pull-request comment and plans the new stack. Returns all of it as one
-record; `engine.cli.demo` tells the story.
+waivers in it are always current) and bootstraps its trust root (a root key, the CI key as
+signer, Legal's key as approver). Legal approves the fixture's waiver; then it checks a passing
+commit, a failing one, the waiver that would fix it (refused until Legal, not its author,
+approves it) and the same commit once approved; builds the AIBOM and its diff, signs and records
+the approved revision, verifies the ledger, verifies it again on a fresh clone pinned only by
+the root fingerprint, composes the pull-request comment and plans the new stack. Returns all of
+it as one record; `engine.cli.demo` tells the story.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from engine.attest.keys import generate
 from engine.attest.signers import SignerOptions
 from engine.bom.build import Aibom
 from engine.bom.diff import BomDiff
+from engine.commands.approve import Approved, ApproveOptions, approve
 from engine.commands.attest import Attested, AttestOptions, run_attest
 from engine.commands.audit import LedgerVerified, run_audit_verify
 from engine.commands.bom import BomOptions, run_bom, run_bom_diff
@@ -29,6 +33,7 @@ from engine.commands.replay import Replayed, replay_all
 from engine.commands.trust import KeyRef, Signing, TrustChange, trust_init
 from engine.deploy.plan import Plan
 from engine.errors import GovopsError
+from engine.repo import clone_with_records
 from engine.repo.scripted import Step, build_history, fixture_files
 from engine.trust.document import APPROVERS, SIGNERS
 
@@ -135,7 +140,8 @@ def build_demo_repo(root: Path, now: dt.datetime, public_key: bytes | None = Non
     ])
 
 
-COMMITS = 3  # the story's commits, checked oldest first
+COMMITS = 3  # the story's commits, checked oldest first (the last before and after approval)
+LEGAL = "legal@acme.test"  # who holds the approver key; the commits are Ada's
 
 
 @dataclass(frozen=True)
@@ -158,10 +164,31 @@ class DemoRun:
     attested: Attested
     receipts: Path
     trust: TrustChange  # the trust root the demo bootstraps
+    approvals: tuple[Approved, ...]  # Legal's: the fixture's waiver, then the new one
     ledger: LedgerVerified
+    clone: ClonedCheck  # the same ledger and HEAD, verified on a fresh clone
     replayed: tuple[Replayed, ...]  # every recorded decision, made again
     pr_comment: str
     plan: Plan
+
+
+@dataclass(frozen=True)
+class ClonedCheck:
+    """What a fresh clone (no `.git/govops`) concludes, pinned by the fingerprint alone."""
+
+    path: Path
+    ledger: LedgerVerified
+    checked: Checked  # HEAD, its waiver approvals verified from the pinned root
+
+
+def _check(root: Path, rev: str, base: str | None) -> CommitChecked:
+    return CommitChecked(rev, run_check(CheckOptions(repo=root, rev=rev, base=base)))
+
+
+def _on_a_clone(root: Path, target: Path, pin: str) -> ClonedCheck:
+    clone_with_records(root, target)
+    return ClonedCheck(target, run_audit_verify(target, None, None, pin),
+                       run_check(CheckOptions(repo=target, trust_root=pin)))
 
 
 def run_demo(folder: Path, now: dt.datetime) -> DemoRun:
@@ -169,16 +196,17 @@ def run_demo(folder: Path, now: dt.datetime) -> DemoRun:
     root = folder / "acme-ml"
     key, public = generate(folder / "demo-ci")
     root_key, root_public = generate(folder / "demo-root")
-    _, legal = generate(folder / "demo-legal")
+    legal_key, legal = generate(folder / "demo-legal")
     build_demo_repo(root, now, public.read_bytes())
     trust = trust_init(Signing(root, (root_key,)), [KeyRef(root_public)], 1,
-                       {SIGNERS: ([KeyRef(public)], 1), APPROVERS: ([KeyRef(legal)], 1)},
-                       None)
-    commits = []
-    for i in range(COMMITS):
-        rev = f"HEAD~{COMMITS - 1 - i}"
-        commits.append(CommitChecked(rev, run_check(CheckOptions(
-            repo=root, rev=rev, base=f"{rev}~1" if i else None))))
+                       {SIGNERS: ([KeyRef(public)], 1),
+                        APPROVERS: ([KeyRef(legal, owner=LEGAL)], 1)}, None)
+    as_legal = SignerOptions(key=legal_key)
+    approvals = [approve(ApproveOptions(root, "llama-license-ok", as_legal, "HEAD~2"))]
+    commits = [_check(root, f"HEAD~{COMMITS - 1 - i}", f"HEAD~{COMMITS - i}" if i else None)
+               for i in range(COMMITS)]
+    approvals.append(approve(ApproveOptions(root, "gemma-license-ok", as_legal, "HEAD")))
+    commits.append(_check(root, "HEAD", "HEAD~1"))
     aibom = run_bom(BomOptions(repo=root), "HEAD")
     aibom_path = folder / "aibom.cdx.json"
     write_atomically(aibom_path, aibom.text)
@@ -188,7 +216,8 @@ def run_demo(folder: Path, now: dt.datetime) -> DemoRun:
                                         signer=SignerOptions(key=key), record=True))
     ledger = run_audit_verify(root, None, None)
     replayed = tuple(replay_all(root))
+    clone = _on_a_clone(root, folder / "fresh-clone", trust.pin)
     comment = compose(PrOptions(repo=root, base="HEAD~2", head="HEAD"))
     planned = run_plan(PlanOptions(repo=root, stack="prod-assistant"))
     return DemoRun(root, tuple(commits), aibom, aibom_path, diff, attested, receipts, trust,
-                   ledger, replayed, comment, planned)
+                   tuple(approvals), ledger, clone, replayed, comment, planned)

@@ -4,7 +4,9 @@ recorded (the library as it was, the repo's own policies, the data and advisorie
 time it recorded, and the new `decision_id` must equal the recorded one.
 
 What replay trusts: the recorded bundle, only once it adds up to the decision's policy digest
-and its repo-local modules are exactly those at the revision; everything else comes from git.
+and its repo-local modules are exactly those at the revision; everything else comes from git,
+and the waiver approvals from the ledger: exactly the approval entries the decision saw, checked
+again under the trust root as it is now (a key revoked since reaches back).
 A decision recorded against a base (`check --record --base`) marks results new or existing
 under the base's own policies, which the entry does not record: replay refuses it, saying so.
 """
@@ -83,7 +85,8 @@ def _check_local_modules(repo: GitRepo, commit: str, bundle: PolicyBundle, where
         raise Refused(f"{where}: the recorded repo policies are not those of commit {commit}")
 
 
-def replay_entry(repo_path: Path, item: StoredEntry, engine: str = "auto") -> Replayed:
+def replay_entry(repo_path: Path, item: StoredEntry, engine: str = "auto",
+                 trust_root: str | None = None, trust_config: Path | None = None) -> Replayed:
     started = time.perf_counter()
     decision, raw, bundle, evaluated_at = _recorded(item)
     where = f"decision entry #{item.entry.seq}"
@@ -94,17 +97,20 @@ def replay_entry(repo_path: Path, item: StoredEntry, engine: str = "auto") -> Re
         raise Refused(f"{where}: its decision.json and its entry name different decisions")
     repo = open_repo(repo_path)
     _check_local_modules(repo, commit, bundle, where)
-    checked = replay_check(CheckOptions(repo=repo_path, rev=commit, engine=engine), bundle,
-                           evaluated_at)
+    seen = frozenset(e for a in decision.approvals for e in a.entries)
+    checked = replay_check(CheckOptions(repo=repo_path, rev=commit, engine=engine,
+                                        trust_root=trust_root, trust_config=trust_config,
+                                        approvals=seen), bundle, evaluated_at)
     return Replayed(item.entry.seq, commit, str(raw.get("decision_id")),
                     checked.decision.decision_id, checked.decision.verdict,
                     time.perf_counter() - started)
 
 
-def replay(repo_path: Path, reference: str, engine: str = "auto") -> Replayed:
+def replay(repo_path: Path, reference: str, engine: str = "auto",
+           trust_root: str | None = None, trust_config: Path | None = None) -> Replayed:
     """ENTRY's decision made again; Refused when it cannot be, or comes out different."""
     item = Ledger(open_repo(repo_path)).find(reference)
-    done = replay_entry(repo_path, item, engine)
+    done = replay_entry(repo_path, item, engine, trust_root, trust_config)
     if not done.matches:
         raise Refused(f"decision entry #{done.seq} does not replay: commit {done.revision} "
                       f"with its recorded policies gives {done.replayed} ({done.verdict}), not "
@@ -112,11 +118,12 @@ def replay(repo_path: Path, reference: str, engine: str = "auto") -> Replayed:
     return done
 
 
-def replay_all(repo_path: Path, engine: str = "auto") -> list[Replayed]:
+def replay_all(repo_path: Path, engine: str = "auto", trust_root: str | None = None,
+               trust_config: Path | None = None) -> list[Replayed]:
     """Every decision entry made again, first to last; the first that cannot be replayed or
     comes out different is Refused."""
     out = []
     for item in Ledger(open_repo(repo_path)).entries():
         if item.entry.type == "decision":
-            out.append(replay(repo_path, str(item.entry.seq), engine))
+            out.append(replay(repo_path, str(item.entry.seq), engine, trust_root, trust_config))
     return out

@@ -7,7 +7,8 @@ guidance). Order, each step failing before anything later happens:
    apply/rollback of the stack live then, by the ledger's liveness rule) -- unknown: exit 2;
 2. re-verify the target entry and the decision and AIBOM entries it links, each under the trust
    root's signers in force when it was made (a key revoked since still vouches for what it
-   signed before) -- refused: exit 3;
+   signed before), and the waivers the decision relied on judged again from the approvals it
+   names (engine.approvals.recheck) -- refused: exit 3;
 3. re-evaluate the target commit against today's policies with today's clock and REPORT what
    now fails: shown, never hidden, never blocking;
 4. the StackSpec from the target commit's git objects (never the work tree) with the decision id
@@ -33,6 +34,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from engine.approvals.recheck import recheck_waivers
 from engine.attest.signers import SignerOptions
 from engine.attest.verify import trust_root_loader
 from engine.clock import instant, utc_now
@@ -182,8 +184,9 @@ def run_rollback(options: RollbackOptions, pulumi_command: auto.PulumiCommand | 
     item, by = resolve_target(repo, ledger, options.stack, options.to, instant(now))
     history = verifier_trust(repo, options.trust_root)
     check_anchors(ledger, history.anchors)
-    target = verify_target(ledger, item, by, options.stack,
-                           trust_root_loader(options.signer.trust_config), history.signers_at)
+    trust_config = trust_root_loader(options.signer.trust_config)
+    target = verify_target(ledger, item, by, options.stack, trust_config, history.signers_at)
+    recheck_waivers(repo, ledger, history, target.gate.decision, trust_config)
     reevaluation = reevaluate(options.repo, target.commit, now, options.engine)
     programs = options.programs or programs_dir()
     spec = spec_at(repo, options.stack, target.gate)

@@ -39,6 +39,7 @@ from engine.trust.change import (
     with_revocation,
 )
 from engine.trust.document import (
+    APPROVERS,
     ROOT_FILE,
     SIGNERS,
     TARGETS_FILE,
@@ -90,6 +91,7 @@ class KeyRef:
     key: Path | None = None
     issuer: str | None = None
     subject: str | None = None
+    owner: str | None = None  # who holds the key (an email): approvers' keys must say
 
     def grant(self, valid_from: str | None = None, valid_until: str | None = None) -> Grant:
         if self.key is not None:
@@ -97,7 +99,8 @@ class KeyRef:
                 data = self.key.read_bytes()
             except OSError as exc:
                 raise GovopsError(f"{self.key}: cannot read: {exc.strerror}") from None
-            return key_grant(load_public(data, str(self.key)), valid_from, valid_until)
+            return key_grant(load_public(data, str(self.key)), valid_from, valid_until,
+                             self.owner.strip().lower() if self.owner else None)
         if not self.issuer or not self.subject:
             raise GovopsError("name a key file, or an identity with both issuer and subject")
         return identity_grant(self.issuer, self.subject, valid_from, valid_until)
@@ -225,6 +228,9 @@ def trust_init(signing: Signing, root_keys: Sequence[KeyRef], root_threshold: in
                           "add-key, revoke or rotate")
     issued = issued or utc_now()
     until = _expiry(expires, issued)
+    for refs, _ in (roles.get(APPROVERS, ((), 1)),):
+        for ref in refs:
+            _check_owner(APPROVERS, ref)
     grants = {name: RoleGrants(name, tuple(k.grant() for k in refs), threshold)
               for name, (refs, threshold) in roles.items()}
     if from_config:
@@ -254,8 +260,21 @@ def trust_change(signing: Signing, change: Callable[[TrustVersion, StoredVersion
     return _publish(repo, signing, proposal, pin, stored)
 
 
+def _check_owner(role: str, who: KeyRef) -> None:
+    """An approver's key names its holder: without one, its approvals could not be told apart
+    from its holder approving their own waiver."""
+    if role == APPROVERS and who.key is not None and not (who.owner or "").strip():
+        raise GovopsError(f"{who.key}: an approver's key must name its owner (an email, "
+                          "--owner / --approver-owner), so that no one approves a waiver they "
+                          "wrote")
+    if who.owner is not None and "@" not in who.owner:
+        raise GovopsError(f"owner {who.owner!r} is not an email")
+
+
 def add_key(role: str, who: KeyRef, valid_from: str | None, valid_until: str | None,
             threshold: int | None) -> Callable[[TrustVersion, StoredVersion], Proposal]:
+    _check_owner(role, who)
+
     def change(current: TrustVersion, stored: StoredVersion) -> Proposal:
         issued = utc_now()
         # A key granted now counts from now, not for what was signed before it was trusted.

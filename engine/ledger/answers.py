@@ -29,6 +29,7 @@ class EntrySummary(NamedTuple):
     verdict: str | None
     decision_id: str | None
     serial_number: str | None
+    waiver: str | None  # the waiver an approval approves
     signer: str | None  # as the entry's bundle declares it (key hint or certificate identity)
     links: tuple[Link, ...]
     trust_version: int | None = None  # the trust version in force then, when a root is pinned

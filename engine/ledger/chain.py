@@ -24,7 +24,7 @@ from engine.attest.trust import TrustPolicy
 from engine.attest.verify import Expectation, stamped_time, verify_receipt
 from engine.clock import instant
 from engine.errors import GovopsError, Refused
-from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, StoredEntry, sha256
+from engine.ledger.entry import APPROVAL, ENTRY_FILE, ENTRY_RECEIPT, StoredEntry, sha256
 from engine.ledger.store import Ledger, LedgerError, stored
 from engine.ledger.verdict import require_passing
 from engine.trust.history import Anchor
@@ -144,17 +144,24 @@ def _run_checks(item: StoredEntry, entry_checks: Sequence[EntryCheck]) -> None:
         raise _Bad(str(exc)) from None
 
 
-def _check_entry(item: StoredEntry, trust_at: TrustAt, trust_config: Callable[[], Any],
-                 signatures: bool) -> int:
-    """The entry's files against its digests, and (when asked) every signature in it."""
+def _nobody(moment: str) -> TrustPolicy:
+    return TrustPolicy((), (), "the approvers (not given to this check)")
+
+
+def _check_entry(item: StoredEntry, trust_at: TrustAt, approvers_at: TrustAt,
+                 trust_config: Callable[[], Any], signatures: bool) -> int:
+    """The entry's files against its digests, and (when asked) every signature in it: an
+    approval is signed by an approver (its signature is the approval), every other entry by a
+    signer."""
     try:
         check_digests(item)
     except Refused as exc:
         raise _Bad(str(exc)) from None
     if not signatures:
         return 0
+    signers = approvers_at if item.entry.type == APPROVAL else trust_at
     try:
-        return check_receipts(item, item.entry.revision, trust_at, trust_config)
+        return check_receipts(item, item.entry.revision, signers, trust_config)
     except Refused as exc:
         raise _Bad(f"signature refused: {exc}") from None
 
@@ -199,10 +206,11 @@ def check_anchors(ledger: Ledger, anchors: Sequence[Anchor]) -> None:
 
 def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], Any],
                  from_seq: int = 1, *, entry_checks: Sequence[EntryCheck],
-                 anchors: Sequence[Anchor] = ()) -> ChainReport:
+                 anchors: Sequence[Anchor] = (), approvers_at: TrustAt = _nobody
+                 ) -> ChainReport:
     """Check the whole chain (signatures from `from_seq` on, each under the trust in force at
-    its entry's time, and every entry the trust root vouched for in `anchors`); on success the
-    checkpoint moves to the tip."""
+    its entry's time: `approvers_at` for approvals, `trust_at` for the rest; and every entry
+    the trust root vouched for in `anchors`); on success the checkpoint moves to the tip."""
     try:
         records = list(ledger.records())
     except GovopsError as exc:  # an object of the chain is missing or is not a commit
@@ -236,7 +244,8 @@ def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], A
             _check_order(item, previous)
             _check_links(item, by_hash, verdicts)
             _run_checks(item, entry_checks)
-            signatures += _check_entry(item, trust_at, trust_config, seq >= from_seq)
+            signatures += _check_entry(item, trust_at, approvers_at, trust_config,
+                                       seq >= from_seq)
             vouched = anchor_problem(item, anchors)
             if vouched is not None:
                 raise _Bad(vouched)

@@ -16,7 +16,8 @@ import rfc8785
 
 ENTRY_FILE = "entry.json"
 ENTRY_RECEIPT = "entry.sigstore.json"
-TYPES = ("decision", "aibom", "apply", "rollback", "verify", "waiver")
+TYPES = ("decision", "aibom", "apply", "rollback", "verify", "waiver", "approval")
+APPROVAL = "approval"  # signed by an approver, not a signer: the signature is the approval
 DEPLOYING = ("apply", "rollback")  # the entries that change what runs on a stack
 
 

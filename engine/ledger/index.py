@@ -48,20 +48,21 @@ from engine.attest.files import AIBOM_FILE, DECISION_FILE
 from engine.clock import epoch
 from engine.errors import GovopsError
 from engine.ledger.answers import EntrySummary
-from engine.ledger.entry import DEPLOYING, ENTRY_RECEIPT, StoredEntry, sha256
+from engine.ledger.entry import APPROVAL, DEPLOYING, ENTRY_RECEIPT, StoredEntry, sha256
 from engine.ledger.store import Ledger, LedgerError, stored
 from engine.policy.decision import Decision
 from engine.repo import GitRepo
 from engine.workdir import WorkDir
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 
 _TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE entries (
     seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, commit_id TEXT NOT NULL, type TEXT NOT NULL,
     time TEXT NOT NULL, epoch INTEGER NOT NULL, actor TEXT NOT NULL, revision TEXT,
-    stack TEXT, verdict TEXT, decision_id TEXT, serial TEXT, signer TEXT, links TEXT NOT NULL,
+    stack TEXT, verdict TEXT, decision_id TEXT, serial TEXT, waiver TEXT, signer TEXT,
+    links TEXT NOT NULL,
     decision_seq INTEGER, aibom_seq INTEGER);
 CREATE TABLE live (
     seq INTEGER PRIMARY KEY, stack TEXT NOT NULL, start TEXT NOT NULL,
@@ -422,10 +423,11 @@ class LedgerIndex:
                      sorted(entry.links.items())}
             details = entry.details
             self.db.execute(
-                "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (entry.seq, item.hash, item.commit, entry.type, entry.time, epoch(entry.time),
                  entry.actor, entry.revision, entry.stack, _text(details.get("verdict")),
                  _text(details.get("decisionId")), _text(details.get("serialNumber")),
+                 _text(details.get("waiver")) if entry.type == APPROVAL else None,
                  _signer(item), json.dumps(links, sort_keys=True),
                  seq_of(entry.links.get("decision")),
                  seq_of(entry.links.get("aibom"))))

@@ -70,7 +70,8 @@ class Columns:
 
 # In the order of the fields of EntrySummary and DeployedItem, which rows are read into.
 _ENTRY = Columns(("e.seq", "e.hash", "e.commit_id", "e.type", "e.time", "e.actor", "e.revision",
-                  "e.stack", "e.verdict", "e.decision_id", "e.serial", "e.signer", "e.links"))
+                  "e.stack", "e.verdict", "e.decision_id", "e.serial", "e.waiver", "e.signer",
+                  "e.links"))
 _ITEM = Columns(("i.kind", "i.name", "i.version", "i.digest", "i.purl", "i.environment"))
 _LIVE = Columns(("l.stack", "l.start", "l.until"))
 _DEPLOYMENT = _ENTRY + _LIVE

@@ -15,7 +15,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,11 +96,26 @@ class Ledger:
         """Every entry, first to last (raises LedgerError on an unreadable one)."""
         return [stored(r) for r in reversed(list(self.records()))]
 
+    def entries_of(self, kind: str) -> list[StoredEntry]:
+        """The entries of one type, first to last, reading only their records. The commit
+        message picks them; the entry read back must then say the same, so a message can hide
+        an entry from this reader but never pass one off as another type."""
+        found = []
+        for commit, message in self._store.messages():
+            if message.rstrip("\n").endswith(f": {kind}"):
+                item = self.read(commit)
+                if item.entry.type == kind:
+                    found.append(item)
+        return found[::-1]
+
     def find(self, reference: str) -> StoredEntry:
         """The entry ENTRY names (engine.ledger.reference); QueryError when none or several."""
         return pick(self.entries(), reference)
 
-    def append(self, draft: Draft, signer: Signer, actor: str, now: str) -> StoredEntry:
+    def append(self, draft: Draft, signer: Signer, actor: str, now: str,
+               vet: Callable[[StoredEntry], None] | None = None) -> StoredEntry:
+        """Append `draft`, signed; `vet` sees the entry exactly as it will be stored, before
+        the ref moves, and may refuse it (raise): then nothing is written."""
         for attempt in range(_ATTEMPTS):
             tip_commit = self._store.tip()
             tip = self.read(tip_commit) if tip_commit else None
@@ -116,6 +131,8 @@ class Ledger:
                 st.LEDGER_ENTRY, entry.as_json(), self.repository, entry.revision,
                 [st.Covered(ENTRY_FILE, data)])))
             files = {**draft.files, ENTRY_FILE: data, ENTRY_RECEIPT: receipt.encode()}
+            if vet is not None:
+                vet(StoredEntry(entry, sha256(data), "-" * 40, files))
             message = f"govops ledger #{entry.seq}: {entry.type}"
             try:
                 commit = self._store.append(files, tip_commit, message, epoch(entry.time))

@@ -1,9 +1,9 @@
 """Differential results: which failures a change introduces, and which it inherits.
 
 A result is `existing` when the base revision's own decision (its catalog under its policies)
-has a result with the same fingerprint (policy, object, field, package), else `new`. Lines and
-messages are left out of the match on purpose: an edit above a failing field moves its line,
-and a quota that is still too small may change its numbers, without the failure being new.
+has a result with the same fingerprint (policy, object, field, package, advisory), else `new`.
+Lines and messages are left out of the match on purpose: an edit above a failing field moves its
+line, and a quota that is still too small may change its numbers, without the failure being new.
 A change that adds or tightens a policy does introduce the failures it finds: they are `new`.
 """
 
@@ -12,11 +12,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Set
 
-from engine.policy.decision import Decision, Result, WaivedResult
+from engine.policy.decision import Decision, Fingerprint, Result, WaivedResult
 
 
-def _marked(result: Result, before: Set[tuple[str, str, str, str | None, str | None]],
-            ) -> Result:
+def _marked(result: Result, before: Set[Fingerprint]) -> Result:
     return dataclasses.replace(result,
                                status="existing" if result.fingerprint in before else "new")
 

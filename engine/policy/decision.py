@@ -16,11 +16,13 @@ from typing import Any, Literal, NamedTuple
 
 import rfc8785
 
+from engine.policy.waivers import WaiverApproval
 from engine.repo.snapshot import RevisionInfo
 
 Severity = Literal["deny", "warn"]
 Verdict = Literal["pass", "fail"]
 Status = Literal["new", "existing"]
+Fingerprint = tuple[str, str, str, str | None, str | None, str | None]
 
 
 @dataclass(frozen=True, order=True)
@@ -35,13 +37,14 @@ class Result:
     field: str | None = None
     package: str | None = None
     status: Status | None = None  # with --base: new, or existing (failing at the base too)
+    advisory: str | None = None  # the advisory an ENV-003 result is about
 
     @property
-    def fingerprint(self) -> tuple[str, str, str, str | None, str | None]:
+    def fingerprint(self) -> Fingerprint:
         """What makes two results the same failure across revisions: the policy, the object,
-        the field and the package; not the line (edits above move it) nor the message (its
-        numbers may change while the failure stays)."""
-        return (self.id, self.kind, self.name, self.field, self.package)
+        the field, the package and the advisory; not the line (edits above move it) nor the
+        message (its numbers may change while the failure stays)."""
+        return (self.id, self.kind, self.name, self.field, self.package, self.advisory)
 
     @classmethod
     def from_json(cls, raw: Any) -> Result:
@@ -54,7 +57,8 @@ class Result:
                          severity=_severity(raw["severity"]), msg=_text(raw["msg"]),
                          field=_optional_text(raw.get("field")),
                          package=_optional_text(raw.get("package")),
-                         status=_status(raw.get("status")))
+                         status=_status(raw.get("status")),
+                         advisory=_optional_text(raw.get("advisory")))
         except KeyError as exc:
             raise ValueError(f"a result lacks {exc.args[0]!r}") from None
         return result
@@ -66,6 +70,8 @@ class Result:
         }
         if self.package is not None:
             out["package"] = self.package
+        if self.advisory is not None:
+            out["advisory"] = self.advisory
         if self.status is not None:
             out["status"] = self.status
         return out
@@ -183,6 +189,7 @@ class Decision:
     waived: tuple[WaivedResult, ...]
     changes: tuple[ObjectChange, ...]
     objects: int
+    approvals: tuple[WaiverApproval, ...] = ()  # of every waiver in the revision, verified
 
     @property
     def verdict(self) -> Verdict:
@@ -194,6 +201,16 @@ class Decision:
         new = sum(1 for r in self.results if r.status == "new")
         existing = sum(1 for r in self.results if r.status == "existing")
         return Counts(denied, len(self.results) - denied, len(self.waived), new, existing)
+
+    def approval_of(self, waiver: str) -> WaiverApproval | None:
+        return next((a for a in self.approvals if a.waiver == waiver), None)
+
+    def approved_by(self, waiver: str) -> str:
+        """Who approved `waiver`, verified, in words ("" when the decision does not say)."""
+        approval = self.approval_of(waiver)
+        if approval is None or not approval.approvers:
+            return ""
+        return ", ".join(approval.approvers)
 
     @property
     def failing_policies(self) -> tuple[str, ...]:
@@ -219,6 +236,7 @@ class Decision:
                 waived=tuple(WaivedResult.from_json(w) for w in _list(raw, "waived")),
                 changes=tuple(ObjectChange.from_json(c) for c in _list(raw, "changes")),
                 objects=_integer(raw.get("objects", 0)),
+                approvals=tuple(WaiverApproval.from_json(a) for a in _list(raw, "approvals")),
             )
         except (TypeError, AttributeError) as exc:
             raise ValueError(f"not a decision: {exc}") from None
@@ -234,6 +252,8 @@ class Decision:
             "waived": [w.as_json() for w in self.waived],
             "verdict": self.verdict,
         }
+        if self.approvals:  # who approved the waivers is part of what was decided
+            decided["approvals"] = [a.as_json() for a in self.approvals]
         return "sha256:" + hashlib.sha256(rfc8785.dumps(decided)).hexdigest()
 
     def as_json(self) -> dict[str, Any]:
@@ -250,4 +270,5 @@ class Decision:
             "results": [r.as_json() for r in self.results],
             "waived": [w.as_json() for w in self.waived],
             "changes": [c.as_json() for c in self.changes],
+            **({"approvals": [a.as_json() for a in self.approvals]} if self.approvals else {}),
         }

@@ -16,6 +16,7 @@ from engine.policy.backends import RegoBackend
 from engine.policy.decision import Decision, ObjectChange, Result, WaivedResult
 from engine.policy.input import input_digest
 from engine.policy.library import PolicyBundle
+from engine.policy.waivers import Scope, WaiverApproval, advisory_names
 from engine.repo import RevisionInfo
 
 POLICY_ROOT = "govops.policies"
@@ -61,28 +62,36 @@ def _result(catalog: Catalog, severity: str, package: str, raw: Any) -> Result:
                           f"id, msg, kind and name; got {raw!r}")
     field = raw.get("field")
     pkg = raw.get("package")
+    advisory = raw.get("advisory")
     file, line = _locate(catalog, raw)
     return Result(
         file=file, line=line, id=raw["id"], kind=raw["kind"], name=raw["name"],
         severity="deny" if severity == "deny" else "warn", msg=raw["msg"],
         field=field if isinstance(field, str) else None,
         package=pkg if isinstance(pkg, str) else None,
+        advisory=advisory if isinstance(advisory, str) else None,
     )
 
 
-def _applicable_waivers(catalog: Catalog, results: Sequence[Result]) -> dict[tuple[str, str, str],
-                                                                            str]:
-    """(policy, kind, name) -> waiver name, for waivers WVR-001 has nothing against."""
+def _applicable_waivers(catalog: Catalog, results: Sequence[Result]) -> list[tuple[str, Scope]]:
+    """(waiver name, scope) of the waivers WVR-001 denies nothing about (so approved, with a
+    reason, not expired), by name."""
     refused = {r.name for r in results
                if r.id == WAIVER_POLICY and r.kind == "Waiver" and r.severity == "deny"}
-    table: dict[tuple[str, str, str], str] = {}
-    for name, waiver in sorted(catalog.objects.get("Waiver", {}).items()):
-        if name in refused:
-            continue
-        spec = waiver.doc["spec"]
-        key = (spec["policy"], spec["target"]["kind"], spec["target"]["name"])
-        table.setdefault(key, name)
-    return table
+    return [(name, Scope.of(waiver.doc["spec"]))
+            for name, waiver in sorted(catalog.objects.get("Waiver", {}).items())
+            if name not in refused]
+
+
+def _waives_nothing(catalog: Catalog, name: str, scope: Scope) -> Result:
+    """A warning about an approved waiver that covers no result: its target was fixed,
+    renamed or mistyped, and a waiver left lying around waives the next failure silently."""
+    waiver = catalog.objects["Waiver"][name]
+    return Result(
+        file=waiver.path, line=waiver.line_of("spec.target"), id=WAIVER_POLICY, kind="Waiver",
+        name=name, severity="warn", field="spec.target",
+        msg=f"Waiver {name} waives nothing: no {scope.describe()} result is failing. Remove "
+            "it, or correct its target.")
 
 
 def decide(
@@ -93,19 +102,25 @@ def decide(
     revision: RevisionInfo,
     base: RevisionInfo | None,
     changes: Sequence[ObjectChange],
+    approvals: Sequence[WaiverApproval] = (),
 ) -> Decision:
     tree = backend.evaluate(POLICY_ROOT, document)
     results = sorted({_result(catalog, sev, pkg, raw)
                       for sev, pkg, raw in _raw_results(tree or {}, POLICY_ROOT)})
     waivers = _applicable_waivers(catalog, results)
+    names = advisory_names(bundle.advisories)
     kept: list[Result] = []
     waived: list[WaivedResult] = []
+    used: set[str] = set()
     for result in results:
-        waiver = waivers.get((result.id, result.kind, result.name))
+        waiver = next((name for name, scope in waivers if scope.covers(result, names)), None)
         if waiver is not None and result.id != WAIVER_POLICY:
             waived.append(WaivedResult(result, waiver))
+            used.add(waiver)
         else:
             kept.append(result)
+    kept += [_waives_nothing(catalog, name, scope) for name, scope in waivers
+             if name not in used]
     return Decision(
         revision=revision,
         base=base,
@@ -113,8 +128,9 @@ def decide(
         engine_version=backend.version(),
         policy_digest=bundle.digest,
         input_digest=input_digest(document, catalog),
-        results=tuple(kept),
+        results=tuple(sorted(kept)),
         waived=tuple(sorted(waived)),
         changes=tuple(changes),
         objects=catalog.count(),
+        approvals=tuple(sorted(approvals, key=lambda a: a.waiver)),
     )

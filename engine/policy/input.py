@@ -10,7 +10,6 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from engine.advisories.match import AdvisoryIndex
@@ -18,6 +17,7 @@ from engine.catalog import Catalog
 from engine.catalog.cache import PARSER_VERSION
 from engine.catalog.changes import ObjectDiff
 from engine.catalog.schema import OBJECT_KINDS
+from engine.policy.waivers import WaiverApproval
 from engine.repo import RevisionInfo
 
 _EPOCH = dt.date(1970, 1, 1)
@@ -28,12 +28,15 @@ def epoch_day(text: str) -> int:
     return (dt.date.fromisoformat(text[:10]) - _EPOCH).days
 
 
-@dataclass(frozen=True)
-class WaiverOrigin:
-    """Where a waiver came from: the commit that added its file, or None if only staged."""
-
-    added: str
-    commit: str | None
+def approval_facts(approval: WaiverApproval) -> dict[str, Any]:
+    """What WVR-001 reads about a waiver's approval (the engine verified the signatures)."""
+    return {
+        "approved": approval.approved, "approvedBy": list(approval.approvers),
+        "needed": approval.needed, "approvedAt": approval.approved_at,
+        "approvedDay": epoch_day(approval.approved_at) if approval.approved_at else None,
+        "refused": list(approval.refused), "trustRoot": approval.trust_root,
+        "problem": approval.problem,
+    }
 
 
 def build_input(
@@ -41,7 +44,7 @@ def build_input(
     revision: RevisionInfo,
     base: RevisionInfo | None,
     changes: Sequence[ObjectDiff],
-    origins: Mapping[str, WaiverOrigin],
+    approvals: Mapping[str, WaiverApproval],
     advisories: AdvisoryIndex,
     now: str,
 ) -> dict[str, Any]:
@@ -64,14 +67,10 @@ def build_input(
         }
     waivers: dict[str, Any] = {}
     for name, waiver in catalog.objects.get("Waiver", {}).items():
-        origin = origins.get(name, WaiverOrigin(now, None))
         expires = waiver.doc["spec"].get("expires")
-        waivers[name] = {
-            "added": origin.added,
-            "addedDay": epoch_day(origin.added),
-            "commit": origin.commit,
-            "expiresDay": epoch_day(expires) if isinstance(expires, str) else None,
-        }
+        waivers[name] = {"expiresDay": epoch_day(expires) if isinstance(expires, str) else None}
+        if name in approvals:
+            waivers[name]["approval"] = approval_facts(approvals[name])
     return {
         "revision": revision.as_input(),
         "base": base.as_input() if base else None,

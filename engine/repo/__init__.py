@@ -5,7 +5,8 @@ same revision gives the same answer on every machine. Only `staged()` reads the 
 pre-commit hook.
 """
 
-from engine.repo.git import GitRepo, open_repo
+from engine.repo.git import GitRepo, clone_with_records, open_repo
 from engine.repo.snapshot import FileEntry, PathChange, RevisionInfo, Snapshot
 
-__all__ = ["FileEntry", "GitRepo", "PathChange", "RevisionInfo", "Snapshot", "open_repo"]
+__all__ = ["FileEntry", "GitRepo", "PathChange", "RevisionInfo", "Snapshot", "clone_with_records",
+           "open_repo"]

@@ -29,16 +29,38 @@ def open_repo(path: str | Path) -> GitRepo:
     return GitRepo(pygit2.Repository(found))
 
 
+def clone_with_records(source: Path, target: Path) -> GitRepo:
+    """Clone `source` to `target` with its govops refs (the trust root and the ledger), which
+    a plain `git clone` leaves behind: git fetch origin '+refs/govops/*:refs/govops/*'. The
+    clone has no `.git/govops`: no pin, no checkpoint, no cache, as on a fresh CI runner."""
+    try:
+        cloned = pygit2.clone_repository(str(source), str(target))
+        cloned.remotes["origin"].fetch(["+refs/govops/*:refs/govops/*"])
+    except (pygit2.GitError, ValueError) as exc:
+        raise RevisionError(f"cannot clone {source} to {target}: {exc}") from None
+    return GitRepo(cloned)
+
+
+def _blob_at(commit: pygit2.Commit | None, path: str) -> pygit2.Oid | None:
+    if commit is None:
+        return None
+    try:
+        return commit.tree[path].id
+    except KeyError:
+        return None
+
+
 def _rfc3339(seconds: int) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
-class AddedBy:
-    """The first commit on the first-parent chain whose tree holds a file."""
+class WrittenBy:
+    """Who wrote a file as it stands: the people (author and committer emails, lowercase) of
+    every commit that changed its content, back to the one that created it."""
 
-    commit: str | None
-    time: str
+    people: frozenset[str]
+    commits: tuple[str, ...]  # newest first
 
 
 class GitRepo:
@@ -76,6 +98,13 @@ class GitRepo:
         except (KeyError, pygit2.GitError):
             return None
         return f"{sig.name} <{sig.email}>"
+
+    def user_email(self) -> str | None:
+        """git's user.email, lowercase (who is about to commit), when configured."""
+        try:
+            return str(self._repo.default_signature.email).lower() or None
+        except (KeyError, pygit2.GitError):
+            return None
 
     def records(self, ref: str) -> RecordStore:
         """The chain of records on `ref` (the ledger's storage)."""
@@ -138,23 +167,41 @@ class GitRepo:
     def blob_size(self, oid: str) -> int:
         return cast(pygit2.Blob, self._repo[oid]).size
 
-    def added_by(self, rev: str, paths: list[str]) -> dict[str, AddedBy]:
-        """When each path first appeared on the first-parent chain ending at `rev`.
+    def written_by(self, rev: str, path: str) -> WrittenBy:
+        """Who wrote `path` as it is at `rev`, walking the first-parent chain.
 
-        First-parent keeps the answer linear and cheap: a waiver merged from a side branch counts
-        from the merge, the moment it started to apply on this line of history.
+        A commit counts when it changed the file's blob. Renames are followed (git's own rename
+        detection, which also finds a file moved and edited in one commit), so `git mv` neither
+        hides the people who wrote a waiver nor makes the mover one of them.
         """
-        pending = set(paths)
-        found: dict[str, AddedBy] = {}
+        people: set[str] = set()
+        commits: list[str] = []
         commit: pygit2.Commit | None = self.resolve(rev)
-        while commit is not None and pending:
-            tree = commit.tree
-            for path in list(pending):
-                try:
-                    tree[path]
-                except KeyError:
-                    pending.discard(path)
-                    continue
-                found[path] = AddedBy(str(commit.id), _rfc3339(commit.commit_time))
-            commit = commit.parents[0] if commit.parents else None
-        return found
+        while commit is not None:
+            try:
+                blob = commit.tree[path].id
+            except KeyError:
+                break
+            parent = commit.parents[0] if commit.parents else None
+            before = _blob_at(parent, path)
+            origin = path if before is not None else self._renamed_from(parent, commit, path)
+            if origin != path:
+                before = _blob_at(parent, origin) if origin is not None else None
+            if before != blob:
+                people |= {commit.author.email.lower(), commit.committer.email.lower()}
+                commits.append(str(commit.id))
+            if origin is None:
+                break
+            path, commit = origin, parent
+        return WrittenBy(frozenset(people), tuple(commits))
+
+    def _renamed_from(self, parent: pygit2.Commit | None, commit: pygit2.Commit,
+                      path: str) -> str | None:
+        if parent is None:
+            return None
+        diff = parent.tree.diff_to_tree(commit.tree)
+        diff.find_similar()
+        for delta in diff.deltas:
+            if delta.status == pygit2.GIT_DELTA_RENAMED and delta.new_file.path == path:
+                return str(delta.old_file.path)
+        return None

@@ -75,6 +75,20 @@ class RecordStore:
         return Record(commit, tuple(str(p) for p in obj.parent_ids), files, obj.message,
                       tuple(others))
 
+    def messages(self) -> Iterator[tuple[str, str]]:
+        """(commit, message) of every record from the tip back by first parent, without
+        reading their trees: a reader looking for a few records skips the rest cheaply."""
+        commit = self.tip()
+        while commit is not None:
+            try:
+                obj = self._repo[commit]
+            except (KeyError, ValueError):
+                raise GovopsError(f"{self.ref}: object {commit} is missing") from None
+            if not isinstance(obj, pygit2.Commit):
+                raise GovopsError(f"{self.ref}: {commit} is not a commit")
+            yield commit, obj.message
+            commit = str(obj.parent_ids[0]) if obj.parent_ids else None
+
     def append(self, files: Mapping[str, bytes], parent: str | None, message: str,
                seconds: int) -> str:
         """Write the record and move the ref to it iff the ref still points at `parent`."""

@@ -27,6 +27,8 @@ class Step:
     delete: Sequence[str] = ()
     symlinks: Mapping[str, str] = field(default_factory=dict)
     time: str | None = None
+    author: tuple[str, str] = AUTHOR  # name, email (also the committer)
+    renames: Mapping[str, str] = field(default_factory=dict)  # old path -> new (`git mv`)
 
 
 def fixture_files(folder: Path) -> dict[str, bytes]:
@@ -62,9 +64,10 @@ def stage(repo: pygit2.Repository, write: Mapping[str, str | bytes] = {},
     index.write()
 
 
-def commit(repo: pygit2.Repository, message: str, when: str) -> str:
+def commit(repo: pygit2.Repository, message: str, when: str,
+           author: tuple[str, str] = AUTHOR) -> str:
     seconds = _seconds(when)
-    sig = pygit2.Signature(AUTHOR[0], AUTHOR[1], seconds, 0)
+    sig = pygit2.Signature(author[0], author[1], seconds, 0)
     tree = repo.index.write_tree()
     parents = [] if repo.head_is_unborn else [repo.head.target]
     return str(repo.create_commit("HEAD", sig, sig, message, tree, parents))
@@ -77,8 +80,9 @@ def build_history(path: Path, steps: Sequence[Step], start: str = START) -> pygi
     repo.config["user.email"] = AUTHOR[1]
     moment = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
     for step in steps:
-        stage(repo, step.write, step.delete, step.symlinks)
+        moved = {new: (Path(repo.workdir) / old).read_bytes() for old, new in step.renames.items()}
+        stage(repo, {**moved, **step.write}, [*step.delete, *step.renames], step.symlinks)
         when = step.time or moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-        commit(repo, step.message, when)
+        commit(repo, step.message, when, step.author)
         moment = dt.datetime.fromisoformat(when.replace("Z", "+00:00")) + dt.timedelta(hours=1)
     return repo

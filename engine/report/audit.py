@@ -9,7 +9,8 @@ these will change meaning:
 
 - entry (in every answer): `seq`, `hash` (sha256:...), `commit` (ledger commit), `type`,
   `time` (RFC 3339 UTC), `actor`, `revision` (the governed commit, or null), `stack`,
-  `verdict`, `decision_id`, `serial_number` (null when not that type), `links`
+  `verdict`, `decision_id`, `serial_number`, `waiver` (an approval's; null when not that
+  type), `links`
   {role: {`hash`, `seq` (null: not in this ledger)}}.
 - item (what a deployment deployed): `kind` (model, dataset, environment, package, image,
   driver), `name`, `version` (a model's revision, a package's version, an image's digest),
@@ -59,7 +60,8 @@ def entry_json(entry: EntrySummary) -> dict[str, Any]:
     return {"seq": entry.seq, "hash": entry.hash, "commit": entry.commit, "type": entry.type,
             "time": entry.time, "actor": entry.actor, "revision": entry.revision,
             "stack": entry.stack, "verdict": entry.verdict, "decision_id": entry.decision_id,
-            "serial_number": entry.serial_number, "signer": entry.signer,
+            "serial_number": entry.serial_number, "waiver": entry.waiver,
+            "signer": entry.signer,
             "trust_version": entry.trust_version,
             "links": {link.role: {"hash": link.hash, "seq": link.seq} for link in entry.links}}
 
@@ -138,6 +140,8 @@ def _about(entry: EntrySummary) -> str:
         return f"verdict {entry.verdict}, decision {_short(entry.decision_id, 16)}"
     if entry.type == "aibom":
         return f"AIBOM {entry.serial_number}"
+    if entry.type == "approval":
+        return f"approves waiver {entry.waiver}"
     ordered = sorted(entry.links, key=lambda link: (link.role != "decision", link.role))
     links = ", ".join(f"{link.role} #{link.seq}" if link.seq is not None
                       else f"{link.role} {_short(link.hash)} (not in this ledger)"

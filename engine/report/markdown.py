@@ -58,14 +58,32 @@ def results_table(results: Sequence[Result], with_status: bool) -> list[str]:
 
 
 def waivers_table(decision: Decision, with_status: bool) -> list[str]:
-    head = ["Waiver", *(["Status"] if with_status else []), "Policy", "Object", "Where",
-            "Message"]
+    head = ["Waiver", "Approved by", *(["Status"] if with_status else []), "Policy", "Object",
+            "Where", "Message"]
     lines = ["### Waivers used", "", _row(head), _row(["---"] * len(head))]
     for w in sorted(decision.waived, key=lambda w: (w.waiver, _order(w.result))):
         status = [w.result.status or ""] if with_status else []
-        lines.append(_row([cell(w.waiver), *status, cell(w.result.id), _object(w.result),
-                           _where(w.result), cell(w.result.msg)]))
+        lines.append(_row([cell(w.waiver), cell(decision.approved_by(w.waiver)), *status,
+                           cell(w.result.id), _object(w.result), _where(w.result),
+                           cell(w.result.msg)]))
     return lines
+
+
+def pending_approvals(decision: Decision) -> list[str]:
+    """The waivers still waiting for approvals: how many they have, how many they need, and
+    why any did not count ([] when none is waiting)."""
+    waiting = [a for a in decision.approvals if not a.approved]
+    if not waiting:
+        return []
+    lines = ["### Waiver approvals pending", "",
+             _row(["Waiver", "Approvals", "Approved by", "Not counted"]),
+             _row(["---"] * 4)]
+    for a in waiting:
+        have = a.problem or f"{len(a.approvers)} of {a.needed}"
+        lines.append(_row([cell(a.waiver), cell(have), cell(", ".join(a.approvers) or "-"),
+                           cell("; ".join(a.refused) or "-")]))
+    return [*lines, "", "An approver who did not write a waiver approves it with "
+            "`govops approve WAIVER --key KEY` (or `--keyless`)."]
 
 
 def fixes(results: Sequence[Result], metadata: Mapping[str, PolicyMeta]) -> list[str]:
@@ -102,4 +120,6 @@ def render_markdown(decision: Decision, metadata: Mapping[str, PolicyMeta], colo
         lines += ["No policy failures.", ""]
     if decision.waived:
         lines += [*waivers_table(decision, with_status), ""]
+    pending = pending_approvals(decision)
+    lines += [*pending, ""] if pending else []
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -2,9 +2,10 @@
 
 It says what a reviewer must know about the change, in this order: the verdict of the head
 revision, the failures the change introduces (not those it inherits), the waivers it relies
-on, the AIBOM diff, and the plan changes of every stack it touches. GitHub refuses comments
-over 65,536 characters; the comment is cut line by line at the end (never inside a <details>
-block) and says so, with the command that prints everything.
+on (with who approved them) and the approvals still pending, the AIBOM diff, and the plan
+changes of every stack it touches. GitHub refuses comments over 65,536 characters; the comment
+is cut line by line at the end (never inside a <details> block) and says so, with the command
+that prints everything.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from engine.deploy.changes import StackChanges
 from engine.policy.decision import Decision
 from engine.policy.metadata import PolicyMeta
 from engine.report import bom_diff
-from engine.report.markdown import cell, fixes, results_table, waivers_table
+from engine.report.markdown import (
+    cell,
+    fixes,
+    pending_approvals,
+    results_table,
+    waivers_table,
+)
 
 MARKER = "<!-- govops:pr-comment -->"
 LIMIT = 65_536
@@ -54,9 +61,9 @@ def _failures(decision: Decision, metadata: Mapping[str, PolicyMeta]) -> list[Se
 
 
 def _waivers(decision: Decision) -> list[Section]:
-    if not decision.waived:
-        return []
-    return [Section((*waivers_table(decision, with_status=True), ""))]
+    out = [Section((*waivers_table(decision, with_status=True), ""))] if decision.waived else []
+    pending = pending_approvals(decision)
+    return [*out, Section((*pending, ""))] if pending else out
 
 
 def _stacks(stacks: Sequence[StackChanges]) -> list[Section]:

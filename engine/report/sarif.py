@@ -57,7 +57,11 @@ def rule_level(severity: str) -> str:
 
 
 def fingerprint(result: Result) -> str:
-    return hashlib.sha256(rfc8785.dumps(list(result.fingerprint))).hexdigest()
+    """Results without an advisory keep the fingerprint they had before results named one."""
+    parts = list(result.fingerprint)
+    if parts[-1] is None:
+        parts.pop()
+    return hashlib.sha256(rfc8785.dumps(parts)).hexdigest()
 
 
 def artifact_uri(path: str) -> str:

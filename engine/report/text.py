@@ -36,13 +36,18 @@ def _table(title: str, rows: list[tuple[Result, str, str]],
     return table
 
 
+def _waiver(decision: Decision, waiver: str) -> str:
+    who = decision.approved_by(waiver)
+    return f"{waiver}, approved by {who}" if who else waiver
+
+
 def render_text(decision: Decision, metadata: Mapping[str, PolicyMeta], color: bool) -> str:
     buffer = io.StringIO()
     width = max(80, shutil.get_terminal_size((120, 24)).columns)
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width,
                       highlight=False)
     rows: list[tuple[Result, str, str]] = [(r, r.severity, "") for r in decision.results]
-    rows += [(w.result, "waived", w.waiver) for w in decision.waived]
+    rows += [(w.result, "waived", _waiver(decision, w.waiver)) for w in decision.waived]
     rows.sort(key=lambda row: (row[0].kind, row[0].name, row[0].file, row[0].line, row[0].id))
     for (kind, name), group in groupby(rows, key=lambda row: (row[0].kind, row[0].name)):
         console.print(_table(f"{kind} {name}", list(group), metadata))

@@ -10,7 +10,9 @@ and name the root keys as well, so no key outside the root role can sign anythin
 
 Every key carries its validity (`x-govops-valid-from`, `x-govops-valid-until`, RFC 3339, in the
 key's own fields, which TUF signs with the rest), and the targets document the time it was
-issued (`x-govops-issued`), so history can be verified under the trust that was in force.
+issued (`x-govops-issued`), so history can be verified under the trust that was in force. An
+approver's key names its owner (`x-govops-owner`, an email), so an approval can be told apart
+from its author's own; a keyless approver is whoever its certificate names.
 Keyless identities are securesystemslib `SigstoreKey`s (keytype `sigstore-oidc`).
 """
 
@@ -45,6 +47,7 @@ ROOT_FILE, TARGETS_FILE = "root.json", "targets.json"
 SIGNERS, APPROVERS = "signers", "approvers"
 ROLES = (SIGNERS, APPROVERS)
 VALID_FROM, VALID_UNTIL, ISSUED = "x-govops-valid-from", "x-govops-valid-until", "x-govops-issued"
+OWNER = "x-govops-owner"
 AUTHORITIES, TOLERANCE = "x-govops-timestamp-authorities", "x-govops-timestamp-tolerance"
 ANCHOR = "x-govops-ledger-anchor"  # {"seq", "hash"}: the ledger entry the root keys vouch for
 DEFAULT_TOLERANCE = 300  # seconds an entry's stated time may differ from its timestamp
@@ -65,6 +68,7 @@ class Grant:
     subject: str | None = None
     valid_from: str | None = None
     valid_until: str | None = None
+    owner: str | None = None  # a key's holder (an email): who approves when it signs
 
     @property
     def is_identity(self) -> bool:
@@ -77,7 +81,7 @@ class Grant:
 
     def describe(self) -> str:
         who = (f"identity {self.subject} from {self.issuer}" if self.is_identity
-               else f"key {self.keyid[:16]}")
+               else f"key {self.keyid[:16]}" + (f" of {self.owner}" if self.owner else ""))
         window = (f" valid {self.valid_from or '-'} .. {self.valid_until or '-'}"
                   if self.valid_from or self.valid_until else "")
         return who + window
@@ -91,11 +95,12 @@ class RoleGrants:
 
 
 def key_grant(public: ec.EllipticCurvePublicKey, valid_from: str | None = None,
-              valid_until: str | None = None) -> Grant:
+              valid_until: str | None = None, owner: str | None = None) -> Grant:
     pem = public.public_bytes(serialization.Encoding.PEM,
                               serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
     keyid = SSlibKey.from_crypto(public, scheme=ECDSA_SCHEME).keyid
-    return Grant(keyid, public_pem=pem, valid_from=valid_from, valid_until=valid_until)
+    return Grant(keyid, public_pem=pem, valid_from=valid_from, valid_until=valid_until,
+                 owner=owner)
 
 
 def identity_grant(issuer: str, subject: str, valid_from: str | None = None,
@@ -123,6 +128,8 @@ def _validity(grant: Grant) -> dict[str, Any]:
         fields[VALID_FROM] = grant.valid_from
     if grant.valid_until is not None:
         fields[VALID_UNTIL] = grant.valid_until
+    if grant.owner is not None:
+        fields[OWNER] = grant.owner
     return fields
 
 
@@ -141,6 +148,9 @@ def grant_of(key: Key) -> Grant:
     for moment in (valid_from, valid_until):
         if moment is not None:
             _check_time(moment, f"key {key.keyid[:16]}")
+    owner = fields.get(OWNER)
+    if owner is not None and not isinstance(owner, str):
+        raise Refused(f"key {key.keyid[:16]}: {OWNER} must be an email")
     if key.keytype == "sigstore-oidc":
         return Grant(key.keyid, issuer=str(key.keyval.get("issuer")),
                      subject=str(key.keyval.get("identity")), valid_from=valid_from,
@@ -149,7 +159,7 @@ def grant_of(key: Key) -> Grant:
         raise Refused(f"key {key.keyid[:16]} is a {key.keytype}/{key.scheme} key; govops "
                       "trusts ECDSA P-256 keys and sigstore-oidc identities")
     return Grant(key.keyid, public_pem=str(key.keyval.get("public")), valid_from=valid_from,
-                 valid_until=valid_until)
+                 valid_until=valid_until, owner=owner)
 
 
 def _check_time(moment: Any, where: str) -> None:

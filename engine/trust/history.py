@@ -107,23 +107,27 @@ class TrustHistory:
         """Who may sign a ledger entry or receipt made at `moment`."""
         return self._acting(SIGNERS, moment)
 
-    def approvers_at(self, moment: str) -> tuple[TrustPolicy, int]:
-        """Who may approve a waiver at `moment`, and how many approvals it needs (the
-        threshold of the version in force then)."""
-        version = self.in_force(moment)
-        threshold = version.roles[APPROVERS].threshold if version is not None else 1
-        return self._acting(APPROVERS, moment), threshold
+    def approvers_at(self, moment: str) -> TrustPolicy:
+        """Who may approve a waiver at `moment`."""
+        return self._acting(APPROVERS, moment)
+
+    def approvals_needed(self, moment: str | None = None) -> int:
+        """How many approvals a waiver approved at `moment` needs: the approvers' threshold
+        of the version in force then (the current one when no moment is given, or none was in
+        force yet); at least one."""
+        version = (self.in_force(moment) if moment is not None else None) or self.current
+        return max(1, version.roles[APPROVERS].threshold)
 
 
 @functools.lru_cache(maxsize=1024)
-def _trusted_key(keyid: str, pem: str) -> TrustedKey:
+def _trusted_key(keyid: str, pem: str, owner: str | None) -> TrustedKey:
     """Parsed once per process: `audit verify` asks who was trusted for every entry."""
-    return TrustedKey(keyid[:16], load_public(pem.encode("ascii"), keyid))
+    return TrustedKey(keyid[:16], load_public(pem.encode("ascii"), keyid), owner)
 
 
 def policy_of(version: TrustVersion, grants: tuple[Grant, ...], role: str,
               moment: str) -> TrustPolicy:
-    keys = tuple(_trusted_key(g.keyid, g.public_pem) for g in grants
+    keys = tuple(_trusted_key(g.keyid, g.public_pem, g.owner) for g in grants
                  if g.public_pem is not None)
     identities = tuple(TrustedIdentity(str(g.issuer), str(g.subject))
                        for g in grants if g.is_identity)

@@ -32,9 +32,11 @@ changes := list if {
 	list := input.changes
 } else := []
 
-# Dates the engine computed for each waiver (addedDay, expiresDay as days since 1970-01-01).
-waiver_dates := dates if {
-	dates := input.waivers
+# What the engine worked out about each waiver: expiresDay (days since 1970-01-01) and its
+# approval ({approved, approvedBy, needed, approvedAt, approvedDay, refused, trustRoot,
+# problem}), verified against the trust root: signatures are not something Rego can check.
+waiver_facts := facts if {
+	facts := input.waivers
 } else := {}
 
 # A list at path in obj; [] when absent or not a list, so count() and iteration never fail.

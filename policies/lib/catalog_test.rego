@@ -15,7 +15,7 @@ test_absent_input_parts_have_defaults if {
 	count(catalog.models) == 0
 	count(catalog.lockfiles) == 0
 	catalog.changes == []
-	catalog.waiver_dates == {}
+	catalog.waiver_facts == {}
 }
 
 test_list_at_defaults_to_empty if {

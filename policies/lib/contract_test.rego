@@ -29,7 +29,7 @@ environments := {"e": {"lockfile": "e.txt", "format": "requirements", "packages"
 
 changes := [{"path": "models/deleted-model.yaml", "kind": "Model", "name": "deleted-model", "change": "deleted", "before": {}, "after": null}]
 
-waivers := {"w": {"added": "2026-01-01T00:00:00Z", "addedDay": 20454, "commit": null, "expiresDay": 20600}}
+waivers := {"w": {"expiresDay": 20600, "approval": {"approved": false, "approvedBy": [], "needed": 1, "approvedAt": null, "approvedDay": null, "refused": [], "trustRoot": "sha256:00", "problem": null}}}
 
 all_ids := {
 	"MDL-001", "MDL-002", "MDL-003", "MDL-004", "MDL-005", "DAT-001", "ENV-001", "ENV-002", "ENV-003",
@@ -88,5 +88,10 @@ allowed_keys(result) if {
 
 allowed_keys(result) if {
 	object.keys(result) == {"id", "msg", "kind", "name", "field", "package", "version"}
-	result.id in {"ENV-001", "ENV-003"}
+	result.id == "ENV-001"
+}
+
+allowed_keys(result) if {
+	object.keys(result) == {"id", "msg", "kind", "name", "field", "package", "version", "advisory"}
+	result.id == "ENV-003"
 }

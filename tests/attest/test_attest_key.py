@@ -16,7 +16,7 @@ from engine.attest.keys import PASSPHRASE_ENV
 from engine.repo.scripted import Step, commit, stage
 from engine.workdir import WorkDir
 from tests.support.cli import Run, govops
-from tests.support.repos import NOW, fixture, make_repo
+from tests.support.repos import NOW, fixture, make_repo, unwaived
 from tests.support.trust import Keys, trusted
 
 
@@ -28,7 +28,7 @@ def keygen(prefix: Path) -> Path:
 
 def repo_with_key(root: Path, public: Path, *more: Step) -> Path:
     """The fixture with our CI key, and a trust root whose signer it is."""
-    files = {**fixture("acme-ml"), "keys/ci.pub": public.read_bytes()}
+    files = {**unwaived(fixture("acme-ml")), "keys/ci.pub": public.read_bytes()}
     make_repo(root, Step("acme with our CI key", files), *more)
     trusted(root, root.parent / "trust", public)
     return root
@@ -168,7 +168,7 @@ def test_a_key_a_commit_adds_to_govops_yaml_is_not_trusted(
 def test_without_a_trust_root_govops_yaml_trust_is_refused_with_the_migration(
         tmp_path: Path) -> None:
     prefix = keygen(tmp_path / "ci")
-    files = {**fixture("acme-ml"), "keys/ci.pub": Path(f"{prefix}.pub").read_bytes()}
+    files = {**unwaived(fixture("acme-ml")), "keys/ci.pub": Path(f"{prefix}.pub").read_bytes()}
     make_repo(tmp_path / "old", Step("acme", files))
     out = tmp_path / "out"
     assert attest(tmp_path / "old", Path(f"{prefix}.key"), out).exit_code == 0
@@ -183,7 +183,7 @@ def test_without_a_trust_root_govops_yaml_trust_is_refused_with_the_migration(
     legal = keygen(tmp_path / "legal")
     run = govops("trust", "init", "--repo", str(tmp_path / "old"), "--from-config",
                  "--root-key", f"{root}.pub", "--approver-key", f"{legal}.pub",
-                 "--sign-with", f"{root}.key")
+                 "--approver-owner", "legal@acme.test", "--sign-with", f"{root}.key")
     assert run.exit_code == 0, run.stderr
     run = verify(tmp_path / "old", str(out / "decision.sigstore.json"))
     assert run.exit_code == 0, run.stderr

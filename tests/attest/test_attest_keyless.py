@@ -13,7 +13,7 @@ from sigstore.models import Bundle
 
 from engine.repo.scripted import Step
 from tests.support.cli import Run, govops
-from tests.support.repos import NOW, fixture, make_repo
+from tests.support.repos import NOW, fixture, make_repo, unwaived
 from tests.support.sigstore_mock import SigstoreMock, sigstore_mock, verify_with_sigstore_js
 from tests.support.trust import Keys, trusted
 
@@ -22,7 +22,7 @@ __all__ = ["sigstore_mock"]  # the fixture, used by name
 
 def _repo(root: Path, issuer: str, subject: str) -> Path:
     """The fixture, with a trust root whose one signer is the keyless identity given."""
-    make_repo(root, Step("acme", fixture("acme-ml")))
+    make_repo(root, Step("acme", unwaived(fixture("acme-ml"))))
     trusted(root, root.parent / f"{root.name}-trust", identities=[(issuer, subject)])
     return root
 
@@ -120,7 +120,7 @@ def test_empty_identities_trust_no_certificate(tmp_path: Path, keyless: tuple[Pa
                                                sigstore_mock: SigstoreMock) -> None:
     _, out = keyless
     root = tmp_path / "keys-only"  # a trust root whose signers are keys, no identity
-    make_repo(root, Step("acme", fixture("acme-ml")))
+    make_repo(root, Step("acme", unwaived(fixture("acme-ml"))))
     keys = Keys(tmp_path / "keys").make("ci")
     trusted(root, tmp_path / "keys-only-trust", keys.pub("ci"))
     run = _verify(root, sigstore_mock, out / "decision.sigstore.json")
@@ -154,7 +154,7 @@ def test_sigstore_js_accepts_our_key_bundle_and_rejects_a_tampered_copy(tmp_path
     assert govops("keygen", "--output", str(prefix)).exit_code == 0
     public = Path(f"{prefix}.pub")
     root = tmp_path / "repo"
-    make_repo(root, Step("acme", {**fixture("acme-ml"), "keys/ci.pub": public.read_bytes()}))
+    make_repo(root, Step("acme", {**unwaived(fixture("acme-ml")), "keys/ci.pub": public.read_bytes()}))
     out = tmp_path / "out"
     run = govops("attest", "--repo", str(root), "--key", f"{prefix}.key", "--output", str(out),
                  "--now", NOW)

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from engine.repo.scripted import Step
+from tests.support.approvals import approve_all
 from tests.support.github_stub import STUB_TOKEN, GitHubStub, github_stub
 from tests.support.repos import ROOT, fixture, make_repo
 
@@ -56,6 +57,7 @@ def repo(tmp_path: Path) -> Path:
     stack = files[STACK].decode().replace("      replicas: 3\n", "      replicas: 1\n", 1)
     make_repo(tmp_path / "repo", Step("base", {**files, ENV_FILE: env.encode()}),
               Step("head", {STACK: stack}))
+    approve_all(tmp_path / "repo", tmp_path / "keys")
     return tmp_path / "repo"
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from engine.repo.scripted import Step
+from tests.support.approvals import approve_all
 from tests.support.repos import ROOT, fixture, make_repo
 
 WHEELHOUSE = ROOT / ".venv" / "wheelhouse"
@@ -61,6 +62,7 @@ def governed(tmp_path: Path) -> Path:
     repo = tmp_path / "governed"
     make_repo(repo, Step("acme", fixture("acme-ml")))
     git(repo, "reset", "--hard", "--quiet")  # the work tree matches the commit
+    approve_all(repo, tmp_path / "keys")  # pins its trust root in .git/govops, as a clone would
     return repo
 
 

@@ -32,7 +32,7 @@ from engine.repo import open_repo
 from engine.repo.scripted import Step
 from tests.support.cli import Run, govops, invoke, one_error_line
 from tests.support.pulumi_fakes import EXPORT, PROJECT, STACK, FakePulumi, normalised
-from tests.support.repos import NOW, fixture, make_repo
+from tests.support.repos import NOW, fixture, make_repo, unwaived
 from tests.support.sigstore_mock import SigstoreMock, sigstore_mock
 from tests.support.trust import Keys, trusted, trusted_signers
 
@@ -57,7 +57,7 @@ class Repo:
 def template(tmp_path_factory: pytest.TempPathFactory) -> Repo:
     tmp = tmp_path_factory.mktemp("apply")
     assert govops("keygen", "--output", str(tmp / "ci")).exit_code == 0
-    files = {**fixture("acme-ml"), "keys/ci.pub": (tmp / "ci.pub").read_bytes()}
+    files = {**unwaived(fixture("acme-ml")), "keys/ci.pub": (tmp / "ci.pub").read_bytes()}
     env = files["environments/vllm-serve.yaml"]
     unpinned = re.sub(rb"@sha256:[0-9a-f]{64}", b":latest", env)
     assert unpinned != env
@@ -439,7 +439,7 @@ def test_a_keyless_apply_rests_on_keyless_receipts_and_is_signed_by_the_identity
         tmp_path: Path, fake: FakePulumi, sigstore_mock: SigstoreMock,
         monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "repo"
-    make_repo(path, Step("acme", fixture("acme-ml")))
+    make_repo(path, Step("acme", unwaived(fixture("acme-ml"))))
     trusted(path, tmp_path / "trust", identities=[(sigstore_mock.issuer, sigstore_mock.identity)])
     monkeypatch.setenv("SIGSTORE_ID_TOKEN", sigstore_mock.token)
     trust = ("--keyless", "--trust-config", str(sigstore_mock.trust_config))

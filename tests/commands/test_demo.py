@@ -1,4 +1,5 @@
-"""`make demo` end to end: the story's exit codes, receipts, PR comment and plan all appear."""
+"""`make demo` end to end: the story's exit codes, the trust root and Legal's approvals, receipts,
+the fresh-clone verification, the PR comment and the plan all appear (issue 13, acceptance 4)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,19 @@ def test_the_demo_runs_its_whole_story() -> None:
     out = run.stdout
     assert "demo: expected exit codes" not in out
     assert out.count("PASS") >= 2 and "FAIL" in out
-    assert "audit verify: 2 entries, 4 signatures: holds" in out
+    flat = " ".join(out.split())
+    assert "Waiver gemma-license-ok is not approved: it has 0 of the 1 approvals" in flat
+    assert "govops approve gemma-license-ok --key demo-legal.key: ledger entry #2, approved " \
+           "by legal@acme.test (1 of 1)" in flat
+    assert "(waived by gemma-license-ok, approved by legal@acme.test)" in flat
+    assert "audit verify: 4 entries, 6 signatures: holds" in out
+    assert "pinned only by the fingerprint: audit verify 4 entries: holds; check HEAD: PASS, " \
+           "waivers approved by gemma-license-ok: legal@acme.test, llama-license-ok: " \
+           "legal@acme.test" in flat
     assert "audit verify --replay: 1 decision(s) evaluated again with the policies they " \
            "recorded: every decision_id as recorded" in " ".join(out.split())
     assert "Its fingerprint sha256:" in " ".join(out.split())
     assert "<!-- govops:pr-comment -->" in out and "this pull request introduces no policy" in out
-    assert "| gemma-license-ok | new | MDL-002 |" in out
+    assert "| gemma-license-ok | legal@acme.test | new | MDL-002 |" in out
     assert "5 Kubernetes manifests from the Pulumi program in mock mode" in out
     assert "create assistant.deployment.assistant.yaml" in out

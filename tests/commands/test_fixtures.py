@@ -13,6 +13,7 @@ import pytest
 
 from engine.commands.demo import build_demo_repo
 from engine.repo.scripted import Step, stage
+from tests.support.approvals import approve_all
 from tests.support.cli import check
 from tests.support.repos import ENGINES, fixture, make_repo
 from tests.support.samples import ALL_IDS
@@ -80,7 +81,12 @@ def test_lock_file_results_point_at_the_package_line(violations: Path) -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_acme_ml_passes_with_its_waiver(acme: Path, engine: str) -> None:
+def test_acme_ml_passes_with_its_waiver(acme: Path, engine: str, tmp_path: Path) -> None:
+    unapproved = check(acme, "--format", "json", engine=engine)
+    assert unapproved.exit_code == 1
+    assert {(r["id"], r["name"]) for r in unapproved.json()["results"]} == {
+        ("MDL-002", "llama-3-8b-instruct"), ("WVR-001", "llama-license-ok")}
+    approve_all(acme, tmp_path / "keys")
     run = check(acme, "--format", "json", engine=engine)
     assert run.exit_code == 0, run.stdout + run.stderr
     decision = run.json()
@@ -137,7 +143,8 @@ def test_base_reports_changes_and_chg001_fires_only_with_a_base(violations: Path
     assert with_base["decision_id"] != without["decision_id"]
 
 
-def test_moving_an_object_is_not_a_deletion(acme: Path) -> None:
+def test_moving_an_object_is_not_a_deletion(acme: Path, tmp_path: Path) -> None:
+    approve_all(acme, tmp_path / "keys")
     repo = pygit2.Repository(str(acme))
     files = fixture("acme-ml")
     model = next(p for p in files if p.startswith("models/"))
@@ -147,7 +154,8 @@ def test_moving_an_object_is_not_a_deletion(acme: Path) -> None:
     assert [c["change"] for c in decision["changes"]] == ["modified"] or decision["changes"] == []
 
 
-def test_staged_evaluates_the_index_against_head(acme: Path) -> None:
+def test_staged_evaluates_the_index_against_head(acme: Path, tmp_path: Path) -> None:
+    approve_all(acme, tmp_path / "keys")
     repo = pygit2.Repository(str(acme))
     stacks = [p for p, d in fixture("acme-ml").items() if p.startswith("stacks/")]
     used = re.search(rb"model: *([\w.-]+)", fixture("acme-ml")[stacks[0]])

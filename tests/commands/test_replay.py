@@ -21,6 +21,7 @@ from engine.ledger.store import LEDGER_REF, Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step
 from engine.shipped import library_dir
+from tests.support.approvals import approve_all
 from tests.support.cli import Run, govops, invoke, one_error_line
 from tests.support.ledger_history import LedgerHistory, build_ledger_history
 from tests.support.repos import NOW, fixture, make_repo
@@ -48,11 +49,11 @@ def test_every_decision_of_the_test_history_replays(history: LedgerHistory) -> N
     done = replay_all(history.repo, "opa")
     assert [r.seq for r in done] == [d.seq for d in decisions]
     assert all(r.matches for r in done)
-    # The failing decision (#15) replays to its failing verdict.
+    # The failing decision (#17) replays to its failing verdict.
     assert [r.verdict for r in done][-1] == "fail"
-    run = replay(history.repo, "2")
+    run = replay(history.repo, "4")
     assert run.exit_code == 3
-    assert one_error_line(run).endswith("entry #2 is a aibom entry: replay takes a decision "
+    assert one_error_line(run).endswith("entry #4 is a aibom entry: replay takes a decision "
                                         "entry")
 
 
@@ -76,15 +77,20 @@ def test_replay_uses_the_recorded_policies_not_todays(history: LedgerHistory, tm
     today = govops("check", "--repo", str(history.repo), "--rev", history.commits["nowaiver"],
                    "--now", NOW, "--format", "json", "--engine", "opa")
     assert today.json()["verdict"] == "pass"  # without MDL-002 the change passes today
-    run = replay(history.repo, "15")
+    run = replay(history.repo, "17")
     assert run.exit_code == 0, run.stderr
     assert "(fail), as recorded" in run.stdout
+
+
+def _message(item: StoredEntry) -> str:
+    return f"govops ledger #{item.entry.seq}: {item.entry.type}"
 
 
 def _rewrite(repo: Path, key: Path, seq: int, files: dict[str, bytes],
              details: dict[str, object] | None = None) -> None:
     """Replace entry `seq`'s recorded files, update its digests and re-sign it, then re-chain
-    and re-sign every later entry: what an insider holding the CI key could do."""
+    and re-sign every later entry: what an insider holding the CI key could do (the entries
+    before it, approvals among them, stay as they were)."""
     git = open_repo(repo)
     ledger = Ledger(git)
     entries = ledger.entries()
@@ -92,6 +98,10 @@ def _rewrite(repo: Path, key: Path, seq: int, files: dict[str, bytes],
     scratch = git.records("refs/govops/replay-scratch")
     parent, previous = None, None
     for item in entries:
+        if item.entry.seq < seq:
+            parent = scratch.append(item.files, parent, _message(item), 1_800_000_000)
+            previous = item.hash
+            continue
         raw = json.loads(item.files[ENTRY_FILE])
         recorded = dict(item.recorded)
         if item.entry.seq == seq:
@@ -106,7 +116,7 @@ def _rewrite(repo: Path, key: Path, seq: int, files: dict[str, bytes],
                                                       raw["revision"],
                                                       [st.Covered(ENTRY_FILE, data)])))
         parent = scratch.append({**recorded, ENTRY_FILE: data, ENTRY_RECEIPT: receipt.encode()},
-                                parent, "rewritten", 1_800_000_000)
+                                parent, _message(item), 1_800_000_000)
         previous = "sha256:" + hashlib.sha256(data).hexdigest()
     assert parent is not None
     git.records(LEDGER_REF).reset(parent)
@@ -115,12 +125,12 @@ def _rewrite(repo: Path, key: Path, seq: int, files: dict[str, bytes],
 
 def test_an_edited_and_resigned_verdict_verifies_but_does_not_replay(
         history: LedgerHistory, tmp_path: Path) -> None:
-    """The failing decision (#15) rewritten to pass (its deny results dropped, its id
+    """The failing decision (#17) rewritten to pass (its deny results dropped, its id
     recomputed, every signature made again with the trusted CI key): every signature verifies,
     so only replaying it shows the lie."""
     copy = tmp_path / "repo"
     shutil.copytree(history.repo, copy)
-    item: StoredEntry = Ledger(open_repo(copy)).entries()[14]
+    item: StoredEntry = Ledger(open_repo(copy)).entries()[16]
     decision = json.loads(item.files["decision.json"])
     assert decision["verdict"] == "fail"
     from engine.policy.decision import Decision
@@ -131,15 +141,15 @@ def test_an_edited_and_resigned_verdict_verifies_but_does_not_replay(
     text = json.dumps(forged.as_json(), indent=2, sort_keys=True) + "\n"
     receipt = sign_file(KeySigner(history.key), st.DECISION, open_repo(copy).name,
                         item.entry.revision or "", "decision.json", text)
-    _rewrite(copy, history.key, 15, {"decision.json": text.encode(),
+    _rewrite(copy, history.key, 17, {"decision.json": text.encode(),
                                      "decision.sigstore.json": receipt.encode()},
              {"verdict": "pass", "decisionId": forged.decision_id})
     verified = invoke(audit_verify, "--repo", str(copy))
     assert verified.exit_code == 0, verified.stderr
-    run = replay(copy, "15")
+    run = replay(copy, "17")
     assert run.exit_code == 3
     line = one_error_line(run)
-    assert "decision entry #15 does not replay" in line
+    assert "decision entry #17 does not replay" in line
     assert f"gives {decision['decision_id']} (fail), not the recorded {forged.decision_id}" \
         in line
     assert invoke(audit_verify, "--repo", str(copy), "--replay").exit_code == 3
@@ -148,7 +158,7 @@ def test_an_edited_and_resigned_verdict_verifies_but_does_not_replay(
 def test_a_substituted_repo_policy_is_refused(history: LedgerHistory, tmp_path: Path) -> None:
     copy = tmp_path / "repo"
     shutil.copytree(history.repo, copy)
-    item = Ledger(open_repo(copy)).entries()[0]
+    item = Ledger(open_repo(copy)).entries()[2]
     bundle = json.loads(item.files["policy-bundle.json"])
     bundle["modules"].append(["policies/extra.rego", "package govops.policies.extra\n"])
     from engine.policy.library import PolicyBundle, PolicyModule, bundle_digest
@@ -156,8 +166,8 @@ def test_a_substituted_repo_policy_is_refused(history: LedgerHistory, tmp_path: 
     modules = tuple(PolicyModule(p, s) for p, s in bundle["modules"])
     bundle["digest"] = bundle_digest(modules, bundle["data"])
     raw = PolicyBundle(modules, bundle["data"], bundle["digest"]).encode()
-    _rewrite(copy, history.key, 1, {"policy-bundle.json": raw})
-    run = replay(copy, "1")
+    _rewrite(copy, history.key, 3, {"policy-bundle.json": raw})
+    run = replay(copy, "3")
     assert run.exit_code == 3
     assert "the recorded bundle is" in one_error_line(run)
 
@@ -167,16 +177,17 @@ def test_decisions_that_cannot_be_replayed_say_why(tmp_path: Path) -> None:
               Step("readme", {"README.md": "x\n"}))
     assert govops("keygen", "--output", str(tmp_path / "ci")).exit_code == 0
     trusted(tmp_path / "repo", tmp_path / "trust", tmp_path / "ci.pub")
+    approve_all(tmp_path / "repo", tmp_path / "trust")  # entry #1
     run = govops("check", "--repo", str(tmp_path / "repo"), "--base", "HEAD~1", "--now", NOW,
                  "--record", "--key", str(tmp_path / "ci.key"))
     assert run.exit_code == 0, run.stderr
-    run = replay(tmp_path / "repo", "1")
+    run = replay(tmp_path / "repo", "2")
     assert run.exit_code == 3
     assert "was decided against base" in one_error_line(run)
     run = govops("check", "--repo", str(tmp_path / "repo"), "--now", NOW, "--record", "--key",
                  str(tmp_path / "ci.key"))
     assert run.exit_code == 0
-    run = replay(tmp_path / "repo", "2")  # the same revision without --base replays
+    run = replay(tmp_path / "repo", "3")  # the same revision without --base replays
     assert run.exit_code == 0 and "as recorded" in run.stdout
-    run = govops("verify", "--repo", str(tmp_path / "repo"), "--replay", "2", "x.sigstore.json")
+    run = govops("verify", "--repo", str(tmp_path / "repo"), "--replay", "3", "x.sigstore.json")
     assert run.exit_code == 2 and "give no BUNDLES" in run.stderr

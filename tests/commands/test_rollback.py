@@ -35,7 +35,7 @@ from engine.repo import open_repo
 from engine.repo.scripted import Step, commit, stage
 from tests.support.cli import Run, govops, invoke, one_error_line
 from tests.support.pulumi_fakes import PROJECT, STACK, FakePulumi, normalised
-from tests.support.repos import NOW, fixture, make_repo
+from tests.support.repos import NOW, fixture, make_repo, unwaived
 from tests.support.trust import Keys, trusted, trusted_signers
 
 APPLIED_AT = ("2026-11-24T10:00:00Z", "2026-11-24T11:00:00Z", "2026-11-24T12:00:00Z")
@@ -102,7 +102,7 @@ def _clock(monkeypatch: pytest.MonkeyPatch, module: Any, *times: str) -> None:
 def template(tmp_path_factory: pytest.TempPathFactory) -> History:
     tmp = tmp_path_factory.mktemp("rollback")
     assert govops("keygen", "--output", str(tmp / "ci")).exit_code == 0
-    files = {**fixture("acme-ml"), "keys/ci.pub": (tmp / "ci.pub").read_bytes()}
+    files = {**unwaived(fixture("acme-ml")), "keys/ci.pub": (tmp / "ci.pub").read_bytes()}
     stack_file = files["stacks/prod-inference.yaml"]
     git = make_repo(tmp / "repo", Step("acme", files),
                     Step("quota 20", {"stacks/prod-inference.yaml":

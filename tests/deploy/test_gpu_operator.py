@@ -18,7 +18,7 @@ from engine.deploy.spec import StackSpec
 from engine.repo.scripted import Step
 from engine.shipped import programs_dir
 from tests.support.cli import assert_input_error, check, govops
-from tests.support.repos import NOW, fixture, make_repo
+from tests.support.repos import NOW, fixture, make_repo, unwaived
 
 STACK_FILE = "stacks/dev-sandbox.yaml"
 RELEASE_FILE = "gpu-operator.release.gpu-operator.yaml"
@@ -26,7 +26,7 @@ RELEASE_FILE = "gpu-operator.release.gpu-operator.yaml"
 
 def sandbox_with(operator: str | None) -> dict[str, bytes]:
     """acme-ml with dev-sandbox's `operator:` block replaced by `operator` (None: removed)."""
-    files = fixture("acme-ml")
+    files = unwaived(fixture("acme-ml"))
     text = files[STACK_FILE].decode()
     start = text.index("    operator:")
     end = text.index("  workloads:")
@@ -102,7 +102,7 @@ def test_the_spec_round_trips_through_the_stack_config(acme: Path) -> None:
 
 
 def test_a_new_revision_does_not_upgrade_the_release_a_new_version_does(tmp_path: Path) -> None:
-    files = fixture("acme-ml")
+    files = unwaived(fixture("acme-ml"))
     stack = files[STACK_FILE].decode()
     repo = tmp_path / "repo"
     make_repo(repo, Step("acme", files),

@@ -40,7 +40,7 @@ from tests.support.ledger_history import (
 )
 from tests.support.repos import ROOT
 
-ALL_DEPLOYMENTS = [3, 4, 7, 10, 11, 14, 16]
+ALL_DEPLOYMENTS = [5, 6, 9, 12, 13, 16, 18]
 
 
 @pytest.fixture(scope="module")
@@ -93,23 +93,26 @@ def test_log_lists_every_entry_in_order_with_its_links(history: LedgerHistory) -
         (r.seq, r.type, r.stack, r.time, r.hash) for r in history.entries]
     assert [e["revision"] for e in out["entries"]] == [
         history.commits[r.revision] for r in history.entries]
-    rollback = out["entries"][15]
-    assert rollback["links"] == {"decision": {"hash": history.entry(1).hash, "seq": 1},
-                                 "aibom": {"hash": history.entry(2).hash, "seq": 2}}
+    rollback = out["entries"][17]
+    assert rollback["links"] == {"decision": {"hash": history.entry(3).hash, "seq": 3},
+                                 "aibom": {"hash": history.entry(4).hash, "seq": 4}}
     assert rollback["actor"] == "deploy-bot@acme.test"
     assert [e["verdict"] for e in out["entries"] if e["type"] == "decision"] == [
         "pass", "pass", "pass", "pass", "fail"]
-    assert out["entries"][1]["serial_number"].startswith("urn:uuid:")
+    assert out["entries"][3]["serial_number"].startswith("urn:uuid:")
+    assert [(e["type"], e["waiver"]) for e in out["entries"][:2]] == [
+        ("approval", "llama-license-ok"), ("approval", "batch-eval-single-replica")]
 
 
 @pytest.mark.parametrize(("args", "seqs"), [
-    (["--stack", "prod-inference"], [3, 7, 10, 16]),
-    (["--type", "decision"], [1, 5, 8, 12, 15]),
-    (["--type", "apply", "--stack", "dev-sandbox"], [4, 11]),
-    (["--type", "rollback"], [16]),
-    (["--since", "2026-11-18", "--until", "2026-11-19 09:00"], [8, 9, 10, 11, 12]),
-    (["--since", "2026-11-19T10:00:00+01:00"], [12, 13, 14, 15, 16]),
-    (["--until", "2026-11-16T09:00:04Z"], [1]),
+    (["--stack", "prod-inference"], [5, 9, 12, 18]),
+    (["--type", "decision"], [3, 7, 10, 14, 17]),
+    (["--type", "approval"], [1, 2]),
+    (["--type", "apply", "--stack", "dev-sandbox"], [6, 13]),
+    (["--type", "rollback"], [18]),
+    (["--since", "2026-11-18", "--until", "2026-11-19 09:00"], [10, 11, 12, 13, 14]),
+    (["--since", "2026-11-19T10:00:00+01:00"], [14, 15, 16, 17, 18]),
+    (["--until", "2026-11-16T09:00:04Z"], [1, 2, 3]),
     (["--stack", "staging"], []),
 ])
 def test_log_filters(history: LedgerHistory, args: list[str], seqs: list[int]) -> None:
@@ -125,7 +128,7 @@ def test_log_filters_are_shown_normalised_and_relative_times_count_from_now(
     with LedgerIndex.open(open_repo(history.repo)) as index:
         found = queries.log(index, since="3 days ago", until="yesterday", now=now)
     assert (found.since, found.until) == ("2026-11-18T12:00:00Z", "2026-11-20T12:00:00Z")
-    assert [e.seq for e in found.entries] == [11, 12, 13, 14, 15, 16]
+    assert [e.seq for e in found.entries] == [13, 14, 15, 16, 17, 18]
 
 
 def ci_keyid(history: LedgerHistory) -> str:
@@ -134,18 +137,18 @@ def ci_keyid(history: LedgerHistory) -> str:
 
 def test_every_entry_names_its_signer_and_trust_version(history: LedgerHistory,
                                                         tmp_path: Path) -> None:
-    out = answer(history, "show", "4")
+    out = answer(history, "show", "6")
     assert out["entry"]["signer"] == f"key {ci_keyid(history)}"
     assert out["entry"]["trust_version"] == 1
-    text = run(history, "show", "4", fmt="text").stdout
+    text = run(history, "show", "6", fmt="text").stdout
     assert ["signer", "key", f"{ci_keyid(history)},", "trust", "#1"] in [
         line.split() for line in text.splitlines()]
     # Without a pin (a fresh clone), a listing still says who the bundle declares, unverified.
     clone = tmp_path / "clone"
     shutil.copytree(history.repo, clone)
     WorkDir(clone / ".git").trust_pin.unlink()
-    bare = answer_path(clone, "log")["entries"][3]
-    hint = json.loads(history.ledger().entries()[3].files["entry.sigstore.json"])[
+    bare = answer_path(clone, "log")["entries"][5]
+    hint = json.loads(history.ledger().entries()[5].files["entry.sigstore.json"])[
         "verificationMaterial"]["publicKey"]["hint"]
     assert bare["signer"] == f"key {hint}" and bare["trust_version"] is None
 
@@ -157,10 +160,10 @@ def test_log_text(history: LedgerHistory) -> None:
     assert lines[0].split() == ["#", "hash", "time", "type", "stack", "revision", "actor",
                                 "signer", "what"]
     assert lines[1].split() == [
-        "#4", history.entry(4).hash[7:19], "2026-11-16T11:00:00Z", "apply", "dev-sandbox",
+        "#6", history.entry(6).hash[7:19], "2026-11-16T11:00:00Z", "apply", "dev-sandbox",
         history.commits["acme"][:12], "deploy-bot@acme.test", "key", f"{ci_keyid(history)},",
-        "trust", "#1", "rests", "on", "decision", "#1,", "aibom", "#2"]
-    assert lines[2].split()[:4] == ["#11", history.entry(11).hash[7:19],
+        "trust", "#1", "rests", "on", "decision", "#3,", "aibom", "#4"]
+    assert lines[2].split()[:4] == ["#13", history.entry(13).hash[7:19],
                                     "2026-11-18T15:00:00Z", "apply"]
     assert lines[3] == "2 entries (stack dev-sandbox)"
     none = run(history, "log", "--type", "waiver", fmt="text")
@@ -171,26 +174,26 @@ def test_log_text(history: LedgerHistory) -> None:
 
 
 def test_show_by_seq_and_by_hash_prefix(history: LedgerHistory) -> None:
-    item = history.ledger().entries()[2]
-    by_seq = answer(history, "show", "3")
+    item = history.ledger().entries()[4]
+    by_seq = answer(history, "show", "5")
     digits = item.hash.removeprefix("sha256:")
     # all digits would be read as a seq number; the bare form needs a letter in it
     prefix = next(digits[:n] for n in range(10, 65) if not digits[:n].isdigit())
     assert answer(history, "show", prefix) == by_seq
     assert answer(history, "show", f"sha256:{prefix.upper()}") == by_seq
-    assert by_seq["entry"]["seq"] == 3 and by_seq["entry"]["hash"] == item.hash
+    assert by_seq["entry"]["seq"] == 5 and by_seq["entry"]["hash"] == item.hash
     assert by_seq["entry"]["commit"] == item.commit
     assert by_seq["document"] == item.entry.as_json()
     assert by_seq["files"] == [
         {"name": name, "size": len(data), "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
          "role": {"entry.json": "entry", "entry.sigstore.json": "signature"}[name]}
         for name, data in sorted(item.files.items())]
-    assert [(e["seq"], e["type"]) for e in by_seq["linked"]] == [(1, "decision"), (2, "aibom")]
+    assert [(e["seq"], e["type"]) for e in by_seq["linked"]] == [(3, "decision"), (4, "aibom")]
 
 
 def test_show_a_decision_lists_its_recorded_files(history: LedgerHistory) -> None:
-    item = history.ledger().entries()[0]
-    out = answer(history, "show", "1")
+    item = history.ledger().entries()[2]
+    out = answer(history, "show", "3")
     assert [(f["name"], f["size"], f["role"]) for f in out["files"]] == [
         ("decision.json", len(item.files["decision.json"]), "recorded"),
         ("decision.sigstore.json", len(item.files["decision.sigstore.json"]), "recorded"),
@@ -200,8 +203,8 @@ def test_show_a_decision_lists_its_recorded_files(history: LedgerHistory) -> Non
     assert out["document"]["digests"]["decision.json"] == next(
         f["digest"] for f in out["files"] if f["name"] == "decision.json")
     assert out["linked"] == []
-    text = run(history, "show", "1", fmt="text").stdout.splitlines()
-    assert text[0] == "ledger entry #1 (decision)"
+    text = run(history, "show", "3", fmt="text").stdout.splitlines()
+    assert text[0] == "ledger entry #3 (decision)"
     assert text[2].split() == ["hash", item.hash]
     assert ["details.verdict", "pass"] in [line.split() for line in text]
     assert ["decision.json", str(len(item.files["decision.json"])),
@@ -212,18 +215,18 @@ def test_show_a_decision_lists_its_recorded_files(history: LedgerHistory) -> Non
 
 AT_CASES = [
     ("prod-inference", "2026-11-15T23:59:59Z", None),
-    ("prod-inference", "2026-11-16T10:00:00Z", 3),
-    ("prod-inference", "2026-11-17T09:59:59Z", 3),
-    ("prod-inference", "2026-11-17T10:00:00Z", 7),
-    ("prod-inference", "2026-11-17T11:00:00+01:00", 7),
-    ("prod-inference", "2026-11-19 08:00", 10),
-    ("prod-inference", "2026-11-20T12:00:00Z", 16),
-    ("prod-inference", "2027-03-01", 16),
+    ("prod-inference", "2026-11-16T10:00:00Z", 5),
+    ("prod-inference", "2026-11-17T09:59:59Z", 5),
+    ("prod-inference", "2026-11-17T10:00:00Z", 9),
+    ("prod-inference", "2026-11-17T11:00:00+01:00", 9),
+    ("prod-inference", "2026-11-19 08:00", 12),
+    ("prod-inference", "2026-11-20T12:00:00Z", 18),
+    ("prod-inference", "2027-03-01", 18),
     ("dev-sandbox", "2026-11-16T10:30:00Z", None),
-    ("dev-sandbox", "2026-11-18T14:59:59Z", 4),
-    ("dev-sandbox", "2026-11-18T15:00:00Z", 11),
+    ("dev-sandbox", "2026-11-18T14:59:59Z", 6),
+    ("dev-sandbox", "2026-11-18T15:00:00Z", 13),
     ("batch-eval", "2026-11-19T09:59:59Z", None),
-    ("batch-eval", "2026-11-25", 14),
+    ("batch-eval", "2026-11-25", 16),
 ]
 
 
@@ -262,17 +265,17 @@ def test_at_answers_in_text(history: LedgerHistory) -> None:
     done = run(history, "at", "--stack", "prod-inference", "2026-11-18T12:00:00Z", fmt="text")
     assert done.exit_code == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == ("prod-inference at 2026-11-18T12:00:00Z: apply #10 of revision "
+    assert lines[0] == ("prod-inference at 2026-11-18T12:00:00Z: apply #12 of revision "
                         f"{history.commits['torch']}")
     assert lines[1].startswith("live from 2026-11-18T10:00:00Z until 2026-11-20T12:00:00Z; "
-                               f"ledger entry {history.entry(10).hash}")
+                               f"ledger entry {history.entry(12).hash}")
     rows = [line.split() for line in lines]
     assert ["llama-3-8b-instruct", "5f0b02c75b57c5855da9ae460ce51323ea669d8a", LLAMA_NEW] in rows
     assert ["vllm-serve", "torch", "2.7.0", "pkg:pypi/torch@2.7.0"] in rows
     assert not any(row[1:3] == ["torch", "2.6.0"] for row in rows if len(row) > 2)
     nothing = run(history, "at", "--stack", "prod-inference", "2026-11-15", fmt="text")
     assert nothing.stdout == ("nothing was deployed to prod-inference at 2026-11-15T00:00:00Z "
-                              "(its first apply, #3, is at 2026-11-16T10:00:00Z)\n")
+                              "(its first apply, #5, is at 2026-11-16T10:00:00Z)\n")
     unknown = run(history, "at", "--stack", "staging", "2026-11-18", fmt="text")
     assert unknown.exit_code == 0
     assert unknown.stdout == ("nothing was deployed to staging at 2026-11-18T00:00:00Z "
@@ -285,8 +288,8 @@ def test_at_json_keys_are_stable(history: LedgerHistory) -> None:
                         "aibom", "first", "models", "datasets", "environments", "images",
                         "packages", "drivers"}
     assert set(out["entry"]) == {"seq", "hash", "commit", "type", "time", "actor", "revision",
-                                 "stack", "verdict", "decision_id", "serial_number", "signer",
-                                 "trust_version", "links"}
+                                 "stack", "verdict", "decision_id", "serial_number", "waiver",
+                                 "signer", "trust_version", "links"}
     assert set(out["packages"][0]) == {"kind", "name", "version", "digest", "purl",
                                        "environment"}
     assert {d["name"] for d in out["datasets"]} == {
@@ -334,42 +337,42 @@ def test_search_package_matches_the_lock_files_deployed(
 
 def test_search_package_live_ranges(history: LedgerHistory) -> None:
     old = answer(history, "search", "--package", "torch@2.6.0")
-    assert [d[0] for d in deployments(old)] == [3, 4, 7, 16]
+    assert [d[0] for d in deployments(old)] == [5, 6, 9, 18]
     assert ranges(old) == [
-        ("dev-sandbox", "2026-11-16T11:00:00Z", "2026-11-18T15:00:00Z", [4]),
-        ("prod-inference", "2026-11-16T10:00:00Z", "2026-11-18T10:00:00Z", [3, 7]),
-        ("prod-inference", "2026-11-20T12:00:00Z", None, [16])]
+        ("dev-sandbox", "2026-11-16T11:00:00Z", "2026-11-18T15:00:00Z", [6]),
+        ("prod-inference", "2026-11-16T10:00:00Z", "2026-11-18T10:00:00Z", [5, 9]),
+        ("prod-inference", "2026-11-20T12:00:00Z", None, [18])]
     new = answer(history, "search", "--package", "torch@2.7.0")
     assert ranges(new) == [
-        ("batch-eval", "2026-11-19T10:00:00Z", None, [14]),
-        ("dev-sandbox", "2026-11-18T15:00:00Z", None, [11]),
-        ("prod-inference", "2026-11-18T10:00:00Z", "2026-11-20T12:00:00Z", [10])]
+        ("batch-eval", "2026-11-19T10:00:00Z", None, [16]),
+        ("dev-sandbox", "2026-11-18T15:00:00Z", None, [13]),
+        ("prod-inference", "2026-11-18T10:00:00Z", "2026-11-20T12:00:00Z", [12])]
     cuda = answer(history, "search", "--package", "torch@2.6.0+cu124")
-    assert ranges(cuda) == [("dev-sandbox", "2026-11-16T11:00:00Z", None, [4, 11])]
+    assert ranges(cuda) == [("dev-sandbox", "2026-11-16T11:00:00Z", None, [6, 13])]
     assert answer(history, "search", "--package", "leftpad")["deployments"] == []
     assert answer(history, "search", "--package", "torch@9.9")["ranges"] == []
 
 
 def test_search_model_by_name_and_by_digest(history: LedgerHistory) -> None:
     by_name = answer(history, "search", "--model", "llama-3-8b-instruct")
-    assert [d[0] for d in deployments(by_name)] == [3, 7, 10, 16]
-    assert ranges(by_name) == [("prod-inference", "2026-11-16T10:00:00Z", None, [3, 7, 10, 16])]
+    assert [d[0] for d in deployments(by_name)] == [5, 9, 12, 18]
+    assert ranges(by_name) == [("prod-inference", "2026-11-16T10:00:00Z", None, [5, 9, 12, 18])]
     assert [m["digest"] for d in by_name["deployments"] for m in d["matched"]] == [
         LLAMA_OLD, LLAMA_NEW, LLAMA_NEW, LLAMA_OLD]
     old = answer(history, "search", "--model", LLAMA_OLD)
-    assert deployments(old) == oracle(history, [3, 16])
+    assert deployments(old) == oracle(history, [5, 18])
     assert ranges(old) == [
-        ("prod-inference", "2026-11-16T10:00:00Z", "2026-11-17T10:00:00Z", [3]),
-        ("prod-inference", "2026-11-20T12:00:00Z", None, [16])]
+        ("prod-inference", "2026-11-16T10:00:00Z", "2026-11-17T10:00:00Z", [5]),
+        ("prod-inference", "2026-11-20T12:00:00Z", None, [18])]
     new = answer(history, "search", "--model", "sha256:5e5e5e5e")
     assert ranges(new) == [
-        ("prod-inference", "2026-11-17T10:00:00Z", "2026-11-20T12:00:00Z", [7, 10])]
+        ("prod-inference", "2026-11-17T10:00:00Z", "2026-11-20T12:00:00Z", [9, 12])]
     bare = answer(history, "search", "--model", LLAMA_NEW.removeprefix("sha256:"))
     assert deployments(bare) == deployments(new)
     mistral = answer(history, "search", "--model", MISTRAL)
     assert ranges(mistral) == [
-        ("batch-eval", "2026-11-19T10:00:00Z", None, [14]),
-        ("prod-inference", "2026-11-16T10:00:00Z", None, [3, 7, 10, 16])]
+        ("batch-eval", "2026-11-19T10:00:00Z", None, [16]),
+        ("prod-inference", "2026-11-16T10:00:00Z", None, [5, 9, 12, 18])]
     assert answer(history, "search", "--model", "gpt-5")["deployments"] == []
 
 
@@ -380,35 +383,35 @@ def test_search_policy_finds_decisions_and_the_deployments_resting_on_them(
              [(r["policy"], r["name"], r["severity"], r["waived"], r["waiver"])
               for r in d["results"]]) for d in out["decisions"]] == [
         (seq, "pass", [("MDL-002", "llama-3-8b-instruct", "deny", True, "llama-license-ok")])
-        for seq in (1, 5, 8, 12)] + [
-        (15, "fail", [("MDL-002", "llama-3-8b-instruct", "deny", False, None)])]
+        for seq in (3, 7, 10, 14)] + [
+        (17, "fail", [("MDL-002", "llama-3-8b-instruct", "deny", False, None)])]
     assert out["decisions"][0]["results"][0]["file"] == "models/llama-3-8b-instruct.yaml"
     assert out["decisions"][0]["results"][0]["line"] == 13
     assert deployments(out) == oracle(history, ALL_DEPLOYMENTS)
     assert [d["matched"] for d in out["deployments"]] == [[]] * 7
     assert [d["entry"]["links"]["decision"]["seq"] for d in out["deployments"]] == [
-        1, 1, 5, 8, 8, 12, 1]
+        3, 3, 7, 10, 10, 14, 3]
     assert ranges(out) == [
-        ("batch-eval", "2026-11-19T10:00:00Z", None, [14]),
-        ("dev-sandbox", "2026-11-16T11:00:00Z", None, [4, 11]),
-        ("prod-inference", "2026-11-16T10:00:00Z", None, [3, 7, 10, 16])]
+        ("batch-eval", "2026-11-19T10:00:00Z", None, [16]),
+        ("dev-sandbox", "2026-11-16T11:00:00Z", None, [6, 13]),
+        ("prod-inference", "2026-11-16T10:00:00Z", None, [5, 9, 12, 18])]
     stk = answer(history, "search", "--policy", "STK-004")
-    assert [d["entry"]["seq"] for d in stk["decisions"]] == [12, 15]
-    assert deployments(stk) == oracle(history, [14])
+    assert [d["entry"]["seq"] for d in stk["decisions"]] == [14, 17]
+    assert deployments(stk) == oracle(history, [16])
     none = answer(history, "search", "--policy", "ENV-002")
     assert none["decisions"] == none["deployments"] == none["ranges"] == []
 
 
 def test_search_waiver(history: LedgerHistory) -> None:
     llama = answer(history, "search", "--waiver", "llama-license-ok")
-    assert [d["entry"]["seq"] for d in llama["decisions"]] == [1, 5, 8, 12]
+    assert [d["entry"]["seq"] for d in llama["decisions"]] == [3, 7, 10, 14]
     assert deployments(llama) == oracle(history, ALL_DEPLOYMENTS)
     batch = answer(history, "search", "--waiver", "batch-eval-single-replica")
     assert [(d["entry"]["seq"], [(r["policy"], r["name"], r["waiver"]) for r in d["results"]])
             for d in batch["decisions"]] == [
-        (12, [("STK-004", "batch-eval", "batch-eval-single-replica")]),
-        (15, [("STK-004", "batch-eval", "batch-eval-single-replica")])]
-    assert ranges(batch) == [("batch-eval", "2026-11-19T10:00:00Z", None, [14])]
+        (14, [("STK-004", "batch-eval", "batch-eval-single-replica")]),
+        (17, [("STK-004", "batch-eval", "batch-eval-single-replica")])]
+    assert ranges(batch) == [("batch-eval", "2026-11-19T10:00:00Z", None, [16])]
     assert answer(history, "search", "--waiver", "nobody")["decisions"] == []
 
 
@@ -419,15 +422,15 @@ def test_search_answers_in_text(history: LedgerHistory) -> None:
     assert lines[0] == ("package torch@2.6.0: 4 deployments on 2 stacks "
                         "(dev-sandbox, prod-inference)")
     rows = [line.split() for line in lines]
-    assert ["prod-inference", "2026-11-16T10:00:00Z", "2026-11-18T10:00:00Z", "#3,", "#7"] in rows
-    assert ["prod-inference", "2026-11-20T12:00:00Z", "(still", "live)", "#16"] in rows
-    assert ["#16", "rollback", "prod-inference", history.commits["acme"][:12],
+    assert ["prod-inference", "2026-11-16T10:00:00Z", "2026-11-18T10:00:00Z", "#5,", "#9"] in rows
+    assert ["prod-inference", "2026-11-20T12:00:00Z", "(still", "live)", "#18"] in rows
+    assert ["#18", "rollback", "prod-inference", history.commits["acme"][:12],
             "2026-11-20T12:00:00Z", "(still", "live)", "torch", "2.6.0", "(vllm-serve)"] in rows
     waiver = run(history, "search", "--waiver", "batch-eval-single-replica", fmt="text")
     lines = waiver.stdout.splitlines()
     assert lines[0] == ("waiver batch-eval-single-replica: used by 2 decision entries, "
                         "1 deployment on 1 stack (batch-eval)")
-    assert ["#15", "2026-11-20T09:00:00Z", history.commits["nowaiver"][:12], "fail", "STK-004",
+    assert ["#17", "2026-11-20T09:00:00Z", history.commits["nowaiver"][:12], "fail", "STK-004",
             "Stack", "batch-eval", "stacks/batch-eval.yaml:22", "waived", "by",
             "batch-eval-single-replica"] in [line.split() for line in lines]
 
@@ -435,7 +438,8 @@ def test_search_answers_in_text(history: LedgerHistory) -> None:
 # -- the index: rebuilt, incremental, rewritten -------------------------------------------------
 
 QUESTIONS = [
-    ("log",), ("log", "--stack", "prod-inference", "--since", "2026-11-17"), ("show", "11"),
+    ("log",), ("log", "--stack", "prod-inference", "--since", "2026-11-17"), ("show", "13"),
+    ("show", "1"), ("log", "--type", "approval"),
     ("at", "--stack", "prod-inference", "2026-11-17T12:00:00Z"),
     ("at", "--stack", "dev-sandbox", "2026-11-30"),
     ("search", "--package", "torch@2.6.0"), ("search", "--model", LLAMA_OLD),
@@ -453,10 +457,10 @@ def test_deleting_the_index_changes_no_answer(own_history: LedgerHistory) -> Non
     assert [run(own_history, *q, fmt="text").stdout for q in QUESTIONS] == texts
     with LedgerIndex.open(open_repo(own_history.repo)) as index:
         assert index.last_refresh is not None and index.last_refresh.kind == "current"
-        assert index.state().rebuilds == 1 and index.state().last_seq == 16
+        assert index.state().rebuilds == 1 and index.state().last_seq == 18
     reindexed = answer(own_history, "reindex")
     assert (reindexed["kind"], reindexed["entries"], reindexed["deployments"]) == (
-        "rebuild", 16, 7)
+        "rebuild", 18, 7)
     assert reindexed["rebuilds"] == 2 and reindexed["path"] == str(path)
     datasets = {"dev-sandbox": 3}  # acme-support-assistant's; no other deployed model has any
     assert reindexed["deployed_items"] == sum(
@@ -465,7 +469,7 @@ def test_deleting_the_index_changes_no_answer(own_history: LedgerHistory) -> Non
     assert reindexed["policy_results"] == 1 + 1 + 1 + 2 + 2
     assert [answer(own_history, *q) for q in QUESTIONS] == before
     text = run(own_history, "reindex", fmt="text").stdout
-    assert text.startswith("rebuild: indexed 16 entries (7 deployments, ")
+    assert text.startswith("rebuild: indexed 18 entries (7 deployments, ")
     assert text.rstrip().endswith(f"into {path}")
 
 
@@ -483,8 +487,8 @@ def _append_more(history: LedgerHistory) -> list[int]:
                            "2026-11-21T08:00:00Z")
     apply = ledger.append(Draft(type="apply", revision=history.commits["batch"],
                                 stack="prod-inference",
-                                links={"decision": history.entry(12).hash,
-                                       "aibom": history.entry(13).hash}),
+                                links={"decision": history.entry(14).hash,
+                                       "aibom": history.entry(15).hash}),
                           signer, "deploy-bot@acme.test", "2026-11-21T10:00:00Z")
     return [verify.entry.seq, apply.entry.seq]
 
@@ -493,26 +497,26 @@ def test_the_index_catches_up_without_a_rebuild(own_history: LedgerHistory) -> N
     repo = open_repo(own_history.repo)
     with LedgerIndex.open(repo) as index:
         first = index.state()
-    assert first.last_seq == 16 and first.last_hash == own_history.entry(16).hash
-    assert _append_more(own_history) == [17, 18]
+    assert first.last_seq == 18 and first.last_hash == own_history.entry(18).hash
+    assert _append_more(own_history) == [19, 20]
     with LedgerIndex.open(repo) as index:
         done = index.last_refresh
         assert done is not None
         assert (done.kind, done.added) == ("incremental", 2)
         state = index.state()
         assert (state.last_seq, state.rebuilds, state.updates) == (
-            18, first.rebuilds, first.updates + 1)
+            20, first.rebuilds, first.updates + 1)
         assert state.last_hash == Ledger(repo).entries()[-1].hash
         assert index.refresh().kind == "current"
     at = answer(own_history, "at", "--stack", "prod-inference", "2026-11-21T12:00:00Z")
-    assert at["entry"]["seq"] == 18 and at["live_until"] is None
+    assert at["entry"]["seq"] == 20 and at["live_until"] is None
     assert {m["name"]: m["digest"] for m in at["models"]}["llama-3-8b-instruct"] == LLAMA_NEW
     rollback = answer(own_history, "at", "--stack", "prod-inference", "2026-11-21T09:59:59Z")
-    assert (rollback["entry"]["seq"], rollback["live_until"]) == (16, "2026-11-21T10:00:00Z")
+    assert (rollback["entry"]["seq"], rollback["live_until"]) == (18, "2026-11-21T10:00:00Z")
     old = answer(own_history, "search", "--model", LLAMA_OLD)
     assert ranges(old)[-1] == ("prod-inference", "2026-11-20T12:00:00Z",
-                               "2026-11-21T10:00:00Z", [16])
-    assert [e["seq"] for e in answer(own_history, "log", "--type", "verify")["entries"]] == [17]
+                               "2026-11-21T10:00:00Z", [18])
+    assert [e["seq"] for e in answer(own_history, "log", "--type", "verify")["entries"]] == [19]
     with LedgerIndex.open(repo) as index:
         assert index.state().rebuilds == first.rebuilds
 
@@ -523,35 +527,35 @@ def test_a_rewritten_ledger_is_reindexed_from_scratch(own_history: LedgerHistory
         before = index.state()
     entries = Ledger(repo).entries()
     raw = pygit2.Repository(str(own_history.repo))
-    raw.references.create(LEDGER_REF, entries[14].commit, force=True)  # back to #15
+    raw.references.create(LEDGER_REF, entries[16].commit, force=True)  # back to #17
     Ledger(repo).append(Draft(type="apply", revision=own_history.commits["torch"],
                               stack="prod-inference",
-                              links={"decision": entries[7].hash, "aibom": entries[8].hash}),
+                              links={"decision": entries[9].hash, "aibom": entries[10].hash}),
                         KeySigner(own_history.key), "mallory", "2026-11-20T12:00:00Z")
     with LedgerIndex.open(repo) as index:
         done = index.last_refresh
         assert done is not None and done.kind == "rebuild"
-        assert done.reason == "entry #16 is not the one indexed (the ledger was rewritten)"
+        assert done.reason == "entry #18 is not the one indexed (the ledger was rewritten)"
         assert index.state().rebuilds == before.rebuilds + 1
     at = answer(own_history, "at", "--stack", "prod-inference", "2026-11-22")
     assert (at["entry"]["seq"], at["entry"]["type"], at["entry"]["actor"]) == (
-        16, "apply", "mallory")
-    raw.references.create(LEDGER_REF, entries[9].commit, force=True)  # reset to #10
+        18, "apply", "mallory")
+    raw.references.create(LEDGER_REF, entries[11].commit, force=True)  # reset to #12
     with LedgerIndex.open(repo) as index:
         assert index.last_refresh is not None
-        assert index.last_refresh.reason == ("the ledger no longer holds entry #16 (it was "
+        assert index.last_refresh.reason == ("the ledger no longer holds entry #18 (it was "
                                              "reset)")
-        assert index.state().last_seq == 10
+        assert index.state().last_seq == 12
     assert answer(own_history, "at", "--stack", "prod-inference", "2026-11-22")["entry"][
-        "seq"] == 10
+        "seq"] == 12
 
 
 # -- bad input ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["show", "99"], "no ledger entry #99 (the ledger has 16)"),
-    (["show", "0"], "no ledger entry #0 (the ledger has 16)"),
+    (["show", "99"], "no ledger entry #99 (the ledger has 18)"),
+    (["show", "0"], "no ledger entry #0 (the ledger has 18)"),
     (["show", "abc"], "ENTRY 'abc' is neither an entry number nor a hash prefix of at least "
                       "4 hex digits"),
     (["show", "sha256:zzzz"], "ENTRY 'sha256:zzzz' is neither"),
@@ -563,7 +567,7 @@ def test_a_rewritten_ledger_is_reindexed_from_scratch(own_history: LedgerHistory
      "TIME '2026-11-20T12:00:00+25:00' is not"),
     (["log", "--since", "3 fortnights ago"], "TIME '3 fortnights ago' is not"),
     (["log", "--type", "deploy"], "unknown entry type 'deploy' (one of decision, aibom, apply, "
-                                  "rollback, verify, waiver)"),
+                                  "rollback, verify, waiver, approval)"),
     (["search"], "search for exactly one of --package, --model, --policy, --waiver"),
     (["search", "--package", "torch", "--model", "x"], "search for exactly one of"),
     (["search", "--package", "torch@"], "--package 'torch@' is not NAME or NAME@VERSION"),
@@ -582,18 +586,18 @@ def test_an_ambiguous_hash_prefix_is_refused(own_history: LedgerHistory) -> None
         prefix = next(f"{n:04x}" for n in range(65536)
                       if f"{n:04x}" not in taken and not f"{n:04x}".isdigit())
         for n in (1, 2):  # two more rows sharing a prefix, as a larger ledger would have
-            index.db.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                             (16 + n, f"sha256:{prefix}{n}" + "0" * 59, "c" * 40, "verify",
+            index.db.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                             (18 + n, f"sha256:{prefix}{n}" + "0" * 59, "c" * 40, "verify",
                               "2026-11-21T00:00:00Z", 0, "x", None, None, None, None, None,
-                              None, "{}", None, None))
+                              None, None, "{}", None, None))
         with pytest.raises(queries.QueryError) as refused:
             queries.show(index, prefix)
         assert str(refused.value) == f"hash prefix '{prefix}' matches 2 entries: give more digits"
         with pytest.raises(queries.QueryError) as refused:
             queries.show(index, f"sha256:{prefix}")
         assert "matches 2 entries" in str(refused.value)
-        assert queries.resolve_entry(index, f"{prefix}1") == 17
-        assert queries.resolve_entry(index, f"sha256:{prefix}2") == 18
+        assert queries.resolve_entry(index, f"{prefix}1") == 19
+        assert queries.resolve_entry(index, f"sha256:{prefix}2") == 20
 
 
 def test_not_a_repository(tmp_path: Path) -> None:
@@ -657,7 +661,7 @@ def test_the_group_works_under_govops(history: LedgerHistory) -> None:
     result = CliRunner().invoke(main, ["audit", "at", "--repo", str(history.repo), "--stack",
                                        "batch-eval", "2026-11-19T10:00:00Z", "--format", "json"])
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["entry"]["seq"] == 14
+    assert json.loads(result.stdout)["entry"]["seq"] == 16
     listed = CliRunner().invoke(main, ["audit", "--help"]).stdout
     assert "Query and verify the ledger." in listed
     assert all(f"  {name} " in listed

@@ -30,7 +30,7 @@ from engine.repo.scripted import Step
 from engine.trust.document import key_grant
 from engine.workdir import WorkDir
 from tests.support.cli import Run, govops
-from tests.support.repos import NOW, fixture, make_repo
+from tests.support.repos import NOW, fixture, make_repo, unwaived
 from tests.support.trust import later, trusted
 
 GOVOPS = str(Path(sys.executable).with_name("govops"))
@@ -55,7 +55,7 @@ def _history(tmp_path: Path) -> History:
     prefix = tmp_path / "ci"
     assert govops("keygen", "--output", str(prefix)).exit_code == 0
     key, public = Path(f"{prefix}.key"), Path(f"{prefix}.pub")
-    files = {**fixture("acme-ml"), "keys/ci.pub": public.read_bytes()}
+    files = {**unwaived(fixture("acme-ml")), "keys/ci.pub": public.read_bytes()}
     repo = tmp_path / "repo"
     make_repo(repo, Step("acme", files),
               Step("bigger quota", {"stacks/prod-inference.yaml": files[

@@ -12,7 +12,7 @@ from engine.ledger.store import Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step
 from tests.support.cli import govops
-from tests.support.repos import NOW, fixture, make_repo
+from tests.support.repos import NOW, fixture, make_repo, unwaived
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def keyed(tmp_path: Path) -> tuple[Path, Path]:
     prefix = tmp_path / "ci"
     assert govops("keygen", "--output", str(prefix)).exit_code == 0
     repo = tmp_path / "repo"
-    make_repo(repo, Step("acme", {**fixture("acme-ml"),
+    make_repo(repo, Step("acme", {**unwaived(fixture("acme-ml")),
                                   "keys/ci.pub": Path(f"{prefix}.pub").read_bytes()}))
     return repo, Path(f"{prefix}.key")
 

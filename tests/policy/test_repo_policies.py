@@ -10,6 +10,7 @@ import pygit2
 import pytest
 
 from engine.repo.scripted import Step, stage
+from tests.support.approvals import approve_all
 from tests.support.cli import check
 from tests.support.repos import ENGINES, fixture, make_repo
 from tests.support.samples import GOOD, LLAMA
@@ -18,7 +19,9 @@ CONFIG = "apiVersion: govops.dev/v1\nkind: Config\npolicies:\n  paths: [policies
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_repo_local_warn_is_reported_and_does_not_fail(acme: Path, engine: str) -> None:
+def test_repo_local_warn_is_reported_and_does_not_fail(acme: Path, engine: str,
+                                                       tmp_path: Path) -> None:
+    approve_all(acme, tmp_path / "keys")
     files = fixture("acme-ml")
     path = next(p for p, d in files.items() if p.startswith("models/") and b"@acme.test" in d)
     edited = re.sub(rb"@acme\.test", b"@partner.example", files[path])

@@ -11,6 +11,7 @@ from engine.bom.diff import diff_aiboms
 from engine.commands.check import CheckOptions, run_check
 from engine.repo.scripted import Step
 from engine.report.pr_comment import LIMIT, MARKER, render
+from tests.support.approvals import approve_all
 from tests.support.cli import Run, govops
 from tests.support.github_stub import STUB_TOKEN, GitHubStub, github_stub
 from tests.support.repos import NOW, fixture, make_repo
@@ -35,6 +36,7 @@ def repo(tmp_path: Path) -> Path:
               Step("one replica", {STACK: stack.replace("      replicas: 3\n",
                                                         "      replicas: 1\n", 1)}),
               Step("back to three", {STACK: stack}))
+    approve_all(tmp_path / "repo", tmp_path / "keys")
     return tmp_path / "repo"
 
 
@@ -103,7 +105,8 @@ def test_lists_only_the_failures_the_pull_request_introduces(repo: Path) -> None
     assert "introduces **1** policy failure; 1 failure already on the base" in body
     new_section = body.split("### New failures")[1].split("###")[0]
     assert "STK-004" in new_section and "ENV-002" not in new_section
-    assert "| llama-license-ok | existing | MDL-002 |" in body  # the waiver it relies on
+    # the waiver it relies on, and who approved it (verified)
+    assert "| llama-license-ok | legal@acme.test | existing | MDL-002 |" in body
     assert "### AIBOM diff" in body
     assert "- **prod-inference**: 1 update; 10 more only change" in body
     assert "  - update deployment `inference/chat`" in body

@@ -84,10 +84,38 @@ def test_staged_reads_the_index_not_the_work_tree(history: pygit2.Repository) ->
     assert repo.staged("2026-11-20T12:00:00Z").info.tree != staged.info.tree
 
 
-def test_added_by_follows_first_parent_history(history: pygit2.Repository) -> None:
-    repo = open_repo(history.workdir)
-    found = repo.added_by("HEAD", ["a.yaml", "dir/b.yaml", "missing.yaml"])
-    first = str(history.revparse_single("HEAD~2").id)
-    assert found["a.yaml"].commit == first
-    assert found["a.yaml"].time == "2026-11-02T10:00:00Z"
-    assert "missing.yaml" not in found
+BOB, CAROL = ("Bob", "bob@acme.test"), ("Carol", "Carol@Acme.test")
+
+
+def test_written_by_names_everyone_who_changed_the_file_back_to_its_creation(
+        tmp_path: Path) -> None:
+    repo = build_history(tmp_path / "r", [
+        Step("old file at the same path, deleted", {"w.yaml": "old\n"}, author=CAROL),
+        Step("gone", delete=["w.yaml"], author=CAROL),
+        Step("bob writes it", {"w.yaml": "w: 1\n", "x.yaml": "x\n"}, author=BOB),
+        Step("ada edits it", {"w.yaml": "w: 2\n"}),
+        Step("carol touches another file", {"x.yaml": "y\n"}, author=CAROL),
+    ])
+    found = open_repo(repo.workdir).written_by("HEAD", "w.yaml")
+    assert found.people == {"bob@acme.test", "ada@acme.test"}
+    assert found.commits == (str(repo.revparse_single("HEAD~1").id),
+                             str(repo.revparse_single("HEAD~2").id))
+
+
+@pytest.mark.parametrize("edit", [False, True])
+def test_written_by_follows_a_move_without_counting_the_mover(tmp_path: Path,
+                                                              edit: bool) -> None:
+    body = "".join(f"line {i}: some waiver text\n" for i in range(20))
+    moved = {"moved/w.yaml": body + "one more line\n"} if edit else {}
+    repo = build_history(tmp_path / "r", [
+        Step("bob writes it", {"w.yaml": body}, author=BOB),
+        Step("carol moves it", moved, renames={"w.yaml": "moved/w.yaml"}, author=CAROL),
+    ])
+    found = open_repo(repo.workdir).written_by("HEAD", "moved/w.yaml")
+    assert found.people == ({"bob@acme.test", "carol@acme.test"} if edit else {"bob@acme.test"})
+    assert len(found.commits) == (2 if edit else 1)
+
+
+def test_written_by_a_missing_path_is_nobody(history: pygit2.Repository) -> None:
+    found = open_repo(history.workdir).written_by("HEAD", "missing.yaml")
+    assert found.people == frozenset() and found.commits == ()

@@ -21,6 +21,7 @@ from engine.repo import RevisionInfo
 from engine.repo.scripted import Step
 from engine.report import FORMAT_NAMES, renderer
 from engine.report.sarif import FINGERPRINT_KEY, fingerprint
+from tests.support.approvals import approve_all
 from tests.support.repos import NOW, ROOT, fixture, make_repo
 
 # A copy of ../shared/schemas/sarif-schema-2.1.0.json (OASIS SARIF 2.1.0), so a clone tests alone.
@@ -34,6 +35,8 @@ META = {"MDL-005": PolicyMeta("MDL-005", "No pickles", "Pickles run code.", "den
 
 def _checked(root: Path, name: str) -> Checked:
     make_repo(root, Step(name, fixture(name)))
+    if name == "acme-ml":
+        approve_all(root, root.parent / "keys")
     return run_check(CheckOptions(repo=root, engine="opa", now=NOW))
 
 
@@ -321,7 +324,9 @@ def test_github_escapes_like_actions_toolkit() -> None:
 
 
 def _table_rows(text: str) -> list[str]:
-    return [line for line in text.splitlines()
+    """The rows of the results and waivers tables (not of the pending approvals)."""
+    results = text.split("### Waiver approvals pending", 1)[0]
+    return [line for line in results.splitlines()
             if line.startswith("| ") and not line.startswith(("|  |", "| ---", "| Waiver"))]
 
 
@@ -332,6 +337,11 @@ def test_markdown_verdict_rows_and_waivers(violations: Checked, acme_ml: Checked
     assert len(rows) == len(violations.decision.results)
     assert all(row.startswith("| ❌ deny | ") for row in rows)
     assert "Waivers used" not in bad
+    pending = bad.split("### Waiver approvals pending", 1)[1]
+    assert [row.split(" | ")[0] for row in pending.splitlines() if row.startswith("| ")][2:] == [
+        "| customer-chats-pii", "| legacy-image-ok", "| open-ended-pickle",
+        "| research-license-long"]
+    assert "| no trust root" not in pending and "cannot be verified" in pending
     assert f"commit `{str(violations.decision.revision.commit)[:12]}`" in bad
     meta = violations.metadata["MDL-005"]
     assert "<details><summary>How to fix</summary>" in bad
@@ -342,7 +352,8 @@ def test_markdown_verdict_rows_and_waivers(violations: Checked, acme_ml: Checked
     section = good.split("### Waivers used", 1)[1]
     (waived,) = acme_ml.decision.waived
     (row,) = _table_rows(section)
-    assert row.startswith(f"| {waived.waiver} | {waived.result.id} | Model/")
+    assert row.startswith(f"| {waived.waiver} | legal@acme.test | {waived.result.id} | Model/")
+    assert "Waiver approvals pending" not in good
     assert f"{waived.result.file}:{waived.result.line}" in row
 
 

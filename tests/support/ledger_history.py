@@ -12,18 +12,20 @@ The governed repo (commits an hour apart from 2026-11-02T10:00:00Z, acme-ml as t
 
 The ledger (decisions checked with now = 2026-11-20T12:00:00Z):
 
-     #1 decision acme  11-16 09:00       #2 aibom acme  11-16 09:00:05
-     #3 apply prod-inference acme        2026-11-16T10:00:00Z
-     #4 apply dev-sandbox acme           2026-11-16T11:00:00Z
-     #5 decision llama 11-17 09:00       #6 aibom llama 11-17 09:00:05
-     #7 apply prod-inference llama       2026-11-17T10:00:00Z
-     #8 decision torch 11-18 09:00       #9 aibom torch 11-18 09:00:05
-    #10 apply prod-inference torch       2026-11-18T10:00:00Z
-    #11 apply dev-sandbox torch          2026-11-18T15:00:00Z
-    #12 decision batch 11-19 09:00      #13 aibom batch 11-19 09:00:05
-    #14 apply batch-eval batch           2026-11-19T10:00:00Z
-    #15 decision nowaiver (fail)         2026-11-20T09:00:00Z
-    #16 rollback prod-inference to acme  2026-11-20T12:00:00Z  (rests on #1 and #2)
+     #1 approval of llama-license-ok (as at acme) by legal@acme.test   2026-11-15T09:00:00Z
+     #2 approval of batch-eval-single-replica (as at batch)            2026-11-15T09:05:00Z
+     #3 decision acme  11-16 09:00       #4 aibom acme  11-16 09:00:05
+     #5 apply prod-inference acme        2026-11-16T10:00:00Z
+     #6 apply dev-sandbox acme           2026-11-16T11:00:00Z
+     #7 decision llama 11-17 09:00       #8 aibom llama 11-17 09:00:05
+     #9 apply prod-inference llama       2026-11-17T10:00:00Z
+    #10 decision torch 11-18 09:00      #11 aibom torch 11-18 09:00:05
+    #12 apply prod-inference torch       2026-11-18T10:00:00Z
+    #13 apply dev-sandbox torch          2026-11-18T15:00:00Z
+    #14 decision batch 11-19 09:00      #15 aibom batch 11-19 09:00:05
+    #16 apply batch-eval batch           2026-11-19T10:00:00Z
+    #17 decision nowaiver (fail)         2026-11-20T09:00:00Z
+    #18 rollback prod-inference to acme  2026-11-20T12:00:00Z  (rests on #3 and #4)
 
 The expected packages are read from the lock files with a parser of their own, not from the
 AIBOM, so a test compares the index with an independent account of what was deployed.
@@ -48,6 +50,7 @@ from engine.ledger.store import Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step, build_history, fixture_files
 from engine.report import renderer
+from tests.support.approvals import approve_at, approver_key
 from tests.support.trust import trusted
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "acme-ml"
@@ -198,8 +201,11 @@ def _steps(public: bytes) -> tuple[list[Step], dict[str, dict[str, bytes]]]:
 
 LABELS = ("acme", "llama", "torch", "batch", "nowaiver")
 
-# (type, label, stack, time); decisions and AIBOMs come in pairs 5 s apart.
+# (type, label, stack or the waiver approved, time); decisions and AIBOMs come in pairs 5 s
+# apart.
 SCRIPT = (
+    ("approval", "acme", "llama-license-ok", "2026-11-15T09:00:00Z"),
+    ("approval", "batch", "batch-eval-single-replica", "2026-11-15T09:05:00Z"),
     ("decision", "acme", None, "2026-11-16T09:00:00Z"),
     ("aibom", "acme", None, "2026-11-16T09:00:05Z"),
     ("apply", "acme", "prod-inference", "2026-11-16T10:00:00Z"),
@@ -264,7 +270,11 @@ def build_ledger_history(root: Path) -> LedgerHistory:
     entries: list[Recorded] = []
     for kind, label, stack, when in SCRIPT:
         commit = commits[label]
-        if kind == "decision":
+        if kind == "approval":
+            assert stack is not None
+            item = approve_at(path, stack, approver_key(root / "trust"), when, commit)
+            stack = None
+        elif kind == "decision":
             checked = run_check(CheckOptions(repo=path, rev=commit, now=CHECK_NOW))
             text = renderer("json")(checked.decision, checked.metadata, False)
             receipt = sign_file(signer, st.DECISION, repo.name, commit, "decision.json", text)

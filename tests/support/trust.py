@@ -54,7 +54,12 @@ class Keys:
     def grant(self, name: str, valid_from: str | None = None,
               valid_until: str | None = None) -> Grant:
         return key_grant(load_public(self.pub(name).read_bytes(), name), valid_from,
-                         valid_until)
+                         valid_until, owner(name))
+
+
+def owner(name: str) -> str:
+    """The email of the person holding the test key `name`."""
+    return f"{name}@acme.test"
 
 
 def trust_init(repo: Path, keys: Keys, roots: Sequence[str] = ("root",), threshold: int = 1,
@@ -66,7 +71,8 @@ def trust_init(repo: Path, keys: Keys, roots: Sequence[str] = ("root",), thresho
             "--approver-threshold", str(approver_threshold)]
     args += [a for name in roots for a in ("--root-key", str(keys.pub(name)))]
     args += [a for name in signers for a in ("--signer-key", str(keys.pub(name)))]
-    args += [a for name in approvers for a in ("--approver-key", str(keys.pub(name)))]
+    args += [a for name in approvers for a in ("--approver-key", str(keys.pub(name)),
+                                               "--approver-owner", owner(name))]
     args += [a for name in (sign_with if sign_with is not None else roots)
              for a in ("--sign-with", str(keys.key(name)))]
     return govops(*args, *extra)
@@ -115,7 +121,9 @@ def trusted(repo: Path, folder: Path, signer: Path | None = None,
     signers = [KeyRef(signer)] if signer is not None else []
     signers += [KeyRef(None, issuer, subject) for issuer, subject in identities]
     done = trust_init(Signing(repo, (keys.key("trust-root"),)), [KeyRef(keys.pub("trust-root"))],
-                      1, {SIGNERS: (signers, 1), APPROVERS: ([KeyRef(keys.pub("trust-legal"))], 1)},
+                      1, {SIGNERS: (signers, 1),
+                          APPROVERS: ([KeyRef(keys.pub("trust-legal"), owner="legal@acme.test")],
+                                      1)},
                       TRUSTED_UNTIL, issued=issued)
     assert done.published is not None
     return done.pin

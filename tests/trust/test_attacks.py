@@ -25,7 +25,7 @@ from engine.ledger.store import Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step, commit, stage
 from tests.support.cli import Run, govops, invoke, one_error_line
-from tests.support.repos import NOW, fixture, make_repo
+from tests.support.repos import NOW, fixture, make_repo, unwaived
 from tests.support.trust import Keys, current_root, forge, later, trusted
 
 STACK = "prod-inference"
@@ -43,7 +43,7 @@ class Setup:
 @pytest.fixture
 def setup(tmp_path: Path) -> Setup:
     keys = Keys(tmp_path / "keys").make("ci", "mallory")
-    files = {**fixture("acme-ml"), "keys/ci.pub": keys.pub("ci").read_bytes()}
+    files = {**unwaived(fixture("acme-ml")), "keys/ci.pub": keys.pub("ci").read_bytes()}
     env = files["environments/vllm-serve.yaml"]
     git = make_repo(tmp_path / "repo", Step("acme", files),
                     Step("unpinned image", {"environments/vllm-serve.yaml": re.sub(
@@ -151,12 +151,12 @@ def test_a_trust_update_below_the_root_threshold_is_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """(b) Two root keys, threshold 2: one root key holder alone grants a signer."""
     keys = Keys(tmp_path / "keys").make("r1", "r2", "ci", "legal", "mallory")
-    make_repo(tmp_path / "repo", Step("acme", fixture("acme-ml")))
+    make_repo(tmp_path / "repo", Step("acme", unwaived(fixture("acme-ml"))))
     run = govops("trust", "init", "--repo", str(tmp_path / "repo"), "--root-key",
                  str(keys.pub("r1")), "--root-key", str(keys.pub("r2")), "--root-threshold",
                  "2", "--signer-key", str(keys.pub("ci")), "--approver-key",
-                 str(keys.pub("legal")), "--sign-with", str(keys.key("r1")), "--sign-with",
-                 str(keys.key("r2")))
+                 str(keys.pub("legal")), "--approver-owner", "legal@acme.test", "--sign-with",
+                 str(keys.key("r1")), "--sign-with", str(keys.key("r2")))
     assert run.exit_code == 0, run.stderr
     pin = re.search(r"root fingerprint (sha256:[0-9a-f]{64})", run.stdout)
     assert pin is not None

@@ -22,7 +22,7 @@ from engine.ledger.store import Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step
 from tests.support.cli import Run, govops, invoke
-from tests.support.repos import NOW, fixture, make_repo
+from tests.support.repos import NOW, fixture, make_repo, unwaived
 from tests.support.trust import Keys, later, trusted
 from tests.support.tsa import Tsa, start_tsa, tsa
 
@@ -33,7 +33,7 @@ __all__ = ["tsa"]  # the fixture, used by name
 def stamped(tmp_path: Path, tsa: Tsa) -> tuple[Path, Keys, str]:
     """A repo whose trust requires timestamps from `tsa`, and an attested, recorded commit."""
     keys = Keys(tmp_path / "keys").make("ci")
-    make_repo(tmp_path / "repo", Step("acme", fixture("acme-ml")))
+    make_repo(tmp_path / "repo", Step("acme", unwaived(fixture("acme-ml"))))
     pin = trusted(tmp_path / "repo", tmp_path / "keys", keys.pub("ci"))
     run = govops("trust", "add-tsa", "--repo", str(tmp_path / "repo"), "--name", "test-tsa",
                  "--url", tsa.url, "--cert-chain", str(tsa.chain_file), "--sign-with",

@@ -16,13 +16,13 @@ from engine.repo.scripted import Step
 from engine.trust.store import TRUST_REF, TrustStore
 from engine.workdir import WorkDir
 from tests.support.cli import Run, assert_input_error, govops
-from tests.support.repos import fixture, make_repo
+from tests.support.repos import fixture, make_repo, unwaived
 from tests.support.trust import Keys, current_root, forge, trust_init
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    make_repo(tmp_path / "repo", Step("acme", fixture("acme-ml")))
+    make_repo(tmp_path / "repo", Step("acme", unwaived(fixture("acme-ml"))))
     return tmp_path / "repo"
 
 
@@ -109,6 +109,12 @@ def test_add_revoke_rotate_and_the_log(repo: Path, keys: Keys) -> None:
     keys.make("bob", "root2")
     base = ["--repo", str(repo), "--sign-with", str(keys.key("root"))]
     run = govops("trust", "add-key", *base, "--role", "approvers", "--key", str(keys.pub("bob")))
+    assert_input_error(run, f"{keys.pub('bob')}: an approver's key must name its owner")
+    run = govops("trust", "add-key", *base, "--role", "approvers", "--key", str(keys.pub("bob")),
+                 "--owner", "bob")
+    assert_input_error(run, "owner 'bob' is not an email")
+    run = govops("trust", "add-key", *base, "--role", "approvers", "--key", str(keys.pub("bob")),
+                 "--owner", "Bob@Acme.test")
     assert run.exit_code == 0, run.stderr
     run = govops("trust", "revoke", *base, "--role", "signers", "--key", str(keys.pub("ci")),
                  "--at", "2027-01-01T00:00:00Z")
@@ -121,7 +127,8 @@ def test_add_revoke_rotate_and_the_log(repo: Path, keys: Keys) -> None:
     assert changes[0] == ["first root"]
     # A key granted later counts from its grant on: its window opens when it was added.
     added = log["versions"][1]["issued"]
-    assert changes[1] == [f"approvers +key {keys.grant('bob').keyid[:16]} valid {added} .. -"]
+    assert changes[1] == [f"approvers +key {keys.grant('bob').keyid[:16]} of bob@acme.test "
+                          f"valid {added} .. -"]
     assert changes[2] == [f"signers ~key {keys.grant('ci').keyid[:16]} valid - .. "
                           "2027-01-01T00:00:00Z"]
     assert changes[3] == ["root rotated to v2 (threshold 1 of 1)"]
@@ -150,12 +157,12 @@ def test_a_proposal_made_on_an_older_version_is_refused(repo: Path, keys: Keys,
     keys.make("bob", "carol")
     proposal = tmp_path / "bob.json"
     run = govops("trust", "add-key", "--repo", str(repo), "--role", "approvers", "--key",
-                 str(keys.pub("bob")), "--sign-with", str(keys.key("r1")), "--proposal",
-                 str(proposal))
+                 str(keys.pub("bob")), "--owner", "bob@acme.test", "--sign-with",
+                 str(keys.key("r1")), "--proposal", str(proposal))
     assert run.exit_code == 0 and "not yet published" in run.stdout
     run = govops("trust", "add-key", "--repo", str(repo), "--role", "approvers", "--key",
-                 str(keys.pub("carol")), "--sign-with", str(keys.key("r1")), "--sign-with",
-                 str(keys.key("r2")))
+                 str(keys.pub("carol")), "--owner", "carol@acme.test", "--sign-with",
+                 str(keys.key("r1")), "--sign-with", str(keys.key("r2")))
     assert run.exit_code == 0, run.stderr
     run = govops("trust", "sign", "--repo", str(repo), str(proposal), "--sign-with",
                  str(keys.key("r2")))
@@ -293,8 +300,8 @@ def test_history_answers_who_was_trusted_when(repo: Path, keys: Keys,
     assert signers("2027-12-01T00:00:00Z") == set()  # the trust expired (default: a year)
     assert "which expired at 2027-12-01T00:00:00Z" in \
         history.signers_at("2027-12-01T00:00:00Z").label
-    approvers, threshold = history.approvers_at("2027-01-01T00:00:00Z")
-    assert threshold == 1 and len(approvers.keys) == 1
+    assert history.approvals_needed("2027-01-01T00:00:00Z") == 1
+    assert len(history.approvers_at("2027-01-01T00:00:00Z").keys) == 1
 
 
 def test_a_revocation_reaches_back_to_its_time(repo: Path, keys: Keys) -> None:

@@ -1,0 +1,78 @@
+"""Check one approval entry: that it approves what it says (its `waiver.json` hashes to the
+digest its details name) and that an approver of the trust in force signed it, judged at the
+time a trusted TSA saw the signature when the trust requires timestamps, so a revoked approver
+cannot back-date an approval."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.approvals.record import approved_waiver
+from engine.attest import statement as st
+from engine.attest.trust import TrustPolicy
+from engine.attest.verify import Expectation, stamped_time, verify_receipt
+from engine.errors import Refused
+from engine.ledger.entry import APPROVAL, ENTRY_FILE, ENTRY_RECEIPT, StoredEntry
+from engine.policy.waivers import content_digest
+
+ApproversAt = Callable[[str], TrustPolicy]  # the approvers of the trust in force at a time
+
+
+@dataclass(frozen=True)
+class CheckedApproval:
+    """One approval entry, checked: who signed it and when, or why it does not count."""
+
+    entry: str  # its hash
+    seq: int
+    waiver: str
+    digest: str
+    time: str  # when it was made: its timestamp when the trust requires one, else its time
+    signer: str = ""  # as the verifier names it (key keyid, or identity)
+    owners: tuple[str, ...] = ()  # the people behind the signature (lowercase emails)
+    problem: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"approval #{self.seq}"
+
+
+def check_approval_entry(item: StoredEntry) -> None:
+    """Refused unless an approval entry's waiver.json is what its details say it approves
+    (an entry check for `audit verify`; other entries pass)."""
+    if item.entry.type != APPROVAL:
+        return
+    try:
+        content = approved_waiver(item.recorded)
+    except ValueError as exc:
+        raise Refused(f"the approval {exc}") from None
+    details = item.entry.details
+    if content_digest(content) != details.get("digest") or content["name"] != details.get(
+            "waiver"):
+        raise Refused("the approval's waiver.json is not the waiver its details name")
+
+
+def check_approval(item: StoredEntry, approvers_at: ApproversAt,
+                   trust_config: Callable[[], Any]) -> CheckedApproval:
+    """The approval, with `problem` set when it does not count (never raises for a bad one:
+    the waiver's verdict says which approvals did not count and why)."""
+    details = item.entry.details
+    found = CheckedApproval(item.hash, item.entry.seq, str(details.get("waiver")),
+                            str(details.get("digest")), item.entry.time)
+    try:
+        check_approval_entry(item)
+        receipt = item.files.get(ENTRY_RECEIPT)
+        if receipt is None:
+            raise Refused("it is not signed")
+        expect = Expectation(st.LEDGER_ENTRY, item.files[ENTRY_FILE], item.entry.revision,
+                             item.entry.time)
+        seen = stamped_time(receipt, approvers_at(item.entry.time), expect)
+        moment = seen or item.entry.time
+        verified = verify_receipt(receipt, approvers_at(moment),
+                                  dataclasses.replace(expect, stamped=seen), trust_config)
+    except Refused as exc:
+        return dataclasses.replace(found, problem=str(exc))
+    return dataclasses.replace(found, time=moment, signer=verified.signer,
+                               owners=tuple(o.lower() for o in verified.owners))
