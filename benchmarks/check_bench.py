@@ -2,8 +2,9 @@
 
 Generates governed repos of N objects (per 20 objects: 8 Models, 5 Datasets, 1 Environment
 with a 200-package hashed lock file, 5 Stacks with 2 workloads each, 1 Waiver), commits them
-with pygit2, then times the installed `govops` console script end to end (wall time, so
-interpreter start-up is included, as a pre-commit user feels it).
+with pygit2, approves every waiver in the ledger under a trust root (waiver_approvals.py: an
+unapproved waiver waives nothing), then times the installed `govops` console script end to
+end (wall time, so interpreter start-up is included, as a pre-commit user feels it).
 
     python benchmarks/check_bench.py [--sizes 100,1000,10000] [--engines opa,regopy] [--runs 5]
 """
@@ -23,8 +24,12 @@ from pathlib import Path
 
 import pygit2
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from waiver_approvals import approve_waivers, trusted
+
+from engine.attest.keys import generate as generate_key
 from engine.repo.scripted import Step, build_history, stage
 
 GOVOPS = str(Path(sys.executable).with_name("govops"))
@@ -168,6 +173,11 @@ def bench(size: int, engines: list[str], runs: int, workdir: Path) -> None:
     root = workdir / f"repo-{size}"
     files = generate(size)
     build_history(root, [Step(f"{size} objects", files, time="2026-11-02T10:00:00Z")])
+    # Waivers take effect only when approved: a trust root, and its approver approves each.
+    approver, _ = trusted(root, generate_key(workdir / f"ci-{size}")[1],
+                          issued="2026-11-01T00:00:00Z")
+    approve_waivers(root, str(pygit2.Repository(str(root)).head.target), approver,
+                    "2026-11-03T00:00:00Z")
     objects = sum(1 for p in files if p.endswith(".yaml") and p != "govops.yaml")
     lock_bytes = sum(len(v) for p, v in files.items() if p.endswith(".txt"))
     print(f"\n{size} objects ({objects} YAML objects, {len(files)} files, "

@@ -6,6 +6,7 @@ no transparency-log entry), and read back for verification of either kind.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from dataclasses import dataclass
 from typing import Final
@@ -45,7 +46,10 @@ def key_bundle(payload_type: str, payload: bytes, signature: bytes, hint: str) -
     return json.dumps(json.loads(bundle.to_json()), indent=2, sort_keys=True) + "\n"
 
 
+@functools.lru_cache(maxsize=16)
 def parse_bundle(raw: bytes) -> ParsedBundle:
+    """Cached (the result is frozen): verifying an entry reads its bundle for the timestamp,
+    then for the signature."""
     try:
         bundle = Bundle.from_json(raw)
     except (ValidationError, ValueError) as exc:

@@ -27,6 +27,8 @@ from engine.errors import GovopsError, Refused
 from engine.ledger.entry import APPROVAL, ENTRY_FILE, ENTRY_RECEIPT, StoredEntry, sha256
 from engine.ledger.store import Ledger, LedgerError, stored
 from engine.ledger.verdict import require_passing
+from engine.parallel import forked_map
+from engine.repo.ref_store import Record
 from engine.trust.history import Anchor
 
 
@@ -166,6 +168,35 @@ def _check_entry(item: StoredEntry, trust_at: TrustAt, approvers_at: TrustAt,
         raise _Bad(f"signature refused: {exc}") from None
 
 
+def _decoded(record: Record) -> StoredEntry | str:
+    """The record's entry, or why it is not one."""
+    try:
+        return stored(record)
+    except LedgerError as exc:
+        return str(exc).split(": ", 1)[-1]
+
+
+def _signatures(items: Sequence[StoredEntry | str], from_seq: int, trust_at: TrustAt,
+                approvers_at: TrustAt, trust_config: Callable[[], Any]
+                ) -> dict[int, int | str]:
+    """position -> signatures checked, or why they are refused, for every entry from
+    `from_seq` on: all of them at once, spread over the cores (engine.parallel), since no
+    entry's signatures depend on another's. The walk then meets each result in chain order, so
+    the first bad entry is still the one named."""
+    positions = [i for i, item in enumerate(items)
+                 if not isinstance(item, str) and item.entry.seq >= from_seq]
+
+    def check(k: int) -> int | str:
+        item = items[positions[k]]
+        assert not isinstance(item, str)
+        try:
+            return _check_entry(item, trust_at, approvers_at, trust_config, True)
+        except _Bad as bad:
+            return bad.reason
+
+    return dict(zip(positions, forked_map(check, len(positions)), strict=True))
+
+
 def _check_order(item: StoredEntry, previous: StoredEntry | None) -> None:
     if previous is not None and instant(item.entry.time) < instant(previous.entry.time):
         raise _Bad(f"is dated {item.entry.time}, before entry #{previous.entry.seq} "
@@ -216,6 +247,8 @@ def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], A
     except GovopsError as exc:  # an object of the chain is missing or is not a commit
         return ChainReport(0, 0, None, ChainProblem(None, ledger.tip_commit() or "-", str(exc)))
     records.reverse()
+    items = [_decoded(record) for record in records]
+    signed = _signatures(items, from_seq, trust_at, approvers_at, trust_config)
     checkpoint = ledger.checkpoint()
     by_hash: dict[str, StoredEntry] = {}
     verdicts: dict[str, str | None] = {}
@@ -229,10 +262,9 @@ def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], A
             if record.others:
                 raise _Bad(f"holds {', '.join(record.others)}, which no entry writes "
                            "(directories, links or executables)")
-            try:
-                item = stored(record)
-            except LedgerError as exc:
-                raise _Bad(str(exc).split(": ", 1)[-1]) from None
+            item = items[position - 1]
+            if isinstance(item, str):
+                raise _Bad(item)
             seq = item.entry.seq
             if seq != position:
                 raise _Bad(f"has seq {seq} at position {position}: an entry was deleted, "
@@ -244,8 +276,11 @@ def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], A
             _check_order(item, previous)
             _check_links(item, by_hash, verdicts)
             _run_checks(item, entry_checks)
-            signatures += _check_entry(item, trust_at, approvers_at, trust_config,
-                                       seq >= from_seq)
+            outcome = signed.get(position - 1)
+            if isinstance(outcome, str):
+                raise _Bad(outcome)
+            signatures += outcome if outcome is not None else _check_entry(
+                item, trust_at, approvers_at, trust_config, False)
             vouched = anchor_problem(item, anchors)
             if vouched is not None:
                 raise _Bad(vouched)

@@ -66,10 +66,9 @@ class RecordStore:
         if not isinstance(obj, pygit2.Commit):
             raise GovopsError(f"{self.ref}: {commit} is not a commit")
         files, others = {}, []
-        for entry in obj.tree:
-            blob = self._repo[entry.id]
-            if isinstance(blob, pygit2.Blob) and entry.filemode == pygit2.GIT_FILEMODE_BLOB:
-                files[str(entry.name)] = blob.data
+        for entry in obj.tree:  # pygit2 yields the objects themselves (no second lookup)
+            if isinstance(entry, pygit2.Blob) and entry.filemode == pygit2.GIT_FILEMODE_BLOB:
+                files[str(entry.name)] = entry.data
             else:
                 others.append(str(entry.name))
         return Record(commit, tuple(str(p) for p in obj.parent_ids), files, obj.message,

@@ -338,3 +338,37 @@ def test_two_swapped_entries_resigned_with_a_trusted_key(history: History) -> No
     _refused(history, 7, "before entry #6")
     run = _verify(history)
     assert "entries were reordered or back-dated" in run.stderr
+
+
+def test_verification_spread_over_processes_gives_the_same_answers(
+        history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large ledgers check their signatures in forked workers (engine.parallel); forced on
+    for this small one, the report is word for word the one-process report, for a good ledger
+    and for one whose 4th entry is signed by an untrusted key (the first bad entry is named,
+    though a worker met the later ones first)."""
+    from engine import parallel
+
+    monkeypatch.setattr(parallel, "MINIMUM", 1)
+
+    def verify(jobs: str) -> Run:
+        monkeypatch.setenv(parallel.JOBS_VARIABLE, jobs)
+        WorkDir(history.repo / ".git").ledger_checkpoint.unlink(missing_ok=True)
+        return _verify(history)
+
+    alone, spread = verify("1"), verify("2")
+    assert spread.exit_code == alone.exit_code == 0
+    assert spread.stdout == alone.stdout and "7 entries, 12 signatures" in spread.stdout
+    entries = history.ledger().entries()
+    assert govops("keygen", "--output", str(tmp_path / "mallory")).exit_code == 0
+    forged = KeySigner(tmp_path / "mallory.key").sign(st.payload(st.statement(
+        st.LEDGER_ENTRY, json.loads(entries[3].files[ENTRY_FILE]), "repo",
+        entries[3].entry.revision, [st.Covered(ENTRY_FILE, entries[3].files[ENTRY_FILE])])))
+    _fresh_chain(history, entries, {4: {ENTRY_RECEIPT: forged.encode()},
+                                    6: {ENTRY_FILE: _edited_entry(entries[5], actor="eve")}})
+    alone, spread = verify("1"), verify("2")
+    assert spread.exit_code == alone.exit_code == 3
+    assert spread.stderr == alone.stderr
+    assert "entry #4 " in spread.stderr and "does not verify under any key" in spread.stderr
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, "many")
+    bad = _verify(history)
+    assert bad.exit_code == 2 and "GOVOPS_JOBS='many'" in bad.stderr

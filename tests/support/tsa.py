@@ -42,8 +42,9 @@ ess_cert_id_alg = sha256
 """
 
 
-def _certificates(folder: Path, name: str) -> tuple[str, str]:
-    """(root PEM, TSA PEM); the TSA's private key goes to folder/tsa.key."""
+def _certificates(folder: Path, name: str, expired: bool) -> tuple[str, str]:
+    """(root PEM, TSA PEM); the TSA's private key goes to folder/tsa.key. An `expired` TSA's
+    certificate ended yesterday."""
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} root")])
@@ -60,7 +61,8 @@ def _certificates(folder: Path, name: str) -> tuple[str, str]:
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
             .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
             .not_valid_before(now - dt.timedelta(days=400))
-            .not_valid_after(now + dt.timedelta(days=3650))
+            .not_valid_after(now - dt.timedelta(days=1) if expired
+                             else now + dt.timedelta(days=3650))
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]),
                            critical=True)
             .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False,
@@ -108,11 +110,12 @@ def _handler(folder: Path, requests: list[bytes]) -> type[BaseHTTPRequestHandler
     return Handler
 
 
-def start_tsa(folder: Path, name: str = "test TSA") -> tuple[Tsa, ThreadingHTTPServer]:
+def start_tsa(folder: Path, name: str = "test TSA", expired: bool = False
+              ) -> tuple[Tsa, ThreadingHTTPServer]:
     if shutil.which("openssl") is None:
         pytest.fail("the openssl command is needed for the test timestamp authority")
     folder.mkdir(parents=True, exist_ok=True)
-    root, leaf = _certificates(folder, name)
+    root, leaf = _certificates(folder, name, expired)
     (folder / "tsa.pem").write_text(leaf)
     (folder / "serial").write_text("01\n")
     (folder / "openssl.cnf").write_text(CONFIG.format(dir=folder))
