@@ -138,6 +138,8 @@ def open_stack(request: RunRequest, command: auto.PulumiCommand,
     config set: what both apply's `up` and rollback's preview run against. Raises Pulumi's
     CommandError for the caller to word."""
     spec = request.spec
+    if request.backend_url.startswith("file://"):  # the CLI will not create a state folder
+        Path(request.backend_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
     env = {**passphrase_env(request.backend_url, environ),
            "PULUMI_BACKEND_URL": request.backend_url, "PULUMI_SKIP_UPDATE_CHECK": "true"}
     program = request.program

@@ -192,9 +192,9 @@ def test_no_pulumi_cli_exits_2_with_the_install_hint_and_records_nothing(
     line = one_error_line(run)
     assert line.startswith("govops: error: the pulumi CLI is not on PATH: install the Pulumi "
                            f"CLI v{pulumi_run.PULUMI_VERSION} ")
-    assert pulumi_run.PULUMI_VERSION == "3.272.0"
-    assert pulumi_run.KUBERNETES_PLUGIN_VERSION == "4.34.2"
-    assert "pulumi plugin install resource kubernetes v4.34.2" in line
+    assert pulumi_run.PULUMI_VERSION == "3.260.0"
+    assert pulumi_run.KUBERNETES_PLUGIN_VERSION == "4.25.0"
+    assert "pulumi plugin install resource kubernetes v4.25.0" in line
     assert repo.ledger().tip_commit() == before
     assert len(repo.entries()) == 4
     assert not (repo.path / ".git" / "govops" / "pulumi-workspaces").exists()
