@@ -15,12 +15,13 @@ from typing import Any
 
 from engine.attest import statement as st
 from engine.attest.signers import Signer, sign_file
-from engine.deploy import pulumi_run
+from engine.deploy import pulumi_run, readback
 from engine.deploy.applied import MANIFESTS_FILE, encode
 from engine.deploy.gate import GatePassed
 from engine.deploy.mock import load_program
 from engine.deploy.plan import Plan
 from engine.deploy.spec import StackSpec
+from engine.errors import GovopsError
 from engine.ledger.drafts import actor
 from engine.ledger.entry import Draft, StoredEntry
 from engine.ledger.store import Ledger
@@ -57,14 +58,53 @@ class Recorded:
     entry: StoredEntry
 
 
+class LiveDiffers(GovopsError):
+    """The cluster, read back after `up`, does not hold what was approved, or could not be
+    read back; the entry is recorded all the same (the deployment happened), and says so."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Live:
+    """What the read-back found: the live state, or why there is none."""
+
+    state: readback.LiveState | None
+    problem: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return self.state.as_json() if self.state else {"error": self.problem}
+
+
+def read_live(planned: Plan) -> Live:
+    """The cluster read back after `up` (engine.deploy.readback); never raises, since the
+    deployment happened and its entry must be recorded whatever the read-back finds."""
+    try:
+        return Live(readback.read_back(planned.manifests, planned.spec.cluster_context))
+    except readback.ReadBackFailed as exc:
+        return Live(None, str(exc))
+
+
+def require_live(live: Live, entry: StoredEntry) -> None:
+    """LiveDiffers (exit 1) unless the cluster held exactly what was approved."""
+    where = f"recorded {entry.entry.type} entry #{entry.entry.seq}"
+    if live.state is None:
+        raise LiveDiffers(f"{where}, but the cluster could not be read back: {live.problem}")
+    if not live.state.matches:
+        file, found = live.state.differences[0]
+        more = sum(len(f) for _, f in live.state.differences) - 1
+        raise LiveDiffers(f"{where}, but the cluster does not hold what was approved: {file}: "
+                          f"{found[0]}" + (f" (and {more} more)" if more else ""))
+
+
 def record_deployment(repo: GitRepo, ledger: Ledger, signer: Signer, kind: str,
                       gate: GatePassed, planned: Plan, deployed: pulumi_run.Deployed, now: str,
-                      links: Mapping[str, str] | None = None,
+                      live: Live, links: Mapping[str, str] | None = None,
                       facts: Mapping[str, Any] | None = None) -> Recorded:
-    """Sign the deployment receipt (`deployment.json`: what ran, on which decision and AIBOM)
-    and append the `apply` or `rollback` entry recording it and the manifests deployed.
-    `links` and `facts` are what a rollback adds (the entries it moves from and to, its
-    preview)."""
+    """Sign the deployment receipt (`deployment.json`: what ran, on which decision and AIBOM,
+    and what the cluster held afterwards) and append the `apply` or `rollback` entry recording
+    it and the manifests deployed. `links` and `facts` are what a rollback adds (the entries
+    it moves from and to, its preview)."""
     spec = planned.spec
     predicate: dict[str, Any] = {
         "stack": spec.name,
@@ -76,6 +116,7 @@ def record_deployment(repo: GitRepo, ledger: Ledger, signer: Signer, kind: str,
         "decision": gate.decision.hash,
         "aibom": gate.aibom.hash,
         "revision": gate.commit,
+        "live": live.as_json(),
         **(facts or {}),
     }
     text = json.dumps(predicate, indent=2, sort_keys=True) + "\n"

@@ -39,7 +39,7 @@ from engine.attest.signers import SignerOptions
 from engine.attest.verify import trust_root_loader
 from engine.clock import instant, utc_now
 from engine.commands.check import CheckOptions, run_check
-from engine.commands.deployment import record_deployment, run_request
+from engine.commands.deployment import read_live, record_deployment, require_live, run_request
 from engine.commands.plan import deployed_files, spec_at
 from engine.commands.trust import recording_signer, verifier_trust
 from engine.deploy import pulumi_run
@@ -216,9 +216,11 @@ def run_rollback(options: RollbackOptions, pulumi_command: auto.PulumiCommand | 
             f"after up, the preview of stack {spec.name} still reports changes ({counts}"
             + (f": {'; '.join(changed)}" if changed else "") + "): the deployment does not "
             f"match commit {target.commit}; nothing recorded")
+    held = read_live(planned)
     recorded = record_deployment(
-        repo, ledger, signer, "rollback", target.gate, planned, deployed, utc_now(),
+        repo, ledger, signer, "rollback", target.gate, planned, deployed, utc_now(), held,
         links={"from": target.previous.hash, "to": target.entry.hash},
         facts={"from": target.previous.hash, "to": target.entry.hash, "preview": summary})
+    require_live(held, recorded.entry)
     return RolledBack(target, reevaluation, planned, deployed, summary, recorded.predicate,
                       recorded.entry)

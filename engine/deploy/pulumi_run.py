@@ -23,6 +23,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
@@ -126,9 +127,20 @@ def checkpoint_digest(deployment: auto.Deployment) -> str:
     return "sha256:" + hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
+GENERIC = re.compile(r"^error: (update|preview|refresh|destroy) failed$|^error: \d+ errors? "
+                     r"occurred:?$")
+LABEL = re.compile(r"^(stdout|stderr):\s*|^code: -?\d+$")  # how the SDK prints a result
+
+
 def last_line(exc: Exception) -> str:
-    """The last non-blank line of a Pulumi error: the one that says what went wrong."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    """The line of a Pulumi error that says what went wrong: the first specific `error:` (or
+    its `* ` detail) the engine printed, else the last line that is not a label. Pulumi writes
+    a resource's failure to stdout, under Diagnostics, and ends with a generic one."""
+    lines = [LABEL.sub("", line.strip()) for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    for line in lines:
+        if line.startswith(("error:", "* ")) and not GENERIC.match(line):
+            return line.removeprefix("* ")
     return lines[-1] if lines else type(exc).__name__
 
 

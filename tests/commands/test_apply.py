@@ -31,7 +31,14 @@ from engine.ledger.store import LEDGER_REF, Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step
 from tests.support.cli import Run, govops, invoke, one_error_line
-from tests.support.pulumi_fakes import EXPORT, PROJECT, STACK, FakePulumi, normalised
+from tests.support.pulumi_fakes import (
+    EXPORT,
+    PROJECT,
+    STACK,
+    FakePulumi,
+    approved_cluster,
+    normalised,
+)
 from tests.support.repos import NOW, fixture, make_repo, unwaived
 from tests.support.sigstore_mock import SigstoreMock, sigstore_mock
 from tests.support.trust import Keys, trusted, trusted_signers
@@ -96,6 +103,7 @@ def repo(template: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Rep
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
     command = FakePulumi()
     monkeypatch.setattr(pulumi_run, "pulumi_cli", lambda: command)
+    approved_cluster(monkeypatch)
     return command
 
 
@@ -269,6 +277,9 @@ def test_apply_runs_refresh_and_up_and_records_a_verified_entry(repo: Repo,
                           "resourceChanges": {"create": 11}},
         "checkpointDigest": "sha256:" + hashlib.sha256(export.encode()).hexdigest(),
         "decision": decision.hash, "aibom": aibom.hash, "revision": repo.passing,
+        "live": {"digest": manifests_digest, "matchesApproved": True, "differences": {},
+                 "cluster": {"server": "https://fake-cluster.invalid", "caSha256": None,
+                             "version": "v1.34.3"}},
     }
     assert json.loads(applied.files["deployment.json"]) == predicate
     entry = applied.entry
@@ -376,7 +387,7 @@ def test_without_an_exported_checkpoint_the_receipt_says_so(repo: Repo, fake: Fa
     monkeypatch.setattr(fake, "run", no_export)
     run = run_apply(repo, repo.passing)
     assert run.exit_code == 0, run.stderr
-    assert ("checkpoint none (stack export failed: stderr: error: export is not supported)"
+    assert ("checkpoint none (stack export failed: error: export is not supported)"
             in run.stdout)
     applied = repo.entries()[-1]
     assert applied.entry.type == "apply"

@@ -34,7 +34,7 @@ from engine.ledger.store import Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step, commit, stage
 from tests.support.cli import Run, govops, invoke, one_error_line
-from tests.support.pulumi_fakes import PROJECT, STACK, FakePulumi, normalised
+from tests.support.pulumi_fakes import PROJECT, STACK, FakePulumi, approved_cluster, normalised
 from tests.support.repos import NOW, fixture, make_repo, unwaived
 from tests.support.trust import Keys, trusted, trusted_signers
 
@@ -117,6 +117,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> History:
         mp.delenv(pulumi_run.PASSPHRASE_ENV, raising=False)
         mp.delenv(pulumi_run.PASSPHRASE_FILE_ENV, raising=False)
         mp.setattr(pulumi_run, "pulumi_cli", lambda: command)
+        approved_cluster(mp)
         _clock(mp, apply_module, *APPLIED_AT)
         _clock(mp, attest_module, *ATTESTED_AT)
         for rev in commits:
@@ -150,6 +151,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> PreviewingPulumi:
     command = PreviewingPulumi()
     command.stacks.add(STACK)  # the applies created it in the backend
     monkeypatch.setattr(pulumi_run, "pulumi_cli", lambda: command)
+    approved_cluster(monkeypatch)
     return command
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 import secrets
 import socket
 import subprocess
@@ -61,8 +62,10 @@ class _Processes:
         if not binary.exists():
             pytest.fail(f"{binary} is missing: run `make tools` (tools/build_go_tools.py)")
         log = (self.folder / f"{name}.log").open("wb")
+        # kwok reads $KWOK_WORKDIR/kwok.yaml (default ~/.kwok) before its --config: not here.
+        env = {**os.environ, "KWOK_WORKDIR": str(self.folder / "kwok-home")}
         process = subprocess.Popen([str(binary), *args], stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+                                   stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         log.close()
         self.started.append((name, process))
         return process
@@ -220,6 +223,8 @@ def start_cluster(folder: Path, processes: _Processes) -> Cluster:
         "--service-account-key-file", str(sa_pub),
         "--service-account-signing-key-file", str(sa_key),
         "--service-cluster-ip-range", "10.96.0.0/16", "--allow-privileged=true",
+        # The `kubernetes` Service's endpoints may not be a loopback address.
+        "--endpoint-reconciler-type", "none",
         "--cert-dir", str(folder / "apiserver-certs"))
     _wait_ready(f"{server}/readyz", token, ca, processes, "kube-apiserver")
     kubeconfig = write_kubeconfig(folder / "kubeconfig", server, ca, token, CONTEXT)
@@ -241,6 +246,9 @@ def start_cluster(folder: Path, processes: _Processes) -> Cluster:
         "--manage-all-nodes=false",
         "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
         "--cidr", "10.0.0.0/16", "--node-ip", "10.0.0.1",
+        # Without leases the node lifecycle controller marks the nodes NotReady after its
+        # grace period, and kwok's stages never make the evicted pods Ready again.
+        "--node-lease-duration-seconds", "40",
         "--server-address", f"127.0.0.1:{free_port()}")
     cluster = Cluster(server, kubeconfig, CONTEXT, token, ca, folder)
     _add_gpu_nodes(cluster, processes)

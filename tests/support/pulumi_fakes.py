@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pytest
 from pulumi import automation as auto
 from semver import VersionInfo
 
 from engine.deploy import pulumi_run
+from engine.deploy.manifests import Manifest
 
 STACK = "prod-inference"
 PROJECT = f"govops-{STACK}"
@@ -60,3 +62,22 @@ class FakePulumi(auto.PulumiCommand):
 
 def normalised(args: list[str]) -> list[str]:
     return [re.sub(r"^--client=127\.0\.0\.1:\d+$", "--client=127.0.0.1:<port>", a) for a in args]
+
+
+def approved_cluster(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """With a fake `pulumi` there is no cluster to read back: the read-back then reports a
+    cluster holding exactly what was approved (tests/deploy/test_live_apply.py reads a real
+    one). The contexts it was asked about, in order."""
+    from engine.deploy import readback
+    from engine.deploy.manifests import digest_of
+
+    asked: list[str] = []
+
+    def read_back(manifests: Sequence[Manifest], context: str,
+                  kubeconfig: str | None = None) -> readback.LiveState:
+        asked.append(context)
+        return readback.LiveState(digest_of(manifests), (), readback.ClusterIdentity(
+            "https://fake-cluster.invalid", None, "v1.34.3"))
+
+    monkeypatch.setattr(readback, "read_back", read_back)
+    return asked
