@@ -20,8 +20,9 @@ PAYLOAD_TYPE = "application/vnd.in-toto+json"
 AIBOM = "https://cyclonedx.org/bom"
 DECISION = "https://govops.dev/attestation/decision/v1"
 DEPLOYMENT = "https://govops.dev/attestation/deployment/v1"
+DRIFT = "https://govops.dev/attestation/drift/v1"  # what `govops drift` found
 LEDGER_ENTRY = "https://govops.dev/attestation/ledger-entry/v1"
-PREDICATE_TYPES = (AIBOM, DECISION, DEPLOYMENT, LEDGER_ENTRY)
+PREDICATE_TYPES = (AIBOM, DECISION, DEPLOYMENT, DRIFT, LEDGER_ENTRY)
 
 
 @dataclass(frozen=True)

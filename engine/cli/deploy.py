@@ -104,6 +104,54 @@ def apply(repo: Path, stack: str, rev: str | None, key: Path | None, keyless: bo
                f"recorded apply entry #{entry.entry.seq} {entry.hash}")
 
 
+@click.command(cls=HandledCommand)
+@repo_option
+@click.option("--stack", required=True, help="The Stack to compare with the cluster.")
+@click.option("--record", is_flag=True, help="Append the answer as a signed drift entry "
+              "(with --key or --keyless).")
+@signer_options
+@backend_option
+@trust_root_option
+@format_option
+def drift(repo: Path, stack: str, record: bool, key: Path | None, keyless: bool,
+          trust_config: Path | None, backend_url: str | None, trust_root: str | None,
+          fmt: str) -> None:
+    """Compare the cluster with the stack's last apply or rollback: every object read back
+    and compared on the fields govops sets, objects made beside it, and Pulumi's refresh in
+    preview mode. Exit 1 when the cluster drifted; nothing is changed."""
+    from engine.attest.signers import SignerOptions
+    from engine.commands.drift import DriftOptions, run_drift
+
+    if record and key is None and not keyless:
+        raise click.UsageError("--record signs the drift entry: give --key or --keyless")
+    signer = SignerOptions(key, keyless, trust_config) if record else None
+    found = run_drift(DriftOptions(repo=repo, stack=stack, signer=signer,
+                                   backend_url=backend_url, trust_root=trust_root))
+    if fmt == "json":
+        out = found.as_json()
+        if found.entry is not None:
+            out["entry"] = {"seq": found.entry.entry.seq, "hash": found.entry.hash}
+        click.echo(json.dumps(out, indent=2, sort_keys=True))
+    else:
+        base = found.deployment.entry
+        click.echo(f"{'DRIFTED' if found.drifted else 'no drift'}: stack {stack} against "
+                   f"{base.type} entry #{base.seq} of commit {(base.revision or '?')[:12]}")
+        for file, whys in found.live.differences:
+            for why in whys:
+                click.echo(f"  changed {file}: {why}" if why != "missing from the cluster"
+                           else f"  deleted {file}")
+        for name in found.live.added:
+            click.echo(f"  added   {name} (labelled as the stack's, in no manifest)")
+        for op, count in found.refresh.items():
+            click.echo(f"  refresh would {op} {count} resource(s) in Pulumi's state")
+        click.echo(f"live digest {found.live.digest} (approved "
+                   f"{base.details.get('manifestsDigest')})")
+        if found.entry is not None:
+            click.echo(f"recorded drift entry #{found.entry.entry.seq} {found.entry.hash}")
+    if found.drifted:
+        raise SystemExit(1)
+
+
 _ROLLBACK_LIMITS = ("A rollback cannot restore data deleted with volumes (PersistentVolumes, "
                     "emptyDir), the UIDs, resourceVersions and creation times of re-created "
                     "objects, nor anything outside the program (cluster add-ons, external "

@@ -22,8 +22,8 @@ def main() -> None:
 
 
 for command in (check.check, bom.bom, attest.keygen, attest.attest, attest.verify,
-                audit.audit, policy.policy, deploy.plan, deploy.apply, deploy.rollback, pr.pr,
-                trust.trust, approve.approve_command):
+                audit.audit, policy.policy, deploy.plan, deploy.apply, deploy.rollback,
+                deploy.drift, pr.pr, trust.trust, approve.approve_command):
     main.add_command(command)
 
 

@@ -80,7 +80,8 @@ def read_live(planned: Plan) -> Live:
     """The cluster read back after `up` (engine.deploy.readback); never raises, since the
     deployment happened and its entry must be recorded whatever the read-back finds."""
     try:
-        return Live(readback.read_back(planned.manifests, planned.spec.cluster_context))
+        return Live(readback.read_back(planned.manifests, planned.spec.cluster_context,
+                                       planned.spec.name))
     except readback.ReadBackFailed as exc:
         return Live(None, str(exc))
 
@@ -91,10 +92,11 @@ def require_live(live: Live, entry: StoredEntry) -> None:
     if live.state is None:
         raise LiveDiffers(f"{where}, but the cluster could not be read back: {live.problem}")
     if not live.state.matches:
-        file, found = live.state.differences[0]
-        more = sum(len(f) for _, f in live.state.differences) - 1
-        raise LiveDiffers(f"{where}, but the cluster does not hold what was approved: {file}: "
-                          f"{found[0]}" + (f" (and {more} more)" if more else ""))
+        found = [f"{file}: {why}" for file, whys in live.state.differences for why in whys]
+        found += [f"{name}: not in the plan" for name in live.state.added]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise LiveDiffers(f"{where}, but the cluster does not hold what was approved: "
+                          f"{found[0]}{more}")
 
 
 def record_deployment(repo: GitRepo, ledger: Ledger, signer: Signer, kind: str,

@@ -229,3 +229,22 @@ def write_manifests(directory: Path, manifests: Sequence[Manifest]) -> None:
         tmp = target.with_name(f".{m.file}.tmp")
         tmp.write_bytes(m.text)
         tmp.replace(target)
+
+
+def parse_recorded(files: Mapping[str, bytes]) -> list[Manifest]:
+    """The Manifests of a deployment's recorded files (an entry's `manifests.json`, its
+    digest already checked), kept byte for byte: what a read-back compares the cluster with."""
+    import yaml
+
+    found = []
+    for file, text in sorted(files.items()):
+        doc = yaml.safe_load(text)
+        if not isinstance(doc, Mapping) or not isinstance(doc.get("metadata"), Mapping):
+            raise ManifestError(f"{file}: a recorded manifest is not a Kubernetes object")
+        metadata = doc["metadata"]
+        kind = str(doc.get("kind"))
+        namespace = None if kind in CLUSTER_SCOPED else metadata.get("namespace")
+        found.append(Manifest(file, str(doc.get("apiVersion")), kind, namespace,
+                              str(metadata.get("name")), doc, text,
+                              hashlib.sha256(text).hexdigest()))
+    return found

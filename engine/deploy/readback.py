@@ -42,15 +42,18 @@ class LiveState:
     digest: str  # engine.deploy.manifests.digest_of over the live objects' owned fields
     differences: tuple[tuple[str, tuple[str, ...]], ...]  # (file, what differs), in file order
     cluster: ClusterIdentity
+    # Objects labelled as the stack's, of the kinds and namespaces it deploys, that no
+    # manifest names: made beside govops (`Kind namespace/name`).
+    added: tuple[str, ...] = ()
 
     @property
     def matches(self) -> bool:
-        return not self.differences
+        return not self.differences and not self.added
 
     def as_json(self) -> dict[str, Any]:
         return {"digest": self.digest, "matchesApproved": self.matches,
                 "differences": {file: list(found) for file, found in self.differences},
-                "cluster": self.cluster.as_json()}
+                "added": list(self.added), "cluster": self.cluster.as_json()}
 
 
 def owned_part(planned: Any, live: Any) -> Any:
@@ -81,10 +84,30 @@ def _ca_sha256(configuration: Any) -> str | None:
     return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
-def read_back(manifests: Sequence[Manifest], context: str,
+STACK_LABEL = "govops.dev/stack"
+
+
+def _added(dynamic: Any, manifests: Sequence[Manifest], stack: str) -> tuple[str, ...]:
+    """Namespaced objects carrying the stack's label, of a kind and in a namespace the stack
+    deploys to, that no manifest names."""
+    planned = {(m.kind, m.namespace, m.name) for m in manifests}
+    found = []
+    for api_version, kind, namespace in sorted({(m.api_version, m.kind, m.namespace)
+                                                 for m in manifests if m.namespace}):
+        resource = dynamic.resources.get(api_version=api_version, kind=kind)
+        listed = resource.get(namespace=namespace, label_selector=f"{STACK_LABEL}={stack}")
+        for item in listed.items:
+            name = item.metadata.name
+            if (kind, namespace, name) not in planned and item.metadata.ownerReferences is None:
+                found.append(f"{kind} {namespace}/{name}")
+    return tuple(found)
+
+
+def read_back(manifests: Sequence[Manifest], context: str, stack: str | None = None,
               kubeconfig: str | None = None) -> LiveState:
     """The live state of `manifests` in the cluster of `context` (the kubeconfig in
-    $KUBECONFIG or ~/.kube/config, as the provider reads it)."""
+    $KUBECONFIG or ~/.kube/config, as the provider reads it); with `stack`, also the objects
+    labelled as the stack's that no manifest names."""
     try:
         from kubernetes import config
         from kubernetes.client import VersionApi
@@ -119,8 +142,13 @@ def read_back(manifests: Sequence[Manifest], context: str,
         if found:
             differences.append((manifest.file, tuple(found)))
         live_files[manifest.file] = dump(owned_part(manifest.doc, live))
+    try:
+        added = _added(dynamic, manifests, stack) if stack else ()
+    except (ResourceNotFoundError, ApiException) as exc:
+        raise ReadBackFailed(f"cannot list the stack's objects: {str(exc).splitlines()[0]}"
+                             ) from None
     server = str(api.configuration.host)
     identity = ClusterIdentity(server, _ca_sha256(api.configuration), str(version))
-    return LiveState(digest_of(live_files), tuple(differences), identity)
+    return LiveState(digest_of(live_files), tuple(differences), identity, added)
 
 

@@ -16,7 +16,7 @@ import rfc8785
 
 ENTRY_FILE = "entry.json"
 ENTRY_RECEIPT = "entry.sigstore.json"
-TYPES = ("decision", "aibom", "apply", "rollback", "verify", "waiver", "approval")
+TYPES = ("decision", "aibom", "apply", "rollback", "verify", "waiver", "approval", "drift")
 APPROVAL = "approval"  # signed by an approver, not a signer: the signature is the approval
 DEPLOYING = ("apply", "rollback")  # the entries that change what runs on a stack
 

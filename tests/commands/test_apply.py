@@ -278,7 +278,7 @@ def test_apply_runs_refresh_and_up_and_records_a_verified_entry(repo: Repo,
         "checkpointDigest": "sha256:" + hashlib.sha256(export.encode()).hexdigest(),
         "decision": decision.hash, "aibom": aibom.hash, "revision": repo.passing,
         "live": {"digest": manifests_digest, "matchesApproved": True, "differences": {},
-                 "cluster": {"server": "https://fake-cluster.invalid", "caSha256": None,
+                 "added": [], "cluster": {"server": "https://fake-cluster.invalid", "caSha256": None,
                              "version": "v1.34.3"}},
     }
     assert json.loads(applied.files["deployment.json"]) == predicate

@@ -4,8 +4,11 @@ their Go modules drive the acme `prod-inference` stack into a live control plane
 back to the first: after each step every object the ledger entry recorded is read back from
 the API server and equals what was approved (on the fields govops sets), the pods sit on the
 H100 nodes within the GPU quota and are Ready, govops's own read-back (recorded in each
-receipt) agrees, and the ledger verifies. Then a Deployment is scaled and a Service deleted
-behind govops's back, and the read-back names both."""
+receipt) agrees, `govops drift` finds nothing, and the ledger verifies. Then a Deployment is
+scaled and its image swapped, a Service deleted and a Deployment added with the stack's label,
+all behind govops's back: the read-back and `govops drift` name each (exit 1, a signed drift
+entry with --record), and applying the approved revision again is refused by the provider's
+server-side apply (fields another manager owns), as one line, recording nothing."""
 
 from __future__ import annotations
 
@@ -16,12 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from engine.commands.audit import run_audit_verify
-from engine.deploy.manifests import Manifest
+from engine.deploy.manifests import Manifest, parse_recorded
 from engine.deploy.readback import read_back
 from engine.ledger.entry import StoredEntry
 from engine.ledger.store import Ledger
@@ -120,18 +122,15 @@ def _deployed(live: Live) -> StoredEntry:
     ca = x509.load_pem_x509_certificate(live.cluster.ca.read_bytes())
     assert receipt["live"] == {
         "digest": last.entry.details["manifestsDigest"], "matchesApproved": True,
-        "differences": {}, "cluster": {
+        "differences": {}, "added": [], "cluster": {
             "server": live.cluster.server, "version": "v1.34.3",
             "caSha256": "sha256:" + hashlib.sha256(ca.public_bytes(Encoding.DER)).hexdigest()}}
     return last
 
 
 def _manifests(item: StoredEntry) -> list[Manifest]:
-    return [Manifest(name, doc["apiVersion"], doc["kind"], doc["metadata"].get("namespace"),
-                     doc["metadata"]["name"], doc, text.encode(),
-                     hashlib.sha256(text.encode()).hexdigest())
-            for name, text in sorted(json.loads(item.recorded["manifests.json"]).items())
-            for doc in [yaml.safe_load(text)]]
+    return parse_recorded({name: text.encode() for name, text in
+                           json.loads(item.recorded["manifests.json"]).items()})
 
 
 def test_apply_three_revisions_then_roll_back_to_the_first(live: Live) -> None:
@@ -158,14 +157,63 @@ def test_apply_three_revisions_then_roll_back_to_the_first(live: Live) -> None:
     _settled(live, {"chat": 3, "chat-fallback": 2, "embeddings": 2})
     assert run_audit_verify(live.repo, None, None).report.problem is None
 
-    # Changed behind govops's back: the read-back names each change and the digest moves.
+    clean = govops("drift", "--repo", str(live.repo), "--stack", STACK)
+    assert clean.exit_code == 0, clean.stdout + clean.stderr
+    assert clean.stdout.startswith(f"no drift: stack {STACK} against rollback entry")
+
+    # Changed behind govops's back: scaled, image swapped, a Service deleted, a Deployment
+    # added with the stack's label. The read-back names each change, the digest moves, and
+    # `govops drift` says so (exit 1), recording a signed drift entry on request.
     from kubernetes import client as k8s
 
     api = client(live.cluster)
-    k8s.AppsV1Api(api).patch_namespaced_deployment("chat", NAMESPACE, {"spec": {"replicas": 5}})
-    k8s.CoreV1Api(api).delete_namespaced_service("embeddings", NAMESPACE)
-    state = read_back(_manifests(rolled), CONTEXT)
+    apps, core = k8s.AppsV1Api(api), k8s.CoreV1Api(api)
+    apps.patch_namespaced_deployment("chat", NAMESPACE, {"spec": {"replicas": 5, "template": {
+        "spec": {"containers": [{"name": "chat", "image": "ghcr.io/acme/vllm:latest"}]}}}})
+    core.delete_namespaced_service("embeddings", NAMESPACE)
+    apps.create_namespaced_deployment(NAMESPACE, {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "rogue", "labels": {"govops.dev/stack": STACK}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "rogue"}}, "template": {
+            "metadata": {"labels": {"app": "rogue"}},
+            "spec": {"containers": [{"name": "x", "image": "evil.test/x:latest"}],
+                     "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"},
+                     "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}]}}}})
+    state = read_back(_manifests(rolled), CONTEXT, STACK)
     assert not state.matches and state.digest != rolled.entry.details["manifestsDigest"]
     assert dict(state.differences) == {
-        "inference.deployment.chat.yaml": ("spec.replicas: is 5, planned 3",),
+        "inference.deployment.chat.yaml": (
+            "spec.replicas: is 5, planned 3",
+            "spec.template.spec.containers[0].image: is 'ghcr.io/acme/vllm:latest', planned "
+            "'ghcr.io/acme/vllm@sha256:c0be114bf260e9f05643f4bd755a2cf35674646de21b424d86c2a5e"
+            "489fe33c6'"),
         "inference.service.embeddings.yaml": ("missing from the cluster",)}
+    assert state.added == ("Deployment inference/rogue",)
+
+    drift = govops("drift", "--repo", str(live.repo), "--stack", STACK, "--record", "--key",
+                   str(live.key))
+    assert drift.exit_code == 1, drift.stdout + drift.stderr
+    assert drift.stdout.startswith(f"DRIFTED: stack {STACK} against rollback entry "
+                                   f"#{rolled.entry.seq}")
+    assert "  changed inference.deployment.chat.yaml: spec.replicas: is 5, planned 3" in \
+        drift.stdout
+    assert "  deleted inference.service.embeddings.yaml" in drift.stdout
+    assert "  added   Deployment inference/rogue" in drift.stdout
+    assert "refresh would" in drift.stdout  # Pulumi's own refresh sees the changes too
+    recorded_drift = live.entries()[-1]
+    assert recorded_drift.entry.type == "drift"
+    assert recorded_drift.entry.links == {"deployment": rolled.hash}
+    assert recorded_drift.entry.details["drifted"] is True
+    assert run_audit_verify(live.repo, None, None).report.problem is None
+
+    # Applying the approved revision again does not silently take the fields back: the
+    # provider's server-side apply refuses fields another manager now owns. The engine's
+    # error reaches the user as one line, exit 1, and nothing is recorded.
+    before = len(live.entries())
+    again = govops("apply", "--repo", str(live.repo), "--stack", STACK, "--rev", c1, "--key",
+                   str(live.key))
+    assert again.exit_code == 1
+    assert again.stdout == "" and len(again.stderr.strip().splitlines()) == 1
+    assert again.stderr.startswith("govops: error: pulumi failed for stack prod-inference: ")
+    assert "Server-Side Apply field conflict detected" in again.stderr
+    assert len(live.entries()) == before

@@ -567,7 +567,7 @@ def test_a_rewritten_ledger_is_reindexed_from_scratch(own_history: LedgerHistory
      "TIME '2026-11-20T12:00:00+25:00' is not"),
     (["log", "--since", "3 fortnights ago"], "TIME '3 fortnights ago' is not"),
     (["log", "--type", "deploy"], "unknown entry type 'deploy' (one of decision, aibom, apply, "
-                                  "rollback, verify, waiver, approval)"),
+                                  "rollback, verify, waiver, approval, drift)"),
     (["search"], "search for exactly one of --package, --model, --policy, --waiver"),
     (["search", "--package", "torch", "--model", "x"], "search for exactly one of"),
     (["search", "--package", "torch@"], "--package 'torch@' is not NAME or NAME@VERSION"),

@@ -65,7 +65,8 @@ class _Processes:
         # kwok reads $KWOK_WORKDIR/kwok.yaml (default ~/.kwok) before its --config: not here.
         env = {**os.environ, "KWOK_WORKDIR": str(self.folder / "kwok-home")}
         process = subprocess.Popen([str(binary), *args], stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+                                   stdin=subprocess.DEVNULL, start_new_session=True, env=env,
+                                   preexec_fn=_die_with_parent)
         log.close()
         self.started.append((name, process))
         return process
@@ -88,6 +89,15 @@ class _Processes:
             if process.poll() is not None:
                 tail = (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
                 pytest.fail(f"{name} exited with {process.returncode}:\n{tail}")
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM it when the test process dies, so a run killed before
+    its fixtures finish (no teardown then) leaves no control plane behind."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:

@@ -73,7 +73,7 @@ def approved_cluster(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     asked: list[str] = []
 
-    def read_back(manifests: Sequence[Manifest], context: str,
+    def read_back(manifests: Sequence[Manifest], context: str, stack: str | None = None,
                   kubeconfig: str | None = None) -> readback.LiveState:
         asked.append(context)
         return readback.LiveState(digest_of(manifests), (), readback.ClusterIdentity(
