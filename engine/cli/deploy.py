@@ -152,6 +152,21 @@ def drift(repo: Path, stack: str, record: bool, key: Path | None, keyless: bool,
         raise SystemExit(1)
 
 
+@click.command(cls=HandledCommand)
+@repo_option
+@click.option("--stack", required=True, help="The Stack whose namespace the policy guards.")
+@click.option("--rev", default=None, help="Revision whose Stack defines it (git objects). "
+              "Default: HEAD.")
+def admission(repo: Path, stack: str, rev: str | None) -> None:
+    """Print the stack's ValidatingAdmissionPolicy and binding (YAML): in its namespace the
+    API server refuses Pods, Deployments and Jobs with an image not pinned by digest, without
+    govops's stack label, model digest and decision id, or asking for more GPUs per container
+    than the stack gives a workload."""
+    from engine.commands.admission import as_yaml, run_admission
+
+    click.echo(as_yaml(run_admission(repo, stack, rev)), nl=False)
+
+
 _ROLLBACK_LIMITS = ("A rollback cannot restore data deleted with volumes (PersistentVolumes, "
                     "emptyDir), the UIDs, resourceVersions and creation times of re-created "
                     "objects, nor anything outside the program (cluster add-ons, external "

@@ -23,7 +23,7 @@ def main() -> None:
 
 for command in (check.check, bom.bom, attest.keygen, attest.attest, attest.verify,
                 audit.audit, policy.policy, deploy.plan, deploy.apply, deploy.rollback,
-                deploy.drift, pr.pr, trust.trust, approve.approve_command):
+                deploy.drift, deploy.admission, pr.pr, trust.trust, approve.approve_command):
     main.add_command(command)
 
 
