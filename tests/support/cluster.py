@@ -205,7 +205,8 @@ def _gpu_node(name: str, product: str) -> dict[str, object]:
     }
 
 
-def start_cluster(folder: Path, processes: _Processes) -> Cluster:
+def start_cluster(folder: Path, processes: _Processes,
+                  nodes: tuple[tuple[str, str], ...] = GPU_NODES) -> Cluster:
     folder.mkdir(parents=True, exist_ok=True)
     ca, serving_cert, serving_key = _certificates(folder)
     sa_key, sa_pub = _service_account_keys(folder)
@@ -261,7 +262,7 @@ def start_cluster(folder: Path, processes: _Processes) -> Cluster:
         "--node-lease-duration-seconds", "40",
         "--server-address", f"127.0.0.1:{free_port()}")
     cluster = Cluster(server, kubeconfig, CONTEXT, token, ca, folder)
-    _add_gpu_nodes(cluster, processes)
+    _add_gpu_nodes(cluster, processes, nodes)
     return cluster
 
 
@@ -273,11 +274,12 @@ def client(cluster: Cluster) -> Any:
                                          context=cluster.context)
 
 
-def _add_gpu_nodes(cluster: Cluster, processes: _Processes) -> None:
+def _add_gpu_nodes(cluster: Cluster, processes: _Processes,
+                   nodes: tuple[tuple[str, str], ...]) -> None:
     from kubernetes import client as k8s
 
     api = k8s.CoreV1Api(client(cluster))
-    for name, product in GPU_NODES:
+    for name, product in nodes:
         api.create_node(_gpu_node(name, product))
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
@@ -286,7 +288,7 @@ def _add_gpu_nodes(cluster: Cluster, processes: _Processes) -> None:
                  if any(c.type == "Ready" and c.status == "True"
                         for c in (n.status.conditions or []))]
         accounts = api.list_namespaced_service_account("default").items
-        if len(ready) == len(GPU_NODES) and accounts:
+        if len(ready) == len(nodes) and accounts:
             return
         time.sleep(0.5)
     pytest.fail(f"the GPU nodes were not Ready within {STARTUP_SECONDS} s (kwok.log in "
@@ -305,4 +307,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         processes.stop()
 
 
-__all__ = ["Cluster", "client", "cluster", "free_port", "start_cluster", "write_kubeconfig"]
+__all__ = ["Cluster", "Processes", "client", "cluster", "free_port", "start_cluster",
+           "write_kubeconfig"]
+Processes = _Processes  # for scripts (benchmarks/deploy_bench.py) that start a cluster

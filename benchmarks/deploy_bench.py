@@ -1,0 +1,131 @@
+"""Benchmark `govops apply` and `govops rollback` against a live control plane: the same etcd,
+kube-apiserver, controller-manager, scheduler and kwok GPU nodes the tests start
+(tests/support/cluster.py, here with 8 H100 nodes of 8 GPUs), with the Pulumi CLI and provider
+built by tools/build_go_tools.py.
+
+Per size (workloads of one GPU each in one stack): the stack is applied at c1, applied at c2
+(the quota raised; every object also carries the new commit and decision in its labels and
+annotations, so every object is updated), and rolled back to c1.
+Each is timed end to end in this process, and split into the Pulumi engine (refresh, up, the
+rollback's preview), the read-back of the live objects, and govops itself (verification of
+the trust root, the ledger and receipts, planning, signing, recording).
+
+    python benchmarks/deploy_bench.py [--sizes 1,10,50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.deploy import pulumi_run, readback
+from engine.repo.scripted import Step
+from tests.support.cli import govops
+from tests.support.cluster import Processes, start_cluster
+from tests.support.live_deploy import deploying
+from tests.support.repos import NOW, fixture, make_repo, unwaived
+from tests.support.trust import trusted
+
+NODES = tuple((f"gpu-h100-{i}", "NVIDIA-H100-80GB-HBM3") for i in range(8))
+SPENT: dict[str, float] = {}
+
+
+def _timed(name: str, module: Any, attribute: str) -> None:
+    original: Callable[..., Any] = getattr(module, attribute)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            SPENT[name] = SPENT.get(name, 0.0) + time.perf_counter() - started
+
+    setattr(module, attribute, wrapper)
+
+
+def _stack(size: int, quota: int) -> bytes:
+    workloads = "".join(
+        f"    - name: w{i}\n      kind: inference\n      model: llama-3-8b-instruct\n"
+        f"      environment: vllm-serve\n      replicas: 1\n      gpusPerReplica: 1\n"
+        for i in range(size))
+    return (f"apiVersion: govops.dev/v1\nkind: Stack\nmetadata:\n  name: bench-{size}\n"
+            f"spec:\n  cluster:\n    name: bench\n    context: bench\n"
+            f"  namespace: bench-{size}\n  gpu:\n    type: nvidia-h100-80gb\n"
+            f"    quota: {quota}\n  workloads:\n{workloads}  pulumi:\n"
+            f"    program: gpu-workloads\n").encode()
+
+
+def _run(what: str, *args: str) -> dict[str, float]:
+    SPENT.clear()
+    started = time.perf_counter()
+    run = govops(*args)
+    total = time.perf_counter() - started
+    if run.exit_code != 0:
+        raise SystemExit(f"{what} failed: {run.stderr.strip()}")
+    engine, back = SPENT.get("engine", 0.0), SPENT.get("readback", 0.0)
+    return {"total": total, "engine": engine, "readback": back,
+            "govops": total - engine - back}
+
+
+def bench(folder: Path, size: int) -> None:
+    assert govops("keygen", "--output", str(folder / "ci")).exit_code == 0
+    files = {**unwaived(fixture("acme-ml")), "keys/ci.pub": (folder / "ci.pub").read_bytes(),
+             f"stacks/bench-{size}.yaml": _stack(size, size)}
+    git = make_repo(folder / "repo", Step("bench", files),
+                    Step("quota + 1", {f"stacks/bench-{size}.yaml": _stack(size, size + 1)}))
+    trusted(folder / "repo", folder / "trust", folder / "ci.pub")
+    head = git.head.peel()
+    c1, c2 = str(head.parents[0].id), str(head.id)
+    for rev in (c1, c2):
+        run = govops("attest", "--repo", str(folder / "repo"), "--rev", rev, "--key",
+                     str(folder / "ci.key"), "--output", str(folder / rev), "--now", NOW,
+                     "--record")
+        assert run.exit_code == 0, run.stderr
+    common = ("--repo", str(folder / "repo"), "--stack", f"bench-{size}", "--key",
+              str(folder / "ci.key"))
+    first = _run("apply c1", "apply", *common, "--rev", c1)
+    second = _run("apply c2", "apply", *common, "--rev", c2)
+    back = _run("rollback", "rollback", *common, "--to", c1)
+    objects = 2 + 3 * size  # namespace and quota; per workload a Deployment, Service, PDB
+    for label, figures in (("apply (create)", first), ("apply (next commit)", second),
+                           ("rollback", back)):
+        print(f"  {size:3} workloads ({objects:3} objects) {label:19} {figures['total']:6.1f} s"
+              f"  engine {figures['engine']:5.1f} s ({figures['engine'] / figures['total']:4.0%})"
+              f"  read-back {figures['readback']:4.1f} s  govops {figures['govops']:4.1f} s"
+              f" ({figures['govops'] / figures['total']:4.0%})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,10,50")
+    args = parser.parse_args()
+    _timed("engine", pulumi_run, "deploy")
+    _timed("engine", pulumi_run, "preview_changes")
+    _timed("readback", readback, "read_back")
+    with tempfile.TemporaryDirectory(prefix="govops-deploy-bench-") as tmp:
+        processes = Processes(Path(tmp) / "cluster")
+        (Path(tmp) / "cluster").mkdir()
+        try:
+            started = time.perf_counter()
+            cluster = start_cluster(Path(tmp) / "cluster", processes, NODES)
+            print(f"control plane and {len(NODES)} kwok GPU nodes up in "
+                  f"{time.perf_counter() - started:.1f} s; one run per size (wall time in "
+                  "this process)")
+            with deploying(cluster, Path(tmp), "bench"):
+                for size in (int(s) for s in args.sizes.split(",")):
+                    folder = Path(tmp) / f"size-{size}"
+                    folder.mkdir()
+                    bench(folder, size)
+        finally:
+            processes.stop()
+
+
+if __name__ == "__main__":
+    main()
