@@ -4,11 +4,22 @@ and Ready, and the real ResourceQuota admission refusing a pod over the GPU quot
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import GPU_NODES, GPUS_PER_NODE, Cluster, client, cluster
+from tests.support.cluster import (
+    GPU_NODES,
+    GPUS_PER_NODE,
+    Cluster,
+    Processes,
+    client,
+    cluster,
+    free_port,
+    wait_ready,
+)
 
 __all__ = ["cluster"]  # the fixture, used by name
 
@@ -69,3 +80,28 @@ def test_the_gpu_quota_is_enforced_by_the_api_server(cluster: Cluster) -> None:
         core.create_namespaced_pod("quota", _pod("beyond", 1, "NVIDIA-H100-80GB-HBM3"))
     assert refused.value.status == 403
     assert "exceeded quota: gpus" in refused.value.body
+
+
+def test_every_process_started_is_stopped_by_pid(tmp_path: Path) -> None:
+    """What the session fixture does at its end, on a process of its own: etcd started,
+    healthy, then stopped; its PID is gone (not merely signalled)."""
+    processes = Processes(tmp_path)
+    port, peer = free_port(), free_port()
+    etcd = processes.start(
+        "etcd", "--data-dir", str(tmp_path / "etcd"),
+        "--listen-client-urls", f"http://127.0.0.1:{port}",
+        "--advertise-client-urls", f"http://127.0.0.1:{port}",
+        "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+        "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+        "--initial-cluster", f"default=http://127.0.0.1:{peer}",
+        "--listen-metrics-urls", f"http://127.0.0.1:{free_port()}")
+    wait_ready(f"http://127.0.0.1:{port}/health", None, None, processes, "etcd")
+    processes.stop()
+    assert etcd.poll() is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(etcd.pid, 0)
+
+
+def test_a_missing_binary_fails_rather_than_skips(tmp_path: Path) -> None:
+    with pytest.raises(pytest.fail.Exception, match=r"kubelet is missing: run `make tools`"):
+        Processes(tmp_path).start("kubelet")

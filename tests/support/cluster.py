@@ -308,5 +308,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 __all__ = ["Cluster", "Processes", "client", "cluster", "free_port", "start_cluster",
-           "write_kubeconfig"]
+           "wait_ready", "write_kubeconfig"]
 Processes = _Processes  # for scripts (benchmarks/deploy_bench.py) that start a cluster
+wait_ready = _wait_ready
