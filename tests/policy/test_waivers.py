@@ -19,11 +19,11 @@ from engine.repo import open_repo
 from engine.repo.scripted import Step, stage
 from tests.support.approvals import approve, approve_all, approve_at, approver_key
 from tests.support.cli import check
+from tests.support.realworld import realworld_inputs
 from tests.support.repos import ENGINES, make_repo
 from tests.support.samples import GOOD, LLAMA, environment
 from tests.support.trust import Keys, trust_init, trusted
 
-REALWORLD = Path(__file__).resolve().parents[3] / "shared" / "realworld" / "inputs"
 LEGAL_AUTHOR = ("Lee Legal", "legal@acme.test")
 
 
@@ -234,7 +234,8 @@ TORCH_ENV = {
 
 def _advisories(folder: Path) -> Path:
     """A second, real advisory on torch 1.13.0 (PyPA's PYSEC-2022-43015), as OSV JSON."""
-    source = REALWORLD / "advisories" / "pypa-advisory-database" / "torch" / "PYSEC-2022-43015.yaml"
+    source = (realworld_inputs() / "advisories" / "pypa-advisory-database" / "torch"
+              / "PYSEC-2022-43015.yaml")
     folder.mkdir()
     record = yaml.safe_load(source.read_text())
     (folder / "PYSEC-2022-43015.json").write_text(json.dumps(record, default=str))
