@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from engine.commands.audit import run_audit_verify
+from engine.deploy.applied import recorded_manifests
 from engine.deploy.manifests import Manifest, parse_recorded
 from engine.deploy.readback import read_back
 from engine.ledger.entry import StoredEntry
@@ -129,8 +130,9 @@ def _deployed(live: Live) -> StoredEntry:
 
 
 def _manifests(item: StoredEntry) -> list[Manifest]:
-    return parse_recorded({name: text.encode() for name, text in
-                           json.loads(item.recorded["manifests.json"]).items()})
+    files = recorded_manifests(item)
+    assert files is not None
+    return parse_recorded(files)
 
 
 def test_apply_three_revisions_then_roll_back_to_the_first(live: Live) -> None:

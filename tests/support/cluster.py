@@ -53,7 +53,7 @@ class Cluster:
 
 
 @dataclass
-class _Processes:
+class Processes:
     folder: Path
     started: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
@@ -166,7 +166,7 @@ def write_kubeconfig(path: Path, server: str, ca: Path, token: str, context: str
     return path
 
 
-def _wait_ready(url: str, token: str | None, ca: Path | None, processes: _Processes,
+def wait_ready(url: str, token: str | None, ca: Path | None, processes: Processes,
                 what: str) -> None:
     import ssl
 
@@ -205,7 +205,7 @@ def _gpu_node(name: str, product: str) -> dict[str, object]:
     }
 
 
-def start_cluster(folder: Path, processes: _Processes,
+def start_cluster(folder: Path, processes: Processes,
                   nodes: tuple[tuple[str, str], ...] = GPU_NODES) -> Cluster:
     folder.mkdir(parents=True, exist_ok=True)
     ca, serving_cert, serving_key = _certificates(folder)
@@ -222,7 +222,7 @@ def start_cluster(folder: Path, processes: _Processes,
         "--initial-cluster", f"govops-test=http://127.0.0.1:{peer_port}",
         "--listen-metrics-urls", f"http://127.0.0.1:{free_port()}",
         "--unsafe-no-fsync")
-    _wait_ready(f"{etcd}/health", None, None, processes, "etcd")
+    wait_ready(f"{etcd}/health", None, None, processes, "etcd")
     server = f"https://127.0.0.1:{api_port}"
     processes.start(
         "kube-apiserver", "--etcd-servers", etcd, "--bind-address", "127.0.0.1",
@@ -237,7 +237,7 @@ def start_cluster(folder: Path, processes: _Processes,
         # The `kubernetes` Service's endpoints may not be a loopback address.
         "--endpoint-reconciler-type", "none",
         "--cert-dir", str(folder / "apiserver-certs"))
-    _wait_ready(f"{server}/readyz", token, ca, processes, "kube-apiserver")
+    wait_ready(f"{server}/readyz", token, ca, processes, "kube-apiserver")
     kubeconfig = write_kubeconfig(folder / "kubeconfig", server, ca, token, CONTEXT)
     processes.start(
         "kube-controller-manager", "--kubeconfig", str(kubeconfig),
@@ -274,7 +274,7 @@ def client(cluster: Cluster) -> Any:
                                          context=cluster.context)
 
 
-def _add_gpu_nodes(cluster: Cluster, processes: _Processes,
+def _add_gpu_nodes(cluster: Cluster, processes: Processes,
                    nodes: tuple[tuple[str, str], ...]) -> None:
     from kubernetes import client as k8s
 
@@ -300,7 +300,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """The control plane and its GPU nodes, for the whole session; every process it started
     is stopped at the end, whatever the tests did."""
     folder = tmp_path_factory.mktemp("cluster")
-    processes = _Processes(folder)
+    processes = Processes(folder)
     try:
         yield start_cluster(folder, processes)
     finally:
@@ -309,5 +309,3 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 __all__ = ["Cluster", "Processes", "client", "cluster", "free_port", "start_cluster",
            "wait_ready", "write_kubeconfig"]
-Processes = _Processes  # for scripts (benchmarks/deploy_bench.py) that start a cluster
-wait_ready = _wait_ready
