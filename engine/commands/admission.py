@@ -19,7 +19,7 @@ def run_admission(repo_path: Path, stack: str, rev: str | None = None) -> list[d
     repo = open_repo(repo_path)
     catalog = load_catalog(repo, repo.snapshot(rev or "HEAD"))
     spec = find_stack(catalog, stack).doc["spec"]
-    max_gpus = max((int(w.get("gpusPerReplica", 0)) for w in spec.get("workloads", [])),
+    max_gpus = max((int(w.get("gpusPerReplica", 1)) for w in spec.get("workloads", [])),
                    default=0)
     return admission_documents(stack, str(spec["namespace"]), max_gpus)
 

@@ -34,7 +34,8 @@ from engine.errors import GovopsError
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-CLUSTER_SCOPED = frozenset({"Namespace"})
+CLUSTER_SCOPED = frozenset({"Namespace", "ValidatingAdmissionPolicy",
+                            "ValidatingAdmissionPolicyBinding"})
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 CLUSTER = "_cluster"
 

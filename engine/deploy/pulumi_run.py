@@ -43,6 +43,10 @@ PASSPHRASE_FILE_ENV = "PULUMI_CONFIG_PASSPHRASE_FILE"
 DEFAULT_PASSPHRASE = "govops-local-state"
 PULUMI_VERSION = str(_sdk_version)
 KUBERNETES_PLUGIN_VERSION = importlib.metadata.version("pulumi_kubernetes")
+# The provider's server-side apply takes back fields another manager changed (kubectl scale,
+# an edit by hand) instead of failing on the conflict: the approved revision is authoritative,
+# and the drift it overwrites was reported by `govops drift` and is in the refresh summary.
+FORCE_ENV = "PULUMI_K8S_ENABLE_PATCH_FORCE"
 
 
 class PulumiMissing(GovopsError):
@@ -153,7 +157,8 @@ def open_stack(request: RunRequest, command: auto.PulumiCommand,
     if request.backend_url.startswith("file://"):  # the CLI will not create a state folder
         Path(request.backend_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
     env = {**passphrase_env(request.backend_url, environ),
-           "PULUMI_BACKEND_URL": request.backend_url, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+           "PULUMI_BACKEND_URL": request.backend_url, "PULUMI_SKIP_UPDATE_CHECK": "true",
+           FORCE_ENV: "true"}
     program = request.program
 
     def inline() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.catalog.model import Catalog, GovObject
+from engine.deploy.admission import admission_documents
 from engine.errors import GovopsError, InputError
 from engine.shipped import library_dir
 
@@ -69,6 +70,10 @@ class StackSpec:
     revision: str
     decision_id: str
     aibom_serial: str
+    # The stack's ValidatingAdmissionPolicy and binding (engine.deploy.admission) as canonical
+    # JSON: govops decides what the cluster admits, the program only registers it, and a plan
+    # whose program leaves it out is refused (engine.deploy.render).
+    admission: str = "[]"
 
     @property
     def tier(self) -> str | None:
@@ -158,6 +163,8 @@ def build_stack_spec(catalog: Catalog, stack_name: str, revision: str, decision_
             model_digest=str(model.doc["spec"]["digest"]), environment=env.name,
             image=str(env.doc["spec"]["image"])))
     labels = stack.doc.get("metadata", {}).get("labels", {}) or {}
+    admission = admission_documents(stack.name, str(spec["namespace"]),
+                                    max((w.gpus_per_replica for w in workloads), default=0))
     return StackSpec(
         name=stack.name,
         labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
@@ -173,4 +180,5 @@ def build_stack_spec(catalog: Catalog, stack_name: str, revision: str, decision_
         revision=revision,
         decision_id=decision_id,
         aibom_serial=aibom_serial,
+        admission=json.dumps(admission, sort_keys=True, separators=(",", ":")),
     )

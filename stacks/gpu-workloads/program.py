@@ -3,7 +3,9 @@
 `program(spec)` registers, through one explicit Provider bound to the stack's cluster context:
 a Namespace; a ResourceQuota capping `requests.nvidia.com/gpu`; per inference workload a
 Deployment and a Service (plus a PodDisruptionBudget when the stack is `tier: production`); per
-training workload a Job; and, when the stack asks for it (`spec.gpu.operator`), the NVIDIA GPU
+training workload a Job; the stack's admission policy (a ValidatingAdmissionPolicy and its
+binding, which every workload waits for, so nothing reaches the namespace around govops once
+govops has deployed to it); and, when the stack asks for it (`spec.gpu.operator`), the NVIDIA GPU
 operator as a Helm release pinned to one chart version, in its own privileged namespace, which
 every workload waits for (pods that request `nvidia.com/gpu` stay Pending until its device
 plugin runs). Every object has an explicit `metadata.name` derived from the stack and
@@ -183,6 +185,21 @@ def _gpu_operator(spec: Any, provider: k8s.Provider) -> k8s.helm.v3.Release | No
         max_history=OPERATOR_HISTORY)
 
 
+def _admission(spec: Any, provider: k8s.Provider) -> list[pulumi.Resource]:
+    """The stack's admission policy and its binding, exactly as govops wrote them into the
+    spec (camelCase keys pass through the SDK unchanged). The binding waits for the policy, so
+    the API server never holds a binding to a policy it does not know."""
+    policy, binding = json.loads(spec.admission)
+    made = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+        f"{spec.name}-admission-policy", opts=pulumi.ResourceOptions(provider=provider),
+        metadata=policy["metadata"], spec=policy["spec"])
+    bound = k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+        f"{spec.name}-admission-binding",
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=[made]),
+        metadata=binding["metadata"], spec=binding["spec"])
+    return [made, bound]
+
+
 def program(spec: Any) -> None:
     provider = k8s.Provider(f"{spec.name}-{spec.cluster_name}", context=spec.cluster_context)
     namespace = k8s.core.v1.Namespace(
@@ -190,7 +207,8 @@ def program(spec: Any) -> None:
         metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.namespace, labels=_labels(spec),
                                             annotations=_annotations(spec)))
     operator = _gpu_operator(spec, provider)
-    waits: list[pulumi.Resource] = [namespace] + ([operator] if operator is not None else [])
+    waits: list[pulumi.Resource] = [namespace, *_admission(spec, provider)]
+    waits += [operator] if operator is not None else []
     opts = pulumi.ResourceOptions(provider=provider, depends_on=waits)
     k8s.core.v1.ResourceQuota(
         f"{spec.name}-gpu-quota", opts=opts,

@@ -247,7 +247,8 @@ def test_apply_runs_refresh_and_up_and_records_a_verified_entry(repo: Repo,
     assert [normalised(args) for args, _, _ in fake.calls] == expected
     assert {cwd for _, cwd, _ in fake.calls} == {work_dir}
     workspace_env = {"PULUMI_CONFIG_PASSPHRASE": pulumi_run.DEFAULT_PASSPHRASE,
-                     "PULUMI_BACKEND_URL": backend, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+                     "PULUMI_BACKEND_URL": backend, "PULUMI_SKIP_UPDATE_CHECK": "true",
+                     "PULUMI_K8S_ENABLE_PATCH_FORCE": "true"}
     stack_env = {"PULUMI_DEBUG_COMMANDS": "true", **workspace_env}
     envs = [env for _, _, env in fake.calls]
     assert envs == [workspace_env, workspace_env, workspace_env, stack_env, stack_env,

@@ -30,5 +30,5 @@ def test_the_demo_runs_its_whole_story() -> None:
     assert "Its fingerprint sha256:" in " ".join(out.split())
     assert "<!-- govops:pr-comment -->" in out and "this pull request introduces no policy" in out
     assert "| gemma-license-ok | legal@acme.test | new | MDL-002 |" in out
-    assert "5 Kubernetes manifests from the Pulumi program in mock mode" in out
+    assert "7 Kubernetes manifests from the Pulumi program in mock mode" in out
     assert "create assistant.deployment.assistant.yaml" in out

@@ -6,9 +6,10 @@ the API server and equals what was approved (on the fields govops sets), the pod
 H100 nodes within the GPU quota and are Ready, govops's own read-back (recorded in each
 receipt) agrees, `govops drift` finds nothing, and the ledger verifies. Then a Deployment is
 scaled and its image swapped, a Service deleted and a Deployment added with the stack's label,
-all behind govops's back: the read-back and `govops drift` name each (exit 1, a signed drift
-entry with --record), and applying the approved revision again is refused by the provider's
-server-side apply (fields another manager owns), as one line, recording nothing."""
+all behind govops's back (the admission policy apply installed first refuses an unpinned,
+unlabelled one): the read-back and `govops drift` name each (exit 1, a signed drift entry with
+--record); applying the approved revision again takes the fields back and recreates the
+Service, and says the Deployment it never made is still there."""
 
 from __future__ import annotations
 
@@ -90,7 +91,9 @@ def _pods(live: Live) -> dict[str, list[object]]:
     pods: dict[str, list[object]] = {}
     for pod in k8s.CoreV1Api(client(live.cluster)).list_namespaced_pod(NAMESPACE).items:
         if pod.metadata.deletion_timestamp is None:
-            pods.setdefault(pod.metadata.labels["govops.dev/workload"], []).append(pod)
+            workload = (pod.metadata.labels or {}).get("govops.dev/workload")
+            if workload is not None:  # not one made behind govops's back
+                pods.setdefault(workload, []).append(pod)
     return pods
 
 
@@ -163,30 +166,36 @@ def test_apply_three_revisions_then_roll_back_to_the_first(live: Live) -> None:
     assert clean.exit_code == 0, clean.stdout + clean.stderr
     assert clean.stdout.startswith(f"no drift: stack {STACK} against rollback entry")
 
-    # Changed behind govops's back: scaled, image swapped, a Service deleted, a Deployment
-    # added with the stack's label. The read-back names each change, the digest moves, and
-    # `govops drift` says so (exit 1), recording a signed drift entry on request.
+    # The admission policy apply installed stands in the way of a workload made around govops:
+    # the real API server refuses an unpinned image without govops's labels.
     from kubernetes import client as k8s
+    from kubernetes.client.exceptions import ApiException
 
     api = client(live.cluster)
     apps, core = k8s.AppsV1Api(api), k8s.CoreV1Api(api)
+    rogue = _rogue("evil.test/x:latest", {})
+    with pytest.raises(ApiException) as refused:
+        apps.create_namespaced_deployment(NAMESPACE, rogue)
+    assert refused.value.status == 422
+    assert "ValidatingAdmissionPolicy 'govops-prod-inference'" in str(refused.value.body)
+    assert "every image must be pinned by digest" in str(refused.value.body)
+
+    # Changed behind govops's back by someone who keeps to the admission rules (a pinned image,
+    # govops's labels copied): a Deployment scaled and its image swapped, a Service deleted, a
+    # Deployment added. The read-back names each change, the digest moves, and `govops drift`
+    # says so (exit 1), recording a signed drift entry on request.
+    swapped = "ghcr.io/acme/vllm@sha256:" + "f" * 64
     apps.patch_namespaced_deployment("chat", NAMESPACE, {"spec": {"replicas": 5, "template": {
-        "spec": {"containers": [{"name": "chat", "image": "ghcr.io/acme/vllm:latest"}]}}}})
+        "spec": {"containers": [{"name": "chat", "image": swapped}]}}}})
     core.delete_namespaced_service("embeddings", NAMESPACE)
-    apps.create_namespaced_deployment(NAMESPACE, {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "rogue", "labels": {"govops.dev/stack": STACK}},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "rogue"}}, "template": {
-            "metadata": {"labels": {"app": "rogue"}},
-            "spec": {"containers": [{"name": "x", "image": "evil.test/x:latest"}],
-                     "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"},
-                     "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}]}}}})
+    apps.create_namespaced_deployment(NAMESPACE, _rogue(swapped, {
+        "govops.dev/model-digest": "sha256:" + "a" * 64}))
     state = read_back(_manifests(rolled), CONTEXT, STACK)
     assert not state.matches and state.digest != rolled.entry.details["manifestsDigest"]
     assert dict(state.differences) == {
         "inference.deployment.chat.yaml": (
             "spec.replicas: is 5, planned 3",
-            "spec.template.spec.containers[0].image: is 'ghcr.io/acme/vllm:latest', planned "
+            f"spec.template.spec.containers[0].image: is {swapped!r}, planned "
             "'ghcr.io/acme/vllm@sha256:c0be114bf260e9f05643f4bd755a2cf35674646de21b424d86c2a5e"
             "489fe33c6'"),
         "inference.service.embeddings.yaml": ("missing from the cluster",)}
@@ -208,14 +217,37 @@ def test_apply_three_revisions_then_roll_back_to_the_first(live: Live) -> None:
     assert recorded_drift.entry.details["drifted"] is True
     assert run_audit_verify(live.repo, None, None).report.problem is None
 
-    # Applying the approved revision again does not silently take the fields back: the
-    # provider's server-side apply refuses fields another manager now owns. The engine's
-    # error reaches the user as one line, exit 1, and nothing is recorded.
-    before = len(live.entries())
+    # Applying the approved revision again takes the changed fields back from the manager that
+    # changed them and recreates the Service; the Deployment govops never made is not its to
+    # delete, so the read-back still finds it: the entry is recorded (the apply happened) and
+    # the command says the cluster is not what was approved (exit 1).
     again = govops("apply", "--repo", str(live.repo), "--stack", STACK, "--rev", c1, "--key",
                    str(live.key))
-    assert again.exit_code == 1
-    assert again.stdout == "" and len(again.stderr.strip().splitlines()) == 1
-    assert again.stderr.startswith("govops: error: pulumi failed for stack prod-inference: ")
-    assert "Server-Side Apply field conflict detected" in again.stderr
-    assert len(live.entries()) == before
+    assert again.exit_code == 1, again.stdout + again.stderr
+    reapplied = live.entries()[-1]
+    assert reapplied.entry.type == "apply" and reapplied.entry.revision == c1
+    assert again.stderr.strip() == (
+        f"govops: error: recorded apply entry #{reapplied.entry.seq}, but the cluster does not "
+        "hold what was approved: Deployment inference/rogue: not in the plan")
+    assert live_differences(live.cluster, reapplied) == {}
+    assert json.loads(reapplied.files["deployment.json"])["live"]["added"] == [
+        "Deployment inference/rogue"]
+    apps.delete_namespaced_deployment("rogue", NAMESPACE)
+    _settled(live, {"chat": 3, "chat-fallback": 2, "embeddings": 2})
+    clean = govops("drift", "--repo", str(live.repo), "--stack", STACK)
+    assert clean.exit_code == 0, clean.stdout + clean.stderr
+    assert run_audit_verify(live.repo, None, None).report.problem is None
+
+
+def _rogue(image: str, annotations: dict[str, str]) -> dict[str, object]:
+    """A Deployment made with the Kubernetes client, labelled as the stack's, on A100s."""
+    labels = {"govops.dev/stack": STACK, "app": "rogue"}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "rogue", "labels": {"govops.dev/stack": STACK},
+                     "annotations": {"govops.dev/decision-id": "sha256:" + "b" * 64}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "rogue"}}, "template": {
+            "metadata": {"labels": labels, "annotations": annotations},
+            "spec": {"containers": [{"name": "x", "image": image}],
+                     "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"},
+                     "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}]}}}}

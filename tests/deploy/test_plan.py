@@ -295,7 +295,8 @@ def test_plan_twice_in_one_process_then_a_normal_run(acme: Path) -> None:
     b = run_plan(PlanOptions(repo=acme, stack="prod-inference"))
     c = run_plan(PlanOptions(repo=acme, stack="dev-sandbox"))
     assert a.digest == c.digest != b.digest
-    assert len(a.manifests) == len(c.manifests) == 9  # 7 objects + the operator and its namespace
+    assert len(a.manifests) == len(c.manifests) == 11  # 7 objects, the operator and its
+    # namespace, the admission policy and its binding
 
 
 def test_the_pre_commit_path_does_not_import_pulumi() -> None:
