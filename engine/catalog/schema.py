@@ -83,6 +83,8 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "spec.workloads[].environment": ("str", True),
         "spec.workloads[].replicas": ("int", False),
         "spec.workloads[].gpusPerReplica": ("int", False),
+        "spec.rollout": ("map", False),
+        "spec.rollout.timeoutSeconds": ("int", False),
         "spec.pulumi": ("map", False),
         "spec.pulumi.program": ("str", False),
         "spec.pulumi.config": ("free", False),

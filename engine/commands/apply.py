@@ -27,7 +27,13 @@ from engine.approvals.recheck import recheck_waivers
 from engine.attest.signers import SignerOptions
 from engine.attest.verify import trust_root_loader
 from engine.clock import utc_now
-from engine.commands.deployment import read_live, record_deployment, require_live, run_request
+from engine.commands.deployment import (
+    deploy,
+    read_live,
+    record_deployment,
+    require_live,
+    run_request,
+)
 from engine.commands.plan import ledger_baseline, spec_at
 from engine.commands.trust import recording_signer, verifier_trust
 from engine.deploy import pulumi_run
@@ -83,7 +89,7 @@ def run_apply(options: ApplyOptions, pulumi_command: auto.PulumiCommand | None =
     programs = options.programs or programs_dir()
     planned = build_plan(spec, ledger_baseline(options.repo, spec.name, programs), programs)
     request = run_request(repo, spec, programs, options.backend_url, message(spec, gate))
-    deployed = pulumi_run.deploy(request, command, environ)
+    deployed = deploy(request, command, planned, environ)
     live = read_live(planned)
     recorded = record_deployment(repo, ledger, signer, "apply", gate, planned, deployed,
                                  utc_now(), live)

@@ -17,6 +17,7 @@ from engine.attest import statement as st
 from engine.attest.signers import Signer, sign_file
 from engine.deploy import pulumi_run, readback
 from engine.deploy.applied import MANIFESTS_FILE, encode
+from engine.deploy.diagnose import stuck_rollouts
 from engine.deploy.gate import GatePassed
 from engine.deploy.mock import load_program
 from engine.deploy.plan import Plan
@@ -41,6 +42,20 @@ def run_request(repo: GitRepo, spec: StackSpec, programs: Path, backend_url: str
         backend_url=backend_url or pulumi_run.default_backend(repo.git_dir),
         work_dir=WorkDir(repo.git_dir).pulumi_workspace(pulumi_run.project_name(spec.name)),
         message=message)
+
+
+def deploy(request: pulumi_run.RunRequest, command: Any, planned: Plan,
+           environ: Mapping[str, str] | None) -> pulumi_run.Deployed:
+    """refresh and up; when the engine fails, its one line gains what the cluster says about
+    the rollouts it gave up on (a quota or an admission refusal), and nothing is recorded."""
+    try:
+        return pulumi_run.deploy(request, command, environ)
+    except pulumi_run.PulumiFailed as exc:
+        stuck = stuck_rollouts(planned.manifests, planned.spec.cluster_context)
+        if not stuck:
+            raise
+        more = f" (and {len(stuck) - 1} more)" if len(stuck) > 1 else ""
+        raise pulumi_run.PulumiFailed(f"{exc}; in the cluster: {stuck[0]}{more}") from None
 
 
 def change_counts(planned: Plan) -> dict[str, Any]:

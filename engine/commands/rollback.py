@@ -39,7 +39,13 @@ from engine.attest.signers import SignerOptions
 from engine.attest.verify import trust_root_loader
 from engine.clock import instant, utc_now
 from engine.commands.check import CheckOptions, run_check
-from engine.commands.deployment import read_live, record_deployment, require_live, run_request
+from engine.commands.deployment import (
+    deploy,
+    read_live,
+    record_deployment,
+    require_live,
+    run_request,
+)
 from engine.commands.plan import deployed_files, spec_at
 from engine.commands.trust import recording_signer, verifier_trust
 from engine.deploy import pulumi_run
@@ -207,7 +213,7 @@ def run_rollback(options: RollbackOptions, pulumi_command: auto.PulumiCommand | 
     command = pulumi_command if pulumi_command is not None else pulumi_run.pulumi_cli()
     signer = recording_signer(options.repo, options.signer)
     request = run_request(repo, spec, programs, options.backend_url, message(target))
-    deployed = pulumi_run.deploy(request, command, environ)
+    deployed = deploy(request, command, planned, environ)
     summary, changed = pulumi_run.preview_changes(request, command, environ)
     changes = {op: n for op, n in summary.items() if op != "same" and n}
     if changes:

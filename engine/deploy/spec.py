@@ -38,6 +38,7 @@ class WorkloadSpec:
 NVIDIA_HELM_REPOSITORY = "https://helm.ngc.nvidia.com/nvidia"
 GPU_OPERATOR_CHART = "gpu-operator"
 GPU_OPERATOR_NAMESPACE = "gpu-operator"
+DEFAULT_ROLLOUT_TIMEOUT = 600  # seconds: the provider's own default for a Deployment
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ class StackSpec:
     # JSON: govops decides what the cluster admits, the program only registers it, and a plan
     # whose program leaves it out is refused (engine.deploy.render).
     admission: str = "[]"
+    # How long apply waits for a Deployment to roll out before the engine gives up
+    # (spec.rollout.timeoutSeconds): the provider's await and Kubernetes' progress deadline.
+    rollout_timeout: int = DEFAULT_ROLLOUT_TIMEOUT
 
     @property
     def tier(self) -> str | None:
@@ -143,6 +147,16 @@ def _operator(stack: GovObject) -> GpuOperatorSpec | None:
         values=values)
 
 
+def _rollout_timeout(stack: GovObject) -> int:
+    seconds = int((stack.doc["spec"].get("rollout") or {}).get("timeoutSeconds",
+                                                                 DEFAULT_ROLLOUT_TIMEOUT))
+    if seconds < 1:
+        raise InputError(stack.path, stack.line_of("spec.rollout.timeoutSeconds"),
+                         f"spec.rollout.timeoutSeconds: {seconds} is not a positive number of "
+                         "seconds")
+    return seconds
+
+
 def build_stack_spec(catalog: Catalog, stack_name: str, revision: str, decision_id: str,
                      aibom_serial: str, products: Mapping[str, str] | None = None) -> StackSpec:
     stack = find_stack(catalog, stack_name)
@@ -181,4 +195,5 @@ def build_stack_spec(catalog: Catalog, stack_name: str, revision: str, decision_
         decision_id=decision_id,
         aibom_serial=aibom_serial,
         admission=json.dumps(admission, sort_keys=True, separators=(",", ":")),
+        rollout_timeout=_rollout_timeout(stack),
     )

@@ -13,6 +13,8 @@ workload names, GPU limits, a node selector on `nvidia.com/gpu.product`, the `nv
 NoSchedule toleration, the environment's image by digest, and labels/annotations carrying the
 model digest, the decision id and the AIBOM serial number (pod templates carry only the model
 digest and image, so a revision that leaves a workload alone does not restart it).
+A Deployment's rollout is given `spec.rollout.timeoutSeconds` (the provider's await and the
+progress deadline); a Job is not awaited beyond its creation.
 
 It must stay a pure function of the spec: no git, no clock, no environment, no network.
 `spec` is an engine.deploy.spec.StackSpec (or anything with the same attributes).
@@ -111,19 +113,24 @@ def _pod(spec: Any, workload: Any, restart: str) -> k8s.core.v1.PodTemplateSpecA
     )
 
 
-def _meta(spec: Any, name: str, workload: Any | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+def _meta(spec: Any, name: str, workload: Any | None = None,
+          engine: dict[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+    """`engine`: the provider's own `pulumi.com/` annotations (how it awaits the object)."""
     return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=spec.namespace,
                                       labels=_labels(spec, workload),
-                                      annotations=_annotations(spec, workload))
+                                      annotations={**_annotations(spec, workload),
+                                                   **(engine or {})})
 
 
 def _inference(spec: Any, workload: Any, opts: pulumi.ResourceOptions) -> None:
     base = f"{spec.name}-{workload.name}"
     k8s.apps.v1.Deployment(
         f"{base}-deployment", opts=opts,
-        metadata=_meta(spec, workload.name, workload),
+        metadata=_meta(spec, workload.name, workload,
+                       {"pulumi.com/timeoutSeconds": str(spec.rollout_timeout)}),
         spec=k8s.apps.v1.DeploymentSpecArgs(
             replicas=workload.replicas,
+            progress_deadline_seconds=spec.rollout_timeout,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=_selector(spec, workload)),
             template=_pod(spec, workload, "Always"),
         ))
@@ -146,9 +153,12 @@ def _inference(spec: Any, workload: Any, opts: pulumi.ResourceOptions) -> None:
 
 
 def _training(spec: Any, workload: Any, opts: pulumi.ResourceOptions) -> None:
+    """A training run lasts hours or days: apply waits for the Job to be accepted, not for it
+    to finish (the provider would otherwise hold the apply until the Job completes, and fail
+    it at its timeout)."""
     k8s.batch.v1.Job(
         f"{spec.name}-{workload.name}-job", opts=opts,
-        metadata=_meta(spec, workload.name, workload),
+        metadata=_meta(spec, workload.name, workload, {"pulumi.com/skipAwait": "true"}),
         spec=k8s.batch.v1.JobSpecArgs(
             parallelism=workload.replicas,
             completions=workload.replicas,
@@ -209,11 +219,13 @@ def program(spec: Any) -> None:
     operator = _gpu_operator(spec, provider)
     waits: list[pulumi.Resource] = [namespace, *_admission(spec, provider)]
     waits += [operator] if operator is not None else []
-    opts = pulumi.ResourceOptions(provider=provider, depends_on=waits)
-    k8s.core.v1.ResourceQuota(
-        f"{spec.name}-gpu-quota", opts=opts,
+    quota = k8s.core.v1.ResourceQuota(
+        f"{spec.name}-gpu-quota", opts=pulumi.ResourceOptions(provider=provider, depends_on=waits),
         metadata=_meta(spec, f"{spec.name}-gpu-quota"),
         spec=k8s.core.v1.ResourceQuotaSpecArgs(hard={f"requests.{GPU}": str(spec.gpu_quota)}))
+    # Pods created before the quota is in force escape it: every workload waits for it (the
+    # provider awaits a ResourceQuota until the quota controller has counted the namespace).
+    opts = pulumi.ResourceOptions(provider=provider, depends_on=[*waits, quota])
     for workload in spec.workloads:
         if workload.kind == "training":
             _training(spec, workload, opts)

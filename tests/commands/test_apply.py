@@ -273,7 +273,7 @@ def test_apply_runs_refresh_and_up_and_records_a_verified_entry(repo: Repo,
     export = json.dumps(EXPORT, sort_keys=True, separators=(",", ":"))
     predicate = {
         "stack": STACK, "program": "stacks/gpu-workloads", "manifestsDigest": manifests_digest,
-        "changes": {"against": None, "create": 11, "update": 0, "delete": 0},
+        "changes": {"against": None, "create": 13, "update": 0, "delete": 0},
         "updateSummary": {"kind": "update", "result": "succeeded", "version": 2,
                           "resourceChanges": {"create": 11}},
         "checkpointDigest": "sha256:" + hashlib.sha256(export.encode()).hexdigest(),

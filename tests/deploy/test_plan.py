@@ -346,3 +346,79 @@ def test_every_manifest_reads_back_as_the_document_it_was_made_from(acme: Path) 
     for stack in STACKS:
         for manifest in run_plan(PlanOptions(repo=acme, stack=stack)).manifests:
             assert yaml.safe_load(manifest.text) == manifest.doc, manifest.file
+
+
+def _own_program(tmp_path: Path, admission: str) -> Path:
+    """A repo's own gpu-workloads: the shipped program with its `_admission` call replaced."""
+    from engine.shipped import programs_dir
+
+    source = (programs_dir() / "gpu-workloads" / "program.py").read_text()
+    call = "waits: list[pulumi.Resource] = [namespace, *_admission(spec, provider)]"
+    assert call in source
+    folder = tmp_path / "gpu-workloads"
+    folder.mkdir()
+    (folder / "program.py").write_text(source.replace(call, admission))
+    return tmp_path
+
+
+def test_the_plan_holds_the_stacks_admission_policy_as_govops_wrote_it(acme: Path) -> None:
+    spec = stack_spec(PlanOptions(repo=acme, stack="prod-inference"))
+    manifests = {m.file: m.doc for m in build_plan(spec).manifests}
+    policy, binding = json.loads(spec.admission)
+    assert manifests["_cluster.validatingadmissionpolicy.govops-prod-inference.yaml"] == policy
+    assert manifests["_cluster.validatingadmissionpolicybinding.govops-prod-inference.yaml"] == \
+        binding
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    assert binding["spec"]["matchResources"]["namespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": "inference"}}
+
+
+def test_a_program_that_leaves_the_admission_policy_out_is_refused(acme: Path,
+                                                                    tmp_path: Path) -> None:
+    spec = stack_spec(PlanOptions(repo=acme, stack="prod-inference"))
+    programs = _own_program(tmp_path, "waits: list[pulumi.Resource] = [namespace]")
+    with pytest.raises(ManifestError, match=r"^stacks/gpu-workloads: the program does not "
+                       r"register the stack's ValidatingAdmissionPolicy 'govops-prod-inference' "
+                       r"\(spec.admission\); govops refuses to deploy without it$"):
+        build_plan(spec, programs=programs)
+
+
+def test_a_program_that_loosens_the_admission_policy_is_refused(acme: Path,
+                                                                 tmp_path: Path) -> None:
+    spec = stack_spec(PlanOptions(repo=acme, stack="prod-inference"))
+    loosened = spec.admission.replace('"failurePolicy":"Fail"', '"failurePolicy":"Ignore"')
+    assert loosened != spec.admission
+    programs = _own_program(tmp_path, (
+        "spec = type(spec)(**{**spec.__dict__, 'admission': " + repr(loosened) + "})\n"
+        "    waits: list[pulumi.Resource] = [namespace, *_admission(spec, provider)]"))
+    with pytest.raises(ManifestError, match="the program changes the stack's "
+                       "ValidatingAdmissionPolicy 'govops-prod-inference'"):
+        build_plan(spec, programs=programs)
+
+
+def test_workloads_wait_for_the_quota_and_the_admission_policy(
+        acme: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pods created before the ResourceQuota or the admission binding are in force escape them,
+    so the engine is told to create every workload after both."""
+    import pulumi.runtime.mocks
+
+    from engine.deploy.mock import capture, load_program
+    from engine.shipped import programs_dir
+
+    seen: dict[str, tuple[str, set[str]]] = {}
+    original = pulumi.runtime.mocks.MockMonitor.RegisterResource
+
+    def recording(self: Any, request: Any) -> Any:
+        seen[request.name] = (request.type, {d.rsplit("::", 1)[-1] for d in request.dependencies})
+        return original(self, request)
+
+    monkeypatch.setattr(pulumi.runtime.mocks.MockMonitor, "RegisterResource", recording)
+    spec = stack_spec(PlanOptions(repo=acme, stack="prod-inference"))
+    capture(load_program(programs_dir() / spec.program), spec, spec.program, spec.name)
+    workloads = {name: deps for name, (typ, deps) in seen.items()
+                 if typ.split(":")[-1] in ("Deployment", "Service", "PodDisruptionBudget")}
+    assert len(workloads) == 9
+    for name, deps in workloads.items():
+        assert {"prod-inference-gpu-quota", "prod-inference-admission-binding",
+                "prod-inference-namespace"} <= deps, name
+    assert seen["prod-inference-admission-binding"][1] == {"prod-inference-admission-policy"}
