@@ -40,6 +40,7 @@ from engine.catalog.schema import (
     fields_for,
     validate,
 )
+from engine.catalog.stack_rules import check_stack
 from engine.errors import InputError
 from engine.repo import GitRepo, Snapshot
 from engine.repo.snapshot import FileEntry
@@ -86,6 +87,8 @@ class CatalogLoader:
             _check_header(path, doc, lines)
             kind = doc["kind"]
             validate(path, doc, lines, CONFIG_FIELDS if kind == CONFIG_KIND else fields_for(kind))
+            if kind == "Stack":
+                check_stack(path, doc, lines)
         except InputError as exc:
             return failed(exc)
         return ParsedObject(doc, lines)

@@ -18,7 +18,8 @@ OBJECT_KINDS = ("Model", "Dataset", "Environment", "Stack", "Waiver")
 CONFIG_KIND = "Config"
 
 # type names: str, int, number, bool, map (fields listed), free (anything), strmap (str -> str),
-# list[str], list[map], date, version (an exact release such as v25.3.4), enum:a|b
+# list[str], list[map], date, version (an exact release such as v25.3.4), enum:a|b, quantity
+# (a Kubernetes quantity), port (1-65535), envname, portname (IANA_SVC_NAME), abspath
 _COMMON: dict[str, tuple[str, bool]] = {
     "apiVersion": ("str", True),
     "kind": ("str", True),
@@ -83,6 +84,38 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "spec.workloads[].environment": ("str", True),
         "spec.workloads[].replicas": ("int", False),
         "spec.workloads[].gpusPerReplica": ("int", False),
+        "spec.workloads[].command": ("list[str]", False),
+        "spec.workloads[].args": ("list[str]", False),
+        "spec.workloads[].env": ("list[map]", False),
+        "spec.workloads[].env[].name": ("envname", True),
+        "spec.workloads[].env[].value": ("str", False),
+        "spec.workloads[].env[].secretRef": ("map", False),
+        "spec.workloads[].env[].secretRef.name": ("name", True),
+        "spec.workloads[].env[].secretRef.key": ("str", True),
+        "spec.workloads[].resources": ("map", False),
+        "spec.workloads[].resources.cpu": ("quantity", False),
+        "spec.workloads[].resources.memory": ("quantity", False),
+        "spec.workloads[].resources.ephemeralStorage": ("quantity", False),
+        "spec.workloads[].shm": ("quantity", False),
+        "spec.workloads[].ports": ("list[map]", False),
+        "spec.workloads[].ports[].name": ("portname", True),
+        "spec.workloads[].ports[].port": ("port", True),
+        **{f"spec.workloads[].{probe}{field}": kind
+           for probe in ("readiness", "liveness", "startup")
+           for field, kind in (("", ("map", False)), (".path", ("str", True)),
+                               (".port", ("portname", False)),
+                               (".initialDelaySeconds", ("int", False)),
+                               (".periodSeconds", ("int", False)),
+                               (".timeoutSeconds", ("int", False)),
+                               (".failureThreshold", ("int", False)))},
+        "spec.workloads[].volumes": ("list[map]", False),
+        "spec.workloads[].volumes[].name": ("name", True),
+        "spec.workloads[].volumes[].mountPath": ("abspath", True),
+        "spec.workloads[].volumes[].readOnly": ("bool", False),
+        "spec.workloads[].volumes[].claim": ("name", False),
+        "spec.workloads[].volumes[].ephemeral": ("map", False),
+        "spec.workloads[].volumes[].ephemeral.size": ("quantity", True),
+        "spec.workloads[].volumes[].ephemeral.storageClass": ("name", False),
         "spec.rollout": ("map", False),
         "spec.rollout.timeoutSeconds": ("int", False),
         "spec.pulumi": ("map", False),
@@ -117,6 +150,9 @@ CONFIG_FIELDS: dict[str, tuple[str, bool]] = {
 }
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_PORT_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 _INDEX = re.compile(r"\[\d+\]")
@@ -125,6 +161,23 @@ _INDEX = re.compile(r"\[\d+\]")
 def _type_ok(kind: str, value: Any) -> str | None:
     """None when `value` fits `kind`, else what was expected."""
     if kind in ("free",):
+        return None
+    if kind == "quantity":  # a Kubernetes quantity: 8, "500m", "64Gi"
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        ok = isinstance(text, str) and bool(_QUANTITY.match(text))
+        return None if ok else "a Kubernetes quantity such as 8, 500m or 64Gi"
+    if kind == "port":
+        ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
+        return None if ok else "a port number from 1 to 65535"
+    if kind in ("envname", "portname", "abspath"):
+        if not isinstance(value, str):
+            return "a string"
+        if kind == "envname" and not _ENV_NAME.match(value):
+            return "an environment variable name (letters, digits, '_', '-', '.')"
+        if kind == "portname" and not _PORT_NAME.match(value):
+            return "a port name: at most 15 lowercase letters, digits and '-', with a letter"
+        if kind == "abspath" and (not value.startswith("/") or ":" in value):
+            return "an absolute path inside the container"
         return None
     if kind in ("str", "name", "date", "version") or kind.startswith("enum:"):
         if not isinstance(value, str):

@@ -33,6 +33,14 @@ class WorkloadSpec:
     model_digest: str
     environment: str
     image: str
+    # What the container gets besides the image and GPUs (spec.workloads[] command, args, env,
+    # resources, shm, ports, probes, volumes), as canonical JSON of the fields the workload
+    # sets: the program reads it, and the spec stays immutable and compares by value.
+    container: str = "{}"
+
+
+CONTAINER_FIELDS = ("command", "args", "env", "resources", "shm", "ports", "readiness",
+                    "liveness", "startup", "volumes")
 
 
 NVIDIA_HELM_REPOSITORY = "https://helm.ngc.nvidia.com/nvidia"
@@ -175,7 +183,9 @@ def build_stack_spec(catalog: Catalog, stack_name: str, revision: str, decision_
             name=str(w["name"]), kind=str(w["kind"]), replicas=int(w.get("replicas", 1)),
             gpus_per_replica=int(w.get("gpusPerReplica", 1)), model=model.name,
             model_digest=str(model.doc["spec"]["digest"]), environment=env.name,
-            image=str(env.doc["spec"]["image"])))
+            image=str(env.doc["spec"]["image"]),
+            container=json.dumps({k: w[k] for k in CONTAINER_FIELDS if k in w},
+                                 sort_keys=True, separators=(",", ":"))))
     labels = stack.doc.get("metadata", {}).get("labels", {}) or {}
     admission = admission_documents(stack.name, str(spec["namespace"]),
                                     max((w.gpus_per_replica for w in workloads), default=0))

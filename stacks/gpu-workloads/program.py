@@ -88,10 +88,92 @@ def _selector(spec: Any, workload: Any) -> dict[str, str]:
     return {"govops.dev/stack": spec.name, "govops.dev/workload": workload.name}
 
 
-def _pod(spec: Any, workload: Any, restart: str) -> k8s.core.v1.PodTemplateSpecArgs:
+def _ports(workload: Any, container: dict[str, Any]) -> list[dict[str, Any]]:
+    """The container's ports: as declared, else `http` on SERVE_PORT for inference."""
+    declared = container.get("ports")
+    if declared:
+        return list(declared)
+    return [{"name": "http", "port": SERVE_PORT}] if workload.kind == "inference" else []
+
+
+def _env(workload: Any, container: dict[str, Any]) -> list[k8s.core.v1.EnvVarArgs]:
+    """govops's own variables first, then the workload's: plain values, or references to a
+    Secret (never a secret's value: the catalog refuses one)."""
+    env = [k8s.core.v1.EnvVarArgs(name="GOVOPS_MODEL", value=workload.model),
+           k8s.core.v1.EnvVarArgs(name="GOVOPS_MODEL_DIGEST", value=workload.model_digest)]
+    for entry in container.get("env") or []:
+        ref = entry.get("secretRef")
+        env.append(k8s.core.v1.EnvVarArgs(name=entry["name"], value=entry.get("value"),
+                   value_from=None if ref is None else k8s.core.v1.EnvVarSourceArgs(
+                       secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=ref["name"],
+                                                                        key=ref["key"]))))
+    return env
+
+
+def _resources(workload: Any, container: dict[str, Any]) -> k8s.core.v1.ResourceRequirementsArgs:
+    """GPUs requested and limited alike; CPU requested only (a CPU limit throttles the
+    tokenizer and the scheduler loop of an inference server); memory and ephemeral storage
+    requested and limited alike, so the pod is never killed for using what it asked for."""
     gpus = str(workload.gpus_per_replica)
-    ports = ([k8s.core.v1.ContainerPortArgs(name="http", container_port=SERVE_PORT)]
-             if workload.kind == "inference" else None)
+    wanted = container.get("resources") or {}
+    requests = {GPU: gpus}
+    limits = {GPU: gpus}
+    if "cpu" in wanted:
+        requests["cpu"] = str(wanted["cpu"])
+    for field, name in (("memory", "memory"), ("ephemeralStorage", "ephemeral-storage")):
+        if field in wanted:
+            requests[name] = limits[name] = str(wanted[field])
+    return k8s.core.v1.ResourceRequirementsArgs(limits=limits, requests=requests)
+
+
+def _probe(wanted: dict[str, Any] | None, ports: list[dict[str, Any]]
+           ) -> k8s.core.v1.ProbeArgs | None:
+    if wanted is None:
+        return None
+    return k8s.core.v1.ProbeArgs(
+        http_get=k8s.core.v1.HTTPGetActionArgs(path=wanted["path"],
+                                               port=wanted.get("port", ports[0]["name"])),
+        initial_delay_seconds=wanted.get("initialDelaySeconds"),
+        period_seconds=wanted.get("periodSeconds"),
+        timeout_seconds=wanted.get("timeoutSeconds"),
+        failure_threshold=wanted.get("failureThreshold"))
+
+
+def _volumes(container: dict[str, Any]) -> tuple[list[k8s.core.v1.VolumeArgs],
+                                                  list[k8s.core.v1.VolumeMountArgs]]:
+    """Model caches (an existing claim, or an ephemeral volume made with each pod) and a
+    memory-backed /dev/shm of the asked size (NCCL and PyTorch's data loaders need more than
+    the container runtime's 64 MB)."""
+    volumes, mounts = [], []
+    for wanted in container.get("volumes") or []:
+        claim, ephemeral = wanted.get("claim"), wanted.get("ephemeral")
+        volumes.append(k8s.core.v1.VolumeArgs(
+            name=wanted["name"],
+            persistent_volume_claim=None if claim is None else
+            k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                claim_name=claim, read_only=wanted.get("readOnly")),
+            ephemeral=None if ephemeral is None else k8s.core.v1.EphemeralVolumeSourceArgs(
+                volume_claim_template=k8s.core.v1.PersistentVolumeClaimTemplateArgs(
+                    spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                        access_modes=["ReadWriteOnce"],
+                        storage_class_name=ephemeral.get("storageClass"),
+                        resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                            requests={"storage": str(ephemeral["size"])}))))))
+        mounts.append(k8s.core.v1.VolumeMountArgs(name=wanted["name"],
+                                                  mount_path=wanted["mountPath"],
+                                                  read_only=wanted.get("readOnly")))
+    if "shm" in container:
+        volumes.append(k8s.core.v1.VolumeArgs(
+            name="dshm", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+                medium="Memory", size_limit=str(container["shm"]))))
+        mounts.append(k8s.core.v1.VolumeMountArgs(name="dshm", mount_path="/dev/shm"))
+    return volumes, mounts
+
+
+def _pod(spec: Any, workload: Any, restart: str) -> k8s.core.v1.PodTemplateSpecArgs:
+    container = json.loads(workload.container)
+    ports = _ports(workload, container)
+    volumes, mounts = _volumes(container)
     return k8s.core.v1.PodTemplateSpecArgs(
         metadata=_pod_metadata(spec, workload),
         spec=k8s.core.v1.PodSpecArgs(
@@ -99,15 +181,20 @@ def _pod(spec: Any, workload: Any, restart: str) -> k8s.core.v1.PodTemplateSpecA
             node_selector={PRODUCT_LABEL: spec.gpu_product},
             tolerations=[k8s.core.v1.TolerationArgs(key=GPU, operator="Exists",
                                                     effect="NoSchedule")],
+            volumes=volumes or None,
             containers=[k8s.core.v1.ContainerArgs(
                 name=workload.name,
                 image=workload.image,
-                ports=ports,
-                env=[k8s.core.v1.EnvVarArgs(name="GOVOPS_MODEL", value=workload.model),
-                     k8s.core.v1.EnvVarArgs(name="GOVOPS_MODEL_DIGEST",
-                                            value=workload.model_digest)],
-                resources=k8s.core.v1.ResourceRequirementsArgs(
-                    limits={GPU: gpus}, requests={GPU: gpus}),
+                command=container.get("command"),
+                args=container.get("args"),
+                ports=[k8s.core.v1.ContainerPortArgs(name=p["name"], container_port=p["port"])
+                       for p in ports] or None,
+                env=_env(workload, container),
+                resources=_resources(workload, container),
+                readiness_probe=_probe(container.get("readiness"), ports),
+                liveness_probe=_probe(container.get("liveness"), ports),
+                startup_probe=_probe(container.get("startup"), ports),
+                volume_mounts=mounts or None,
             )],
         ),
     )
@@ -134,14 +221,15 @@ def _inference(spec: Any, workload: Any, opts: pulumi.ResourceOptions) -> None:
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=_selector(spec, workload)),
             template=_pod(spec, workload, "Always"),
         ))
+    declared = json.loads(workload.container).get("ports")
+    ports = ([k8s.core.v1.ServicePortArgs(name=p["name"], port=p["port"], target_port=p["name"],
+                                          protocol="TCP") for p in declared] if declared else
+             [k8s.core.v1.ServicePortArgs(name="http", port=80, target_port="http",
+                                          protocol="TCP")])
     k8s.core.v1.Service(
         f"{base}-service", opts=opts,
         metadata=_meta(spec, workload.name, workload),
-        spec=k8s.core.v1.ServiceSpecArgs(
-            selector=_selector(spec, workload),
-            ports=[k8s.core.v1.ServicePortArgs(name="http", port=80, target_port="http",
-                                               protocol="TCP")],
-        ))
+        spec=k8s.core.v1.ServiceSpecArgs(selector=_selector(spec, workload), ports=ports))
     if spec.tier == "production":
         k8s.policy.v1.PodDisruptionBudget(
             f"{base}-pdb", opts=opts,

@@ -1,6 +1,8 @@
 """`govops apply` and `rollback` for real: the Pulumi CLI and Kubernetes provider built from
 their Go modules drive the acme `prod-inference` stack into a live control plane
-(tests/support/cluster.py). Three revisions are applied in turn and the cluster then rolled
+(tests/support/cluster.py), its chat workload a vLLM server with command, env (a Secret
+reference among them), resources, /dev/shm, ports, probes and a model cache claim bound to a
+volume the test provisions. Three revisions are applied in turn and the cluster then rolled
 back to the first: after each step every object the ledger entry recorded is read back from
 the API server and equals what was approved (on the fields govops sets), the pods sit on the
 H100 nodes within the GPU quota and are Ready, govops's own read-back (recorded in each
@@ -33,13 +35,37 @@ from engine.repo import open_repo
 from engine.repo.scripted import Step
 from tests.support.cli import govops
 from tests.support.cluster import Cluster, client, cluster
-from tests.support.live_deploy import deploying, live_differences, recorded
+from tests.support.live_deploy import deploying, live_differences, live_object, recorded
 from tests.support.repos import NOW, fixture, make_repo, unwaived
 from tests.support.trust import trusted
 
 __all__ = ["cluster"]  # the fixture, used by name
 
 STACK, NAMESPACE, CONTEXT = "prod-inference", "inference", "gpu-east-1"
+CHAT = b"""    - name: chat
+      kind: inference
+      model: llama-3-8b-instruct
+      environment: vllm-serve
+      replicas: 3
+      gpusPerReplica: 1
+"""
+# chat as a vLLM server is deployed: its command, env (a value and a Secret reference),
+# resources, /dev/shm, ports, probes and a model cache claim all reach the API server.
+SERVED_CHAT = CHAT + b"""      command: [python3, -m, vllm.entrypoints.openai.api_server]
+      args: [--model, /models/llama-3-8b-instruct, --port, "8000"]
+      env:
+        - {name: HF_HOME, value: /models}
+        - name: HF_TOKEN
+          secretRef: {name: huggingface, key: token}
+      resources: {cpu: 8, memory: 64Gi}
+      shm: 16Gi
+      ports:
+        - {name: openai, port: 8000}
+      startup: {path: /health, failureThreshold: 60, periodSeconds: 10}
+      readiness: {path: /health}
+      volumes:
+        - {name: model-cache, mountPath: /models, claim: model-cache, readOnly: true}
+"""
 
 
 @dataclass(frozen=True)
@@ -61,7 +87,9 @@ def live(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     tmp = tmp_path_factory.mktemp("live")
     assert govops("keygen", "--output", str(tmp / "ci")).exit_code == 0
     files = {**unwaived(fixture("acme-ml")), "keys/ci.pub": (tmp / "ci.pub").read_bytes()}
-    stack = files["stacks/prod-inference.yaml"]
+    assert CHAT in files["stacks/prod-inference.yaml"]
+    stack = files["stacks/prod-inference.yaml"].replace(CHAT, SERVED_CHAT)
+    files["stacks/prod-inference.yaml"] = stack
     c2 = stack.replace(b"quota: 16", b"quota: 20").replace(
         b"      replicas: 3\n", b"      replicas: 2\n", 1)
     embeddings = c2.index(b"    - name: embeddings")
@@ -81,8 +109,29 @@ def live(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator
                      str(tmp / "ci.key"), "--output", str(tmp / f"out-{rev}"), "--now", NOW,
                      "--record")
         assert run.exit_code == 0, run.stderr
+    _model_cache(cluster)
     with deploying(cluster, tmp, CONTEXT):
         yield Live(tmp / "repo", tmp / "ci.key", commits, cluster)
+
+
+def _model_cache(cluster: Cluster) -> None:
+    """The claim chat mounts, bound to a volume made here (as a platform team provisions a
+    shared model cache; the pods cannot start until it is bound). The namespace is made first,
+    as such a team would: the provider's server-side apply adopts it."""
+    from kubernetes import client as k8s
+
+    core = k8s.CoreV1Api(client(cluster))
+    core.create_namespace({"metadata": {"name": NAMESPACE}})
+    core.create_persistent_volume({
+        "metadata": {"name": "model-cache-pv"},
+        "spec": {"capacity": {"storage": "500Gi"}, "accessModes": ["ReadOnlyMany"],
+                 "storageClassName": "", "hostPath": {"path": "/srv/models"}}})
+    core.create_namespaced_persistent_volume_claim(NAMESPACE, {
+        "metadata": {"name": "model-cache"},
+        "spec": {"accessModes": ["ReadOnlyMany"], "storageClassName": "",
+                 "volumeName": "model-cache-pv", "resources": {"requests": {"storage": "500Gi"}}}})
+    core.create_namespaced_secret(NAMESPACE, {"metadata": {"name": "huggingface"},
+                                              "stringData": {"token": "hf_test"}})
 
 
 def _pods(live: Live) -> dict[str, list[object]]:
@@ -149,6 +198,14 @@ def test_apply_three_revisions_then_roll_back_to_the_first(live: Live) -> None:
         assert run.exit_code == 0, run.stdout + run.stderr
         applied[commit] = _deployed(live)
         _settled(live, replicas)
+    served = live_object(live.cluster, recorded(applied[c1])["inference.deployment.chat.yaml"])
+    assert served is not None
+    pod = served["spec"]["template"]["spec"]
+    assert pod["volumes"][0]["persistentVolumeClaim"] == {"claimName": "model-cache",
+                                                          "readOnly": True}
+    assert pod["containers"][0]["startupProbe"]["httpGet"]["port"] == "openai"
+    assert pod["containers"][0]["resources"]["limits"] == {"memory": "64Gi",
+                                                           "nvidia.com/gpu": "1"}
     quota = recorded(applied[c2])["inference.resourcequota.prod-inference-gpu-quota.yaml"]
     assert quota["spec"]["hard"] == {"requests.nvidia.com/gpu": "20"}
     assert not any("embeddings" in name for name in recorded(applied[c3]))
