@@ -9,8 +9,9 @@
 #   severity: deny
 #   remediation: >-
 #     Raise the workload's gpusPerReplica, pick a larger spec.gpu.type, or serve a lower-precision
-#     build of the model. Unknown GPU types go into data.govops.gpus; models must declare
-#     spec.parameters and a spec.precision listed in data.govops.precisionBits.
+#     build of the model. A GPU type or precision the library does not know goes into
+#     govops.yaml (policies.gpus, policies.precisionBits); models must declare spec.parameters
+#     and a spec.precision listed in data.govops.precisionBits.
 package govops.policies.stk_003
 
 import data.govops.lib.catalog

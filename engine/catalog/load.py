@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from engine.catalog.cache import ParseCache
+from engine.catalog.gpu_tables import check_gpus, check_precisions
 from engine.catalog.lockfiles import (
     LockFile,
     parse_lockfile,
@@ -310,6 +311,8 @@ def _config(path: str, doc: dict[str, Any], lines: dict[str, int]) -> Config:
         path=path,
         policy_paths=tuple(policies.get("paths") or ()),
         policy_data=policies.get("data") or {},
+        gpus=check_gpus(path, policies.get("gpus") or {}, lines),
+        precision_bits=check_precisions(path, policies.get("precisionBits") or {}, lines),
         trust_keys=tuple(trust.get("keys") or ()),
         trust_identities=tuple(trust.get("identities") or ()),
         lines=lines,

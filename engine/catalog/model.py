@@ -37,6 +37,8 @@ class Config:
     path: str | None
     policy_paths: tuple[str, ...] = ()
     policy_data: Mapping[str, Any] = field(default_factory=dict)
+    gpus: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # policies.gpus
+    precision_bits: Mapping[str, int] = field(default_factory=dict)  # policies.precisionBits
     trust_keys: tuple[str, ...] = ()
     trust_identities: tuple[Mapping[str, str], ...] = ()
     lines: Mapping[str, int] = field(default_factory=dict)

@@ -142,6 +142,8 @@ CONFIG_FIELDS: dict[str, tuple[str, bool]] = {
     "policies": ("map", False),
     "policies.paths": ("list[str]", False),
     "policies.data": ("free", False),
+    "policies.gpus": ("free", False),  # checked entry by entry in engine.catalog.gpu_tables
+    "policies.precisionBits": ("free", False),
     "trust": ("map", False),
     "trust.keys": ("list[str]", False),
     "trust.identities": ("list[map]", False),

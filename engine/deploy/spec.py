@@ -169,11 +169,14 @@ def build_stack_spec(catalog: Catalog, stack_name: str, revision: str, decision_
                      aibom_serial: str, products: Mapping[str, str] | None = None) -> StackSpec:
     stack = find_stack(catalog, stack_name)
     spec = stack.doc["spec"]
-    products = gpu_products() if products is None else products
+    if products is None:  # the shipped table and the repo's own GPU types (policies.gpus)
+        products = {**gpu_products(), **{name: str(entry["product"])
+                                         for name, entry in catalog.config.gpus.items()}}
     gpu_type = str(spec["gpu"]["type"])
     if gpu_type not in products:
         raise InputError(stack.path, stack.line_of("spec.gpu.type"),
-                         f"GPU type {gpu_type!r} has no nvidia.com/gpu.product in gpus.json")
+                         f"GPU type {gpu_type!r} has no nvidia.com/gpu.product in gpus.json "
+                         "nor in govops.yaml's policies.gpus")
     workloads = []
     for i, w in enumerate(spec.get("workloads", [])):
         model = _referenced(catalog, stack, "Model", w["model"], f"spec.workloads[{i}].model")

@@ -194,8 +194,35 @@ def build_bundle(library: Library, local: list[PolicyModule], config: Config) ->
     govops = data.setdefault("govops", {})
     govops["advisories"] = copy.deepcopy(dict(library.advisories))
     _deep_merge(govops.setdefault("config", {}), config.policy_data)
+    govops["gpus"] = extend_table(config, "gpus", govops.get("gpus") or {}, config.gpus)
+    govops["precisionBits"] = extend_table(config, "precisionBits",
+                                           govops.get("precisionBits") or {},
+                                           config.precision_bits)
     modules = (*library.modules, *local)
     return PolicyBundle(modules, data, bundle_digest(modules, data))
+
+
+def extend_table(config: Config, key: str, shipped: Mapping[str, Any],
+                 extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The shipped table plus the repo's own entries (engine.catalog.gpu_tables). An entry
+    naming a shipped one, or a GPU reusing a shipped GPU's product label, is an input error:
+    a repo may describe new hardware, not change what the library says about known hardware."""
+    merged = copy.deepcopy(dict(shipped))
+    products = {entry["product"]: name for name, entry in shipped.items()
+                if isinstance(entry, Mapping) and "product" in entry}
+    for name, entry in extra.items():
+        at = f"policies.{key}.{name}"
+        path = config.path or "govops.yaml"
+        if name in shipped:
+            raise InputError(path, config.lines.get(at), f"{at}: {name!r} ships with the "
+                             "library and cannot be redefined by the repo; add a new name")
+        product = entry.get("product") if isinstance(entry, Mapping) else None
+        if product in products:
+            raise InputError(path, config.lines.get(f"{at}.product", config.lines.get(at)),
+                             f"{at}.product: {product!r} is the product label of the shipped "
+                             f"GPU type {products[product]!r}; use that type")
+        merged[name] = copy.deepcopy(entry)
+    return merged
 
 
 def bundle_digest(modules: tuple[PolicyModule, ...], data: Mapping[str, Any]) -> str:
