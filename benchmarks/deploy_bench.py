@@ -5,17 +5,20 @@ built by tools/build_go_tools.py.
 
 Per size (workloads of one GPU each in one stack): the stack is applied at c1, applied at c2
 (the quota raised; every object also carries the new commit and decision in its labels and
-annotations, so every object is updated), and rolled back to c1.
+annotations, so every object is updated), and rolled back to c1; each run in a stack and
+namespace of its own, the median of the runs printed.
 Each is timed end to end in this process, and split into the Pulumi engine (refresh, up, the
 rollback's preview), the read-back of the live objects, and govops itself (verification of
 the trust root, the ledger and receipts, planning, signing, recording).
 
-    python benchmarks/deploy_bench.py [--sizes 1,10,50]
+    python benchmarks/deploy_bench.py [--sizes 1,10,50] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
 import sys
 import tempfile
 import time
@@ -26,6 +29,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.deploy import pulumi_run, readback
+from engine.deploy.applied import MANIFESTS_FILE
+from engine.ledger.store import Ledger
+from engine.repo import open_repo
 from engine.repo.scripted import Step
 from tests.support.cli import govops
 from tests.support.cluster import Processes, start_cluster
@@ -50,14 +56,14 @@ def _timed(name: str, module: Any, attribute: str) -> None:
     setattr(module, attribute, wrapper)
 
 
-def _stack(size: int, quota: int) -> bytes:
+def _stack(name: str, size: int, quota: int) -> bytes:
     workloads = "".join(
         f"    - name: w{i}\n      kind: inference\n      model: llama-3-8b-instruct\n"
         f"      environment: vllm-serve\n      replicas: 1\n      gpusPerReplica: 1\n"
         for i in range(size))
-    return (f"apiVersion: govops.dev/v1\nkind: Stack\nmetadata:\n  name: bench-{size}\n"
+    return (f"apiVersion: govops.dev/v1\nkind: Stack\nmetadata:\n  name: {name}\n"
             f"spec:\n  cluster:\n    name: bench\n    context: bench\n"
-            f"  namespace: bench-{size}\n  gpu:\n    type: nvidia-h100-80gb\n"
+            f"  namespace: {name}\n  gpu:\n    type: nvidia-h100-80gb\n"
             f"    quota: {quota}\n  workloads:\n{workloads}  pulumi:\n"
             f"    program: gpu-workloads\n").encode()
 
@@ -74,37 +80,45 @@ def _run(what: str, *args: str) -> dict[str, float]:
             "govops": total - engine - back}
 
 
-def bench(folder: Path, size: int) -> None:
+def bench(folder: Path, size: int, run: int) -> tuple[int, dict[str, dict[str, float]]]:
+    """One run at one size in a namespace of its own: (objects deployed, figures per step)."""
     assert govops("keygen", "--output", str(folder / "ci")).exit_code == 0
+    name = f"bench-{size}-{run}"
     files = {**unwaived(fixture("acme-ml")), "keys/ci.pub": (folder / "ci.pub").read_bytes(),
-             f"stacks/bench-{size}.yaml": _stack(size, size)}
+             f"stacks/{name}.yaml": _stack(name, size, size)}
     git = make_repo(folder / "repo", Step("bench", files),
-                    Step("quota + 1", {f"stacks/bench-{size}.yaml": _stack(size, size + 1)}))
+                    Step("quota + 1", {f"stacks/{name}.yaml": _stack(name, size, size + 1)}))
     trusted(folder / "repo", folder / "trust", folder / "ci.pub")
     head = git.head.peel()
     c1, c2 = str(head.parents[0].id), str(head.id)
     for rev in (c1, c2):
-        run = govops("attest", "--repo", str(folder / "repo"), "--rev", rev, "--key",
-                     str(folder / "ci.key"), "--output", str(folder / rev), "--now", NOW,
-                     "--record")
-        assert run.exit_code == 0, run.stderr
-    common = ("--repo", str(folder / "repo"), "--stack", f"bench-{size}", "--key",
-              str(folder / "ci.key"))
-    first = _run("apply c1", "apply", *common, "--rev", c1)
-    second = _run("apply c2", "apply", *common, "--rev", c2)
-    back = _run("rollback", "rollback", *common, "--to", c1)
-    objects = 2 + 3 * size  # namespace and quota; per workload a Deployment, Service, PDB
-    for label, figures in (("apply (create)", first), ("apply (next commit)", second),
-                           ("rollback", back)):
-        print(f"  {size:3} workloads ({objects:3} objects) {label:19} {figures['total']:6.1f} s"
-              f"  engine {figures['engine']:5.1f} s ({figures['engine'] / figures['total']:4.0%})"
-              f"  read-back {figures['readback']:4.1f} s  govops {figures['govops']:4.1f} s"
-              f" ({figures['govops'] / figures['total']:4.0%})")
+        attested = govops("attest", "--repo", str(folder / "repo"), "--rev", rev, "--key",
+                          str(folder / "ci.key"), "--output", str(folder / rev), "--now", NOW,
+                          "--record")
+        assert attested.exit_code == 0, attested.stderr
+    common = ("--repo", str(folder / "repo"), "--stack", name, "--key", str(folder / "ci.key"))
+    figures = {"apply (create)": _run("apply c1", "apply", *common, "--rev", c1),
+               "apply (next commit)": _run("apply c2", "apply", *common, "--rev", c2),
+               "rollback": _run("rollback", "rollback", *common, "--to", c1)}
+    last = Ledger(open_repo(folder / "repo")).entries()[-1]
+    objects = len(json.loads(last.files[MANIFESTS_FILE]))
+    return objects, figures
+
+
+def report(size: int, objects: int, runs: list[dict[str, dict[str, float]]]) -> None:
+    """Medians over the runs, per step."""
+    for label in runs[0]:
+        median = {k: statistics.median(r[label][k] for r in runs) for k in runs[0][label]}
+        print(f"  {size:3} workloads ({objects:3} objects) {label:19} {median['total']:6.1f} s"
+              f"  engine {median['engine']:5.1f} s ({median['engine'] / median['total']:4.0%})"
+              f"  read-back {median['readback']:4.1f} s  govops {median['govops']:4.1f} s"
+              f" ({median['govops'] / median['total']:4.0%})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,10,50")
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     _timed("engine", pulumi_run, "deploy")
     _timed("engine", pulumi_run, "preview_changes")
@@ -116,13 +130,17 @@ def main() -> None:
             started = time.perf_counter()
             cluster = start_cluster(Path(tmp) / "cluster", processes, NODES)
             print(f"control plane and {len(NODES)} kwok GPU nodes up in "
-                  f"{time.perf_counter() - started:.1f} s; one run per size (wall time in "
-                  "this process)")
+                  f"{time.perf_counter() - started:.1f} s; median of {args.runs} runs per "
+                  "size (wall time in this process)")
             with deploying(cluster, Path(tmp), "bench"):
                 for size in (int(s) for s in args.sizes.split(",")):
-                    folder = Path(tmp) / f"size-{size}"
-                    folder.mkdir()
-                    bench(folder, size)
+                    runs = []
+                    for run in range(args.runs):
+                        folder = Path(tmp) / f"size-{size}-{run}"
+                        folder.mkdir()
+                        objects, figures = bench(folder, size, run)
+                        runs.append(figures)
+                    report(size, objects, runs)
         finally:
             processes.stop()
 

@@ -97,3 +97,16 @@ def test_a_failed_build_names_the_tool_and_leaves_nothing_complete(
         tools.build(broken)
     assert not list(cache.glob("*/.complete"))
     assert not list(cache.glob("*.partial"))
+
+
+def test_the_gpu_operator_chart_is_the_pinned_modules_own() -> None:
+    """The chart folder of the operator's module at the pinned commit, its node-feature-discovery
+    dependency vendored inside, copied whole and writable (the module cache is read-only)."""
+    chart = tools.BIN / "gpu-operator-chart"
+    meta = (chart / "Chart.yaml").read_text()
+    assert "name: gpu-operator\n" in meta and "version: v1.0.0-devel\n" in meta
+    assert (chart / "charts" / "node-feature-discovery" / "Chart.yaml").is_file()
+    assert (chart / "crds").is_dir() and (chart / "templates" / "operator.yaml").is_file()
+    assert all(p.stat().st_mode & 0o200 for p in chart.rglob("*"))
+    pins = (tools.MODULES / "gpu-operator-chart" / "go.sum").read_text()
+    assert "github.com/NVIDIA/gpu-operator v0.0.0-20250917190837-d73a0086a6ba h1:" in pins

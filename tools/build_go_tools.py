@@ -1,7 +1,8 @@
 """Build the Go programs the deployment tests run: the Pulumi CLI and its Kubernetes provider, a
-Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) and
-kwok, the Kubernetes SIG's kubelet simulator. Nothing else can be downloaded here (no release
-archives, no container images), so each is built from its Go module with the ordinary `go`
+Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler),
+kwok, the Kubernetes SIG's kubelet simulator, and fetch the GPU operator's Helm chart. Nothing
+else can be downloaded here (no release archives, no container images, no Helm repository), so
+each comes from its Go module with the ordinary `go`
 client at a pinned version.
 
 Each program has a build module in tools/go/<name>/ whose go.mod and go.sum pin every module it
@@ -53,10 +54,14 @@ class Tool:
     # (module, files in it, output name): data the program needs from its own release,
     # joined as one YAML stream beside the binaries (kwok's node and pod stages).
     data_from: tuple[str, tuple[str, ...], str] | None = None
+    # (module, folder in it, output name): a folder copied whole from the module (a Helm
+    # chart the module ships); a tool with only this has no packages to build.
+    tree_from: tuple[str, str, str] | None = None
 
     @property
     def outputs(self) -> tuple[str, ...]:
-        return self.binaries + ((self.data_from[2],) if self.data_from else ())
+        return (self.binaries + ((self.data_from[2],) if self.data_from else ())
+                + ((self.tree_from[2],) if self.tree_from else ()))
 
 
 TOOLS = (
@@ -80,6 +85,12 @@ TOOLS = (
              "node/fast/node-initialize", "node/heartbeat-with-lease/node-heartbeat-with-lease",
              "pod/fast/pod-ready", "pod/fast/pod-complete", "pod/fast/pod-delete")),
              "kwok-stages.yaml")),
+    # The NVIDIA GPU operator's Helm chart (node-feature-discovery vendored in it), from the
+    # operator's own module: helm.ngc.nvidia.com cannot be reached, and the proxy serves the
+    # module only as a pseudo-version of its main branch (chart version v1.0.0-devel).
+    Tool("gpu-operator-chart", "20250917-d73a0086a6ba", (), (),
+         tree_from=("github.com/NVIDIA/gpu-operator", "deployments/gpu-operator",
+                    "gpu-operator-chart")),
 )
 
 
@@ -144,13 +155,19 @@ def build(tool: Tool) -> tuple[Path, float | None]:
             source = _module_dir(tool, work, module)
             (partial / output).write_text("\n---\n".join(
                 (source / f).read_text().strip() for f in files) + "\n")
-        _go(tool, work, "build", "-ldflags", f"-s -w {tool.ldflags}".strip(), "-o",
-            f"{partial}/", *tool.packages)
+        if tool.tree_from is not None:
+            module, folder, output = tool.tree_from
+            shutil.copytree(_module_dir(tool, work, module) / folder, partial / output)
+            for copied in (partial / output).rglob("*"):  # the module cache is read-only
+                copied.chmod(0o755 if copied.is_dir() else 0o644)
+        if tool.packages:
+            _go(tool, work, "build", "-ldflags", f"-s -w {tool.ldflags}".strip(), "-o",
+                f"{partial}/", *tool.packages)
     except BuildFailed:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     shutil.rmtree(work)
-    missing = [b for b in tool.outputs if not (partial / b).is_file()]
+    missing = [b for b in tool.outputs if not (partial / b).exists()]
     if missing:
         raise BuildFailed(f"{tool.name} {tool.version}: the build left no {', '.join(missing)}")
     (partial / ".complete").write_text(f"{tool.name} {tool.version}\n")
@@ -187,7 +204,7 @@ def main(names: list[str]) -> int:
             return 1
         link(tool, folder)
         said = "cached" if seconds is None else f"built in {seconds:.0f} s"
-        print(f"go tools: {tool.name} {tool.version} {said} ({', '.join(tool.binaries)})")
+        print(f"go tools: {tool.name} {tool.version} {said} ({', '.join(tool.outputs)})")
     print(f"go tools: ready in {BIN.relative_to(ROOT)} ({time.monotonic() - total:.0f} s)")
     return 0
 

@@ -76,6 +76,7 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "spec.gpu.operator.version": ("version", True),
         "spec.gpu.operator.namespace": ("name", False),
         "spec.gpu.operator.repository": ("str", False),
+        "spec.gpu.operator.chart": ("str", False),  # a chart folder committed in the repo
         "spec.gpu.operator.values": ("free", False),
         "spec.workloads": ("list[map]", True),
         "spec.workloads[].name": ("name", True),

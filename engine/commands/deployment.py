@@ -17,6 +17,7 @@ from engine.attest import statement as st
 from engine.attest.signers import Signer, sign_file
 from engine.deploy import pulumi_run, readback
 from engine.deploy.applied import MANIFESTS_FILE, encode
+from engine.deploy.charts import ChartSource, find_chart, materialize
 from engine.deploy.diagnose import stuck_rollouts
 from engine.deploy.gate import GatePassed
 from engine.deploy.mock import load_program
@@ -36,12 +37,21 @@ DEPLOYMENT_RECEIPT = "deployment.sigstore.json"
 def run_request(repo: GitRepo, spec: StackSpec, programs: Path, backend_url: str | None,
                 message: str) -> pulumi_run.RunRequest:
     """The spec's program, the state backend (default: local, beside the ledger) and the
-    project's workspace under `.git/govops`."""
+    project's workspace under `.git/govops`, holding the chart the stack vendors (written
+    from the spec's revision, where the Release looks for it)."""
+    work_dir = WorkDir(repo.git_dir).pulumi_workspace(pulumi_run.project_name(spec.name))
+    operator = spec.gpu_operator
+    if operator is not None and operator.local_chart:
+        snapshot = repo.snapshot(spec.revision)
+        chart = find_chart(ChartSource(snapshot.files, repo.read_blob), operator.chart,
+                           operator.version)
+        if chart.local_path != operator.local_chart:  # pragma: no cover - same revision
+            raise GovopsError(f"chart {operator.chart!r} at {spec.revision} is not the planned one")
+        materialize(chart, repo.read_blob, work_dir)
     return pulumi_run.RunRequest(
         spec=spec, program=load_program(programs / spec.program),
         backend_url=backend_url or pulumi_run.default_backend(repo.git_dir),
-        work_dir=WorkDir(repo.git_dir).pulumi_workspace(pulumi_run.project_name(spec.name)),
-        message=message)
+        work_dir=work_dir, message=message)
 
 
 def deploy(request: pulumi_run.RunRequest, command: Any, planned: Plan,

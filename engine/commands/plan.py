@@ -19,6 +19,7 @@ from engine.catalog import load_catalog
 from engine.commands.bom import advisory_records
 from engine.commands.check import CheckOptions, run_check
 from engine.deploy.applied import last_deployed, recorded_manifests
+from engine.deploy.charts import ChartSource
 from engine.deploy.gate import GatePassed
 from engine.deploy.plan import NOTHING_APPLIED, Baseline, Plan
 from engine.deploy.render import build_plan
@@ -26,7 +27,7 @@ from engine.deploy.spec import StackSpec, build_stack_spec, find_stack
 from engine.errors import GovopsError
 from engine.ledger.entry import StoredEntry
 from engine.ledger.store import Ledger
-from engine.repo import GitRepo, open_repo
+from engine.repo import GitRepo, Snapshot, open_repo
 from engine.shipped import programs_dir
 
 
@@ -66,16 +67,25 @@ def revision_specs(repo_path: Path, rev: str, stacks: Sequence[str], engine: str
     checked = run_check(CheckOptions(repo=repo_path, rev=commit, engine=engine,
                                      now=now or snapshot.info.time))
     serial = aibom_serial(commit, advisory_records(None))
-    return {s: build_stack_spec(catalog, s, commit, checked.decision.decision_id, serial)
+    charts = chart_source(repo, snapshot)
+    return {s: build_stack_spec(catalog, s, commit, checked.decision.decision_id, serial,
+                                charts=charts)
             for s in present}
+
+
+def chart_source(repo: GitRepo, snapshot: Snapshot) -> ChartSource:
+    """The revision's files, for charts a stack vendors (read from git objects)."""
+    return ChartSource(snapshot.files, repo.read_blob)
 
 
 def spec_at(repo: GitRepo, stack: str, gate: GatePassed) -> StackSpec:
     """The StackSpec at the gate's commit (git objects, never the work tree), carrying the
     verified decision id and AIBOM serial."""
-    catalog = load_catalog(repo, repo.snapshot(gate.commit))
+    snapshot = repo.snapshot(gate.commit)
+    catalog = load_catalog(repo, snapshot)
     find_stack(catalog, stack)
-    return build_stack_spec(catalog, stack, gate.commit, gate.decision_id, gate.aibom_serial)
+    return build_stack_spec(catalog, stack, gate.commit, gate.decision_id, gate.aibom_serial,
+                            charts=chart_source(repo, snapshot))
 
 
 def deployed_files(repo: GitRepo, ledger: Ledger, stack: str, item: StoredEntry,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.deploy.helm_live import HelmReadFailed, as_manifest, deployed_release
 from engine.deploy.live import owned_differences
 from engine.deploy.manifests import Manifest, digest_of, dump
 from engine.errors import GovopsError
@@ -85,6 +86,7 @@ def _ca_sha256(configuration: Any) -> str | None:
 
 
 STACK_LABEL = "govops.dev/stack"
+HELM_API, HELM_KIND = "helm.sh/v3", "Release"  # read from Helm's records (engine.deploy.helm_live)
 
 
 def _added(dynamic: Any, manifests: Sequence[Manifest], stack: str) -> tuple[str, ...]:
@@ -93,7 +95,8 @@ def _added(dynamic: Any, manifests: Sequence[Manifest], stack: str) -> tuple[str
     planned = {(m.kind, m.namespace, m.name) for m in manifests}
     found = []
     for api_version, kind, namespace in sorted({(m.api_version, m.kind, m.namespace)
-                                                 for m in manifests if m.namespace}):
+                                                 for m in manifests
+                                                 if m.namespace and m.kind != HELM_KIND}):
         resource = dynamic.resources.get(api_version=api_version, kind=kind)
         listed = resource.get(namespace=namespace, label_selector=f"{STACK_LABEL}={stack}")
         for item in listed.items:
@@ -110,7 +113,7 @@ def read_back(manifests: Sequence[Manifest], context: str, stack: str | None = N
     labelled as the stack's that no manifest names."""
     try:
         from kubernetes import config
-        from kubernetes.client import VersionApi
+        from kubernetes.client import CoreV1Api, VersionApi
         from kubernetes.client.exceptions import ApiException
         from kubernetes.dynamic import DynamicClient
         from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
@@ -129,13 +132,21 @@ def read_back(manifests: Sequence[Manifest], context: str, stack: str | None = N
     live_files: dict[str, bytes] = {}
     for manifest in manifests:
         try:
-            resource = dynamic.resources.get(api_version=manifest.api_version,
-                                             kind=manifest.kind)
-            live = resource.get(name=manifest.name, namespace=manifest.namespace).to_dict()
+            if manifest.kind == HELM_KIND and manifest.api_version == HELM_API:
+                release = deployed_release(CoreV1Api(api), manifest.name,
+                                           manifest.namespace or "default")
+                if release is None:
+                    differences.append((manifest.file, ("missing from the cluster",)))
+                    continue
+                live = as_manifest(manifest.doc, release)
+            else:
+                resource = dynamic.resources.get(api_version=manifest.api_version,
+                                                 kind=manifest.kind)
+                live = resource.get(name=manifest.name, namespace=manifest.namespace).to_dict()
         except NotFoundError:
             differences.append((manifest.file, ("missing from the cluster",)))
             continue
-        except (ResourceNotFoundError, ApiException) as exc:
+        except (ResourceNotFoundError, ApiException, HelmReadFailed) as exc:
             raise ReadBackFailed(f"cannot read {manifest.kind} {manifest.name} back: "
                                  f"{str(exc).splitlines()[0]}") from None
         found = owned_differences(manifest.doc, live)

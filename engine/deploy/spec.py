@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.catalog.model import Catalog, GovObject
 from engine.deploy.admission import admission_documents
+from engine.deploy.charts import ChartError, ChartSource, find_chart
 from engine.errors import GovopsError, InputError
 from engine.shipped import library_dir
 
@@ -61,6 +62,10 @@ class GpuOperatorSpec:
     repository: str = NVIDIA_HELM_REPOSITORY
     chart: str = GPU_OPERATOR_CHART
     values: str = "{}"
+    # A chart committed in the repo (spec.gpu.operator.chart): its folder is `chart`, there is
+    # no repository, and the Release installs `local_chart` (engine.deploy.charts), whose name
+    # is the digest of the chart's files.
+    local_chart: str = ""
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,7 @@ def _referenced(catalog: Catalog, stack: GovObject, kind: str, name: str, field:
     return found
 
 
-def _operator(stack: GovObject) -> GpuOperatorSpec | None:
+def _operator(stack: GovObject, charts: ChartSource | None) -> GpuOperatorSpec | None:
     wanted = stack.doc["spec"]["gpu"].get("operator")
     if wanted is None:
         return None
@@ -148,11 +153,24 @@ def _operator(stack: GovObject) -> GpuOperatorSpec | None:
         raise InputError(stack.path, stack.line_of("spec.gpu.operator.namespace"),
                          f"spec.gpu.operator.namespace: the operator needs its own namespace "
                          f"(privileged pods), not the workloads' {namespace!r}")
-    return GpuOperatorSpec(
-        version=str(wanted["version"]),
-        namespace=namespace,
-        repository=str(wanted.get("repository", NVIDIA_HELM_REPOSITORY)),
-        values=values)
+    if "chart" not in wanted:
+        return GpuOperatorSpec(
+            version=str(wanted["version"]),
+            namespace=namespace,
+            repository=str(wanted.get("repository", NVIDIA_HELM_REPOSITORY)),
+            values=values)
+    line = stack.line_of("spec.gpu.operator.chart")
+    if "repository" in wanted:
+        raise InputError(stack.path, line, "spec.gpu.operator: chart (a folder in this repo) "
+                         "and repository (where Helm downloads it) exclude each other")
+    if charts is None:  # pragma: no cover - every caller that plans passes the revision
+        raise GovopsError("a vendored chart needs the revision's files")
+    try:
+        chart = find_chart(charts, str(wanted["chart"]), str(wanted["version"]))
+    except ChartError as exc:
+        raise InputError(stack.path, line, f"spec.gpu.operator.chart: {exc}") from None
+    return GpuOperatorSpec(version=str(wanted["version"]), namespace=namespace, repository="",
+                           chart=chart.folder, values=values, local_chart=chart.local_path)
 
 
 def _rollout_timeout(stack: GovObject) -> int:
@@ -166,7 +184,9 @@ def _rollout_timeout(stack: GovObject) -> int:
 
 
 def build_stack_spec(catalog: Catalog, stack_name: str, revision: str, decision_id: str,
-                     aibom_serial: str, products: Mapping[str, str] | None = None) -> StackSpec:
+                     aibom_serial: str, products: Mapping[str, str] | None = None,
+                     charts: ChartSource | None = None) -> StackSpec:
+    """`charts`: the revision's files, for a chart the stack vendors."""
     stack = find_stack(catalog, stack_name)
     spec = stack.doc["spec"]
     if products is None:  # the shipped table and the repo's own GPU types (policies.gpus)
@@ -201,7 +221,7 @@ def build_stack_spec(catalog: Catalog, stack_name: str, revision: str, decision_
         gpu_type=gpu_type,
         gpu_product=products[gpu_type],
         gpu_quota=int(spec["gpu"]["quota"]),
-        gpu_operator=_operator(stack),
+        gpu_operator=_operator(stack, charts),
         program=str(spec.get("pulumi", {}).get("program", "gpu-workloads")),
         workloads=tuple(workloads),
         revision=revision,

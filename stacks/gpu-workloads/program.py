@@ -271,9 +271,12 @@ def _gpu_operator(spec: Any, provider: k8s.Provider) -> k8s.helm.v3.Release | No
         f"{spec.name}-gpu-operator",
         opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespace]),
         name=OPERATOR_RELEASE,
-        chart=wanted.chart,
+        # a chart committed in the repo is installed from the workspace copy govops wrote
+        # (named by its content); otherwise Helm fetches the pinned version from the repository
+        chart=wanted.local_chart or wanted.chart,
         version=wanted.version,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=wanted.repository),
+        repository_opts=None if wanted.local_chart else k8s.helm.v3.RepositoryOptsArgs(
+            repo=wanted.repository),
         namespace=wanted.namespace,
         create_namespace=False,
         values=json.loads(wanted.values),

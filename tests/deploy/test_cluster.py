@@ -1,5 +1,5 @@
 """The test cluster itself (tests/support/cluster.py), before govops touches it: four GPU nodes
-Ready with 8 GPUs each, a pod asking for a GPU scheduled onto the product its selector names
+Ready with 8 GPUs each and one system node without GPUs or taint, a pod asking for a GPU scheduled onto the product its selector names
 and Ready, and the real ResourceQuota admission refusing a pod over the GPU quota."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 from tests.support.cluster import (
     GPU_NODES,
     GPUS_PER_NODE,
+    NODES,
     Cluster,
     Processes,
     client,
@@ -37,11 +38,16 @@ def test_gpu_nodes_are_ready_with_their_gpus(cluster: Cluster) -> None:
     from kubernetes import client as k8s
 
     nodes = k8s.CoreV1Api(client(cluster)).list_node().items
-    assert sorted(n.metadata.name for n in nodes) == sorted(name for name, _ in GPU_NODES)
+    assert sorted(n.metadata.name for n in nodes) == sorted(name for name, _ in NODES)
+    gpu_nodes = {name for name, _ in GPU_NODES}
     for node in nodes:
-        assert node.status.allocatable["nvidia.com/gpu"] == str(GPUS_PER_NODE)
         assert {c.type: c.status for c in node.status.conditions}["Ready"] == "True"
-        assert node.spec.taints[0].key == "nvidia.com/gpu"
+        if node.metadata.name in gpu_nodes:
+            assert node.status.allocatable["nvidia.com/gpu"] == str(GPUS_PER_NODE)
+            assert node.spec.taints[0].key == "nvidia.com/gpu"
+        else:  # the system node: no GPUs, no taint
+            assert "nvidia.com/gpu" not in node.status.allocatable
+            assert not node.spec.taints
 
 
 def test_a_gpu_pod_is_scheduled_on_its_product_and_becomes_ready(cluster: Cluster) -> None:

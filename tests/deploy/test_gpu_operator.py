@@ -136,8 +136,8 @@ def test_a_new_revision_does_not_upgrade_the_release_a_new_version_does(tmp_path
      "spec.gpu.operator.version must be an exact version such as v25.3.4"),
     ("    operator:\n      namespace: gpu-operator\n", 17,
      "missing required field spec.gpu.operator.version"),
-    ("    operator:\n      version: v25.3.4\n      chart: other\n", 19,
-     "unknown field spec.gpu.operator.chart"),
+    ("    operator:\n      version: v25.3.4\n      chartPath: other\n", 19,
+     "unknown field spec.gpu.operator.chartPath (did you mean 'chart'?)"),
 ])
 def test_an_unpinned_or_malformed_operator_is_an_input_error(
         tmp_path: Path, operator: str, line: int, message: str) -> None:

@@ -37,21 +37,15 @@ from tests.support.cli import govops
 from tests.support.cluster import Cluster, client, cluster
 from tests.support.live_deploy import deploying, live_differences, live_object, recorded
 from tests.support.repos import NOW, fixture, make_repo, unwaived
+from tests.support.samples import ACME_CHAT
 from tests.support.trust import trusted
 
 __all__ = ["cluster"]  # the fixture, used by name
 
 STACK, NAMESPACE, CONTEXT = "prod-inference", "inference", "gpu-east-1"
-CHAT = b"""    - name: chat
-      kind: inference
-      model: llama-3-8b-instruct
-      environment: vllm-serve
-      replicas: 3
-      gpusPerReplica: 1
-"""
 # chat as a vLLM server is deployed: its command, env (a value and a Secret reference),
 # resources, /dev/shm, ports, probes and a model cache claim all reach the API server.
-SERVED_CHAT = CHAT + b"""      command: [python3, -m, vllm.entrypoints.openai.api_server]
+SERVED_CHAT = ACME_CHAT + b"""      command: [python3, -m, vllm.entrypoints.openai.api_server]
       args: [--model, /models/llama-3-8b-instruct, --port, "8000"]
       env:
         - {name: HF_HOME, value: /models}
@@ -87,8 +81,8 @@ def live(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     tmp = tmp_path_factory.mktemp("live")
     assert govops("keygen", "--output", str(tmp / "ci")).exit_code == 0
     files = {**unwaived(fixture("acme-ml")), "keys/ci.pub": (tmp / "ci.pub").read_bytes()}
-    assert CHAT in files["stacks/prod-inference.yaml"]
-    stack = files["stacks/prod-inference.yaml"].replace(CHAT, SERVED_CHAT)
+    assert ACME_CHAT in files["stacks/prod-inference.yaml"]
+    stack = files["stacks/prod-inference.yaml"].replace(ACME_CHAT, SERVED_CHAT)
     files["stacks/prod-inference.yaml"] = stack
     c2 = stack.replace(b"quota: 16", b"quota: 20").replace(
         b"      replicas: 3\n", b"      replicas: 2\n", 1)

@@ -15,16 +15,10 @@ import yaml
 from engine.repo.scripted import Step
 from tests.support.cli import assert_input_error, check, govops
 from tests.support.repos import NOW, fixture, make_repo, unwaived
+from tests.support.samples import ACME_CHAT
 
 STACK_FILE = "stacks/prod-inference.yaml"
-CHAT = b"""    - name: chat
-      kind: inference
-      model: llama-3-8b-instruct
-      environment: vllm-serve
-      replicas: 3
-      gpusPerReplica: 1
-"""
-VLLM = CHAT + b"""      command: [python3, -m, vllm.entrypoints.openai.api_server]
+VLLM = ACME_CHAT + b"""      command: [python3, -m, vllm.entrypoints.openai.api_server]
       args: [--model, /models/llama-3-8b-instruct, --port, "8000", --max-model-len, "8192"]
       env:
         - name: HF_HOME
@@ -51,8 +45,8 @@ VLLM = CHAT + b"""      command: [python3, -m, vllm.entrypoints.openai.api_serve
 
 def repo_with(tmp_path: Path, chat: bytes) -> Path:
     files = unwaived(fixture("acme-ml"))
-    assert CHAT in files[STACK_FILE]
-    files[STACK_FILE] = files[STACK_FILE].replace(CHAT, chat)
+    assert ACME_CHAT in files[STACK_FILE]
+    files[STACK_FILE] = files[STACK_FILE].replace(ACME_CHAT, chat)
     make_repo(tmp_path / "repo", Step("acme", files))
     return tmp_path / "repo"
 
@@ -143,7 +137,7 @@ deny contains v if {
 }
 """
     files = unwaived(fixture("acme-ml"))
-    files[STACK_FILE] = files[STACK_FILE].replace(CHAT, VLLM)
+    files[STACK_FILE] = files[STACK_FILE].replace(ACME_CHAT, VLLM)
     make_repo(tmp_path / "repo", Step("acme", {**files, "policies/probes.rego": policy}))
     run = check(tmp_path / "repo", "--format", "json")
     found = sorted(r["msg"] for r in run.json()["results"] if r["id"] == "ACME-002")

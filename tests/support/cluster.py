@@ -2,8 +2,8 @@
 kube-controller-manager and kube-scheduler of one release, built from their Go modules by
 tools/build_go_tools.py, and kwok (the Kubernetes SIG's kubelet simulator) keeping four GPU
 nodes alive: 8 x nvidia.com/gpu each, labelled with their GPU product and tainted
-nvidia.com/gpu, so pods are admitted, quota-checked and scheduled by the real components and
-become Ready without containers.
+nvidia.com/gpu (plus one untainted system node without GPUs), so pods are admitted,
+quota-checked and scheduled by the real components and become Ready without containers.
 
 The session fixture starts every process itself, on free loopback ports, writes a kubeconfig
 whose context is the one the test stacks name, and stops every process it started (by PID) at
@@ -39,6 +39,10 @@ CONTEXT = "govops-test"  # the context tests' stacks name in spec.cluster.contex
 GPU_NODES = (("gpu-h100-0", "NVIDIA-H100-80GB-HBM3"), ("gpu-h100-1", "NVIDIA-H100-80GB-HBM3"),
              ("gpu-a100-0", "NVIDIA-A100-SXM4-80GB"), ("gpu-a100-1", "NVIDIA-A100-SXM4-80GB"))
 GPUS_PER_NODE = 8
+# An untainted node without GPUs, where system pods go (the GPU operator's own controller,
+# node-feature-discovery's master), as in any real GPU cluster.
+CPU_NODES = (("cpu-0", ""),)
+NODES = GPU_NODES + CPU_NODES
 STARTUP_SECONDS = 90
 
 
@@ -187,26 +191,29 @@ def wait_ready(url: str, token: str | None, ca: Path | None, processes: Processe
     pytest.fail(f"{what} was not ready at {url} within {STARTUP_SECONDS} s ({last})")
 
 
-def _gpu_node(name: str, product: str) -> dict[str, object]:
-    """A Node kwok keeps alive (its annotation selects it), with GPU capacity, the label the
-    stacks' node selectors name and the taint their pods tolerate."""
-    capacity = {"cpu": "96", "memory": "1024Gi", "pods": "110",
-                "nvidia.com/gpu": str(GPUS_PER_NODE), "ephemeral-storage": "1Ti"}
+def _node(name: str, product: str) -> dict[str, object]:
+    """A Node kwok keeps alive (its annotation selects it). With a GPU `product`: GPU capacity,
+    the label the stacks' node selectors name and the taint their pods tolerate; without, a
+    plain untainted node."""
+    capacity = {"cpu": "96", "memory": "1024Gi", "pods": "110", "ephemeral-storage": "1Ti"}
+    labels = {"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+              "kubernetes.io/arch": "amd64"}
+    spec: dict[str, object] = {}
+    if product:
+        capacity["nvidia.com/gpu"] = str(GPUS_PER_NODE)
+        labels |= {"nvidia.com/gpu.product": product, "nvidia.com/gpu.count": str(GPUS_PER_NODE)}
+        spec = {"taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]}
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake"},
-                     "labels": {"type": "kwok", "kubernetes.io/hostname": name,
-                                "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-                                "nvidia.com/gpu.product": product,
-                                "nvidia.com/gpu.count": str(GPUS_PER_NODE)}},
-        "spec": {"taints": [{"key": "nvidia.com/gpu", "value": "present",
-                             "effect": "NoSchedule"}]},
+                     "labels": labels},
+        "spec": spec,
         "status": {"capacity": capacity, "allocatable": capacity},
     }
 
 
 def start_cluster(folder: Path, processes: Processes,
-                  nodes: tuple[tuple[str, str], ...] = GPU_NODES) -> Cluster:
+                  nodes: tuple[tuple[str, str], ...] = NODES) -> Cluster:
     folder.mkdir(parents=True, exist_ok=True)
     ca, serving_cert, serving_key = _certificates(folder)
     sa_key, sa_pub = _service_account_keys(folder)
@@ -262,7 +269,7 @@ def start_cluster(folder: Path, processes: Processes,
         "--node-lease-duration-seconds", "40",
         "--server-address", f"127.0.0.1:{free_port()}")
     cluster = Cluster(server, kubeconfig, CONTEXT, token, ca, folder)
-    _add_gpu_nodes(cluster, processes, nodes)
+    _add_nodes(cluster, processes, nodes)
     return cluster
 
 
@@ -274,13 +281,13 @@ def client(cluster: Cluster) -> Any:
                                          context=cluster.context)
 
 
-def _add_gpu_nodes(cluster: Cluster, processes: Processes,
+def _add_nodes(cluster: Cluster, processes: Processes,
                    nodes: tuple[tuple[str, str], ...]) -> None:
     from kubernetes import client as k8s
 
     api = k8s.CoreV1Api(client(cluster))
     for name, product in nodes:
-        api.create_node(_gpu_node(name, product))
+        api.create_node(_node(name, product))
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         processes.check_alive()
@@ -291,7 +298,7 @@ def _add_gpu_nodes(cluster: Cluster, processes: Processes,
         if len(ready) == len(nodes) and accounts:
             return
         time.sleep(0.5)
-    pytest.fail(f"the GPU nodes were not Ready within {STARTUP_SECONDS} s (kwok.log in "
+    pytest.fail(f"the nodes were not Ready within {STARTUP_SECONDS} s (kwok.log in "
                 f"{cluster.folder})")
 
 

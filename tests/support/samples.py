@@ -46,3 +46,13 @@ spec:
   image: ghcr.io/acme/{name}@sha256:{"1" * 64}
   lockfile: {lockfile}
 """
+
+# The chat workload of fixtures/acme-ml/stacks/prod-inference.yaml, as it is written there:
+# tests that give it more (command, env, probes, volumes...) replace these lines.
+ACME_CHAT = b"""    - name: chat
+      kind: inference
+      model: llama-3-8b-instruct
+      environment: vllm-serve
+      replicas: 3
+      gpusPerReplica: 1
+"""
