@@ -6,7 +6,7 @@ built by tools/build_go_tools.py.
 Per size (workloads of one GPU each in one stack): the stack is applied at c1, applied at c2
 (the quota raised; every object also carries the new commit and decision in its labels and
 annotations, so every object is updated), and rolled back to c1; each run in a stack and
-namespace of its own, the median of the runs printed.
+namespace of its own, deleted after it (8 nodes hold 64 GPUs), the median of the runs printed.
 Each is timed end to end in this process, and split into the Pulumi engine (refresh, up, the
 rollback's preview), the read-back of the live objects, and govops itself (verification of
 the trust root, the ledger and receipts, planning, signing, recording).
@@ -34,7 +34,7 @@ from engine.ledger.store import Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step
 from tests.support.cli import govops
-from tests.support.cluster import Processes, start_cluster
+from tests.support.cluster import Cluster, Processes, client, start_cluster
 from tests.support.live_deploy import deploying
 from tests.support.repos import NOW, fixture, make_repo, unwaived
 from tests.support.trust import trusted
@@ -80,7 +80,8 @@ def _run(what: str, *args: str) -> dict[str, float]:
             "govops": total - engine - back}
 
 
-def bench(folder: Path, size: int, run: int) -> tuple[int, dict[str, dict[str, float]]]:
+def bench(cluster: Cluster, folder: Path, size: int, run: int
+          ) -> tuple[int, dict[str, dict[str, float]]]:
     """One run at one size in a namespace of its own: (objects deployed, figures per step)."""
     assert govops("keygen", "--output", str(folder / "ci")).exit_code == 0
     name = f"bench-{size}-{run}"
@@ -102,7 +103,26 @@ def bench(folder: Path, size: int, run: int) -> tuple[int, dict[str, dict[str, f
                "rollback": _run("rollback", "rollback", *common, "--to", c1)}
     last = Ledger(open_repo(folder / "repo")).entries()[-1]
     objects = len(json.loads(last.files[MANIFESTS_FILE]))
+    _delete_namespace(cluster, name)  # its GPUs free for the next run
     return objects, figures
+
+
+def _delete_namespace(cluster: Cluster, name: str) -> None:
+    from kubernetes import client as k8s
+    from kubernetes.client.exceptions import ApiException
+
+    core = k8s.CoreV1Api(client(cluster))
+    core.delete_namespace(name)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            core.read_namespace(name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+        time.sleep(0.5)
+    raise SystemExit(f"namespace {name} was not deleted within 180 s")
 
 
 def report(size: int, objects: int, runs: list[dict[str, dict[str, float]]]) -> None:
@@ -138,7 +158,7 @@ def main() -> None:
                     for run in range(args.runs):
                         folder = Path(tmp) / f"size-{size}-{run}"
                         folder.mkdir()
-                        objects, figures = bench(folder, size, run)
+                        objects, figures = bench(cluster, folder, size, run)
                         runs.append(figures)
                     report(size, objects, runs)
         finally:

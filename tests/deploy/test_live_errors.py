@@ -6,6 +6,8 @@ gets one line saying why, exit 1, and the ledger records nothing.
   The namespace's ResourceQuota (a real quota admission in the API server) refuses the pod, the
   provider gives up at the stack's `spec.rollout.timeoutSeconds`, and govops adds the
   Deployment's own `ReplicaFailure` message ("exceeded quota") to the engine's line.
+- Unschedulable: a pod asking for more GPUs than any node has is created and stays Pending;
+  govops adds its `PodScheduled` condition (the scheduler's "Insufficient nvidia.com/gpu").
 - Invalid object: a team's own program (GOVOPS_STACK_PROGRAMS) registers a Deployment with a
   negative replica count; the API server refuses it and the engine's refusal is the line.
 """
@@ -33,6 +35,20 @@ from tests.support.trust import trusted
 __all__ = ["cluster"]  # the fixture, used by name
 
 STACK, CONTEXT = "tight", "gpu-east-1"
+# One pod asking for 9 GPUs: within the quota and the admission policy, but no node has 9.
+HUGE = b"""apiVersion: govops.dev/v1
+kind: Stack
+metadata:
+  name: huge
+spec:
+  cluster: {name: gpu-east-1, context: gpu-east-1}
+  namespace: huge
+  gpu: {type: nvidia-h100-80gb, quota: 9}
+  rollout: {timeoutSeconds: 15}
+  workloads:
+    - {name: big, kind: inference, model: llama-3-8b-instruct, environment: vllm-serve,
+       replicas: 1, gpusPerReplica: 9}
+"""
 
 
 @dataclass(frozen=True)
@@ -45,12 +61,12 @@ class Tight:
     def entries(self) -> int:
         return len(Ledger(open_repo(self.repo)).entries())
 
-    def apply(self, commit: str) -> tuple[int, str, str]:
+    def apply(self, commit: str, stack: str = STACK) -> tuple[int, str, str]:
         """`govops apply` as its own process, so the stderr checked is all the user sees
         (the SDK's leftovers at interpreter exit included)."""
         run = subprocess.run(
             [str(Path(sys.executable).parent / "govops"), "apply", "--repo", str(self.repo),
-             "--stack", STACK, "--rev", commit, "--key", str(self.key)],
+             "--stack", stack, "--rev", commit, "--key", str(self.key)],
             capture_output=True, text=True, timeout=600, check=False)
         return run.returncode, run.stdout, run.stderr
 
@@ -69,7 +85,8 @@ def tight(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
           .replace(b"  pulumi:\n", b"  rollout:\n    timeoutSeconds: 15\n  pulumi:\n"))
     c2 = c1.replace(b"model: llama-3-8b-instruct", b"model: mistral-7b-instruct-v0.3", 1)
     assert c1 != stack and b"quota: 7" in c1 and b"timeoutSeconds: 15" in c1 and c2 != c1
-    git = make_repo(tmp / "repo", Step("acme", {**files, "stacks/tight.yaml": c1}),
+    git = make_repo(tmp / "repo", Step("acme", {**files, "stacks/tight.yaml": c1,
+                                                  "stacks/huge.yaml": HUGE}),
                     Step("chat on mistral", {"stacks/tight.yaml": c2}))
     trusted(tmp / "repo", tmp / "trust", tmp / "ci.pub")
     head = git.head.peel()
@@ -119,4 +136,18 @@ def test_an_object_the_api_server_refuses_is_one_line(tight: Tight, tmp_path: Pa
     assert err.startswith(f"govops: error: pulumi failed for stack {STACK}: ")
     assert "spec.replicas: Invalid value: -" in err
     assert "must be greater than or equal to 0" in err
+    assert tight.entries() == before
+
+
+def test_a_pod_no_node_can_take_is_one_line_naming_the_scheduler(tight: Tight) -> None:
+    before = tight.entries()
+    code, out, err = tight.apply(tight.commits[0], "huge")
+    assert code == 1
+    assert out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("govops: error: pulumi failed for stack huge: ")
+    line = err.strip()
+    cluster_says = line[line.index("; in the cluster: "):]
+    assert cluster_says.startswith("; in the cluster: Deployment huge/big: pod big-")
+    assert "cannot be scheduled: 0/5 nodes are available:" in cluster_says
+    assert "Insufficient nvidia.com/gpu" in cluster_says
     assert tight.entries() == before
