@@ -8,7 +8,8 @@ would in a governed repo with waivers), warms the parse cache once, then times
 the hook's exact command, `govops check --staged`, through the installed console script (a new
 process per run, so start-up, imports and exit are included, as a committer waits for them).
 Per engine: `opa` (what `--engine auto` picks where the OPA engine is installed, e.g. CI or
-`make`) and `regopy` (what it falls back to inside pre-commit's own environment).
+`make`) and `regopy` (what it falls back to inside pre-commit's own environment); then, beside
+them, the official `opa eval` CLI on the same policies, data and input (a new process per run).
 
     python benchmarks/precommit_bench.py [--objects 1000] [--engines opa,regopy] [--runs 7]
 """
@@ -83,6 +84,54 @@ def main() -> None:
         for engine, median in medians.items():
             print(f"  target <= {TARGET:.1f} s, {engine}: "
                   f"{'met' if median <= TARGET else 'MISSED'}")
+        bare_opa(root, Path(tmp) / "bare", args.runs)
+
+
+def bare_opa(repo: Path, folder: Path, runs: int) -> None:
+    """The floor of any hook that starts OPA per commit: the official `opa` CLI (built by
+    tools/build_go_tools.py) evaluating the same policies, data and input govops evaluated, as a
+    new process per run (`opa eval -d policies -d data.json -i input.json`)."""
+    import json
+
+    import engine.commands.check as check
+    from engine.commands.check import CheckOptions, run_check
+
+    opa = Path(__file__).resolve().parents[1] / ".cache" / "go-tools" / "bin" / "opa"
+    if not opa.exists():
+        print(f"  bare opa eval: {opa} missing (make tools builds it)")
+        return
+    captured: dict[str, object] = {}
+    decide = check.decide
+
+    def capturing(backend: object, bundle: object, catalog: object, document: object,
+                  *rest: object) -> object:
+        captured.update(bundle=bundle, document=document)
+        return decide(backend, bundle, catalog, document, *rest)  # type: ignore[arg-type]
+
+    check.decide = capturing  # type: ignore[assignment]
+    try:
+        run_check(CheckOptions(repo=repo, staged=True, engine="opa", now=NOW))
+    finally:
+        check.decide = decide
+    bundle, document = captured["bundle"], captured["document"]
+    for module in bundle.modules:  # type: ignore[attr-defined]
+        target = folder / "policies" / module.path.replace("@govops/", "library/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(module.source)
+    (folder / "data.json").write_text(json.dumps(bundle.data))  # type: ignore[attr-defined]
+    (folder / "input.json").write_text(json.dumps(document))
+    size = (folder / "input.json").stat().st_size + (folder / "data.json").stat().st_size
+    command = [str(opa), "eval", "--format", "raw", "-d", str(folder / "policies"), "-d",
+               str(folder / "data.json"), "-i", str(folder / "input.json"),
+               "data.govops.policies"]
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=True)
+        times.append(time.perf_counter() - started)
+    print(f"  bare `opa eval` (OPA v1.22.4 CLI, same policies, data and input, "
+          f"{size / 1e6:.1f} MB of JSON): median {statistics.median(times):6.3f} s  "
+          f"(min {min(times):.3f}, max {max(times):.3f})")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ def test_pulumi_and_its_provider_are_the_releases_of_the_python_sdks() -> None:
     ("kube-controller-manager", ("--version",), "Kubernetes v1.34.3"),
     ("kube-scheduler", ("--version",), "Kubernetes v1.34.3"),
     ("kwok", ("--version",), "v0.8.0"),
+    ("opa", ("version",), "Version: 1.22.4"),
+    ("conftest", ("--version",), "Conftest: 0.71.1"),
 ])
 def test_every_built_program_reports_its_pinned_version(binary: str, args: tuple[str, ...],
                                                         expected: str) -> None:

@@ -1,6 +1,7 @@
 """Build the Go programs the deployment tests run: the Pulumi CLI and its Kubernetes provider, a
 Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler),
-kwok, the Kubernetes SIG's kubelet simulator, and fetch the GPU operator's Helm chart. Nothing
+kwok, the Kubernetes SIG's kubelet simulator, the official OPA and conftest, and fetch the GPU
+operator's Helm chart. Nothing
 else can be downloaded here (no release archives, no container images, no Helm repository), so
 each comes from its Go module with the ordinary `go`
 client at a pinned version.
@@ -85,6 +86,12 @@ TOOLS = (
              "node/fast/node-initialize", "node/heartbeat-with-lease/node-heartbeat-with-lease",
              "pod/fast/pod-ready", "pod/fast/pod-complete", "pod/fast/pod-delete")),
              "kwok-stages.yaml")),
+    # The official OPA, for the resident evaluator of the pre-commit hook (issue 15): the
+    # engine every other backend is compared with.
+    Tool("opa", "v1.22.4", ("github.com/open-policy-agent/opa",), ("opa",)),
+    # conftest, the peer the pre-commit benchmark compares with (it embeds OPA 1.21.1).
+    Tool("conftest", "v0.71.1", ("github.com/open-policy-agent/conftest",), ("conftest",),
+         "-X github.com/open-policy-agent/conftest/internal/version.Version=0.71.1"),
     # The NVIDIA GPU operator's Helm chart (node-feature-discovery vendored in it), from the
     # operator's own module: helm.ngc.nvidia.com cannot be reached, and the proxy serves the
     # module only as a pseudo-version of its main branch (chart version v1.0.0-devel).
