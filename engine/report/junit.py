@@ -6,8 +6,8 @@ must never evaluate or drop a result.
 
 Layout, fixed so the same Decision gives the same bytes:
 - <testsuites name="govops"> holds one <testsuite name="<policy id>"> per id in METADATA or in
-  any result (sorted), with properties decision_id, verdict, commit ("staged" for the index)
-  and, when known, the policy's title.
+  any result (sorted), with properties decision_id, verdict, commit ("staged" for the index),
+  engine and engine_version (which engine answered) and, when known, the policy's title.
 - One <testcase name="<Kind>/<name>" classname="<policy id>"> per (policy, object) pair that
   has results, sorted by kind then name; `file` and `line` are those of the pair's first result
   by (file, line).
@@ -96,7 +96,8 @@ def _suite(policy: str, entries: Sequence[_Entry], decision: Decision,
     suite = ET.Element("testsuite", {"name": _xml(policy)})
     properties = ET.SubElement(suite, "properties")
     values = [("decision_id", decision.decision_id), ("verdict", decision.verdict),
-              ("commit", decision.revision.commit or "staged")]
+              ("commit", decision.revision.commit or "staged"), ("engine", decision.engine),
+              ("engine_version", decision.engine_version)]
     if meta is not None and meta.title:
         values.append(("title", meta.title))
     for key, value in values:

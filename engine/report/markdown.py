@@ -103,7 +103,7 @@ def _summary(decision: Decision) -> str:
             if decision.base is not None and decision.base.commit else "")
     return (f"**{denies} denied**, {warns} warning{'' if warns == 1 else 's'}, "
             f"{waived} waived · {decision.objects} objects · {head}{base} · "
-            f"decision `{decision.decision_id[:19]}`")
+            f"engine `{decision.engine}` · decision `{decision.decision_id[:19]}`")
 
 
 def render_markdown(decision: Decision, metadata: Mapping[str, PolicyMeta], color: bool) -> str:

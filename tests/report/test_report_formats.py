@@ -218,6 +218,8 @@ def test_junit_one_testcase_per_policy_and_object(violations: Checked,
     assert properties["decision_id"] == violations.decision.decision_id
     assert properties["verdict"] == "fail"
     assert properties["commit"] == violations.decision.revision.commit
+    assert properties["engine"] == violations.decision.engine == "opa"
+    assert properties["engine_version"] == violations.decision.engine_version
     # One failure lists every deny of the pair, file:line first.
     serve = cases[("ENV-001", "Environment", "serve-legacy")]
     assert serve.get("file") == "environments/serve-legacy.txt"
@@ -343,6 +345,7 @@ def test_markdown_verdict_rows_and_waivers(violations: Checked, acme_ml: Checked
         "| research-license-long"]
     assert "| no trust root" not in pending and "cannot be verified" in pending
     assert f"commit `{str(violations.decision.revision.commit)[:12]}`" in bad
+    assert f" · engine `{violations.decision.engine}` · decision `" in bad  # who answered
     meta = violations.metadata["MDL-005"]
     assert "<details><summary>How to fix</summary>" in bad
     assert f"- **MDL-005** {meta.title}: {meta.remediation}" in bad
