@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from engine.catalog import load_catalog
-from engine.deploy.admission import admission_documents
+from engine.deploy.admission import stack_admission
 from engine.deploy.spec import find_stack
 from engine.repo import open_repo
 
@@ -18,10 +18,7 @@ def run_admission(repo_path: Path, stack: str, rev: str | None = None) -> list[d
     """The policy and binding of `stack` at `rev` (default HEAD), read from git objects."""
     repo = open_repo(repo_path)
     catalog = load_catalog(repo, repo.snapshot(rev or "HEAD"))
-    spec = find_stack(catalog, stack).doc["spec"]
-    max_gpus = max((int(w.get("gpusPerReplica", 1)) for w in spec.get("workloads", [])),
-                   default=0)
-    return admission_documents(stack, str(spec["namespace"]), max_gpus)
+    return stack_admission(stack, find_stack(catalog, stack).doc["spec"])
 
 
 def as_yaml(documents: list[dict[str, Any]]) -> str:

@@ -15,6 +15,7 @@ Failure policy Fail: an expression that cannot be evaluated refuses (fail closed
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 POD_SPEC = "object.kind == 'Pod' ? object.spec : object.spec.template.spec"
@@ -54,6 +55,17 @@ def _validations(stack: str, max_gpus: int) -> list[dict[str, str]]:
          "message": f"a container may ask for at most {max_gpus} nvidia.com/gpu in stack "
                     f"{stack}"},
     ]
+
+
+GPUS_PER_REPLICA = 1  # what a workload without gpusPerReplica gets
+
+
+def stack_admission(stack: str, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The documents for a Stack's `spec` as the governed repo writes it: its namespace, and
+    the most GPUs any of its workloads gives a replica."""
+    max_gpus = max((int(w.get("gpusPerReplica", GPUS_PER_REPLICA))
+                    for w in spec.get("workloads") or []), default=0)
+    return admission_documents(stack, str(spec["namespace"]), max_gpus)
 
 
 def admission_documents(stack: str, namespace: str, max_gpus: int) -> list[dict[str, Any]]:

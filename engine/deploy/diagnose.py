@@ -11,11 +11,11 @@ quota" or "Insufficient nvidia.com/gpu", and by how much.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.deploy.manifests import Manifest
+from engine.deploy.readback import cluster_client
 
 
 def stuck_rollouts(manifests: Sequence[Manifest], context: str,
@@ -28,12 +28,9 @@ def stuck_rollouts(manifests: Sequence[Manifest], context: str,
     if not deployments:
         return []
     try:
-        from kubernetes import config
         from kubernetes.client import AppsV1Api, CoreV1Api
 
-        path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
-        api = config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=path, context=context)
+        api = cluster_client(context, kubeconfig)
         apps, core = AppsV1Api(api), CoreV1Api(api)
         found = []
         for namespace, name, selector in deployments:

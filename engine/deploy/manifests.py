@@ -235,8 +235,6 @@ def write_manifests(directory: Path, manifests: Sequence[Manifest]) -> None:
 def parse_recorded(files: Mapping[str, bytes]) -> list[Manifest]:
     """The Manifests of a deployment's recorded files (an entry's `manifests.json`, its
     digest already checked), kept byte for byte: what a read-back compares the cluster with."""
-    import yaml
-
     found = []
     for file, text in sorted(files.items()):
         doc = yaml.safe_load(text)

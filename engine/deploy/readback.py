@@ -106,6 +106,17 @@ def _added(dynamic: Any, manifests: Sequence[Manifest], stack: str) -> tuple[str
     return tuple(found)
 
 
+def cluster_client(context: str, kubeconfig: str | None = None) -> Any:
+    """A kubernetes ApiClient for `context` of the kubeconfig the provider reads (the first
+    file in $KUBECONFIG, else ~/.kube/config), so govops looks at the cluster Pulumi changed.
+    Raises the client's ConfigException or OSError for the caller to word."""
+    from kubernetes import config
+
+    path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+    return config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=path, context=context)
+
+
 def read_back(manifests: Sequence[Manifest], context: str, stack: str | None = None,
               kubeconfig: str | None = None) -> LiveState:
     """The live state of `manifests` in the cluster of `context` (the kubeconfig in
@@ -119,10 +130,8 @@ def read_back(manifests: Sequence[Manifest], context: str, stack: str | None = N
         from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
     except ImportError as exc:  # pragma: no cover - a dependency of govops
         raise ReadBackFailed(f"the kubernetes client is not installed: {exc}") from None
-    path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
     try:
-        api = config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=path, context=context)
+        api = cluster_client(context, kubeconfig)
         version = VersionApi(api).get_code().git_version
         dynamic = DynamicClient(api)  # type: ignore[no-untyped-call]
     except (config.ConfigException, ApiException, OSError) as exc:

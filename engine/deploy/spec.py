@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.catalog.model import Catalog, GovObject
-from engine.deploy.admission import admission_documents
+from engine.deploy.admission import GPUS_PER_REPLICA, stack_admission
 from engine.deploy.charts import ChartError, ChartSource, find_chart
 from engine.errors import GovopsError, InputError
 from engine.shipped import library_dir
@@ -204,14 +204,12 @@ def build_stack_spec(catalog: Catalog, stack_name: str, revision: str, decision_
                           f"spec.workloads[{i}].environment")
         workloads.append(WorkloadSpec(
             name=str(w["name"]), kind=str(w["kind"]), replicas=int(w.get("replicas", 1)),
-            gpus_per_replica=int(w.get("gpusPerReplica", 1)), model=model.name,
+            gpus_per_replica=int(w.get("gpusPerReplica", GPUS_PER_REPLICA)), model=model.name,
             model_digest=str(model.doc["spec"]["digest"]), environment=env.name,
             image=str(env.doc["spec"]["image"]),
             container=json.dumps({k: w[k] for k in CONTAINER_FIELDS if k in w},
                                  sort_keys=True, separators=(",", ":"))))
     labels = stack.doc.get("metadata", {}).get("labels", {}) or {}
-    admission = admission_documents(stack.name, str(spec["namespace"]),
-                                    max((w.gpus_per_replica for w in workloads), default=0))
     return StackSpec(
         name=stack.name,
         labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
@@ -227,6 +225,7 @@ def build_stack_spec(catalog: Catalog, stack_name: str, revision: str, decision_
         revision=revision,
         decision_id=decision_id,
         aibom_serial=aibom_serial,
-        admission=json.dumps(admission, sort_keys=True, separators=(",", ":")),
+        admission=json.dumps(stack_admission(stack.name, spec), sort_keys=True,
+                             separators=(",", ":")),
         rollout_timeout=_rollout_timeout(stack),
     )

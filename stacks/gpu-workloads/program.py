@@ -170,8 +170,8 @@ def _volumes(container: dict[str, Any]) -> tuple[list[k8s.core.v1.VolumeArgs],
     return volumes, mounts
 
 
-def _pod(spec: Any, workload: Any, restart: str) -> k8s.core.v1.PodTemplateSpecArgs:
-    container = json.loads(workload.container)
+def _pod(spec: Any, workload: Any, container: dict[str, Any],
+         restart: str) -> k8s.core.v1.PodTemplateSpecArgs:
     ports = _ports(workload, container)
     volumes, mounts = _volumes(container)
     return k8s.core.v1.PodTemplateSpecArgs(
@@ -211,6 +211,7 @@ def _meta(spec: Any, name: str, workload: Any | None = None,
 
 def _inference(spec: Any, workload: Any, opts: pulumi.ResourceOptions) -> None:
     base = f"{spec.name}-{workload.name}"
+    container = json.loads(workload.container)
     k8s.apps.v1.Deployment(
         f"{base}-deployment", opts=opts,
         metadata=_meta(spec, workload.name, workload,
@@ -219,9 +220,9 @@ def _inference(spec: Any, workload: Any, opts: pulumi.ResourceOptions) -> None:
             replicas=workload.replicas,
             progress_deadline_seconds=spec.rollout_timeout,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=_selector(spec, workload)),
-            template=_pod(spec, workload, "Always"),
+            template=_pod(spec, workload, container, "Always"),
         ))
-    declared = json.loads(workload.container).get("ports")
+    declared = container.get("ports")
     ports = ([k8s.core.v1.ServicePortArgs(name=p["name"], port=p["port"], target_port=p["name"],
                                           protocol="TCP") for p in declared] if declared else
              [k8s.core.v1.ServicePortArgs(name="http", port=80, target_port="http",
@@ -251,7 +252,7 @@ def _training(spec: Any, workload: Any, opts: pulumi.ResourceOptions) -> None:
             parallelism=workload.replicas,
             completions=workload.replicas,
             backoff_limit=0,
-            template=_pod(spec, workload, "Never"),
+            template=_pod(spec, workload, json.loads(workload.container), "Never"),
         ))
 
 
