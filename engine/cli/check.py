@@ -16,6 +16,7 @@ from engine.cli.options import (
     trust_root_option,
 )
 from engine.errors import GovopsError
+from engine.policy.engines import FELL_BACK
 from engine.report import FORMAT_NAMES
 
 
@@ -29,7 +30,11 @@ from engine.report import FORMAT_NAMES
               "introduces; the verdict and exit code are about those.")
 @click.option("--staged", is_flag=True, help="Evaluate the index (what `git commit` would "
               "record) against HEAD.")
-@engine_option(help="Rego backend; auto prefers opa.")
+@engine_option(help="Rego backend; auto prefers an OPA server (--opa-url), then a resident "
+               "OPA (`opa` on PATH), then the embedded OPA, then rego-cpp.")
+@click.option("--opa-url", default=None, metavar="URL", help="Evaluate on this OPA server "
+              "(http://host:port; token in GOVOPS_OPA_TOKEN). Default: GOVOPS_OPA_URL. Never "
+              "read from govops.yaml: the governed repo must not choose its own judge.")
 @click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text",
               show_default=True, help="text, json, markdown, sarif (2.1.0), junit (XML), or "
               "github (workflow annotations).")
@@ -43,7 +48,7 @@ from engine.report import FORMAT_NAMES
 @signer_options
 @trust_root_option
 def check(repo: Path, rev: str | None, base: str | None, new_only: bool, staged: bool,
-          engine: str, fmt: str,
+          engine: str, opa_url: str | None, fmt: str,
           output: Path | None, now: str | None, advisories: Path | None, record: bool,
           key: Path | None, keyless: bool, trust_config: Path | None,
           trust_root: str | None) -> None:
@@ -65,8 +70,11 @@ def check(repo: Path, rev: str | None, base: str | None, new_only: bool, staged:
     checked = run_check(CheckOptions(repo=repo, rev=rev, base=base, staged=staged,
                                      engine=engine, now=now, advisories=advisories,
                                      new_only=new_only, trust_root=trust_root,
-                                     trust_config=trust_config))
+                                     trust_config=trust_config, opa_url=opa_url))
     decision = checked.decision
+    if FELL_BACK in decision.engine_version:  # said on stderr too: a hook shows it
+        click.echo(f"govops: warning: {decision.engine} answered ({decision.engine_version})",
+                   err=True)
     if signing is not None:
         from engine.commands.attest import record_decision
 

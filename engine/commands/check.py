@@ -17,7 +17,7 @@ from engine.catalog import Catalog, open_loader
 from engine.catalog.changes import ObjectDiff, object_changes
 from engine.clock import parse_now, utc_now
 from engine.errors import GovopsError, RevisionError
-from engine.policy.backends import select_backend
+from engine.policy.backends import load_backend
 from engine.policy.baseline import mark, only_new
 from engine.policy.decision import Decision, ObjectChange
 from engine.policy.evaluate import decide
@@ -55,6 +55,7 @@ class CheckOptions:
     trust_root: str | None = None  # the pin waiver approvals are verified from
     trust_config: Path | None = None  # Sigstore trust for keyless approvals
     approvals: frozenset[str] | None = None  # replay: only these approval entries count
+    opa_url: str | None = None  # an OPA server to evaluate on (else GOVOPS_OPA_URL, auto)
 
 
 def _has_head(repo: GitRepo) -> bool:
@@ -144,8 +145,8 @@ def _evaluate(options: CheckOptions, now: str, recorded: PolicyBundle | None = N
                                   catalog.config)
         else:
             bundle = recorded
-        backend = select_backend(options.engine)
-        backend.load(bundle.modules, bundle.data)
+        backend = load_backend(options.engine, bundle.modules, bundle.data, bundle.digest,
+                               options.opa_url)
         document = build_input(catalog, head.info, base.info if base else None, diffs,
                                approvals, AdvisoryIndex(bundle.advisories), now)
         changes = [ObjectChange(d.path, d.kind, d.name, d.change) for d in diffs]

@@ -8,7 +8,7 @@ import pytest
 
 from engine.repo.scripted import Step
 from tests.support.cli import assert_input_error, check
-from tests.support.repos import make_repo
+from tests.support.repos import ENGINES, make_repo
 from tests.support.samples import ENVIRONMENT, GOOD, MODEL
 
 
@@ -73,7 +73,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("engine", ["opa", "regopy"])
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_is_one_line_exit_2(tmp_path: Path, case: str, engine: str) -> None:
     write, expected = CASES[case]
@@ -86,7 +86,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, case: str, engine: str) ->
 def test_rego_syntax_error_names_the_line(tmp_path: Path) -> None:
     write, _ = CASES["Rego syntax error in a repo-local policy"]
     root = _bad(tmp_path, write)
-    for engine in ("opa", "regopy"):
+    for engine in ENGINES:
         run = check(root, engine=engine)
         assert run.exit_code == 2
         assert run.stderr.startswith("govops: error: policies/local.rego:6:"), run.stderr

@@ -3,8 +3,10 @@
 `pre-commit try-repo <this checkout> <hook>` clones the project, builds a virtualenv, installs
 govops into it with pip (as a user's pre-commit would), and runs the hook on what is staged in
 a temporary governed repo. pip installs from the wheelhouse `make test` fills (.venv/wheelhouse)
-with no index, so nothing leaves the machine; the OPA engine is not in that environment, so the
-hook shows that `--engine auto` falls back to regopy on its own.
+with no index, so nothing leaves the machine. The embedded OPA cannot be installed in that
+environment: with the official `opa` on PATH (what the README asks a developer to install
+once) the hook is answered by a resident OPA server; without it, `--engine auto` falls back
+to rego-cpp and says so.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from engine.policy.backends.resident import stop_all
 from engine.repo.scripted import Step
 from tests.support.approvals import approve_all
 from tests.support.repos import ROOT, fixture, make_repo
+from tests.support.resident import OPA_BINARY
 
 WHEELHOUSE = ROOT / ".venv" / "wheelhouse"
 ENV_FILE = "environments/vllm-serve.yaml"
@@ -78,6 +82,38 @@ def test_govops_check_blocks_a_violating_staged_change(governed: Path,
     assert "ENV-002" in out
     assert f"{ENV_FILE}:9" in out
     assert "engine regopy" in out  # no OPA in pre-commit's environment: auto fell back
+    assert "govops: warning: regopy answered (regopy" in out
+    assert "the last resort (resident OPA: no `opa` on PATH" in out
+
+
+def test_with_opa_on_path_the_hook_is_answered_by_the_official_opa(
+        governed: Path, hook_env: dict[str, str], tmp_path: Path) -> None:
+    """The developer's one-time set-up: the official `opa` binary on PATH. The hook then
+    starts (and next time reuses) a resident OPA server, and the decision is OPA's."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "opa").symlink_to(OPA_BINARY)
+    state = tmp_path / "state"
+    env = {**hook_env, "PATH": f"{bin_dir}{os.pathsep}{hook_env['PATH']}",
+           "GOVOPS_STATE_DIR": str(state)}
+    env_file = governed / ENV_FILE
+    env_file.write_text(env_file.read_text().replace(PINNED, "ghcr.io/acme/vllm:latest"))
+    git(governed, "add", ENV_FILE)
+    try:
+        first = try_repo(governed, "govops-check", env)
+        second = try_repo(governed, "govops-check", env)
+        for run in (first, second):
+            out = run.stdout + run.stderr
+            assert run.returncode == 1, out
+            assert "ENV-002" in out and f"{ENV_FILE}:9" in out
+            assert "engine opa-server" in out, out
+            assert "engine regopy" not in out and "govops: warning" not in out
+        records = list(state.glob("opa/*/server.json"))
+        assert len(records) == 1  # the second commit reused the first one's server
+    finally:
+        with pytest.MonkeyPatch.context() as patch:  # stop, by PID, what the hook started
+            patch.setenv("GOVOPS_STATE_DIR", str(state))
+            stop_all()
 
 
 def test_govops_check_passes_a_clean_staged_change(governed: Path,

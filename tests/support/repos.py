@@ -11,7 +11,7 @@ from engine.repo.scripted import Step, build_history, fixture_files
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 NOW = "2026-11-20T12:00:00Z"
-ENGINES = ("opa", "regopy")
+ENGINES = ("opa", "regopy", "opa-server")
 
 
 def fixture(name: str) -> dict[str, bytes]:

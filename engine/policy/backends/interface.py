@@ -22,11 +22,15 @@ class RegoBackend(Protocol):
 
     def version(self) -> str: ...
 
-    def load(self, modules: Sequence[PolicyModule], data: Mapping[str, Any]) -> None:
-        """Compile everything; InputError (file:line) for broken Rego, EngineError otherwise."""
+    def load(self, modules: Sequence[PolicyModule], data: Mapping[str, Any],
+             digest: str | None = None) -> None:
+        """Compile everything; InputError (file:line) for broken Rego, EngineError otherwise.
+        `digest`: the bundle's digest, for backends that keep bundles loaded by it."""
 
-    def evaluate(self, document: str, input: Any) -> Any:
-        """The value of `data.<document>` for this input; None when undefined."""
+    def evaluate(self, document: str, input: Any,
+                 locks: Mapping[str, Sequence[str]] | None = None) -> Any:
+        """The value of `data.<document>` for this input; None when undefined. `locks`: each
+        environment's lock blob ids, for backends that keep lock packages loaded by them."""
 
     def run_test(self, package: str, rule: str) -> TestOutcome: ...
 

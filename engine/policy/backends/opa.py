@@ -34,7 +34,8 @@ class OpaBackend:
         return "opa-golib-python-bindings " + importlib.metadata.version(
             "opa-golib-python-bindings")
 
-    def load(self, modules: Sequence[PolicyModule], data: Mapping[str, Any]) -> None:
+    def load(self, modules: Sequence[PolicyModule], data: Mapping[str, Any],
+             digest: str | None = None) -> None:
         try:
             for module in modules:
                 self._engine.add_policy(module.path, module.source)
@@ -45,7 +46,8 @@ class OpaBackend:
         except OpaError as exc:
             raise opa_style_error(exc.message) from None
 
-    def evaluate(self, document: str, input: Any) -> Any:
+    def evaluate(self, document: str, input: Any,
+                 locks: Mapping[str, Sequence[str]] | None = None) -> Any:
         try:
             return self._engine.eval_document(document, input)
         except OpaUndefinedError:

@@ -1,0 +1,121 @@
+"""Load one policy bundle into an OPA server through opa-python-client (OPA's REST API).
+
+This is the cold path, taken once per policy bundle and server; the per-commit query is in
+engine.policy.backends.opa_rest. The server's `data.govops_engine.bundle` names the bundle it
+holds: it is cleared first and set last, so a half-loaded server never answers for a bundle
+(the entry policy of engine.policy.backends.opa_server refuses to answer when it differs).
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from engine.errors import EngineError
+from engine.policy.backends.opa_rest import Endpoint, OpaUnreachable, request, rest_error
+from engine.policy.library import PolicyModule
+
+ENGINE_DATA = "govops_engine"  # data.govops_engine: {bundle, modules, locks}
+ENTRY_ID = "@govops-engine/entry.rego"
+T = TypeVar("T")
+_PACKAGE = re.compile(r"^\s*package\s+([\w.]+)", re.MULTILINE)
+
+
+def reserved_package(module: PolicyModule) -> str | None:
+    """The package of a module that claims the engine's own namespace (None when it does not):
+    a repo policy declaring `package govops_engine...` could otherwise answer for the gate."""
+    match = _PACKAGE.search(module.source)
+    if match and match.group(1).startswith(ENGINE_DATA):
+        return match.group(1)
+    return None
+
+
+def _client(endpoint: Endpoint) -> Any:
+    """An OpaClient that talks only to this endpoint (no proxies from the environment)."""
+    from opa_client.opa import OpaClient
+
+    host, port = endpoint.address
+    client = OpaClient(host=host, port=port, token=endpoint.token, retries=0, timeout=120.0)
+    client._session.trust_env = False  # HTTP_PROXY must never see a loopback policy server
+    return client
+
+
+def _policy_id(path: str) -> str:
+    return urllib.parse.quote(path, safe="/@._-")
+
+
+def load_bundle(endpoint: Endpoint, digest: str, modules: Sequence[PolicyModule],
+                data: Mapping[str, Any], entry_source: str) -> None:
+    """Replace what the server holds for govops with this bundle; InputError (file:line) for a
+    policy OPA cannot compile, EngineError for anything else."""
+    import requests
+    from opa_client.errors import DeletePolicyError, PolicyNotFoundError, RegoParseError
+
+    client = _client(endpoint)
+    try:
+        try:
+            previous = client.get_data(ENGINE_DATA)["result"].get("modules") or []
+        except PolicyNotFoundError:
+            previous = []
+        client.update_or_create_data({"bundle": None, "modules": previous, "locks": {}},
+                                     ENGINE_DATA)
+        # Every module of the previous bundle goes first: an old version of one module may
+        # conflict with a new version of another. Only modules govops loaded are touched.
+        _until_settled(sorted(previous), lambda path: client.delete_policy(_policy_id(path)),
+                       (DeletePolicyError,))
+        wanted = [*modules, PolicyModule(ENTRY_ID, entry_source)]
+        _until_settled(wanted, lambda m: client.update_policy_from_string(
+            m.source, _policy_id(m.path), rego_compat=False), (RegoParseError,))
+        for key, value in data.items():
+            if key == ENGINE_DATA:
+                raise EngineError(f"the policy data may not use the engine's key {key!r}")
+            if not isinstance(value, dict):
+                raise EngineError(f"policy data {key!r} must be an object")
+            client.update_or_create_data(dict(value), urllib.parse.quote(key, safe=""))
+        client.update_or_create_data({"bundle": digest, "modules": [m.path for m in wanted],
+                                      "locks": {}}, ENGINE_DATA)
+    except RegoParseError as exc:
+        raise rest_error(endpoint.url, 400, _error_body(exc)) from None
+    except requests.RequestException as exc:
+        raise OpaUnreachable(f"OPA at {endpoint.url} did not answer: "
+                             f"{type(exc).__name__}") from None
+    except (PolicyNotFoundError, DeletePolicyError, ValueError) as exc:
+        raise EngineError(f"OPA at {endpoint.url}: {exc}") from None
+    finally:
+        client.close_connection()
+
+
+def put_locks(endpoint: Endpoint, locks: Mapping[str, Any]) -> None:
+    """Add lock-file package lists under data.govops_engine.locks.<key>: what a commit that
+    changes a lock file sends once. Through http.client like the query, not opa-python-client,
+    whose import (0.27 s) would double such a commit's hook time."""
+    for key, packages in locks.items():
+        request(endpoint, "PUT", f"/v1/data/{ENGINE_DATA}/locks/{key}", {"packages": packages})
+
+
+def _until_settled(items: Sequence[T], change: Callable[[T], object],
+                   errors: tuple[type[Exception], ...]) -> None:
+    """Apply `change` (PUT or DELETE a module) to every item. OPA compiles all it holds on each
+    change, so a module calling a function of a module not yet loaded (or just deleted)
+    fails: retry the failures until a pass changes nothing, then the first remaining failure
+    is a real one."""
+    pending = list(items)
+    while pending:
+        failed: list[tuple[T, Exception]] = []
+        for item in pending:
+            try:
+                change(item)
+            except errors as exc:
+                failed.append((item, exc))
+        if len(failed) == len(pending):
+            raise failed[0][1]
+        pending = [item for item, _ in failed]
+
+
+def _error_body(exc: Any) -> bytes:
+    import json
+
+    return json.dumps({"code": exc.expression, "message": exc.message,
+                       "errors": exc.errors}).encode()
