@@ -49,6 +49,11 @@ class WorkDir:
         return self.root / "pulumi-workspaces" / project
 
     @property
+    def verified_approvals(self) -> Path:
+        """Approval signatures already verified here (engine.approvals.verified)."""
+        return self.root / "approvals-verified.json"
+
+    @property
     def trust_pin(self) -> Path:
         """This machine's pin of the first trust root (engine.trust.pin): written by
         `govops trust init` and `govops trust pin`, never by anything the repo carries."""

@@ -56,3 +56,19 @@ test_denies_environment_without_lockfile if {
 	results := env_001.deny with input.objects as objects
 	located(results) == {{"id": "ENV-001", "kind": "Environment", "name": "bare", "field": "spec"}}
 }
+
+# The engine lists where the packages needing a look are (`flagged`); the policy looks there.
+test_reads_the_packages_the_engine_flagged if {
+	objects := environments
+	unhashed := {"name": "numpy", "version": "2.1.0", "specifier": "==2.1.0", "hashes": []}
+	lockfiles := {"serve": object.union(locked([pinned, unhashed])["serve"], {"flagged": [1]})}
+	results := env_001.deny with input.objects as objects with input.environments as lockfiles
+	located(results) == {{"id": "ENV-001", "kind": "Environment", "name": "serve", "field": "spec.lockfile", "package": "numpy", "version": "2.1.0"}}
+}
+
+test_a_flagged_sound_package_is_still_allowed if {
+	objects := environments
+	lockfiles := {"serve": object.union(locked([pinned])["serve"], {"flagged": [0, 7]})}
+	results := env_001.deny with input.objects as objects with input.environments as lockfiles
+	count(results) == 0
+}

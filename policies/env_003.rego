@@ -18,8 +18,10 @@ import rego.v1
 
 deny contains result if {
 	some name, lockfile in catalog.lockfiles
-	some pkg in catalog.list_at(lockfile, ["packages"])
-	some advisory in catalog.list_at(pkg, ["advisories"])
+	packages := catalog.list_at(lockfile, ["packages"])
+	some i in catalog.flagged(lockfile)
+	some advisory in catalog.list_at(packages[i], ["advisories"])
+	pkg := packages[i]
 	result := {
 		"id": "ENV-003",
 		"msg": concat("", [

@@ -66,3 +66,10 @@ test_unpinned_version_is_named_so if {
 	[r] := [r | some r in results]
 	r.msg == "Package torch (unpinned) in environment serve is affected by LOCAL-1."
 }
+
+# The engine lists where the packages needing a look are (`flagged`); the policy looks there.
+test_reads_the_packages_the_engine_flagged if {
+	lockfiles := {"serve": object.union(locked([torch("2.6.0", []), torch("2.5.1", ["CVE-2025-32434"])])["serve"], {"flagged": [1]})}
+	results := env_003.deny with input.environments as lockfiles
+	{[r.version, r.advisory] | some r in results} == {["2.5.1", "CVE-2025-32434"]}
+}

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from engine.approvals.judge import judge
+from engine.approvals.verified import VerifiedApprovals
 from engine.approvals.verify import CheckedApproval, check_approval
 from engine.catalog import Catalog
 from engine.ledger.entry import APPROVAL
@@ -36,7 +37,8 @@ def unverifiable(catalog: Catalog, problem: str) -> dict[str, WaiverApproval]:
 
 def approvals_of(ledger: Ledger, history: TrustHistory, digests: Collection[str],
                  trust_config: Callable[[], Any], only: Collection[str] | None = None,
-                 before: int | None = None) -> dict[str, list[CheckedApproval]]:
+                 before: int | None = None, remembered: VerifiedApprovals | None = None
+                 ) -> dict[str, list[CheckedApproval]]:
     """The approval entries of each content digest (of those in `only`, before entry
     `before`, when given), checked, first to last."""
     found: dict[str, list[CheckedApproval]] = {d: [] for d in digests}
@@ -46,7 +48,7 @@ def approvals_of(ledger: Ledger, history: TrustHistory, digests: Collection[str]
         if (only is not None and item.hash not in only) or (
                 before is not None and item.entry.seq >= before):
             continue
-        checked = check_approval(item, history.approvers_at, trust_config)
+        checked = check_approval(item, history.approvers_at, trust_config, remembered)
         if checked.digest in found:
             found[checked.digest].append(checked)
     return found
@@ -54,13 +56,15 @@ def approvals_of(ledger: Ledger, history: TrustHistory, digests: Collection[str]
 
 def waiver_approvals(catalog: Catalog, ledger: Ledger, history: TrustHistory,
                      authors: Authors, trust_config: Callable[[], Any],
-                     only: Collection[str] | None = None, before: int | None = None
+                     only: Collection[str] | None = None, before: int | None = None,
+                     remembered: VerifiedApprovals | None = None
                      ) -> dict[str, WaiverApproval]:
     """Each waiver's approvals, judged under the trust root's history."""
     digests = waiver_digests(catalog)
     if not digests:
         return {}
-    found = approvals_of(ledger, history, set(digests.values()), trust_config, only, before)
+    found = approvals_of(ledger, history, set(digests.values()), trust_config, only, before,
+                         remembered)
     out = {}
     waivers: Mapping[str, Any] = catalog.objects.get("Waiver", {})
     for name, digest in digests.items():

@@ -8,17 +8,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.approvals.record import approved_waiver
+from engine.approvals.verified import Remembered, VerifiedApprovals, verification_key
 from engine.attest import statement as st
-from engine.attest.trust import TrustPolicy
-from engine.attest.verify import Expectation, stamped_time, verify_receipt
 from engine.errors import Refused
 from engine.ledger.entry import APPROVAL, ENTRY_FILE, ENTRY_RECEIPT, StoredEntry
 from engine.policy.waivers import content_digest
 
-ApproversAt = Callable[[str], TrustPolicy]  # the approvers of the trust in force at a time
+if TYPE_CHECKING:
+    from engine.attest.trust import TrustPolicy
+
+ApproversAt = Callable[[str], "TrustPolicy"]  # the approvers of the trust in force at a time
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,11 @@ def check_approval_entry(item: StoredEntry) -> None:
 
 
 def check_approval(item: StoredEntry, approvers_at: ApproversAt,
-                   trust_config: Callable[[], Any]) -> CheckedApproval:
+                   trust_config: Callable[[], Any],
+                   remembered: VerifiedApprovals | None = None) -> CheckedApproval:
     """The approval, with `problem` set when it does not count (never raises for a bad one:
-    the waiver's verdict says which approvals did not count and why)."""
+    the waiver's verdict says which approvals did not count and why). `remembered`: the
+    verifications already made on this machine (engine.approvals.verified)."""
     details = item.entry.details
     found = CheckedApproval(item.hash, item.entry.seq, str(details.get("waiver")),
                             str(details.get("digest")), item.entry.time)
@@ -66,6 +70,17 @@ def check_approval(item: StoredEntry, approvers_at: ApproversAt,
         receipt = item.files.get(ENTRY_RECEIPT)
         if receipt is None:
             raise Refused("it is not signed")
+    except Refused as exc:
+        return dataclasses.replace(found, problem=str(exc))
+    key = verification_key(receipt, item.files[ENTRY_FILE], item.entry.revision or "",
+                           item.entry.time, approvers_at(item.entry.time).fingerprint())
+    known = remembered.get(key) if remembered is not None else None
+    if known is not None and approvers_at(known.time).fingerprint() == known.trust:
+        return dataclasses.replace(found, time=known.time, signer=known.signer,
+                                   owners=known.owners)
+    from engine.attest.verify import Expectation, stamped_time, verify_receipt
+
+    try:
         expect = Expectation(st.LEDGER_ENTRY, item.files[ENTRY_FILE], item.entry.revision,
                              item.entry.time)
         seen = stamped_time(receipt, approvers_at(item.entry.time), expect)
@@ -74,5 +89,8 @@ def check_approval(item: StoredEntry, approvers_at: ApproversAt,
                                   dataclasses.replace(expect, stamped=seen), trust_config)
     except Refused as exc:
         return dataclasses.replace(found, problem=str(exc))
-    return dataclasses.replace(found, time=moment, signer=verified.signer,
-                               owners=tuple(o.lower() for o in verified.owners))
+    owners = tuple(o.lower() for o in verified.owners)
+    if remembered is not None and verified.keyid is not None:  # never a certificate bundle
+        remembered.put(key, Remembered(moment, approvers_at(moment).fingerprint(),
+                                       verified.signer, owners))
+    return dataclasses.replace(found, time=moment, signer=verified.signer, owners=owners)

@@ -10,11 +10,13 @@ certificates.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from engine.attest.keys import key_hint
@@ -52,6 +54,20 @@ class TrustPolicy:
     # required), and how far its stated time may be from that timestamp, in seconds.
     authorities: tuple[TimestampAuthority, ...] = ()
     tolerance: int = 300
+
+    def fingerprint(self) -> str:
+        """A digest of everything this policy trusts: a verification remembered under it
+        (engine.approvals.verified) is never reused under different trust."""
+        doc = {
+            "keys": [[k.source, k.owner, k.key.public_bytes(
+                serialization.Encoding.PEM,
+                serialization.PublicFormat.SubjectPublicKeyInfo).decode()] for k in self.keys],
+            "identities": [[i.issuer, i.subject] for i in self.identities],
+            "authorities": [[a.name, a.url, list(a.certificates)] for a in self.authorities],
+            "tolerance": self.tolerance,
+        }
+        encoded = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+        return "sha256:" + hashlib.sha256(encoded).hexdigest()
 
     def key_for(self, signed: bytes, signature: bytes, hint: str | None) -> TrustedKey | None:
         """The trusted key this signature verifies under, or None. The hint only orders the

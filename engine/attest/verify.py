@@ -14,7 +14,6 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from engine.attest.bundle import BundleFormatError, ParsedBundle, parse_bundle
@@ -137,21 +136,6 @@ def _check_subjects(statement: dict[str, Any], expect: Expectation) -> None:
         if commits != [expect.commit]:
             raise Refused(f"the receipt is about commit {', '.join(commits) or '(none)'}, "
                           f"not {expect.commit}")
-
-
-def trust_root_loader(path: Path | None) -> Callable[[], Any]:
-    """The Sigstore ClientTrustConfig of `path` (public Sigstore when None), loaded once and
-    only when a certificate bundle needs it: sigstore-python costs 0.3 s to import."""
-    loaded: dict[str, Any] = {}
-
-    def load() -> Any:
-        from engine.attest.keyless import load_trust_config
-
-        if "config" not in loaded:
-            loaded["config"] = load_trust_config(path)
-        return loaded["config"]
-
-    return load
 
 
 def stamped_time(raw: bytes, trust: TrustPolicy, expect: Expectation) -> str | None:

@@ -25,7 +25,7 @@ from pulumi import automation as auto
 
 from engine.approvals.recheck import recheck_waivers
 from engine.attest.signers import SignerOptions
-from engine.attest.verify import trust_root_loader
+from engine.attest.trust_config import trust_root_loader
 from engine.clock import utc_now
 from engine.commands.deployment import (
     deploy,

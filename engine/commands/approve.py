@@ -16,7 +16,7 @@ from engine.approvals.judge import judge, refusal
 from engine.approvals.record import approval_draft
 from engine.approvals.verify import CheckedApproval, check_approval
 from engine.attest.signers import SignerOptions
-from engine.attest.verify import trust_root_loader
+from engine.attest.trust_config import trust_root_loader
 from engine.catalog import load_catalog
 from engine.clock import utc_now
 from engine.commands.trust import recording_signer, verifier_trust

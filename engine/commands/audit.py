@@ -20,7 +20,7 @@ from engine.atomic import write_atomically
 from engine.attest.bundle import declared_signer
 from engine.attest.files import is_receipt
 from engine.attest.keys import key_hint, load_public
-from engine.attest.verify import trust_root_loader
+from engine.attest.trust_config import trust_root_loader
 from engine.commands.trust import (
     Signing,
     TrustChange,

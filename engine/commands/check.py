@@ -26,6 +26,7 @@ from engine.policy.library import Library, PolicyBundle, build_bundle, repo_modu
 from engine.policy.metadata import PolicyMeta
 from engine.policy.waivers import WaiverApproval
 from engine.repo import GitRepo, Snapshot, open_repo
+from engine.workdir import WorkDir
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ def _approvals(repo: GitRepo, catalog: Catalog, head: Snapshot, base: Snapshot |
     if not catalog.objects.get("Waiver"):
         return {}
     from engine.approvals.collect import unverifiable, waiver_approvals
-    from engine.attest.verify import trust_root_loader
+    from engine.approvals.verified import VerifiedApprovals
+    from engine.attest.trust_config import trust_root_loader
     from engine.commands.trust import verifier_trust
     from engine.ledger.store import Ledger
 
@@ -97,8 +99,12 @@ def _approvals(repo: GitRepo, catalog: Catalog, head: Snapshot, base: Snapshot |
         history = verifier_trust(repo, options.trust_root)
     except GovopsError as exc:
         return unverifiable(catalog, f"its approvals cannot be verified: {exc}")
-    return waiver_approvals(catalog, Ledger(repo), history, _authors(repo, head, base),
-                            trust_root_loader(options.trust_config), options.approvals)
+    remembered = VerifiedApprovals.open(WorkDir(repo.git_dir).verified_approvals)
+    found = waiver_approvals(catalog, Ledger(repo), history, _authors(repo, head, base),
+                             trust_root_loader(options.trust_config), options.approvals,
+                             remembered=remembered)
+    remembered.save()
+    return found
 
 
 def run_check(options: CheckOptions) -> Checked:

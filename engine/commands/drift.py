@@ -22,7 +22,7 @@ from pulumi import automation as auto
 
 from engine.attest import statement as st
 from engine.attest.signers import SignerOptions, sign_file
-from engine.attest.verify import trust_root_loader
+from engine.attest.trust_config import trust_root_loader
 from engine.clock import utc_now
 from engine.commands.deployment import run_request
 from engine.commands.plan import spec_at

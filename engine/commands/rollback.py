@@ -36,7 +36,7 @@ from pulumi import automation as auto
 
 from engine.approvals.recheck import recheck_waivers
 from engine.attest.signers import SignerOptions
-from engine.attest.verify import trust_root_loader
+from engine.attest.trust_config import trust_root_loader
 from engine.clock import instant, utc_now
 from engine.commands.check import CheckOptions, run_check
 from engine.commands.deployment import (

@@ -15,12 +15,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from engine.atomic import write_atomically
 from engine.attest.keys import load_private, load_public
-from engine.attest.signers import Signer, SignerOptions, make_signer
 from engine.attest.timestamp import TimestampAuthority
 from engine.attest.trust import TrustedIdentity, TrustedKey, TrustPolicy
 from engine.catalog import Config, load_catalog
@@ -56,6 +56,9 @@ from engine.trust.history import TrustHistory, TrustVersion
 from engine.trust.pin import Pin, parse_pin, resolve_pin, save_pin
 from engine.trust.store import TRUST_REF, StoredVersion, TrustMoved, TrustStore
 from engine.trust.verify import verify_versions
+
+if TYPE_CHECKING:  # signing is for the commands that record, not for verifiers
+    from engine.attest.signers import Signer, SignerOptions
 
 
 def trust_policy(repo: GitRepo, config: Config, rev: str) -> TrustPolicy:
@@ -347,6 +350,8 @@ def recording_signer(repo_path: Path, options: SignerOptions) -> Signer:
     TSA the options name, else GOVOPS_TSA_URL, else the first TSA of the repository's trust
     (read as stored: the TSA's answer is checked against the verified trust when verified)."""
     url = options.tsa_url or os.environ.get(TSA_URL_ENV) or _trust_tsa_url(repo_path)
+    from engine.attest.signers import make_signer
+
     return make_signer(dataclasses.replace(options, tsa_url=url))
 
 

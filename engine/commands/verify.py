@@ -14,7 +14,8 @@ from pathlib import Path
 from engine.attest.files import covered_by, is_receipt
 from engine.attest.keys import load_public
 from engine.attest.trust import TrustedIdentity, TrustedKey, TrustPolicy
-from engine.attest.verify import Expectation, Verified, trust_root_loader, verify_receipt
+from engine.attest.trust_config import trust_root_loader
+from engine.attest.verify import Expectation, Verified, verify_receipt
 from engine.clock import parse_time, utc, utc_now
 from engine.commands.trust import verifier_trust
 from engine.errors import GovopsError, Refused

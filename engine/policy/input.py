@@ -52,18 +52,20 @@ def build_input(
                for kind in OBJECT_KINDS}
     environments: dict[str, Any] = {}
     for name, env_lock in catalog.locks.items():
+        packages = [
+            {
+                "name": p["name"], "version": p["version"], "specifier": p["specifier"],
+                "extras": p["extras"], "marker": p["marker"], "hashes": p["hashes"],
+                "ecosystem": p["ecosystem"],
+                "advisories": advisories.matches(p["name"], p["version"], p["ecosystem"]),
+            }
+            for p in env_lock.lock.records
+        ]
         environments[name] = {
             "lockfile": env_lock.path,
             "format": env_lock.lock.format,
-            "packages": [
-                {
-                    "name": p["name"], "version": p["version"], "specifier": p["specifier"],
-                    "extras": p["extras"], "marker": p["marker"], "hashes": p["hashes"],
-                    "ecosystem": p["ecosystem"],
-                    "advisories": advisories.matches(p["name"], p["version"], p["ecosystem"]),
-                }
-                for p in env_lock.lock.records
-            ],
+            "packages": packages,
+            "flagged": flagged(packages),
         }
     waivers: dict[str, Any] = {}
     for name, waiver in catalog.objects.get("Waiver", {}).items():
@@ -85,6 +87,14 @@ def build_input(
         "now": now,
         "today": epoch_day(now),
     }
+
+
+def flagged(packages: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Positions of the packages a policy has to look at (no exact version, no hash, or a
+    known advisory): ENV-001 and ENV-003 walk these instead of every locked package, which
+    took them 85 ms of OPA's 135 ms on a commit of a repo with 10,000 locked packages."""
+    return [i for i, p in enumerate(packages)
+            if p["version"] is None or not p["hashes"] or p["advisories"]]
 
 
 def input_digest(document: Mapping[str, Any], catalog: Catalog) -> str:

@@ -1,39 +1,61 @@
-"""The Decision for people: one table per object, file:line first, and a one-line verdict."""
+"""The Decision for people: one table per object, file:line first, and a one-line verdict.
+
+Drawn here rather than with rich: rich took 0.2 s to lay out the 50 small tables of a
+1,000-object repo's warnings (4 ms each), most of the pre-commit hook's budget.
+"""
 
 from __future__ import annotations
 
-import io
 import shutil
-from collections.abc import Mapping
+import textwrap
+from collections.abc import Mapping, Sequence
 from itertools import groupby
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from engine.policy.decision import Decision, Result
 from engine.policy.metadata import PolicyMeta
 
-_STYLE = {"deny": "bold red", "warn": "yellow", "waived": "dim"}
+_STYLE = {"deny": "1;31", "warn": "33", "waived": "2", "pass": "1;32", "fail": "1;31"}
+_HEADER = ("where", "id", "severity", "message")
 
 
-def _table(title: str, rows: list[tuple[Result, str, str]],
-           metadata: Mapping[str, PolicyMeta]) -> Table:
-    table = Table(title=title, title_justify="left", show_edge=False, expand=False, pad_edge=False)
-    table.add_column("where", no_wrap=True)
-    table.add_column("id", no_wrap=True)
-    table.add_column("severity", no_wrap=True)
-    table.add_column("message")
-    for result, label, waiver in rows:
-        message = result.msg
-        meta = metadata.get(result.id)
-        if waiver:
-            message = f"{message}\n(waived by {waiver})"
-        elif meta and meta.remediation:
-            message += f"\n→ {meta.remediation}"
-        table.add_row(f"{result.file}:{result.line}", result.id,
-                      Text(label, style=_STYLE[label]), message)
-    return table
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"\x1b[{_STYLE[style]}m{text}\x1b[0m" if color else text
+
+
+def _message(result: Result, waiver: str, metadata: Mapping[str, PolicyMeta]) -> str:
+    meta = metadata.get(result.id)
+    if waiver:
+        return f"{result.msg}\n(waived by {waiver})"
+    if meta and meta.remediation:
+        return f"{result.msg}\n→ {meta.remediation}"
+    return result.msg
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        lines += textwrap.wrap(paragraph, width, break_on_hyphens=False) or [""]
+    return lines
+
+
+def _table(title: str, rows: Sequence[tuple[Result, str, str]],
+           metadata: Mapping[str, PolicyMeta], width: int, color: bool) -> list[str]:
+    cells = [(f"{r.file}:{r.line}", r.id, label, _message(r, waiver, metadata))
+             for r, label, waiver in rows]
+    widths = [max(len(_HEADER[i]), *(len(c[i]) for c in cells)) for i in range(3)]
+    text_width = max(20, width - sum(widths) - 9)
+    out = [title,
+           " ┃ ".join(h.ljust(w) for h, w in zip(_HEADER[:3], widths, strict=True))
+           + " ┃ " + _HEADER[3],
+           "━╇━".join("━" * w for w in widths) + "━╇━" + "━" * text_width]
+    for where, policy, label, message in cells:
+        for n, line in enumerate(_wrap(message, text_width)):
+            first = (where, policy, label) if n == 0 else ("", "", "")
+            left = [first[0].ljust(widths[0]), first[1].ljust(widths[1]),
+                    _paint(first[2].ljust(widths[2]), label, color) if n == 0
+                    else "".ljust(widths[2])]
+            out.append((" │ ".join(left) + " │ " + line).rstrip())
+    return out
 
 
 def _waiver(decision: Decision, waiver: str) -> str:
@@ -42,25 +64,19 @@ def _waiver(decision: Decision, waiver: str) -> str:
 
 
 def render_text(decision: Decision, metadata: Mapping[str, PolicyMeta], color: bool) -> str:
-    buffer = io.StringIO()
     width = max(80, shutil.get_terminal_size((120, 24)).columns)
-    console = Console(file=buffer, force_terminal=color, no_color=not color, width=width,
-                      highlight=False)
     rows: list[tuple[Result, str, str]] = [(r, r.severity, "") for r in decision.results]
     rows += [(w.result, "waived", _waiver(decision, w.waiver)) for w in decision.waived]
     rows.sort(key=lambda row: (row[0].kind, row[0].name, row[0].file, row[0].line, row[0].id))
+    lines: list[str] = []
     for (kind, name), group in groupby(rows, key=lambda row: (row[0].kind, row[0].name)):
-        console.print(_table(f"{kind} {name}", list(group), metadata))
-        console.print()
+        lines += _table(f"{kind} {name}", list(group), metadata, width, color)
+        lines.append("")
     counts = decision.counts
     head = decision.revision.commit[:12] if decision.revision.commit else "staged changes"
-    verdict = Text("PASS" if decision.verdict == "pass" else "FAIL",
-                   style="bold green" if decision.verdict == "pass" else "bold red")
-    line = Text.assemble(
-        verdict,
-        f" {head}: {counts.denied} denied, {counts.warnings} warnings, {counts.waived} waived; "
-        f"{decision.objects} objects, engine {decision.engine}, "
-        f"decision {decision.decision_id[:19]}",
-    )
-    console.print(line)
-    return buffer.getvalue()
+    verdict = _paint("PASS" if decision.verdict == "pass" else "FAIL", decision.verdict, color)
+    lines.append(
+        f"{verdict} {head}: {counts.denied} denied, {counts.warnings} warnings, "
+        f"{counts.waived} waived; {decision.objects} objects, engine {decision.engine}, "
+        f"decision {decision.decision_id[:19]}")
+    return "\n".join(lines) + "\n"

@@ -51,3 +51,11 @@ text_at(obj, path) := s if {
 	is_string(s)
 	trim_space(s) != ""
 }
+
+# Positions of the packages of a lock file a policy has to look at: those without one exact
+# version, without a hash, or with a known advisory. The engine lists them (`flagged`), so that
+# ENV-001 and ENV-003 do not walk 10,000 sound packages on every commit; a lock file without
+# the list (a hand-written test input) is looked at whole.
+flagged(lockfile) := lockfile.flagged if {
+	is_array(lockfile.flagged)
+} else := [i | packages := list_at(lockfile, ["packages"]); packages[i]]

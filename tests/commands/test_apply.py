@@ -20,7 +20,8 @@ from pulumi import automation as auto
 
 from engine.attest import statement as st
 from engine.attest.signers import KeySigner
-from engine.attest.verify import Expectation, trust_root_loader, verify_receipt
+from engine.attest.trust_config import trust_root_loader
+from engine.attest.verify import Expectation, verify_receipt
 from engine.cli.audit import audit
 from engine.cli.deploy import apply, plan
 from engine.commands.audit import run_audit_verify

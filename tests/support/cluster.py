@@ -291,9 +291,13 @@ def _add_nodes(cluster: Cluster, processes: Processes,
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         processes.check_alive()
+        # Ready, and the node lifecycle controller has lifted its not-ready taint (until then
+        # the scheduler still keeps every pod off the node).
         ready = [n.metadata.name for n in api.list_node().items
                  if any(c.type == "Ready" and c.status == "True"
-                        for c in (n.status.conditions or []))]
+                        for c in (n.status.conditions or []))
+                 and not any(t.key.startswith("node.kubernetes.io/")
+                             for t in (n.spec.taints or []))]
         accounts = api.list_namespaced_service_account("default").items
         if len(ready) == len(nodes) and accounts:
             return

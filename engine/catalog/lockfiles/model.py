@@ -17,9 +17,12 @@ HASH_HEX_LENGTHS = {"md5": 32, "sha256": 64, "sha384": 96, "sha512": 128}
 _HEX = re.compile(r"^[0-9a-f]+$")
 
 
+_SEPARATORS = re.compile(r"[-_.]+")
+
+
 def normalize_name(name: str) -> str:
     """PEP 503 normalisation, so `Torch` and `torch` are the same package everywhere."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return _SEPARATORS.sub("-", name).lower()
 
 
 def hash_problem(value: str, allowed: Iterable[str] = HASH_HEX_LENGTHS) -> str | None:
