@@ -15,16 +15,15 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-from engine.policy.backends.resident import stop_all
 from engine.repo.scripted import Step
 from tests.support.approvals import approve_all
 from tests.support.repos import ROOT, fixture, make_repo
-from tests.support.resident import OPA_BINARY
+from tests.support.resident import OPA_BINARY, stop_residents
 
 WHEELHOUSE = ROOT / ".venv" / "wheelhouse"
 ENV_FILE = "environments/vllm-serve.yaml"
@@ -32,9 +31,10 @@ PINNED = "ghcr.io/acme/vllm@sha256:c0be114bf260e9f05643f4bd755a2cf35674646de21b4
 
 
 @pytest.fixture(scope="module")
-def hook_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def hook_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """An environment for pre-commit: its own cache (shared by this module's tests, so the
-    hook environment is built once), pip offline on the wheelhouse, no govops overrides."""
+    hook environment is built once), pip offline on the wheelhouse, no govops overrides but
+    a state folder of its own, whose govops daemons and OPA servers are stopped at the end."""
     assert (WHEELHOUSE / ".complete").is_file(), "run `make test`: it fills .venv/wheelhouse"
     home = tmp_path_factory.mktemp("pre-commit-home")
     env = {k: v for k, v in os.environ.items()
@@ -46,8 +46,14 @@ def hook_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "PIP_CONFIG_FILE": os.devnull,
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        "GOVOPS_STATE_DIR": str(home / "state"),
     })
-    return env
+    try:
+        yield env
+    finally:
+        with pytest.MonkeyPatch.context() as patch:  # stop, by PID, what the hooks started
+            patch.setenv("GOVOPS_STATE_DIR", env["GOVOPS_STATE_DIR"])
+            stop_residents()
 
 
 def git(repo: Path, *args: str) -> None:
@@ -89,7 +95,9 @@ def test_govops_check_blocks_a_violating_staged_change(governed: Path,
 def test_with_opa_on_path_the_hook_is_answered_by_the_official_opa(
         governed: Path, hook_env: dict[str, str], tmp_path: Path) -> None:
     """The developer's one-time set-up: the official `opa` binary on PATH. The hook then
-    starts (and next time reuses) a resident OPA server, and the decision is OPA's."""
+    starts (and next time reuses) a resident OPA server, and the decision is OPA's. (try-repo
+    builds and removes a fresh hook environment per call, so the govops daemon one call starts
+    cannot answer the next: tests/cli/test_daemon.py shows that part.)"""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "opa").symlink_to(OPA_BINARY)
@@ -113,7 +121,7 @@ def test_with_opa_on_path_the_hook_is_answered_by_the_official_opa(
     finally:
         with pytest.MonkeyPatch.context() as patch:  # stop, by PID, what the hook started
             patch.setenv("GOVOPS_STATE_DIR", str(state))
-            stop_all()
+            stop_residents()
 
 
 def test_govops_check_passes_a_clean_staged_change(governed: Path,

@@ -191,7 +191,8 @@ def test_engine_status_and_stop(state: Path, tmp_path: Path) -> None:
     [pid] = _running()
     status = govops("engine", "status").stdout
     assert f"{decision['policy_digest']}  running: OPA 1.22.4 pid {pid}" in status
-    assert govops("engine", "stop").stdout.strip() == "stopped 1 resident OPA server"
+    assert govops("engine", "stop").stdout.strip() == ("stopped 1 resident OPA server and 0 "
+                                                       "govops daemons")
     assert not _alive(pid)
     assert "no resident OPA server" in govops("engine", "status").stdout
 

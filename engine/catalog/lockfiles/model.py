@@ -20,8 +20,10 @@ _HEX = re.compile(r"^[0-9a-f]+$")
 _SEPARATORS = re.compile(r"[-_.]+")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalize_name(name: str) -> str:
-    """PEP 503 normalisation, so `Torch` and `torch` are the same package everywhere."""
+    """PEP 503 normalisation, so `Torch` and `torch` are the same package everywhere. Cached:
+    a check normalises the same few thousand names on every lock file."""
     return _SEPARATORS.sub("-", name).lower()
 
 

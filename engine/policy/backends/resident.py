@@ -1,12 +1,12 @@
 """The resident local OPA: one official `opa run --server` per policy bundle, kept across
 commands so that a commit pays for neither compiling the policies nor loading lock files.
 
-Each server lives in its own folder under the user's state directory (GOVOPS_STATE_DIR, else
-$XDG_STATE_HOME/govops, else ~/.local/state/govops), keyed by the policy-bundle digest: a
-repo whose policies differ gets its own server, and a server can only ever answer for the
-bundle it was loaded with. The folders are private (0700, the user's own), listen on
-127.0.0.1 only, and demand a random bearer token (OPA's token authentication with a
-system.authz policy), so another local user can neither query nor reload them.
+Each server lives in its own folder under the user's state directory (engine.statedir),
+keyed by the policy-bundle digest: a repo whose policies differ gets its own server, and a
+server can only ever answer for the bundle it was loaded with. The folders are private (0700,
+the user's own); servers listen on 127.0.0.1 only and demand a random bearer token (OPA's
+token authentication with a system.authz policy), so another local user can neither query
+nor reload them.
 
 A server is started under a flock (two commits at once start one server), is parented by
 engine.policy.backends.opa_supervisor (which stops it after GOVOPS_OPA_IDLE seconds unused,
@@ -35,8 +35,8 @@ from pathlib import Path
 from engine.errors import EngineError
 from engine.policy.backends.opa_rest import Endpoint, OpaUnreachable, request
 from engine.policy.backends.opa_supervisor import PIDS, RECORD, USED
+from engine.statedir import private_folder, state_base
 
-STATE_ENV = "GOVOPS_STATE_DIR"
 BINARY_ENV = "GOVOPS_OPA"
 IDLE_ENV = "GOVOPS_OPA_IDLE"
 DEFAULT_IDLE = 900.0
@@ -97,32 +97,11 @@ class ServerStatus:
 
 
 def state_root() -> Path:
-    configured = os.environ.get(STATE_ENV)
-    base = (Path(configured) if configured else
-            Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-            / "govops")
-    root = base / "opa"
-    root.mkdir(parents=True, exist_ok=True)
-    _make_private(root)
-    return root
-
-
-def _make_private(folder: Path) -> None:
-    """Refuse a folder someone else owns (they could plant a record pointing at their own
-    server); tighten one of ours that others can read (it holds tokens)."""
-    st = folder.stat()
-    if st.st_uid != os.getuid():
-        raise EngineError(f"{folder}: owned by uid {st.st_uid}, not by you; the resident OPA "
-                          f"keeps its tokens only in a folder of your own ({STATE_ENV})")
-    if st.st_mode & 0o077:
-        os.chmod(folder, 0o700)
+    return private_folder(state_base() / "opa")
 
 
 def server_folder(bundle: str) -> Path:
-    folder = state_root() / bundle.split(":")[-1][:24]
-    folder.mkdir(exist_ok=True)
-    _make_private(folder)
-    return folder
+    return private_folder(state_root() / bundle.split(":")[-1][:24])
 
 
 def _read(folder: Path) -> Resident | None:
