@@ -6,6 +6,8 @@ Done in Python, not Rego, because neither Rego backend orders PEP 440 versions (
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -75,6 +77,10 @@ class AdvisoryIndex:
 
     def __init__(self, records: Mapping[str, Mapping[str, Any]]) -> None:
         self.records = records
+        # What the matches are a function of: a memo across checks (engine.policy.input) is
+        # keyed by it, never by the object.
+        self.fingerprint = hashlib.sha256(
+            json.dumps(records, sort_keys=True, default=str).encode()).hexdigest()
         self._memo: dict[tuple[str, str, str], list[str]] = {}
         self._by_name: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
         for advisory_id, record in sorted(records.items()):

@@ -61,6 +61,20 @@ class ResolvedLock(NamedTuple):
     included: tuple[tuple[str, str], ...]
 
 
+# Decoded outcomes by cache key (kind, parser version, blob id), kept by a long-lived process
+# (the govops daemon: keep_decoded) so that every check gets the same outcome (never mutated)
+# instead of decoding 100,000 lock records from the cache again (0.8 s at 10,000 objects).
+# Content-addressed, so right for any repository; a one-shot command keeps none.
+_DECODED: dict[str, Outcome] = {}
+_DECODED_MAX = 200_000
+_keep = False
+
+
+def keep_decoded() -> None:
+    global _keep
+    _keep = True
+
+
 def is_yaml(path: str) -> bool:
     return path.endswith((".yaml", ".yml"))
 
@@ -182,13 +196,21 @@ class CatalogLoader:
         Misses are parsed on every core (engine.parallel): parsing is CPU-bound and each
         file is independent, and a cold 10,000-object repo is 10,000 misses."""
         keys = {path: ParseCache.key(kind, entry.oid) for path, entry in files}
-        cached = self._cache.get_many(keys.values())
-        found = {path: _cached(cached.get(keys[path])) for path, _ in files}
+        cached = self._cache.get_many(k for k in keys.values() if k not in _DECODED)
+        found = {path: _DECODED.get(keys[path]) or _cached(cached.get(keys[path]))
+                 for path, _ in files}
         misses = [(path, entry) for path, entry in files if found[path] is None]
-        fresh = forked_map(lambda i: encode(parse(*misses[i])), len(misses))
+        # A lock file takes ~7 ms to parse, a YAML object ~0.5 ms: fork for fewer of them.
+        fresh = forked_map(lambda i: encode(parse(*misses[i])), len(misses),
+                           minimum=32 if kind.startswith("lock") else None)
         for (path, _), raw in zip(misses, fresh, strict=True):
             self._cache.put(keys[path], raw)
             found[path] = decode(raw)
+        if _keep:
+            if len(_DECODED) >= _DECODED_MAX:
+                _DECODED.clear()
+            _DECODED.update((keys[path], result) for path, result in found.items()
+                            if result is not None)
         out: dict[str, Outcome] = {}
         for path, _ in files:
             result = found[path]

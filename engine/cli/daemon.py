@@ -46,6 +46,11 @@ def _warm() -> None:
     import engine.policy.backends.opa_server
     import engine.policy.backends.resident
     import engine.report.text  # noqa: F401 - loaded for the requests, not used here
+    from engine.catalog.load import keep_decoded
+    from engine.policy.input import keep_packages
+
+    keep_decoded()  # content-addressed: the same for every repository and request
+    keep_packages()
 
 
 def run_request(request: dict[str, Any]) -> dict[str, Any]:

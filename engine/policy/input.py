@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.advisories.match import AdvisoryIndex
-from engine.catalog import Catalog
+from engine.catalog import Catalog, EnvironmentLock
 from engine.catalog.cache import PARSER_VERSION
 from engine.catalog.changes import ObjectDiff
 from engine.catalog.schema import OBJECT_KINDS
@@ -52,20 +52,12 @@ def build_input(
                for kind in OBJECT_KINDS}
     environments: dict[str, Any] = {}
     for name, env_lock in catalog.locks.items():
-        packages = [
-            {
-                "name": p["name"], "version": p["version"], "specifier": p["specifier"],
-                "extras": p["extras"], "marker": p["marker"], "hashes": p["hashes"],
-                "ecosystem": p["ecosystem"],
-                "advisories": advisories.matches(p["name"], p["version"], p["ecosystem"]),
-            }
-            for p in env_lock.lock.records
-        ]
+        packages, positions = _packages(env_lock, advisories)
         environments[name] = {
             "lockfile": env_lock.path,
             "format": env_lock.lock.format,
             "packages": packages,
-            "flagged": flagged(packages),
+            "flagged": positions,
         }
     waivers: dict[str, Any] = {}
     for name, waiver in catalog.objects.get("Waiver", {}).items():
@@ -87,6 +79,42 @@ def build_input(
         "now": now,
         "today": epoch_day(now),
     }
+
+
+# Each lock file's packages as the input holds them, by what they are a function of (the lock's
+# blob ids, the parser, the advisories), kept by a long-lived process (the govops daemon:
+# keep_packages) so that it builds a lock file's package records once, not on every check
+# (0.45 s for 100,000 packages). Never mutated: the input is only encoded.
+_PACKAGES: dict[tuple[Any, ...], tuple[list[dict[str, Any]], list[int]]] = {}
+_PACKAGES_MAX = 20_000
+_keep = False
+
+
+def keep_packages() -> None:
+    global _keep
+    _keep = True
+
+
+def _packages(env_lock: EnvironmentLock, advisories: AdvisoryIndex
+              ) -> tuple[list[dict[str, Any]], list[int]]:
+    key = (env_lock.oids, PARSER_VERSION, advisories.fingerprint)
+    found = _PACKAGES.get(key)
+    if found is None:
+        packages = [
+            {
+                "name": p["name"], "version": p["version"], "specifier": p["specifier"],
+                "extras": p["extras"], "marker": p["marker"], "hashes": p["hashes"],
+                "ecosystem": p["ecosystem"],
+                "advisories": advisories.matches(p["name"], p["version"], p["ecosystem"]),
+            }
+            for p in env_lock.lock.records
+        ]
+        found = (packages, flagged(packages))
+        if _keep:
+            if len(_PACKAGES) >= _PACKAGES_MAX:
+                _PACKAGES.clear()
+            _PACKAGES[key] = found
+    return found
 
 
 def flagged(packages: Sequence[Mapping[str, Any]]) -> list[int]:
