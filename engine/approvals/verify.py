@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from engine.approvals.record import approved_waiver
 from engine.approvals.verified import Remembered, VerifiedApprovals, verification_key
 from engine.attest import statement as st
-from engine.errors import Refused
+from engine.errors import GovopsError, Refused
 from engine.ledger.entry import APPROVAL, ENTRY_FILE, ENTRY_RECEIPT, StoredEntry
 from engine.policy.waivers import content_digest
 
@@ -56,6 +56,15 @@ def check_approval_entry(item: StoredEntry) -> None:
         raise Refused("the approval's waiver.json is not the waiver its details name")
 
 
+def _still_trusted(approvers_at: ApproversAt, known: Remembered) -> bool:
+    """Whether the approvers trusted at the remembered moment are those it was verified
+    under; a damaged record is simply not used (it costs a verification)."""
+    try:
+        return approvers_at(known.time).fingerprint() == known.trust
+    except (ValueError, TypeError, GovopsError):
+        return False
+
+
 def check_approval(item: StoredEntry, approvers_at: ApproversAt,
                    trust_config: Callable[[], Any],
                    remembered: VerifiedApprovals | None = None) -> CheckedApproval:
@@ -75,7 +84,7 @@ def check_approval(item: StoredEntry, approvers_at: ApproversAt,
     key = verification_key(receipt, item.files[ENTRY_FILE], item.entry.revision or "",
                            item.entry.time, approvers_at(item.entry.time).fingerprint())
     known = remembered.get(key) if remembered is not None else None
-    if known is not None and approvers_at(known.time).fingerprint() == known.trust:
+    if known is not None and _still_trusted(approvers_at, known):
         return dataclasses.replace(found, time=known.time, signer=known.signer,
                                    owners=known.owners)
     from engine.attest.verify import Expectation, stamped_time, verify_receipt

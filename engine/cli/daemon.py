@@ -110,13 +110,16 @@ def serve(folder: Path, idle: float) -> int:
             except TimeoutError:
                 continue
             with conn:
-                conn.settimeout(60)
-                raw = _receive(conn)
                 try:
-                    answer = run_request(json.loads(raw))
-                except Exception:  # a bug here: the client runs the command itself
-                    answer = {"fallback": True}
-                conn.sendall(json.dumps(answer).encode())
+                    conn.settimeout(60)
+                    raw = _receive(conn)
+                    try:
+                        answer = run_request(json.loads(raw))
+                    except Exception:  # a bug here: the client runs the command itself
+                        answer = {"fallback": True}
+                    conn.sendall(json.dumps(answer).encode())
+                except OSError:  # the client went away: it runs the check itself
+                    continue
             served += 1
             (folder / SERVED).write_text(str(served))
             last = time.monotonic()

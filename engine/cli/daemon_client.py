@@ -10,6 +10,7 @@ in a private folder (engine.statedir): only this user can talk to it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ from engine.statedir import private_folder, state_base
 DAEMON_ENV = "GOVOPS_DAEMON"  # "0": never use or start one
 IDLE_ENV = "GOVOPS_DAEMON_IDLE"  # seconds unused before it exits (default 900)
 SOCKET = "s"  # short: a unix socket path must fit in 107 bytes
+TIMEOUT = 120.0  # seconds a check may take in the daemon before it is deemed stuck
 _SKIP = {"__pycache__"}
 
 
@@ -64,11 +66,14 @@ def forward(argv: list[str]) -> tuple[str, str, int] | None:
     request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(600)
+            conn.settimeout(TIMEOUT)
             conn.connect(str(path))
             conn.sendall(json.dumps(request).encode() + b"\n")
             conn.shutdown(socket.SHUT_WR)
             raw = b"".join(iter(lambda: conn.recv(1 << 16), b""))
+    except TimeoutError:
+        _replace(path.parent)  # stuck: it must not hold every later commit
+        return None
     except OSError:
         return None
     try:
@@ -89,9 +94,20 @@ def start() -> None:
     import subprocess
 
     idle = os.environ.get(IDLE_ENV) or "900"
-    subprocess.Popen([sys.executable, "-m", "engine.cli.daemon", str(where), idle],
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    # -P and a private cwd: `python -m` would otherwise put the working directory (the governed
+    # repo, whose files anyone who can commit controls) first on sys.path, ahead of govops.
+    subprocess.Popen([sys.executable, "-P", "-m", "engine.cli.daemon", str(where), idle],
+                     cwd=where, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+
+
+def _replace(where: Path) -> None:
+    """Kill a daemon that stopped answering and free its socket for the next one."""
+    pid = _pid(where)
+    if pid is not None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    (where / SOCKET).unlink(missing_ok=True)
 
 
 def _pid(where: Path) -> int | None:

@@ -32,7 +32,8 @@ def status() -> None:
             continue
         state = "running" if server.running else "not running (restarted on next check)"
         idle = "" if server.idle_seconds is None else f", idle {server.idle_seconds:.0f} s"
-        click.echo(f"{record.bundle}  {state}: OPA {record.version} pid {record.opa} on "
+        digest = record.bundle.partition("+")[0]
+        click.echo(f"{digest}  {state}: OPA {record.version} pid {record.opa} on "
                    f"127.0.0.1:{record.port} since {record.started}{idle} ({record.binary})")
 
 

@@ -104,7 +104,7 @@ def decide(
     changes: Sequence[ObjectChange],
     approvals: Sequence[WaiverApproval] = (),
 ) -> Decision:
-    locks = {name: lock.oids for name, lock in catalog.locks.items()}
+    locks = {name: (lock.lock.format, *lock.oids) for name, lock in catalog.locks.items()}
     tree = backend.evaluate(POLICY_ROOT, document, locks)
     results = sorted({_result(catalog, sev, pkg, raw)
                       for sev, pkg, raw in _raw_results(tree or {}, POLICY_ROOT)})

@@ -97,7 +97,7 @@ def keep_packages() -> None:
 
 def _packages(env_lock: EnvironmentLock, advisories: AdvisoryIndex
               ) -> tuple[list[dict[str, Any]], list[int]]:
-    key = (env_lock.oids, PARSER_VERSION, advisories.fingerprint)
+    key = (env_lock.lock.format, env_lock.oids, PARSER_VERSION, advisories.fingerprint)
     found = _PACKAGES.get(key)
     if found is None:
         packages = [

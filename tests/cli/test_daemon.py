@@ -155,3 +155,25 @@ def test_a_changed_installation_has_another_identity(tmp_path: Path) -> None:
     module = next(package.rglob("*.py"))
     os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 1_000_000))
     assert daemon_client.identity(package) != before
+
+
+def test_a_repo_cannot_plant_the_daemon_or_the_opa_supervisor(
+        acme: Path, daemon_env: dict[str, str], tmp_path: Path) -> None:
+    """`python -m` puts the working directory first on sys.path: the daemon and the OPA
+    supervisor are started with -P from their own folder, so an `engine/` package in the
+    governed repo (where a hook runs) is never what they import."""
+    planted = tmp_path / "planted"
+    trap = f"open({str(planted)!r}, 'a').write(__name__ + '\\n')\n"
+    for module in ("engine/__init__.py", "engine/cli/__init__.py", "engine/cli/daemon.py",
+                   "engine/policy/__init__.py", "engine/policy/backends/__init__.py",
+                   "engine/policy/backends/opa_supervisor.py"):
+        (acme / module).parent.mkdir(parents=True, exist_ok=True)
+        (acme / module).write_text(trap)
+    args = ("check", "--repo", ".", "--engine", "opa-server", "--now", NOW, "--format", "json")
+    first = _govops(daemon_env, *args, cwd=acme)
+    _wait_for_daemon()
+    second = _govops(daemon_env, *args, cwd=acme)
+    assert _served() == 1
+    assert first.returncode == second.returncode == 1
+    assert json.loads(second.stdout)["engine"] == "opa-server"
+    assert not planted.exists(), planted.read_text()

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,7 +106,7 @@ def test_a_stale_server_holding_other_policies_is_never_used(state: Path,
     refused = _server_check(strict)
     assert "ACME-9" in {r["id"] for r in refused["results"]}  # type: ignore[attr-defined]
     assert "ACME-9" not in {r["id"] for r in good["results"]}  # type: ignore[attr-defined]
-    records = {json.loads((f / "server.json").read_text())["bundle"]: f
+    records = {json.loads((f / "server.json").read_text())["bundle"].partition("+")[0]: f
                for f in state.glob("opa/*")}
     assert len(records) == 2
     plain_folder = records[str(good["policy_digest"])]
@@ -276,12 +277,34 @@ def test_rest_errors_are_one_line_exit_2(state: Path, tmp_path: Path,
     assert check(repo, "--opa-url", "ftp://example", engine="opa-server").exit_code == 2
 
 
-def test_a_repo_policy_may_not_claim_the_engine_namespace(state: Path,
-                                                         tmp_path: Path) -> None:
-    repo = _acme(tmp_path / "acme", **{"policies/entry.rego": b"package govops_engine_entry\n\nanswer := {}\n"})
+@pytest.mark.parametrize("source", [
+    b"package govops_engine_entry\n\nanswer := {}\n",
+    b"\xef\xbb\xbfpackage govops_engine_entry\n\nanswer := {}\n",  # a byte-order mark first
+    b"package system.authz\n\nimport rego.v1\n\nallow if true\n",  # would lift the token
+])
+def test_a_repo_policy_may_not_claim_a_reserved_namespace(state: Path, tmp_path: Path,
+                                                         source: bytes) -> None:
+    repo = _acme(tmp_path / "acme", **{"policies/entry.rego": source})
     line = one_error_line(check(repo, engine="opa-server"))
-    assert line == ("govops: error: policies/entry.rego: package govops_engine_entry: the "
-                    "govops_engine namespace belongs to the engine")
+    assert line.startswith("govops: error: policies/entry.rego: package "), line
+    assert line.endswith("this namespace belongs to the engine (govops_engine*) or to OPA "
+                         "(system)")
+    assert _running() == []
+
+
+def test_opas_own_parse_is_the_last_word_on_a_reserved_package(
+        state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should the first look at the source miss a reserved package, the package OPA parsed
+    refuses the module, and the server that briefly held it is stopped."""
+    import engine.policy.backends.opa_server as server
+
+    monkeypatch.setattr(server, "reserved_package", lambda module: None)
+    repo = _acme(tmp_path / "acme", **{
+        "policies/authz.rego": b"package system.authz\n\nimport rego.v1\n\nallow if true\n"})
+    line = one_error_line(check(repo, engine="opa-server"))
+    assert line == ("govops: error: policies/authz.rego: package system.authz: this namespace "
+                    "belongs to the engine (govops_engine*) or to OPA (system)")
+    assert _running() == []
 
 
 def test_a_policy_opa_cannot_compile_names_its_line(state: Path, tmp_path: Path) -> None:
@@ -289,3 +312,35 @@ def test_a_policy_opa_cannot_compile_names_its_line(state: Path, tmp_path: Path)
                               b"deny contains x if {\n\tx := no_such_function(1)\n}\n"})
     line = one_error_line(check(repo, engine="opa-server"))
     assert line.startswith("govops: error: policies/typo.rego:6: rego_type_error: "), line
+
+
+def test_an_answer_without_policy_results_fails_closed(state: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that answers for the bundle but gives no results is an error, never a pass."""
+    import engine.policy.backends.opa_rest as rest
+
+    real = rest.query_document
+
+    def thin(endpoint: Any, document: str, input: Any) -> tuple[bool, Any]:
+        defined, value = real(endpoint, document, input)
+        if isinstance(value, dict) and "policies" in value:
+            value = {k: v for k, v in value.items() if k != "policies"}
+        return defined, value
+
+    monkeypatch.setattr(rest, "query_document", thin)
+    repo = _acme(tmp_path / "acme")
+    line = one_error_line(check(repo, engine="opa-server"))
+    assert line.startswith("govops: error: OPA at http://127.0.0.1:"), line
+    assert line.endswith("answered for the bundle without its policy results")
+
+
+def test_a_port_someone_else_listens_on_is_not_trusted() -> None:
+    from engine.policy.backends.resident import _listens
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        port = other.getsockname()[1]
+        assert _listens(os.getpid(), port)  # this process holds it
+        assert not _listens(1, port)  # not pid 1's socket
+        assert not _listens(os.getpid(), _free_port())  # nobody listens there

@@ -11,10 +11,11 @@ in places. A policy that does not compile is not a reason to try the next engine
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from engine.errors import EngineError, InputError
+from engine.errors import EngineError, GovopsError, InputError
 from engine.policy.backends.interface import RegoBackend, TestOutcome
 from engine.policy.engines import ENGINES, FELL_BACK
 from engine.policy.library import PolicyModule
@@ -75,7 +76,8 @@ def load_backend(name: str, modules: Sequence[PolicyModule], data: Mapping[str, 
             backend.load(modules, data, digest)
         except InputError:
             raise
-        except EngineError as exc:
+        except (GovopsError, OSError, subprocess.SubprocessError) as exc:
+            # A state folder it cannot use, an `opa` that will not answer: try the next one.
             skipped.append(f"{label}: {exc}")
             continue
         if backend.name == "regopy" or (skipped and url):

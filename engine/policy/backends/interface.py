@@ -30,7 +30,8 @@ class RegoBackend(Protocol):
     def evaluate(self, document: str, input: Any,
                  locks: Mapping[str, Sequence[str]] | None = None) -> Any:
         """The value of `data.<document>` for this input; None when undefined. `locks`: each
-        environment's lock blob ids, for backends that keep lock packages loaded by them."""
+        environment's lock format and blob ids, for backends that keep lock packages loaded by
+        them."""
 
     def run_test(self, package: str, rule: str) -> TestOutcome: ...
 

@@ -8,12 +8,13 @@ holds: it is cleared first and set last, so a half-loaded server never answers f
 
 from __future__ import annotations
 
+import contextlib
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from engine.errors import EngineError
+from engine.errors import EngineError, InputError
 from engine.policy.backends.opa_rest import Endpoint, OpaUnreachable, request, rest_error
 from engine.policy.library import PolicyModule
 
@@ -23,11 +24,18 @@ T = TypeVar("T")
 _PACKAGE = re.compile(r"^\s*package\s+([\w.]+)", re.MULTILINE)
 
 
+def is_reserved(package: str) -> bool:
+    """The engine's namespace (a repo policy there could answer for the entry policy) and
+    OPA's `system` (a `system.authz` rule there would switch the server's token off)."""
+    return package.startswith(ENGINE_DATA) or package.split(".")[0] == "system"
+
+
 def reserved_package(module: PolicyModule) -> str | None:
-    """The package of a module that claims the engine's own namespace (None when it does not):
-    a repo policy declaring `package govops_engine...` could otherwise answer for the gate."""
-    match = _PACKAGE.search(module.source)
-    if match and match.group(1).startswith(ENGINE_DATA):
+    """The package of a module that claims a reserved namespace, as far as a first look at its
+    source tells (None when it does not). OPA's own parse is checked after loading too: a
+    byte-order mark or a comment must not get a module past this."""
+    match = _PACKAGE.search(module.source.lstrip("\ufeff"))
+    if match and is_reserved(match.group(1)):
         return match.group(1)
     return None
 
@@ -68,6 +76,7 @@ def load_bundle(endpoint: Endpoint, digest: str, modules: Sequence[PolicyModule]
         wanted = [*modules, PolicyModule(ENTRY_ID, entry_source)]
         _until_settled(wanted, lambda m: client.update_policy_from_string(
             m.source, _policy_id(m.path), rego_compat=False), (RegoParseError,))
+        _refuse_reserved(endpoint, client, wanted)
         for key, value in data.items():
             if key == ENGINE_DATA:
                 raise EngineError(f"the policy data may not use the engine's key {key!r}")
@@ -85,6 +94,25 @@ def load_bundle(endpoint: Endpoint, digest: str, modules: Sequence[PolicyModule]
         raise EngineError(f"OPA at {endpoint.url}: {exc}") from None
     finally:
         client.close_connection()
+
+
+def _refuse_reserved(endpoint: Endpoint, client: Any, modules: Sequence[PolicyModule]) -> None:
+    """The packages as OPA parsed them: a module in a reserved namespace is removed with every
+    other module govops loaded, and named (the bundle marker is still unset: nothing answered)."""
+    parsed = request(endpoint, "GET", "/v1/policies").get("result") or []
+    packages = {}
+    for policy in parsed:
+        terms = ((policy.get("ast") or {}).get("package") or {}).get("path") or []
+        packages[urllib.parse.unquote(str(policy.get("id")))] = ".".join(
+            str(t.get("value")) for t in terms[1:])
+    for module in modules:
+        package = packages.get(module.path, "")
+        if module.path != ENTRY_ID and is_reserved(package):
+            for loaded in modules:
+                with contextlib.suppress(Exception):
+                    client.delete_policy(_policy_id(loaded.path))
+            raise InputError(module.path, None, f"package {package}: this namespace belongs "
+                             "to the engine (govops_engine*) or to OPA (system)")
 
 
 def put_locks(endpoint: Endpoint, locks: Mapping[str, Any]) -> None:

@@ -62,10 +62,17 @@ answer := {{"bundle": data.{ENGINE_DATA}.bundle}} if data.{ENGINE_DATA}.bundle !
 """
 
 
-def lock_key(bundle: str, blob_ids: Sequence[str]) -> str:
-    """The data key of one lock file's packages: a function of its content (the blob ids of
-    the lock and what it includes), the parser that read it, and the bundle (advisories)."""
-    text = "\n".join([bundle, str(PARSER_VERSION), *blob_ids])
+# What the packages sent to a server are also a function of: the entry policy that reads
+# them, and how the engine shapes the input (engine.policy.input). A govops whose either
+# differs never reads a server's old data.
+SERVED_FORMAT = hashlib.sha256(f"{ENTRY_SOURCE}\ninput v1".encode()).hexdigest()[:12]
+
+
+def lock_key(bundle: str, lock: Sequence[str]) -> str:
+    """The data key of one lock file's packages: a function of its format and content (the
+    blob ids of the lock and what it includes; the same blob read as uv.lock and as
+    pylock.toml gives two package lists), the parser, and the bundle (advisories)."""
+    text = "\n".join([bundle, SERVED_FORMAT, str(PARSER_VERSION), *lock])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -98,10 +105,11 @@ class OpaServerBackend:
         for module in modules:
             package = reserved_package(module)
             if package is not None:
-                raise InputError(module.path, None, f"package {package}: the govops_engine "
-                                 "namespace belongs to the engine")
+                raise InputError(module.path, None, f"package {package}: this namespace belongs "
+                                 "to the engine (govops_engine*) or to OPA (system)")
         self._modules, self._data = modules, data
-        self._bundle = digest or bundle_digest(tuple(modules), data)
+        # What a server is loaded with and answers for: the bundle, read through this entry.
+        self._bundle = f"{digest or bundle_digest(tuple(modules), data)}+{SERVED_FORMAT}"
         self._connect(fresh=False)
 
     def _load_into(self, endpoint: Endpoint) -> None:
@@ -124,8 +132,8 @@ class OpaServerBackend:
 
     def evaluate(self, document: str, input: Any,
                  locks: Mapping[str, Sequence[str]] | None = None) -> Any:
-        """`locks`: each environment's lock blob ids (the catalog knows them); without them
-        the packages are keyed by their own digest."""
+        """`locks`: each environment's lock format and blob ids (the catalog knows them);
+        without them the packages are keyed by their own digest."""
         if self._endpoint is None:
             raise EngineError("the OPA server backend was asked to evaluate before loading")
         if document != "govops.policies":
@@ -147,8 +155,12 @@ class OpaServerBackend:
 
                 put_locks(self._endpoint, {k: packages[k] for k in answer["missing"]})
                 continue
+            policies = answer.get("policies")
+            if not isinstance(policies, dict):  # fail closed: no results is not "no denies"
+                raise EngineError(f"OPA at {self._endpoint.url} answered for the bundle "
+                                  "without its policy results")
             self._version = str(answer.get("version") or self._version)
-            return answer.get("policies")
+            return policies
         raise EngineError(f"OPA at {self._endpoint.url} kept answering for another policy "
                           "bundle (is another client reloading it?)")
 

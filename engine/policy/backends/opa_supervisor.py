@@ -57,10 +57,13 @@ def supervise(folder: Path, idle: float, command: list[str]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     tick = max(0.2, min(idle / 10, 5.0))
+    checked = 0.0
     while opa.poll() is None and not stopping:
-        if _idle_for(folder) > idle or not _still_ours(folder, opa.pid):
-            break
-        time.sleep(tick)
+        if time.monotonic() - checked >= tick:
+            if _idle_for(folder) > idle or not _still_ours(folder, opa.pid):
+                break
+            checked = time.monotonic()
+        time.sleep(0.1)  # short: a SIGTERM (govops engine stop) is answered at once
     if opa.poll() is None:
         opa.terminate()
         try:

@@ -129,9 +129,12 @@ def _runs(pid: int, binary: str) -> bool:
     """Whether pid is alive and (where /proc tells) runs `binary`: a recycled pid is not ours."""
     if _state(pid) in (None, "Z"):
         return False
-    with contextlib.suppress(OSError):
-        return os.path.realpath(f"/proc/{pid}/exe") == binary
-    return True
+    if not Path("/proc").is_dir():  # no /proc to ask: alive is all we can know
+        return True
+    try:
+        return os.path.realpath(f"/proc/{pid}/exe", strict=True) == binary
+    except OSError:  # another user's process (permission denied), or gone
+        return False
 
 
 def _current(folder: Path, bundle: str, binary: Binary) -> Resident | None:
@@ -222,11 +225,13 @@ def _start(folder: Path, bundle: str, binary: Binary, load: Callable[[Endpoint],
                    "--skip-version-check", "--log-level=error",
                    "--optimize-store-for-read-speed", "--shutdown-grace-period=1", str(authz)]
         (folder / PIDS).unlink(missing_ok=True)
+        # -P and a private cwd: `python -m` would otherwise put the working directory (the
+        # governed repo) first on sys.path, so a committed engine/ package would run instead.
         subprocess.Popen(
-            [sys.executable, "-m", "engine.policy.backends.opa_supervisor", str(folder),
+            [sys.executable, "-P", "-m", "engine.policy.backends.opa_supervisor", str(folder),
              str(idle), "--", *command],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, close_fds=True)
+            cwd=folder, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
         endpoint = Endpoint(f"http://127.0.0.1:{port}", token)
         pids = _wait_ready(folder, endpoint)
         if pids is not None:
@@ -262,17 +267,45 @@ def _wait_ready(folder: Path, endpoint: Endpoint) -> tuple[int, int] | None:
         if pids is not None:
             if _state(pids[0]) in (None, "Z"):
                 return None
-            try:
-                request(endpoint, "GET", "/health", timeout=2)
-                return pids
-            except OpaUnreachable:
-                pass
+            if _listens(pids[0], endpoint.address[1]):
+                try:
+                    request(endpoint, "GET", "/health", timeout=2)
+                    return pids
+                except OpaUnreachable:
+                    pass
         time.sleep(0.02)
     pids = _pids(folder)
     if pids is not None:
         _signal(pids[1], signal.SIGTERM)
     raise EngineError(f"the resident OPA did not answer within {START_TIMEOUT:.0f} s: "
                       f"{_log_tail(folder)}")
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether `pid` holds the socket listening on 127.0.0.1:port. Checked before a single
+    byte (the token, the policies) goes to the port: between choosing a free port and OPA
+    binding it, another local user could have bound it. Without /proc there is nothing to
+    ask, and the port is trusted as before."""
+    if not Path("/proc/net/tcp").exists():
+        return True
+    wanted = f"0100007F:{port:04X}"
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1] == wanted and fields[3] == "0A":  # local address, LISTEN
+                inodes.add(fields[9])
+    if not inodes:
+        return False
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:  # not ours to look at, or gone
+        return False
+    links = set()
+    for fd in fds:
+        with contextlib.suppress(OSError):  # closed meanwhile
+            links.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    return any(f"socket:[{inode}]" in links for inode in inodes)
 
 
 def _log_tail(folder: Path) -> str:
