@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import sys
 import time
 from pathlib import Path
@@ -68,6 +69,8 @@ def forward(argv: list[str]) -> tuple[str, str, int] | None:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(TIMEOUT)
             conn.connect(str(path))
+            if not _ours(conn):
+                return None
             conn.sendall(json.dumps(request).encode() + b"\n")
             conn.shutdown(socket.SHUT_WR)
             raw = b"".join(iter(lambda: conn.recv(1 << 16), b""))
@@ -99,6 +102,16 @@ def start() -> None:
     subprocess.Popen([sys.executable, "-P", "-m", "engine.cli.daemon", str(where), idle],
                      cwd=where, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+
+
+def _ours(conn: socket.socket) -> bool:
+    """Whether the process at the other end runs as this user (SO_PEERCRED, Linux): a state
+    folder someone else could swap (under /tmp) must not get our environment."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        return True
+    raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _, uid, _ = struct.unpack("3i", raw)
+    return bool(uid == os.getuid())
 
 
 def _replace(where: Path) -> None:

@@ -344,3 +344,18 @@ def test_a_port_someone_else_listens_on_is_not_trusted() -> None:
         assert _listens(os.getpid(), port)  # this process holds it
         assert not _listens(1, port)  # not pid 1's socket
         assert not _listens(os.getpid(), _free_port())  # nobody listens there
+
+
+def test_the_resident_opa_has_none_of_the_committers_environment(
+        state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Repo policies can read OPA's environment (opa.runtime().env): the resident server is
+    started with nothing of the committer's, where tokens live."""
+    monkeypatch.setenv("GOVOPS_TEST_SECRET", "hunter2")
+    snoop = (b"package govops.policies.snoop\n\nimport rego.v1\n\n"
+             b"warn contains {\"id\": \"SNOOP\", \"kind\": \"Model\", \"name\": name, \"msg\": "
+             b"concat(\"\", [\"env:\", object.get(opa.runtime().env, \"GOVOPS_TEST_SECRET\", "
+             b"\"none\")])} if {\n\tsome name, _ in input.objects.Model\n}\n")
+    repo = _acme(tmp_path / "acme", **{"policies/snoop.rego": snoop})
+    decision = _server_check(repo)
+    seen = {r["msg"] for r in decision["results"] if r["id"] == "SNOOP"}  # type: ignore[attr-defined]
+    assert seen == {"env:none"}

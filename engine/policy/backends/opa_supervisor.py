@@ -41,8 +41,11 @@ def _still_ours(folder: Path, pid: int) -> bool:
 
 def supervise(folder: Path, idle: float, command: list[str]) -> int:
     with open(folder / "opa.log", "wb") as log:
+        # Nothing of the committer's environment: repo policies can read OPA's through
+        # opa.runtime().env, and tokens live there.
         opa = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
-                               stderr=subprocess.STDOUT, close_fds=True)
+                               stderr=subprocess.STDOUT, close_fds=True,
+                               env={"HOME": str(folder)}, cwd=folder)
     pids = folder / PIDS
     tmp = folder / f".{PIDS}.{os.getpid()}"
     tmp.write_text(json.dumps({"opa": opa.pid, "supervisor": os.getpid()}))
