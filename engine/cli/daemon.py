@@ -76,7 +76,6 @@ def run_request(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def serve(folder: Path, idle: float) -> int:
-    _warm()
     path = folder / SOCKET
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -92,7 +91,8 @@ def serve(folder: Path, idle: float) -> int:
         return 0  # another one won the race, or the path does not fit: no daemon, no harm
     os.chmod(path, 0o600)
     (folder / PID).write_text(str(os.getpid()))
-    server.listen(8)
+    server.listen(8)  # a check arriving while the imports below run waits in the backlog
+    _warm()  # after winning the socket: a daemon that lost the race exits without them
     server.settimeout(min(5.0, max(0.2, idle / 10)))
     stopping = False
 

@@ -94,6 +94,8 @@ def start() -> None:
         where = folder()
     except Exception:  # no usable state folder: run without a daemon
         return
+    if len(os.fsencode(where / SOCKET)) > 100:  # no unix socket fits: no daemon, every time
+        return
     import subprocess
 
     idle = os.environ.get(IDLE_ENV) or "900"
