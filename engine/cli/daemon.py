@@ -23,17 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.cli.daemon_client import SOCKET
+from engine.cli.daemon_client import SOCKET, receive_all
 
 PID = "pid"
 SERVED = "served"  # how many checks it answered (govops engine status)
-
-
-def _receive(conn: socket.socket) -> bytes:
-    chunks = []
-    while chunk := conn.recv(1 << 16):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _warm() -> None:
@@ -112,7 +105,7 @@ def serve(folder: Path, idle: float) -> int:
             with conn:
                 try:
                     conn.settimeout(60)
-                    raw = _receive(conn)
+                    raw = receive_all(conn)
                     try:
                         answer = run_request(json.loads(raw))
                     except Exception:  # a bug here: the client runs the command itself

@@ -73,7 +73,7 @@ def forward(argv: list[str]) -> tuple[str, str, int] | None:
                 return None
             conn.sendall(json.dumps(request).encode() + b"\n")
             conn.shutdown(socket.SHUT_WR)
-            raw = b"".join(iter(lambda: conn.recv(1 << 16), b""))
+            raw = receive_all(conn)
     except TimeoutError:
         _replace(path.parent)  # stuck: it must not hold every later commit
         return None
@@ -84,6 +84,14 @@ def forward(argv: list[str]) -> tuple[str, str, int] | None:
         return str(answer["stdout"]), str(answer["stderr"]), int(answer["code"])
     except (ValueError, KeyError, TypeError):
         return None  # it died halfway or cannot run this: run it here
+
+
+def receive_all(conn: socket.socket) -> bytes:
+    """Everything the other end sends until it closes its side (both ends speak this way)."""
+    chunks = []
+    while chunk := conn.recv(1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def start() -> None:

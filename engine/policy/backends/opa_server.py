@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.catalog.cache import PARSER_VERSION
 from engine.errors import EngineError, InputError
@@ -27,6 +27,9 @@ from engine.policy.backends.interface import TestOutcome
 from engine.policy.backends.opa_load import ENGINE_DATA, reserved_package
 from engine.policy.backends.opa_rest import Endpoint, OpaUnreachable
 from engine.policy.library import PolicyModule, bundle_digest
+
+if TYPE_CHECKING:
+    from engine.policy.backends.resident import Binary
 
 ENTRY = "govops_engine_entry.answer"
 ENTRY_SOURCE = f"""package govops_engine_entry
@@ -83,12 +86,14 @@ class OpaServerBackend:
         """With a URL, that server; without, the resident local OPA (an EngineError now when
         there is no `opa` binary to run, so `auto` can fall back)."""
         self._remote = Endpoint(url.rstrip("/"), token) if url else None
+        self._binary: Binary | None = None
         if self._remote is not None:
             self._remote.address  # noqa: B018 - validates the URL now, as one line
         else:
             from engine.policy.backends.resident import find_binary
 
-            if find_binary() is None:
+            self._binary = find_binary()
+            if self._binary is None:
                 raise EngineError("no `opa` on PATH (nor GOVOPS_OPA) for a resident OPA server")
         self._endpoint: Endpoint | None = None
         self._bundle = ""
@@ -126,7 +131,8 @@ class OpaServerBackend:
             return
         from engine.policy.backends.resident import ensure
 
-        resident = ensure(self._bundle, self._load_into, restart=fresh)
+        assert self._binary is not None  # found in __init__ whenever there is no URL
+        resident = ensure(self._bundle, self._binary, self._load_into, restart=fresh)
         self._endpoint = resident.endpoint
         self._version = resident.version
 

@@ -159,16 +159,12 @@ def _locked(folder: Path) -> Iterator[None]:
             fcntl.flock(guard, fcntl.LOCK_UN)
 
 
-def ensure(bundle: str, load: Callable[[Endpoint], None], *, restart: bool = False
-           ) -> Resident:
-    """A running server holding `bundle`: the recorded one when it is alive and from the
-    current binary (no lock, no request: the hot path), else a new one loaded by `load`.
+def ensure(bundle: str, binary: Binary, load: Callable[[Endpoint], None], *,
+           restart: bool = False) -> Resident:
+    """A running server holding `bundle`: the recorded one when it is alive and from
+    `binary` (no lock, no request: the hot path), else a new one loaded by `load`.
     `restart` replaces the recorded server whatever it says (it stopped answering, or
     answered for another bundle)."""
-    binary = find_binary()
-    if binary is None:
-        raise EngineError("no `opa` on PATH (nor GOVOPS_OPA): the resident OPA needs the "
-                          "official binary (see README: one-time set-up)")
     folder = server_folder(bundle)
     stale = _read(folder) if restart else None
     if not restart:
