@@ -90,9 +90,9 @@ class CatalogLoader:
 
     def _parse_object(self, path: str, entry: FileEntry) -> Outcome:
         """Parse + structural validation (on a cache miss); Skipped for YAML not govops's."""
-        if self._repo.blob_size(entry.oid) > MAX_OBJECT_BYTES:
+        data = self._repo.read_blob_within(entry.oid, MAX_OBJECT_BYTES)
+        if data is None:
             return Failed(f"file too large (over {MAX_OBJECT_BYTES} bytes)", None)
-        data = self._repo.read_blob(entry.oid)
         if _MARKER not in data:
             return SKIPPED
         from engine.catalog.yamldoc import parse_yaml  # only on a cache miss: ruamel is 15 ms
@@ -228,12 +228,13 @@ class CatalogLoader:
 
     def _parse_text(self, path: str, entry: FileEntry,
                     parse: Callable[[str, str], LockFile]) -> Outcome:
-        if self._repo.blob_size(entry.oid) > MAX_LOCK_BYTES:
+        data = self._repo.read_blob_within(entry.oid, MAX_LOCK_BYTES)
+        if data is None:
             return Failed(f"file too large (over {MAX_LOCK_BYTES} bytes)", None)
         from engine.catalog.yamldoc import decode_utf8
 
         try:
-            text = decode_utf8(path, self._repo.read_blob(entry.oid))
+            text = decode_utf8(path, data)
             return ParsedLock(parse(path, text))
         except InputError as exc:
             return failed(exc)

@@ -164,8 +164,11 @@ class GitRepo:
     def read_blob(self, oid: str) -> bytes:
         return cast(pygit2.Blob, self._repo[oid]).data
 
-    def blob_size(self, oid: str) -> int:
-        return cast(pygit2.Blob, self._repo[oid]).size
+    def read_blob_within(self, oid: str, limit: int) -> bytes | None:
+        """The blob's bytes, or None when it is larger than `limit`: one object lookup, not
+        two (a cold check reads every governed file of the revision)."""
+        blob = cast(pygit2.Blob, self._repo[oid])
+        return None if blob.size > limit else blob.data
 
     def written_by(self, rev: str, path: str) -> WrittenBy:
         """Who wrote `path` as it is at `rev`, walking the first-parent chain.
