@@ -12,6 +12,7 @@ import functools
 import re
 from typing import Any
 
+from engine.catalog.schema_plan import fits, plan_for
 from engine.errors import InputError
 
 API_VERSION = "govops.dev/v1"
@@ -312,6 +313,8 @@ def validate(path: str, doc: Any, lines: dict[str, int],
     """Raise InputError for the first structural problem, in document order of the fields."""
     if not isinstance(doc, dict):
         raise InputError(path, 1, "expected a mapping with apiVersion, kind, metadata and spec")
+    if fits(doc, plan_for(fields), _type_ok):
+        return
     for pattern, (kind, required) in fields.items():
         for concrete, value, present in _expand(doc, pattern):
             if not present:

@@ -30,6 +30,8 @@ JSON = Any
 _STR = "tag:yaml.org,2002:str"
 _NULL = "tag:yaml.org,2002:null"
 _BOOL = "tag:yaml.org,2002:bool"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
@@ -52,17 +54,34 @@ def fast_yaml_available() -> bool:
     return bool(getattr(yaml, "__with_libyaml__", False))
 
 
-class _Yaml12Resolver(yaml.resolver.BaseResolver):
-    """PyYAML's resolver with ruamel.yaml's YAML 1.2 implicit types in place of YAML 1.1's."""
-
-    yaml_implicit_resolvers: dict[Any, list[tuple[str, Any]]] = {}  # noqa: RUF012
-
-
+# ruamel.yaml's YAML 1.2 implicit types by the first character of a plain scalar ("" for an
+# empty one). Its table holds lazy proxies (an attribute lookup per use): compiled here.
+_IMPLICIT: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
 for _versions, _tag, _regexp, _first in _RUAMEL_IMPLICIT:
     if (1, 2) in _versions:
-        # ruamel's table holds lazy proxies (an attribute lookup per use): compile them here.
-        _Yaml12Resolver.add_implicit_resolver(_tag, re.compile(_regexp.pattern, _regexp.flags),
-                                              _first)
+        for _char in _first:
+            _IMPLICIT.setdefault(_char, []).append(
+                (_tag, re.compile(_regexp.pattern, _regexp.flags)))
+
+
+class _Yaml12Resolver(yaml.resolver.BaseResolver):
+    """PyYAML's resolver with ruamel.yaml's YAML 1.2 implicit types in place of YAML 1.1's,
+    and without path resolvers (none is registered): libyaml asks it about every node."""
+
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        if kind is ScalarNode:
+            if implicit[0]:
+                for tag, regexp in _IMPLICIT.get(value[:1], ()):
+                    if regexp.match(value):
+                        return tag
+            return _STR
+        return _SEQ if kind is SequenceNode else _MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
 
 if fast_yaml_available():
     from yaml._yaml import CParser

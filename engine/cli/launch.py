@@ -14,6 +14,7 @@ def run() -> None:
     from engine.cli import daemon_client
 
     argv = sys.argv[1:]
+    start_daemon = False
     if daemon_client.forwardable(argv):
         answer = daemon_client.forward(argv)
         if answer is not None:
@@ -22,7 +23,15 @@ def run() -> None:
             sys.stderr.write(stderr)
             sys.stdout.flush()
             sys.exit(code)
-        daemon_client.start()
+        start_daemon = True
     from engine.cli.main import run as run_here
 
-    run_here()
+    try:
+        run_here()
+    finally:
+        if start_daemon:
+            # Once this check has answered: a daemon importing govops beside a cold check
+            # took one of a two-core machine's cores from it (0.2 s at 10,000 objects).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            daemon_client.start()

@@ -156,6 +156,7 @@ def _evaluate(options: CheckOptions, now: str, recorded: PolicyBundle | None = N
         document = build_input(catalog, head.info, base.info if base else None, diffs,
                                approvals, AdvisoryIndex(bundle.advisories), now)
         changes = [ObjectChange(d.path, d.kind, d.name, d.change) for d in diffs]
+        loader.store_later()  # written while the engine evaluates (no fork after this)
         decision = decide(backend, bundle, catalog, document, head.info,
                           base.info if base else None, changes, tuple(approvals.values()))
         return Checked(decision, bundle, now)

@@ -359,3 +359,60 @@ def test_the_resident_opa_has_none_of_the_committers_environment(
     decision = _server_check(repo)
     seen = {r["msg"] for r in decision["results"] if r["id"] == "SNOOP"}  # type: ignore[attr-defined]
     assert seen == {"env:none"}
+
+
+REF_HEAD_POLICY = b"""# METADATA
+# title: Every model is reviewed (written in package govops, as a ref head)
+# custom:
+#   id: ACME-009
+#   severity: deny
+#   remediation: Review it.
+package govops
+
+import rego.v1
+
+policies.acme_009.deny contains v if {
+\tsome name, _ in object.get(input.objects, "Model", {})
+\tv := {"id": "ACME-009", "msg": concat("", ["Model ", name, " is not reviewed."]),
+\t\t"kind": "Model", "name": name}
+}
+"""
+
+
+def test_policies_asked_for_in_halves_answer_as_the_whole(state: Path, tmp_path: Path) -> None:
+    """The server is asked for two halves of the policy packages at once (two cores); a rule
+    no package line announces (a ref head in package govops) must still be evaluated, so such
+    a bundle is asked for whole, and both answer exactly as the embedded OPA does."""
+    for name, extra in (("plain", {}), ("ref-head", {"policies/acme_009.rego": REF_HEAD_POLICY})):
+        repo = tmp_path / name
+        files = fixture("violations")
+        if extra:
+            files = {**files, **extra, "govops.yaml": files["govops.yaml"].replace(
+                b"policies:\n", b"policies:\n  paths: [policies/]\n")}
+        make_repo(repo, Step("violations", files))
+        served = _server_check(repo)
+        embedded_run = check(repo, "--format", "json", engine="opa").json()
+        assert served["results"] == embedded_run["results"]
+        assert served["decision_id"] == embedded_run["decision_id"]
+        ids = {r["id"] for r in served["results"]}  # type: ignore[attr-defined]
+        assert ("ACME-009" in ids) == bool(extra), ids
+        # Results of packages in both halves (sorted names, every other one) came back.
+        assert {"DAT-001", "MDL-001", "MDL-002", "WVR-001"} <= ids, ids
+
+
+@pytest.mark.parametrize(("packages", "groups"), [
+    (["govops.policies.b", "govops.policies.a", "govops.lib.x", "main",
+      "govops.policies.c.deep"], [["a", "c"], ["b"]]),
+    (["govops.policies.a", "govops"], None),  # ref heads may add any name
+    (["govops.policies.a", "govops.policies"], None),
+    (["govops.policies.a", 'govops["policies"].b'], None),  # quoted: not read here
+    (["govops.policies.a", "govops.lib.x"], None),  # one policy package: nothing to split
+])
+def test_policy_groups(packages: list[str], groups: list[list[str]] | None) -> None:
+    from engine.policy.backends.opa_server import policy_groups
+    from engine.policy.library import PolicyModule
+
+    modules = [PolicyModule(f"m{i}.rego", f"# a comment\npackage {p}\n\nx := 1\n")
+               for i, p in enumerate(packages)]
+    assert policy_groups(modules, 2) == groups
+    assert policy_groups(modules, 1) is None

@@ -18,7 +18,7 @@ from engine.errors import EngineError, InputError
 from engine.policy.backends.opa_rest import Endpoint, OpaUnreachable, request, rest_error
 from engine.policy.library import PolicyModule
 
-ENGINE_DATA = "govops_engine"  # data.govops_engine: {bundle, modules, locks}
+ENGINE_DATA = "govops_engine"  # data.govops_engine: {bundle, modules, locks, objects}
 ENTRY_ID = "@govops-engine/entry.rego"
 T = TypeVar("T")
 _PACKAGE = re.compile(r"^\s*package\s+([\w.]+)", re.MULTILINE)
@@ -67,8 +67,8 @@ def load_bundle(endpoint: Endpoint, digest: str, modules: Sequence[PolicyModule]
             previous = client.get_data(ENGINE_DATA)["result"].get("modules") or []
         except PolicyNotFoundError:
             previous = []
-        client.update_or_create_data({"bundle": None, "modules": previous, "locks": {}},
-                                     ENGINE_DATA)
+        client.update_or_create_data({"bundle": None, "modules": previous, "locks": {},
+                                      "objects": {}}, ENGINE_DATA)
         # Every module of the previous bundle goes first: an old version of one module may
         # conflict with a new version of another. Only modules govops loaded are touched.
         _until_settled(sorted(previous), lambda path: client.delete_policy(_policy_id(path)),
@@ -84,7 +84,7 @@ def load_bundle(endpoint: Endpoint, digest: str, modules: Sequence[PolicyModule]
                 raise EngineError(f"policy data {key!r} must be an object")
             client.update_or_create_data(dict(value), urllib.parse.quote(key, safe=""))
         client.update_or_create_data({"bundle": digest, "modules": [m.path for m in wanted],
-                                      "locks": {}}, ENGINE_DATA)
+                                      "locks": {}, "objects": {}}, ENGINE_DATA)
     except RegoParseError as exc:
         raise rest_error(endpoint.url, 400, _error_body(exc)) from None
     except requests.RequestException as exc:
@@ -115,15 +115,16 @@ def _refuse_reserved(endpoint: Endpoint, client: Any, modules: Sequence[PolicyMo
                              "to the engine (govops_engine*) or to OPA (system)")
 
 
-def put_locks(endpoint: Endpoint, locks: Mapping[str, Any]) -> None:
-    """Add lock-file package lists under data.govops_engine.locks.<key>, in one JSON Patch
-    request however many a server lacks (a cold server lacks every lock file of the repo): what
-    a commit that changes a lock file sends once. Through http.client like the query, not
-    opa-python-client, whose import (0.27 s) would double such a commit's hook time."""
-    if locks:
-        request(endpoint, "PATCH", f"/v1/data/{ENGINE_DATA}/locks",
-                [{"op": "add", "path": f"/{key}", "value": {"packages": packages}}
-                 for key, packages in locks.items()])
+def put_content(endpoint: Endpoint, section: str, values: Mapping[str, Any]) -> None:
+    """Add values under data.govops_engine.<section>.<key> (`locks`: lock-file package lists,
+    `objects`: governed documents), in one JSON Patch request however many a server lacks (a
+    cold server lacks every one of the repo): what a commit that changes them sends once.
+    Through http.client like the query, not opa-python-client, whose import (0.27 s) would
+    double such a commit's hook time."""
+    if values:
+        request(endpoint, "PATCH", f"/v1/data/{ENGINE_DATA}/{section}",
+                [{"op": "add", "path": f"/{key}", "value": value}
+                 for key, value in values.items()])
 
 
 def _until_settled(items: Sequence[T], change: Callable[[T], object],
