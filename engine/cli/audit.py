@@ -81,8 +81,10 @@ def audit_at(repo: Path, stack: str, fmt: str, time: str) -> None:
 
 @audit.command("search")
 @repo_option
-@click.option("--package", default=None, metavar="NAME[@VERSION]",
-              help="Deployments that deployed this package.")
+@click.option("--package", default=None, metavar="NAME[@VERSION]|NAME<SPEC>",
+              help="Deployments that deployed this package: NAME, NAME@2.6.0 (also matches "
+              "local builds such as 2.6.0+cu124), or PEP 440 specifiers such as 'torch<2.6' "
+              "or 'torch>=2.5,<2.7'.")
 @click.option("--model", default=None, metavar="NAME|DIGEST",
               help="Deployments that deployed this model (name, or sha256: digest or prefix).")
 @click.option("--policy", default=None, metavar="ID",
@@ -117,19 +119,21 @@ def audit_reindex(repo: Path, fmt: str) -> None:
 @click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Sigstore ClientTrustConfig for keyless receipts (default: public Sigstore).")
 @trust_root_option
+@click.option("--allow-empty", is_flag=True, help="Accept a governed repository with no ledger "
+              "yet (nothing recorded); without it a missing refs/govops/ledger is exit 3.")
 @click.option("--replay", "replay_all", is_flag=True, help="Also evaluate every decision again "
               "with the policies it recorded and require the same decision_id (slow: one "
               "evaluation per decision).")
 @format_option
 def audit_verify(repo: Path, from_entry: str | None, trust_config: Path | None,
-                 trust_root: str | None, replay_all: bool, fmt: str) -> None:
+                 trust_root: str | None, allow_empty: bool, replay_all: bool, fmt: str) -> None:
     """Verify the ledger: the chain in time order, every signature under the trust root's
     signers (approvals: approvers) in force at its entry's time, every apply resting on a
     passing decision and an AIBOM, and the last verified tip still in it. Exit 0 when it
     holds, 3 naming the first bad entry."""
     from engine.commands.audit import run_audit_verify
 
-    verified = run_audit_verify(repo, from_entry, trust_config, trust_root)
+    verified = run_audit_verify(repo, from_entry, trust_config, trust_root, allow_empty)
     report, history = verified.report, verified.trust
     replayed = None
     if replay_all and report.problem is None:

@@ -35,6 +35,7 @@ from engine.commands.deployment import (
     run_request,
 )
 from engine.commands.plan import ledger_baseline, spec_at
+from engine.commands.rejudge import rejudge
 from engine.commands.trust import recording_signer, verifier_trust
 from engine.deploy import pulumi_run
 from engine.deploy.gate import GatePassed, run_gate
@@ -83,6 +84,9 @@ def run_apply(options: ApplyOptions, pulumi_command: auto.PulumiCommand | None =
     trust_config = trust_root_loader(options.signer.trust_config)
     gate = run_gate(ledger, commit, history.signers_at, trust_config)
     recheck_waivers(repo, ledger, history, gate.decision, trust_config)
+    now = utc_now()
+    rejudged = rejudge(options.repo, gate.decision, now, trust_root=options.trust_root,
+                       trust_config=options.signer.trust_config)
     command = pulumi_command if pulumi_command is not None else pulumi_run.pulumi_cli()
     signer = recording_signer(options.repo, options.signer)
     spec = spec_at(repo, options.stack, gate)
@@ -92,6 +96,6 @@ def run_apply(options: ApplyOptions, pulumi_command: auto.PulumiCommand | None =
     deployed = deploy(request, command, planned, environ)
     live = read_live(planned)
     recorded = record_deployment(repo, ledger, signer, "apply", gate, planned, deployed,
-                                 utc_now(), live)
+                                 utc_now(), live, facts={"rejudged": rejudged.as_json()})
     require_live(live, recorded.entry)
     return Applied(gate, spec, planned.digest, deployed, recorded.predicate, recorded.entry)

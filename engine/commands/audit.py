@@ -21,6 +21,7 @@ from engine.attest.bundle import declared_signer
 from engine.attest.files import is_receipt
 from engine.attest.keys import key_hint, load_public
 from engine.attest.trust_config import trust_root_loader
+from engine.catalog.load import CONFIG_PATH
 from engine.commands.trust import (
     Signing,
     TrustChange,
@@ -29,13 +30,13 @@ from engine.commands.trust import (
     verifier_trust,
 )
 from engine.deploy.applied import check_recorded_manifests
-from engine.errors import GovopsError, Refused
+from engine.errors import GovopsError, Refused, RevisionError
 from engine.ledger.answers import EntrySummary
 from engine.ledger.chain import ChainReport, verify_chain
 from engine.ledger.entry import APPROVAL, ENTRY_FILE, ENTRY_RECEIPT, StoredEntry
 from engine.ledger.index import LedgerIndex
-from engine.ledger.store import Ledger
-from engine.repo import open_repo
+from engine.ledger.store import LEDGER_REF, Ledger
+from engine.repo import GitRepo, open_repo
 from engine.report.evidence import evidence_readme
 from engine.trust.document import ROLES
 from engine.trust.history import TrustHistory
@@ -53,9 +54,18 @@ class LedgerVerified:
 
 
 def run_audit_verify(repo_path: Path, from_entry: str | None, trust_config: Path | None,
-                     trust_root: str | None = None) -> LedgerVerified:
+                     trust_root: str | None = None, allow_empty: bool = False
+                     ) -> LedgerVerified:
+    """The ledger verified (engine.ledger.chain). A governed repository (govops.yaml at HEAD)
+    without the ledger ref is refused unless `allow_empty` (a new repo): a clone that never
+    fetched refs/govops/ledger, or one whose ledger was deleted, must not read "verified"."""
     repo = open_repo(repo_path)
     ledger = Ledger(repo)
+    if not allow_empty and ledger.tip_commit() is None and _governed(repo):
+        raise Refused(f"{LEDGER_REF} does not exist here, but HEAD is a governed repository "
+                      "(govops.yaml): fetch it (git fetch origin "
+                      "'+refs/govops/*:refs/govops/*'), or pass --allow-empty for a repository "
+                      "that has recorded nothing yet")
     start = ledger.find(from_entry).entry.seq if from_entry else 1
     history = verifier_trust(repo, trust_root)
     report = verify_chain(ledger, history.signers_at, trust_root_loader(trust_config), start,
@@ -64,10 +74,18 @@ def run_audit_verify(repo_path: Path, from_entry: str | None, trust_config: Path
     return LedgerVerified(report, history)
 
 
+def _governed(repo: GitRepo) -> bool:
+    try:
+        return CONFIG_PATH in repo.snapshot("HEAD").files
+    except RevisionError:  # no commit yet
+        return False
+
+
 def anchor_verified_ledger(signing: Signing, trust_config: Path | None = None) -> TrustChange:
     """`govops trust anchor`: verify the ledger whole, then have the root keys vouch for its
     tip in a new trust version, so a fresh clone can tell a rewrite or a reset before it."""
-    verified = run_audit_verify(signing.repo, None, trust_config, signing.trust_root)
+    verified = run_audit_verify(signing.repo, None, trust_config, signing.trust_root,
+                                allow_empty=True)  # an empty ledger is refused just below
     report = verified.report
     if report.problem is not None:
         raise Refused(f"the ledger does not verify, nothing to vouch for: {report.problem}")

@@ -44,7 +44,7 @@ class Replayed:
         return self.recorded == self.replayed
 
 
-def _recorded(item: StoredEntry) -> tuple[Decision, dict[str, object], PolicyBundle, str]:
+def recorded_parts(item: StoredEntry) -> tuple[Decision, dict[str, object], PolicyBundle, str]:
     where = f"decision entry #{item.entry.seq}"
     if item.entry.type != "decision":
         raise Refused(f"entry #{item.entry.seq} is a {item.entry.type} entry: replay takes "
@@ -88,7 +88,7 @@ def _check_local_modules(repo: GitRepo, commit: str, bundle: PolicyBundle, where
 def replay_entry(repo_path: Path, item: StoredEntry, engine: str = "auto",
                  trust_root: str | None = None, trust_config: Path | None = None) -> Replayed:
     started = time.perf_counter()
-    decision, raw, bundle, evaluated_at = _recorded(item)
+    decision, raw, bundle, evaluated_at = recorded_parts(item)
     where = f"decision entry #{item.entry.seq}"
     commit = decision.revision.commit
     if commit is None or commit != item.entry.revision:

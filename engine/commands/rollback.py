@@ -47,6 +47,7 @@ from engine.commands.deployment import (
     run_request,
 )
 from engine.commands.plan import deployed_files, spec_at
+from engine.commands.rejudge import rejudge
 from engine.commands.trust import recording_signer, verifier_trust
 from engine.deploy import pulumi_run
 from engine.deploy.gate import GatePassed, linked_gate
@@ -193,6 +194,8 @@ def run_rollback(options: RollbackOptions, pulumi_command: auto.PulumiCommand | 
     trust_config = trust_root_loader(options.signer.trust_config)
     target = verify_target(ledger, item, by, options.stack, trust_config, history.signers_at)
     recheck_waivers(repo, ledger, history, target.gate.decision, trust_config)
+    rejudged = rejudge(options.repo, target.gate.decision, now, options.engine,
+                       options.trust_root, options.signer.trust_config)
     reevaluation = reevaluate(options.repo, target.commit, now, options.engine)
     programs = options.programs or programs_dir()
     spec = spec_at(repo, options.stack, target.gate)
@@ -226,7 +229,8 @@ def run_rollback(options: RollbackOptions, pulumi_command: auto.PulumiCommand | 
     recorded = record_deployment(
         repo, ledger, signer, "rollback", target.gate, planned, deployed, utc_now(), held,
         links={"from": target.previous.hash, "to": target.entry.hash},
-        facts={"from": target.previous.hash, "to": target.entry.hash, "preview": summary})
+        facts={"from": target.previous.hash, "to": target.entry.hash, "preview": summary,
+               "rejudged": rejudged.as_json()})
     require_live(held, recorded.entry)
     return RolledBack(target, reevaluation, planned, deployed, summary, recorded.predicate,
                       recorded.entry)

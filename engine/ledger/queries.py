@@ -41,6 +41,7 @@ from engine.ledger.answers import (
 )
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, TYPES
 from engine.ledger.index import LedgerIndex, normalise
+from engine.ledger.package_query import parse_package_query
 from engine.ledger.reference import QueryError, no_such_seq, not_one_match, parse_entry_ref
 
 # -- reading rows -------------------------------------------------------------------------------
@@ -239,8 +240,10 @@ def _merge(deployments: Sequence[Deployment]) -> tuple[LiveRange, ...]:
 
 
 def _search_items(index: LedgerIndex, field: str, value: str, where: str,
-                  values: Sequence[Any]) -> SearchResult:
-    """One query: the matching deployed items with their entry and live interval."""
+                  values: Sequence[Any], keep: Callable[[str | None], bool] | None = None
+                  ) -> SearchResult:
+    """One query: the matching deployed items with their entry and live interval; `keep`
+    filters them by version (PEP 440, which SQL cannot order)."""
     parsed: dict[str, tuple[Link, ...]] = {}
     found: list[Deployment] = []
     current: tuple[Sequence[Any], list[DeployedItem]] | None = None
@@ -248,6 +251,8 @@ def _search_items(index: LedgerIndex, field: str, value: str, where: str,
         f"SELECT {_FOUND.sql} FROM items i "
         "JOIN deployed d ON d.item = i.id JOIN entries e ON e.seq = d.seq "
         f"JOIN live l ON l.seq = d.seq WHERE {where}", values).fetchall()
+    if keep is not None:
+        rows = [r for r in rows if keep(r[_F_VERSION])]
     # Sorted here rather than by SQLite, whose temporary B-tree over thousands of wide rows
     # costs a third of a broad search.
     rows.sort(key=lambda r: (r[_SEQ], r[_F_NAME], r[_F_VERSION] or "",
@@ -298,10 +303,11 @@ _DIGEST = re.compile(r"^(sha256:)?[0-9a-f]{4,64}$")
 
 def search(index: LedgerIndex, *, package: str | None = None, model: str | None = None,
            policy: str | None = None, waiver: str | None = None) -> SearchResult:
-    """Exactly one of: `package` NAME[@VERSION] (name matched PEP 503-normalised, version
-    exactly); `model` NAME, or DIGEST (`sha256:` + 4 to 64 hex digits, a prefix; or 64 bare hex
-    digits); `policy` ID (case-insensitive); `waiver` NAME. Package and model searches return
-    the deployments that deployed it; policy and waiver searches the decision entries that
+    """Exactly one of: `package` NAME, NAME@VERSION or NAME with PEP 440 specifiers (name
+    matched PEP 503-normalised, versions as engine.ledger.package_query reads them); `model`
+    NAME, or DIGEST (`sha256:` + 4 to 64 hex digits, a prefix; or 64 bare hex digits);
+    `policy` ID (case-insensitive); `waiver` NAME. Package and model searches return the
+    deployments that deployed it; policy and waiver searches the decision entries that
     reported or used it and the deployments that rested on those decisions."""
     given = {k: v for k, v in (("package", package), ("model", model), ("policy", policy),
                                ("waiver", waiver)) if v is not None}
@@ -312,14 +318,9 @@ def search(index: LedgerIndex, *, package: str | None = None, model: str | None 
     if not value:
         raise QueryError(f"--{field} needs a value")
     if field == "package":
-        name, at_sign, version = value.partition("@")
-        if not name.strip() or (at_sign and not version.strip()):
-            raise QueryError(f"--package {raw!r} is not NAME or NAME@VERSION")
-        where, values = "i.kind = 'package' AND i.key = ?", [normalise(name)]
-        if at_sign:
-            where += " AND i.version = ?"
-            values.append(version.strip())
-        return _search_items(index, field, value, where, values)
+        query = parse_package_query(value)
+        return _search_items(index, field, value, "i.kind = 'package' AND i.key = ?",
+                             [normalise(query.name)], query.matches)
     if field == "model":
         lowered = value.lower()
         if lowered.startswith("sha256:") or re.fullmatch(r"[0-9a-f]{64}", lowered):

@@ -283,7 +283,16 @@ def test_apply_runs_refresh_and_up_and_records_a_verified_entry(repo: Repo,
                  "added": [], "cluster": {"server": "https://fake-cluster.invalid", "caSha256": None,
                              "version": "v1.34.3"}},
     }
-    assert json.loads(applied.files["deployment.json"]) == predicate
+    receipt = json.loads(applied.files["deployment.json"])
+    # The decision judged again at deploy time: same question, today's clock, same answer
+    # (a decision id leaves the clock out).
+    rejudged = receipt.pop("rejudged")
+    assert rejudged == {"at": rejudged["at"], "decisionEntry": decision.entry.seq,
+                        "evaluatedAt": decision.entry.details["evaluatedAt"],
+                        "recordedVerdict": "pass", "verdict": "pass",
+                        "decisionId": decision.entry.details["decisionId"], "expiredWaivers": []}
+    assert rejudged["at"] >= decision.entry.details["evaluatedAt"]
+    assert receipt == predicate
     entry = applied.entry
     assert (entry.revision, entry.stack) == (repo.passing, STACK)
     assert dict(entry.links) == {"decision": decision.hash, "aibom": aibom.hash}
@@ -298,7 +307,7 @@ def test_apply_runs_refresh_and_up_and_records_a_verified_entry(repo: Repo,
                               trusted_signers(repo.path, applied.entry.time),
                               Expectation(st.DEPLOYMENT, applied.files["deployment.json"],
                                           repo.passing))
-    assert verified.statement["predicate"] == predicate
+    assert verified.statement["predicate"] == {**predicate, "rejudged": rejudged}
     assert verified.signer == f"key {Keys(repo.key.parent).grant('ci').keyid[:16]}"
     assert f"recorded apply entry #5 {applied.hash}" in run.stdout
     assert "update succeeded: create 11" in run.stdout

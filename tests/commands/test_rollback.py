@@ -118,7 +118,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> History:
         mp.delenv(pulumi_run.PASSPHRASE_FILE_ENV, raising=False)
         mp.setattr(pulumi_run, "pulumi_cli", lambda: command)
         approved_cluster(mp)
-        _clock(mp, apply_module, *APPLIED_AT)
+        # An apply reads the clock twice: judging its decision again, then recording.
+        _clock(mp, apply_module, *[moment for moment in APPLIED_AT for _ in range(2)])
         _clock(mp, attest_module, *ATTESTED_AT)
         for rev in commits:
             run = govops("attest", "--repo", str(tmp / "repo"), "--rev", rev, "--key",

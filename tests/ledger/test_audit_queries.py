@@ -17,6 +17,10 @@ from typing import Any
 import pygit2
 import pytest
 from click.testing import CliRunner
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from engine.attest.keys import load_public
 from engine.attest.signers import KeySigner
@@ -313,35 +317,49 @@ def oracle(history: LedgerHistory, seqs: list[int]) -> list[tuple[int, str, str,
             if d.seq in seqs]
 
 
-@pytest.mark.parametrize(("package", "env", "version"), [
-    ("torch", None, None),
-    ("torch@2.6.0", "vllm-serve", "2.6.0"),
-    ("torch@2.7.0", "vllm-serve", "2.7.0"),
-    ("torch@2.6.0+cu124", "train", "2.6.0+cu124"),
-    ("Typing_Extensions", None, None),
+def _pep440(query: str) -> tuple[str, SpecifierSet]:
+    """What a query means, read by packaging alone: NAME@V is NAME==V."""
+    if "@" in query:
+        name, _, version = query.partition("@")
+        return canonicalize_name(name), SpecifierSet(f"=={version}")
+    requirement = Requirement(query)
+    return canonicalize_name(requirement.name), requirement.specifier
+
+
+@pytest.mark.parametrize("package", [
+    "torch", "torch@2.6.0", "torch@2.7.0", "torch@2.6.0+cu124", "Typing_Extensions",
+    "torch<2.7", "torch==2.7.0", "torch>=2.6,<2.7", "torch~=2.6", "torch!=2.6.0",
 ])
-def test_search_package_matches_the_lock_files_deployed(
-        history: LedgerHistory, package: str, env: str | None, version: str | None) -> None:
-    name = package.split("@")[0].lower().replace("_", "-")
-    expected = [d.seq for d in history.deployments if any(
-        n == name and (version is None or v == version) and (env is None or e == env)
-        for e, n, v in d.packages)]
+def test_search_package_matches_the_lock_files_deployed(history: LedgerHistory,
+                                                        package: str) -> None:
+    """Every deployment whose lock files hold a version packaging says is in the query, and
+    nothing else; `torch@2.6.0` includes the local build 2.6.0+cu124 (PEP 440)."""
+    name, specifier = _pep440(package)
+
+    def wanted(n: str, v: str) -> bool:
+        return n == name and specifier.contains(Version(v), prereleases=True)
+
+    expected = [d.seq for d in history.deployments if any(wanted(n, v)
+                                                           for _, n, v in d.packages)]
     out = answer(history, "search", "--package", package)
     assert (out["field"], out["value"], out["decisions"]) == ("package", package, [])
     assert deployments(out) == oracle(history, expected)
     for found in out["deployments"]:
         deployed = history.deployment(found["entry"]["seq"])
         assert {(m["environment"], m["name"], m["version"]) for m in found["matched"]} == {
-            p for p in deployed.packages if p[1] == name and version in (None, p[2])}
+            p for p in deployed.packages if wanted(p[1], p[2])}
 
 
 def test_search_package_live_ranges(history: LedgerHistory) -> None:
-    old = answer(history, "search", "--package", "torch@2.6.0")
-    assert [d[0] for d in deployments(old)] == [5, 6, 9, 18]
+    old = answer(history, "search", "--package", "torch==2.6.0+cpu.0")
+    assert deployments(old) == []
+    old = answer(history, "search", "--package", "torch<2.7")  # 2.6.0 and 2.6.0+cu124
+    assert [d[0] for d in deployments(old)] == [5, 6, 9, 13, 18]
     assert ranges(old) == [
-        ("dev-sandbox", "2026-11-16T11:00:00Z", "2026-11-18T15:00:00Z", [6]),
+        ("dev-sandbox", "2026-11-16T11:00:00Z", None, [6, 13]),
         ("prod-inference", "2026-11-16T10:00:00Z", "2026-11-18T10:00:00Z", [5, 9]),
         ("prod-inference", "2026-11-20T12:00:00Z", None, [18])]
+    assert answer(history, "search", "--package", "torch@2.6.0")["ranges"] == old["ranges"]
     new = answer(history, "search", "--package", "torch@2.7.0")
     assert ranges(new) == [
         ("batch-eval", "2026-11-19T10:00:00Z", None, [16]),
@@ -419,7 +437,8 @@ def test_search_answers_in_text(history: LedgerHistory) -> None:
     done = run(history, "search", "--package", "torch@2.6.0", fmt="text")
     assert done.exit_code == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == ("package torch@2.6.0: 4 deployments on 2 stacks "
+    # 2.6.0 in vllm-serve, and the local build 2.6.0+cu124 in train (dev-sandbox's #6, #13)
+    assert lines[0] == ("package torch@2.6.0: 5 deployments on 2 stacks "
                         "(dev-sandbox, prod-inference)")
     rows = [line.split() for line in lines]
     assert ["prod-inference", "2026-11-16T10:00:00Z", "2026-11-18T10:00:00Z", "#5,", "#9"] in rows
@@ -570,7 +589,13 @@ def test_a_rewritten_ledger_is_reindexed_from_scratch(own_history: LedgerHistory
                                   "rollback, verify, waiver, approval, drift)"),
     (["search"], "search for exactly one of --package, --model, --policy, --waiver"),
     (["search", "--package", "torch", "--model", "x"], "search for exactly one of"),
-    (["search", "--package", "torch@"], "--package 'torch@' is not NAME or NAME@VERSION"),
+    (["search", "--package", "torch@"], "--package 'torch@' is not NAME, NAME@VERSION or "
+     "NAME with PEP 440 specifiers (torch<2.6, torch==2.7.0)"),
+    (["search", "--package", "torch<<2.6"], "--package 'torch<<2.6' is not NAME, NAME@VERSION"),
+    (["search", "--package", "torch==2.6.*.1"], "--package 'torch==2.6.*.1' is not NAME, "),
+    (["search", "--package", "torch@https://x.test/t.whl"], "--package 'torch@https://"),
+    (["search", "--package", "torch[cuda]>=2"], "--package 'torch[cuda]>=2': extras, markers "
+     "and URLs say nothing about what was deployed"),
     (["search", "--model", "sha256:xyz"], "--model 'sha256:xyz' is not a sha256 digest"),
     (["search", "--policy", " "], "--policy needs a value"),
 ])
