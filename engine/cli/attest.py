@@ -82,17 +82,27 @@ def attest(repo: Path, rev: str | None, key: Path | None, keyless: bool,
 @click.option("--replay", "replay_entry", default=None, metavar="ENTRY",
               help="Instead of receipts: evaluate the revision of decision entry ENTRY again "
               "with the policies it recorded, and require the same decision_id.")
+@click.option("--pack", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Instead of receipts: verify a whole evidence pack (`audit export`) with no "
+              "repository: every file covered by a signed entry's digest, every receipt, the "
+              "linked entries; with its own trusted keys unless --key is given.")
 @engine_option()
 @click.argument("bundles", nargs=-1, type=click.Path(path_type=Path))
 def verify(repo: Path, rev: str | None, artifact: Path | None, trust_config: Path | None,
            keys: tuple[Path, ...], identity: str | None, issuer: str | None,
            commit: str | None, trust_root: str | None, at: str | None,
-           replay_entry: str | None, engine: str, bundles: tuple[Path, ...]) -> None:
+           replay_entry: str | None, pack: Path | None, engine: str,
+           bundles: tuple[Path, ...]) -> None:
     """Verify receipts against the signers of the repository's trust root (pinned out of
-    band), or against the keys and identity given; or replay a recorded decision (--replay).
-    Exit 0 when all verify, 3 when any is refused."""
+    band), or against the keys and identity given; or a whole evidence pack (--pack); or
+    replay a recorded decision (--replay). Exit 0 when all verify, 3 when any is refused."""
     from engine.commands.verify import VerifyOptions, run_verify
 
+    if pack is not None:
+        if bundles or replay_entry:
+            raise GovopsError("--pack verifies the whole pack: give no BUNDLES or --replay")
+        _verify_pack(pack, keys, trust_config)
+        return
     if replay_entry is not None:
         if bundles:
             raise GovopsError("--replay checks a ledger entry: give no BUNDLES with it")
@@ -120,3 +130,18 @@ def verify(repo: Path, rev: str | None, artifact: Path | None, trust_config: Pat
         else:
             click.echo(f"REFUSED {outcome.bundle}: {outcome.reason}", err=True)
     sys.exit(EXIT_REFUSED if any(o.verified is None for o in outcomes) else EXIT_PASS)
+
+
+def _verify_pack(pack: Path, keys: tuple[Path, ...], trust_config: Path | None) -> None:
+    from engine.attest.trust_config import trust_root_loader
+    from engine.commands.pack_verify import verify_pack
+
+    done = verify_pack(pack, keys, trust_root_loader(trust_config))
+    entry = done.entry.entry
+    linked = ", ".join(f"{role} #{item.entry.seq}" for role, item in done.linked) or "none"
+    click.echo(f"pack verified: entry #{entry.seq} ({entry.type}) {done.entry.hash}, linked "
+               f"entries {linked}; {done.signatures} signatures; all {done.files} files "
+               "covered by signed digests (README.md and the trusted keys excepted)")
+    for source, fingerprint in done.keys:
+        click.echo(f"trusted key {source}: {fingerprint} (compare it with the one you were "
+                   "given out of band)")

@@ -148,13 +148,17 @@ class ExportedPack:
 
 
 def _pack_files(ledger: Ledger, item: StoredEntry) -> dict[str, bytes]:
-    """The entry's own files, and those of the entries it links to (under their role)."""
+    """The entry's own files, and those of the entries it links to: their entry.json and
+    receipt under their role (`decision-entry.json`), their other files under their own name
+    unless the pack holds a different file of that name already (a rollback's `from` and `to`
+    applies each have a deployment.json), then as `<role>-<name>`; every one of them is covered
+    by a signed digest (engine.commands.pack_verify)."""
     files = dict(item.files)
     by_hash = {e.hash: e for e in ledger.entries()}
     for role, target in sorted(item.entry.links.items()):
         linked = by_hash[target]
         for name, data in linked.files.items():
-            if name in (ENTRY_FILE, ENTRY_RECEIPT):
+            if name in (ENTRY_FILE, ENTRY_RECEIPT) or files.get(name, data) != data:
                 files[f"{role}-{name}"] = data
             else:
                 files.setdefault(name, data)

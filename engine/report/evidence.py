@@ -4,6 +4,7 @@ commands that verify it with govops or cosign, with no repository at hand."""
 from __future__ import annotations
 
 from engine.attest.files import covered_by
+from engine.attest.keys import key_hint
 from engine.attest.trust import TrustPolicy
 from engine.ledger.entry import StoredEntry
 from engine.trust.history import TrustHistory
@@ -37,6 +38,16 @@ def evidence_readme(item: StoredEntry, receipts: list[str], trust: TrustPolicy,
         "",
         "## Verify with govops (no repository needed)",
         "",
+        "The whole pack: every file must match a digest in a signed entry (this README and",
+        "the trusted keys excepted), every receipt must verify, the linked entries must be",
+        "the ones the entry links:",
+        "",
+        "```sh",
+        f"govops verify --pack . {key_flags}".rstrip(),
+        "```",
+        "",
+        "The receipts alone:",
+        "",
         "```sh",
         f"govops verify {flags} --commit {commit} {' '.join(receipts)}",
         "```",
@@ -60,6 +71,7 @@ def evidence_readme(item: StoredEntry, receipts: list[str], trust: TrustPolicy,
               + (f", trust version #{version.seq} (issued {version.issued})" if version else "")
               + ". Compare that fingerprint with the one you were given out of band; "
               "`govops trust log --trust-root <it>` in the repository shows every version.", ""]
-    lines += [f"- key `{k}`" for k in keys]
+    lines += [f"- key `{k}`: fingerprint `sha256:{key_hint(key.key)}` (sha256 of its "
+              "SubjectPublicKeyInfo, base64)" for k, key in zip(keys, trust.keys, strict=False)]
     lines += [f"- identity `{i.subject}` from issuer `{i.issuer}`" for i in trust.identities]
     return "\n".join(lines) + "\n"

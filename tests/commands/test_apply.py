@@ -496,3 +496,25 @@ def test_a_keyless_apply_without_a_token_records_nothing(
     assert run.exit_code == 2
     assert "identity token" in one_error_line(run)
     assert fake.calls == [] and len(repo.entries()) == 4
+
+
+def test_an_apply_pack_with_edited_manifests_is_refused(repo: Repo, fake: FakePulumi,
+                                                       tmp_path: Path) -> None:
+    """The evidence pack of an apply: its manifests.json is covered by the entry's signed
+    digest, so `govops verify --pack` refuses the pack once someone edits what was deployed."""
+    from engine.cli.audit import audit_export
+
+    run = run_apply(repo, repo.passing)
+    assert run.exit_code == 0, run.stderr
+    pack = tmp_path / "pack"
+    exported = invoke(audit_export, "--repo", str(repo.path), "--output", str(pack), "5")
+    assert exported.exit_code == 0, exported.stderr
+    assert govops("verify", "--pack", str(pack)).exit_code == 0
+    manifests = json.loads((pack / "manifests.json").read_text())
+    first = sorted(manifests)[0]
+    manifests[first] = manifests[first].replace("replicas: ", "replicas: 1", 1) + "\n# edited\n"
+    (pack / "manifests.json").write_text(json.dumps(manifests, indent=2, sort_keys=True))
+    refused = govops("verify", "--pack", str(pack))
+    assert refused.exit_code == 3
+    assert one_error_line(refused) == ("govops: error: entry #5 (apply): manifests.json does "
+                                       "not match its digest in the entry")

@@ -20,7 +20,7 @@ import rfc8785
 from click.testing import CliRunner
 
 from engine.attest import statement as st
-from engine.attest.keys import load_public
+from engine.attest.keys import key_hint, load_public
 from engine.attest.signers import KeySigner
 from engine.cli.audit import audit_export, audit_verify
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, Draft, StoredEntry
@@ -226,7 +226,7 @@ def test_an_exported_pack_verifies_with_no_repository(history: History, tmp_path
                      "decision-entry.json", "aibom-entry.sigstore.json", "trusted-key-1.pub"):
         assert expected in names
     readme = (pack / "README.md").read_text()
-    command = re.search(r"(?m)^govops verify .*$", readme)
+    command = re.search(r"(?m)^govops verify (?!--pack).*$", readme)
     assert command is not None and "cosign verify-blob-attestation" in readme
     keyid = key_grant(load_public(history.public.read_bytes(), "ci.pub")).keyid[:16]
     assert f"- signed by: key {keyid}, under trust version #1" in readme
@@ -247,6 +247,79 @@ def test_an_exported_pack_verifies_with_no_repository(history: History, tmp_path
     done = subprocess.run([GOVOPS, *args], cwd=empty, capture_output=True, text=True,
                           check=False)
     assert done.returncode == 3 and "REFUSED" in done.stderr
+
+
+def _pack(history: History, tmp_path: Path, reference: str = "5") -> Path:
+    pack = tmp_path / "pack"
+    run = audit(audit_export, "--repo", str(history.repo), "--output", str(pack), reference)
+    assert run.exit_code == 0, run.stderr
+    return pack
+
+
+def _verify_pack(pack: Path, *args: str) -> Run:
+    """`govops verify --pack` run from inside the pack, as its README says, no repository."""
+    done = subprocess.run([GOVOPS, "verify", "--pack", ".", *args], cwd=pack,
+                          capture_output=True, text=True, check=False)
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def test_a_whole_pack_verifies_and_says_which_keys_it_trusted(history: History,
+                                                              tmp_path: Path) -> None:
+    pack = _pack(history, tmp_path, "6")  # an apply: links a decision and an AIBOM
+    readme = (pack / "README.md").read_text()
+    assert "govops verify --pack . --key trusted-key-1.pub" in readme
+    fingerprint = "sha256:" + key_hint(load_public(history.public.read_bytes(), "ci.pub"))
+    assert f"- key `trusted-key-1.pub`: fingerprint `{fingerprint}`" in readme
+    done = _verify_pack(pack)
+    assert done.exit_code == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("pack verified: entry #6 (apply) sha256:")
+    assert "linked entries aibom #2, decision #1" in done.stdout
+    assert f"trusted key trusted-key-1.pub: {fingerprint}" in done.stdout
+    (pack / "README.md").write_text("edited instructions\n")  # not evidence: still verifies
+    assert _verify_pack(pack).exit_code == 0
+
+
+@pytest.mark.parametrize(("edit", "reason"), [
+    ("decision.json", "decision entry #1 (decision): decision.json does not match its digest"),
+    ("decision-entry.json", "decision-entry.json is not the entry #6 links as decision"),
+    ("extra.txt", "extra.txt is in the pack but no signed entry's digests cover it"),
+    ("aibom.cdx.json:delete", "aibom.cdx.json, which entry #2 records, is missing from the pack"),
+    ("trusted-key-1.pub", "entry #6 (apply): "),  # another key: the signatures do not verify
+])
+def test_an_edited_pack_is_refused(history: History, tmp_path: Path, edit: str,
+                                   reason: str) -> None:
+    pack = _pack(history, tmp_path, "6")
+    name = edit.split(":")[0]
+    if edit.endswith(":delete"):
+        (pack / name).unlink()
+    elif name == "extra.txt":
+        (pack / name).write_text("not covered\n")
+    elif name == "trusted-key-1.pub":
+        assert govops("keygen", "--output", str(tmp_path / "other")).exit_code == 0
+        (pack / name).write_bytes((tmp_path / "other.pub").read_bytes())
+    elif name == "decision-entry.json":
+        raw = json.loads((pack / name).read_bytes())
+        raw["details"]["verdict"] = "pass"
+        raw["actor"] = "someone else"
+        (pack / name).write_bytes(rfc8785.dumps(raw))
+    else:
+        (pack / name).write_text((pack / name).read_text().replace('"pass"', '"fail"', 1))
+    done = _verify_pack(pack)
+    assert done.exit_code == 3, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and reason in lines[0], done.stderr
+    assert done.stdout == ""
+
+
+def test_a_pack_verifies_with_the_key_given_instead_of_its_own(history: History,
+                                                                tmp_path: Path) -> None:
+    pack = _pack(history, tmp_path, "6")
+    assert govops("keygen", "--output", str(tmp_path / "other")).exit_code == 0
+    (pack / "trusted-key-1.pub").write_bytes((tmp_path / "other.pub").read_bytes())
+    assert _verify_pack(pack).exit_code == 3
+    done = _verify_pack(pack, "--key", str(history.public))
+    assert done.exit_code == 0, done.stderr
+    assert f"trusted key {history.public}: sha256:" in done.stdout
 
 
 def test_export_refuses_a_non_empty_directory(history: History, tmp_path: Path) -> None:
