@@ -61,13 +61,13 @@ def run_audit_verify(repo_path: Path, from_entry: str | None, trust_config: Path
     fetched refs/govops/ledger, or one whose ledger was deleted, must not read "verified"."""
     repo = open_repo(repo_path)
     ledger = Ledger(repo)
+    history = verifier_trust(repo, trust_root)  # a bad trust root is the first thing to say
     if not allow_empty and ledger.tip_commit() is None and _governed(repo):
         raise Refused(f"{LEDGER_REF} does not exist here, but HEAD is a governed repository "
                       "(govops.yaml): fetch it (git fetch origin "
                       "'+refs/govops/*:refs/govops/*'), or pass --allow-empty for a repository "
                       "that has recorded nothing yet")
     start = ledger.find(from_entry).entry.seq if from_entry else 1
-    history = verifier_trust(repo, trust_root)
     report = verify_chain(ledger, history.signers_at, trust_root_loader(trust_config), start,
                           entry_checks=(check_recorded_manifests, check_approval_entry),
                           anchors=history.anchors, approvers_at=history.approvers_at)

@@ -14,6 +14,7 @@ from engine.cli.audit import audit_verify
 from engine.ledger.store import LEDGER_REF
 from engine.repo import open_repo
 from engine.repo.scripted import Step
+from engine.workdir import WorkDir
 from tests.ledger.test_ledger_verify import History, _history, audit
 from tests.support.cli import one_error_line
 from tests.support.repos import fixture, make_repo, unwaived
@@ -31,10 +32,15 @@ def history(tmp_path: Path) -> History:
 
 def test_a_clone_that_never_fetched_the_ledger_is_refused(history: History,
                                                           tmp_path: Path) -> None:
+    """`git clone` fetches branches only; this CI job fetched the trust root too, but not the
+    ledger. The trust root is checked first (a bad one is the first thing to say)."""
     clone = tmp_path / "clone"
-    pygit2.clone_repository(str(history.repo), str(clone))  # branches only, as `git clone`
+    pygit2.clone_repository(str(history.repo), str(clone))
+    pygit2.Repository(str(clone)).remotes["origin"].fetch(
+        ["+refs/govops/trust:refs/govops/trust"])
     assert open_repo(clone).records(LEDGER_REF).tip() is None
-    run = audit(audit_verify, "--repo", str(clone))
+    pin = WorkDir(history.repo / ".git").trust_pin.read_text().strip()
+    run = audit(audit_verify, "--repo", str(clone), "--trust-root", pin)
     assert run.exit_code == 3
     assert one_error_line(run) == MISSING
 
