@@ -1,13 +1,14 @@
 """Benchmark the ledger at 10,000 entries: append rate, `audit verify` rate (chain, every
 signature, every recorded receipt, under the time-scoped trust root; on a fresh clone),
-replay cost per decision, `audit at` / `audit search` latency with a warm index, and the time
-to rebuild the index from the ledger. With --tsa every signature carries an RFC 3161
+replay cost per decision, `audit at` / `audit search` / `audit diff` latency with a warm index
+(target: `audit diff` <= 50 ms), and the time to rebuild the index from the ledger. With --tsa every signature carries an RFC 3161
 timestamp the trust requires and `audit verify` checks.
 
 The ledger opens with an approval of the fixture's waiver by its approver (signed with the
 approver's key), then cycles through 10 revisions of the acme fixture; per revision one
 decision entry (with its decision receipt), one AIBOM entry (with its AIBOM receipt) and
-applies to three stacks resting on them; receipts of a revision are signed once and recorded as
+applies to three stacks resting on them, each recording the 11 manifests it deployed
+(replicas and digests varying with the revision, as `audit diff` compares them); receipts of a revision are signed once and recorded as
 many times as entries need them (git stores identical files once). Every entry is signed on its
 own.
 
@@ -17,6 +18,8 @@ own.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import statistics
 import sys
 import tempfile
@@ -39,6 +42,7 @@ from engine.commands.bom import BomOptions, run_bom
 from engine.commands.check import CheckOptions, run_check
 from engine.commands.replay import replay_entry
 from engine.commands.trust import Signing, set_timestamping, trust_change
+from engine.deploy.manifests import digest_of
 from engine.ledger.drafts import aibom_draft, decision_draft
 from engine.ledger.entry import Draft
 from engine.ledger.store import Ledger
@@ -125,12 +129,45 @@ def build(root: Path, entries: int, tsa: TimestampAuthority | None = None
         for k in range(18):
             if n >= entries:
                 break
-            ledger.append(Draft(type="apply", revision=d.entry.revision,
-                                stack=STACKS[k % len(STACKS)],
-                                links={"decision": d.hash, "aibom": a.hash}),
+            stack = STACKS[k % len(STACKS)]
+            manifests = _manifests(stack, index)
+            ledger.append(Draft(type="apply", revision=d.entry.revision, stack=stack,
+                                files={"manifests.json": manifests[0]},
+                                links={"decision": d.hash, "aibom": a.hash},
+                                details={"manifestsDigest": manifests[1]}),
                           signer, "bench", clock(n))
             n += 1
     return root, n / (time.perf_counter() - started)
+
+
+def _manifests(stack: str, revision: int) -> tuple[bytes, str]:
+    """A stack's manifests as an apply records them (11 objects, as gpu-workloads renders for
+    three inference workloads), replicas and digests varying with the revision."""
+    files = {"00-namespace.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {stack}\n",
+             "01-quota.yaml": (f"apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: gpu\n"
+                               f"  namespace: {stack}\nspec:\n  hard:\n"
+                               f"    requests.nvidia.com/gpu: '{8 + revision % 4}'\n")}
+    for w in range(3):
+        name, digest = f"w{w}", hashlib.sha256(f"{stack}/{w}/{revision}".encode()).hexdigest()
+        files[f"1{w}-deployment-{name}.yaml"] = (
+            f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n"
+            f"  namespace: {stack}\n  labels: {{app: {name}}}\n"
+            f"  annotations: {{govops.dev/decision-id: 'sha256:{digest}'}}\n"
+            f"spec:\n  replicas: {2 + (revision + w) % 3}\n  selector:\n"
+            f"    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n"
+            f"      labels: {{app: {name}}}\n    spec:\n      containers:\n"
+            f"        - name: server\n          image: ghcr.io/acme/vllm@sha256:{digest}\n"
+            f"          env:\n            - {{name: MODEL_DIGEST, value: 'sha256:{digest}'}}\n"
+            f"          resources:\n            limits: {{nvidia.com/gpu: 1}}\n")
+        files[f"2{w}-service-{name}.yaml"] = (
+            f"apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: {stack}\n"
+            f"spec:\n  selector: {{app: {name}}}\n  ports: [{{port: 8000}}]\n")
+        files[f"3{w}-pdb-{name}.yaml"] = (
+            f"apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: {name}\n"
+            f"  namespace: {stack}\nspec:\n  minAvailable: 1\n  selector:\n"
+            f"    matchLabels: {{app: {name}}}\n")
+    encoded = {k: v.encode() for k, v in files.items()}
+    return (json.dumps(files, indent=2, sort_keys=True) + "\n").encode(), digest_of(encoded)
 
 
 def main() -> None:
@@ -217,6 +254,12 @@ def queries(root: Path, runs: int) -> None:
         "audit search model": lambda: q.search(index, model="sha256:087bb836"),
         "audit search policy": lambda: q.search(index, policy="MDL-002"),
     }
+    applies = [seq for (seq,) in index.db.execute(
+        "SELECT seq FROM entries WHERE type = 'apply' AND stack = 'prod-inference' ORDER BY seq")]
+    # Two deployments of one stack, nine revisions apart: models, packages, manifests differ.
+    cases["audit diff"] = lambda: q.diff(index, str(applies[0]), str(applies[-1]))
+    cases["audit diff --stack"] = lambda: q.diff(index, "2026-11-01T12:00:00Z", "now",
+                                                 "prod-inference")
     for label, ask in cases.items():
         ask()
         times = []

@@ -66,6 +66,23 @@ def audit_show(repo: Path, trust_root: str | None, fmt: str, entry: str) -> None
     _answer(repo, fmt, lambda index: queries.show(index, entry), trust_root=trust_root)
 
 
+@audit.command("diff")
+@repo_option
+@click.option("--stack", default=None, help="Compare the deployments of this stack live at "
+              "two times (then FIRST and SECOND are TIMEs).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
+              default="text", show_default=True)
+@click.argument("first", metavar="FIRST")
+@click.argument("second", metavar="SECOND")
+def audit_diff(repo: Path, stack: str | None, fmt: str, first: str, second: str) -> None:
+    """What changed between two deployments (apply or rollback entries, by seq or hash prefix;
+    with --stack, the deployments live at two TIMEs): models, environments, images and
+    packages by environment, waivers used, and the deployed manifests field by field."""
+    from engine.ledger import queries
+
+    _answer(repo, fmt, lambda index: queries.diff(index, first, second, stack))
+
+
 @audit.command("at")
 @repo_option
 @click.option("--stack", required=True, help="The stack asked about.")

@@ -146,3 +146,52 @@ class Reindexed:
     deployed_items: int
     policy_results: int
     rebuilds: int
+
+
+# -- audit diff (engine.ledger.deploy_diff) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    kind: str  # model, dataset, environment, package, image, driver
+    name: str
+    environment: str | None  # the environment that brings it in (packages, images)
+    change: str  # added, removed, changed
+    old: tuple[str | None, str | None] | None  # (version, digest) before; None when added
+    new: tuple[str | None, str | None] | None  # (version, digest) after; None when removed
+    fields: tuple[str, ...]  # for a change: which of version, digest differ
+
+    @property
+    def before(self) -> str | None:
+        return _shown(self.old, self.fields)
+
+    @property
+    def after(self) -> str | None:
+        return _shown(self.new, self.fields)
+
+
+def _shown(value: tuple[str | None, str | None] | None, fields: tuple[str, ...]) -> str | None:
+    """What to show of (version, digest): the version, unless only the digest changed."""
+    if value is None:
+        return None
+    return value[1] if fields == ("digest",) else (value[0] or value[1])
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    manifest: str  # "Deployment prod/chat"
+    field: str  # "spec.replicas"; "" for a whole manifest added or removed
+    before: Any
+    after: Any
+    follows: str | None = None  # the item change it only repeats ("model llama-3 digest")
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    before: EntrySummary
+    after: EntrySummary
+    items: tuple[ItemChange, ...]
+    waivers_added: tuple[str, ...]
+    waivers_removed: tuple[str, ...]
+    manifests: tuple[FieldChange, ...]
+    manifests_recorded: bool  # False when either entry records no manifests.json

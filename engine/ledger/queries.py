@@ -29,6 +29,7 @@ from engine.ledger.answers import (
     DecisionHit,
     DeployedItem,
     Deployment,
+    DiffResult,
     EntryFile,
     EntrySummary,
     Link,
@@ -39,6 +40,7 @@ from engine.ledger.answers import (
     SearchResult,
     ShowResult,
 )
+from engine.ledger.deploy_diff import deployment_diff
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, TYPES
 from engine.ledger.index import LedgerIndex, normalise
 from engine.ledger.package_query import parse_package_query
@@ -218,6 +220,25 @@ def at(index: LedgerIndex, when: str, stack: str, now: dt.datetime | None = None
                     items, None)
 
 
+# -- diff ---------------------------------------------------------------------------------------
+
+
+def diff(index: LedgerIndex, first: str, second: str, stack: str | None = None,
+         now: dt.datetime | None = None) -> DiffResult:
+    """What changed between two deployments: ENTRY ENTRY (apply or rollback entries), or, with
+    `stack`, TIME TIME (the deployments of that stack live then)."""
+    if stack is None:
+        seqs = [resolve_entry(index, first), resolve_entry(index, second)]
+    else:
+        seqs = []
+        for when in (first, second):
+            live = at(index, when, stack, now)
+            if live.entry is None:
+                raise QueryError(f"nothing was deployed to stack {stack} at {live.time}")
+            seqs.append(live.entry.seq)
+    return deployment_diff(index, seqs[0], seqs[1], _entries(index, seqs))
+
+
 # -- search -------------------------------------------------------------------------------------
 
 
@@ -240,10 +261,8 @@ def _merge(deployments: Sequence[Deployment]) -> tuple[LiveRange, ...]:
 
 
 def _search_items(index: LedgerIndex, field: str, value: str, where: str,
-                  values: Sequence[Any], keep: Callable[[str | None], bool] | None = None
-                  ) -> SearchResult:
-    """One query: the matching deployed items with their entry and live interval; `keep`
-    filters them by version (PEP 440, which SQL cannot order)."""
+                  values: Sequence[Any]) -> SearchResult:
+    """One query: the matching deployed items with their entry and live interval."""
     parsed: dict[str, tuple[Link, ...]] = {}
     found: list[Deployment] = []
     current: tuple[Sequence[Any], list[DeployedItem]] | None = None
@@ -251,8 +270,6 @@ def _search_items(index: LedgerIndex, field: str, value: str, where: str,
         f"SELECT {_FOUND.sql} FROM items i "
         "JOIN deployed d ON d.item = i.id JOIN entries e ON e.seq = d.seq "
         f"JOIN live l ON l.seq = d.seq WHERE {where}", values).fetchall()
-    if keep is not None:
-        rows = [r for r in rows if keep(r[_F_VERSION])]
     # Sorted here rather than by SQLite, whose temporary B-tree over thousands of wide rows
     # costs a third of a broad search.
     rows.sort(key=lambda r: (r[_SEQ], r[_F_NAME], r[_F_VERSION] or "",
@@ -276,9 +293,11 @@ def _deployment(row: Sequence[Any], parsed: dict[str, tuple[Link, ...]], names: 
 
 
 def _search_results(index: LedgerIndex, field: str, value: str, where: str,
-                    values: Sequence[Any]) -> SearchResult:
+                    values: Sequence[Any], to_targets: bool = False) -> SearchResult:
     """The decision entries with matching results, then (one query) the applies and
-    rollbacks resting on them."""
+    rollbacks resting on them; with `to_targets`, only those that deployed what a matching
+    result is about (a waiver of a model's licence did not run on a stack without that
+    model, though the stack's decision, made for the whole repo, used it)."""
     hits: dict[int, list[PolicyHit]] = {}
     for row in index.db.execute(
             f"SELECT {_RESULT.sql} FROM results r WHERE {where} ORDER BY r.seq, r.waived, "
@@ -294,8 +313,36 @@ def _search_results(index: LedgerIndex, field: str, value: str, where: str,
         f"WHERE e.decision_seq IN (SELECT DISTINCT r.seq FROM results r WHERE {where})",
         values).fetchall()
     rows.sort(key=lambda r: r[_SEQ])  # cheaper than SQLite's temporary B-tree (see above)
+    if to_targets:
+        rows = _deploying_targets(index, rows, hits)
     deployments = tuple(_deployment(row, parsed, index.names) for row in rows)
     return SearchResult(field, value, decisions, deployments, _merge(deployments))
+
+
+def _deploying_targets(index: LedgerIndex, rows: list[Any],
+                       hits: dict[int, list[PolicyHit]]) -> list[Any]:
+    """The deployment rows whose stack, or whose deployed models, datasets or environments,
+    are what their decision's matching results are about."""
+    decision_of = dict(index.db.execute(
+        f"SELECT seq, decision_seq FROM entries WHERE seq IN ({','.join('?' * len(rows))})",
+        [r[_SEQ] for r in rows]).fetchall()) if rows else {}
+    deployed: dict[int, set[tuple[str, str]]] = {}
+    for start in range(0, len(rows), 500):
+        chunk = [r[_SEQ] for r in rows[start:start + 500]]
+        # Models, datasets and environments (what a waiver targets) belong to no environment.
+        for seq, kind, name in index.db.execute(
+                "SELECT d.seq, i.kind, i.name FROM deployed d JOIN items i ON i.id = d.item "
+                f"WHERE d.seq IN ({','.join('?' * len(chunk))}) AND i.environment IS NULL",
+                chunk):
+            deployed.setdefault(int(seq), set()).add((str(kind), str(name)))
+    kept = []
+    for row in rows:
+        targets = {((hit.kind or "").lower(), hit.name or "")
+                   for hit in hits.get(decision_of.get(row[_SEQ], -1), [])}
+        stack = row[_D_STACK]
+        if ("stack", stack) in targets or targets & deployed.get(row[_SEQ], set()):
+            kept.append(row)
+    return kept
 
 
 _DIGEST = re.compile(r"^(sha256:)?[0-9a-f]{4,64}$")
@@ -319,8 +366,16 @@ def search(index: LedgerIndex, *, package: str | None = None, model: str | None 
         raise QueryError(f"--{field} needs a value")
     if field == "package":
         query = parse_package_query(value)
-        return _search_items(index, field, value, "i.kind = 'package' AND i.key = ?",
-                             [normalise(query.name)], query.matches)
+        key = normalise(query.name)
+        where, values = "i.kind = 'package' AND i.key = ?", [key]
+        if query.specifier is not None or query.exact is not None:
+            # The few distinct versions are judged here (PEP 440), the rows filtered by SQL.
+            wanted = [v for (v,) in index.db.execute(
+                "SELECT DISTINCT version FROM items WHERE kind = 'package' AND key = ?", [key])
+                if query.matches(v)]
+            where += f" AND i.version IN ({','.join('?' * len(wanted))})" if wanted else " AND 0"
+            values += wanted
+        return _search_items(index, field, value, where, values)
     if field == "model":
         lowered = value.lower()
         if lowered.startswith("sha256:") or re.fullmatch(r"[0-9a-f]{64}", lowered):
@@ -334,7 +389,7 @@ def search(index: LedgerIndex, *, package: str | None = None, model: str | None 
                              [normalise(value)])
     if field == "policy":
         return _search_results(index, field, value, "r.policy = ? COLLATE NOCASE", [value])
-    return _search_results(index, field, value, "r.waiver = ?", [value])
+    return _search_results(index, field, value, "r.waiver = ?", [value], to_targets=True)
 
 
 # -- reindex ------------------------------------------------------------------------------------

@@ -42,12 +42,14 @@ from engine.ledger.answers import (
     AtResult,
     DeployedItem,
     Deployment,
+    DiffResult,
     EntrySummary,
     LogResult,
     Reindexed,
     SearchResult,
     ShowResult,
 )
+from engine.report.audit_diff import render_diff_json, render_diff_markdown, render_diff_text
 
 ITEM_KINDS = ("model", "dataset", "environment", "image", "package", "driver")
 _PLURAL = {"model": "models", "dataset": "datasets", "environment": "environments",
@@ -110,6 +112,8 @@ def as_json(result: Any) -> dict[str, Any]:
 
 
 def render_json(result: Any) -> str:
+    if isinstance(result, DiffResult):
+        return render_diff_json(result)
     return json.dumps(as_json(result), indent=2, sort_keys=True) + "\n"
 
 
@@ -308,10 +312,19 @@ _TEXT: dict[type, Callable[[Any], list[str]]] = {
 
 
 def render_text(result: Any) -> str:
+    if isinstance(result, DiffResult):
+        return render_diff_text(result)
     render = _TEXT.get(type(result))
     if render is None:
         raise TypeError(f"no text rendering for {type(result).__name__}")
     return "\n".join(render(result)) + "\n"
 
 
-RENDERERS: dict[str, Callable[[Any], str]] = {"text": render_text, "json": render_json}
+def render_markdown(result: Any) -> str:
+    if not isinstance(result, DiffResult):
+        raise TypeError(f"no markdown rendering for {type(result).__name__}")
+    return render_diff_markdown(result)
+
+
+RENDERERS: dict[str, Callable[[Any], str]] = {"text": render_text, "json": render_json,
+                                              "markdown": render_markdown}
