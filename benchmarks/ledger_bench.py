@@ -1,16 +1,17 @@
 """Benchmark the ledger at 10,000 entries: append rate, `audit verify` rate (chain, every
 signature, every recorded receipt, under the time-scoped trust root; on a fresh clone),
-replay cost per decision, `audit at` / `audit search` / `audit diff` latency with a warm index
-(target: `audit diff` <= 50 ms), and the time to rebuild the index from the ledger. With --tsa every signature carries an RFC 3161
-timestamp the trust requires and `audit verify` checks.
+replay cost per decision, `audit at` / `audit search` / `audit diff` latency with a warm
+index (target: `audit diff` <= 50 ms), and the time to rebuild the index from the ledger.
+With --tsa every signature carries an RFC 3161 timestamp the trust requires and `audit
+verify` checks.
 
 The ledger opens with an approval of the fixture's waiver by its approver (signed with the
 approver's key), then cycles through 10 revisions of the acme fixture; per revision one
 decision entry (with its decision receipt), one AIBOM entry (with its AIBOM receipt) and
 applies to three stacks resting on them, each recording the 11 manifests it deployed
-(replicas and digests varying with the revision, as `audit diff` compares them); receipts of a revision are signed once and recorded as
-many times as entries need them (git stores identical files once). Every entry is signed on its
-own.
+(replicas and digests varying with the revision, as `audit diff` compares them); receipts of
+a revision are signed once and recorded as many times as entries need them (git stores
+identical files once). Every entry is signed on its own.
 
     python benchmarks/ledger_bench.py [--entries 10000] [--runs 5]
 """
