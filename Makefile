@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean tools
+.PHONY: demo test lint bench clean tools browser
 
 $(STAMP): pyproject.toml requirements/opa.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,11 @@ lint: $(STAMP)
 tools:
 	python3 tools/build_go_tools.py
 
-test: lint node_modules $(WHEELHOUSE)/.complete tools
+# Debian's chromium renders the evidence pack's report.html in the tests (headless, offline).
+browser:
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+
+test: lint node_modules $(WHEELHOUSE)/.complete tools browser
 	$(BIN)/python -m pytest -q
 	$(BIN)/govops policy test --engine opa
 	$(BIN)/govops policy test --engine regopy

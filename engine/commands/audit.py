@@ -9,8 +9,9 @@ with the exact commands; `govops verify` accepts it in an empty directory with n
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -31,13 +32,16 @@ from engine.commands.trust import (
 )
 from engine.deploy.applied import check_recorded_manifests
 from engine.errors import GovopsError, Refused, RevisionError
-from engine.ledger.answers import EntrySummary
+from engine.ledger import queries
+from engine.ledger.answers import DiffResult, EntrySummary
 from engine.ledger.chain import ChainReport, verify_chain
 from engine.ledger.entry import APPROVAL, ENTRY_FILE, ENTRY_RECEIPT, StoredEntry
 from engine.ledger.index import LedgerIndex
 from engine.ledger.store import LEDGER_REF, Ledger
+from engine.policy.decision import Decision
 from engine.repo import GitRepo, open_repo
 from engine.report.evidence import evidence_readme
+from engine.report.evidence_html import ReportFacts, render_report
 from engine.trust.document import ROLES
 from engine.trust.history import TrustHistory
 
@@ -165,6 +169,45 @@ def _pack_files(ledger: Ledger, item: StoredEntry) -> dict[str, bytes]:
     return files
 
 
+def _report_facts(repo_path: Path, ledger: Ledger, item: StoredEntry,
+                  files: Mapping[str, bytes], signer: str | None, pin: str,
+                  keys: tuple[tuple[str, str], ...]) -> ReportFacts:
+    """What report.html shows, from the pack's own files and, for a deployment, the ledger
+    index's diff against the stack's previous deployment."""
+    by_hash = {e.hash: e for e in ledger.entries()}
+    linked = tuple((role, by_hash[target]) for role, target in sorted(item.entry.links.items()))
+    decision = None
+    with contextlib.suppress(KeyError, ValueError):
+        decision = Decision.from_json(json.loads(files["decision.json"]))
+    counts: dict[str, int] = {}
+    models: list[tuple[str, str]] = []
+    with contextlib.suppress(KeyError, ValueError, AttributeError):
+        for component in json.loads(files["aibom.cdx.json"]).get("components") or []:
+            kind = str(component.get("type"))
+            counts[kind] = counts.get(kind, 0) + 1
+            if kind == "machine-learning-model":
+                digest = next((f"{str(h.get('alg')).lower().replace('-', '')}:"
+                               f"{h.get('content')}" for h in component.get("hashes") or []), "")
+                models.append((str(component.get("name")), digest or
+                               str(component.get("version") or "")))
+    diff, previous = None, None
+    if item.entry.type in ("apply", "rollback") and item.entry.stack:
+        stack, seq = item.entry.stack, item.entry.seq
+
+        def compare(index: LedgerIndex) -> tuple[DiffResult | None, str]:
+            row = index.db.execute(
+                "SELECT seq, type FROM entries WHERE stack = ? AND type IN ('apply', "
+                "'rollback') AND seq < ? ORDER BY seq DESC LIMIT 1", (stack, seq)).fetchone()
+            if row is None:
+                return None, f"the first deployment of stack {stack}"
+            return (queries.diff(index, str(row[0]), str(seq)),
+                    f"{row[1]} entry #{row[0]}, the stack's previous deployment")
+
+        diff, previous = ask(repo_path, compare)
+    return ReportFacts(item, linked, signer, pin, keys, decision, counts, tuple(models), diff,
+                       previous)
+
+
 def run_export(repo_path: Path, reference: str, output: Path,
                trust_root: str | None = None) -> ExportedPack:
     repo = open_repo(repo_path)
@@ -190,6 +233,10 @@ def run_export(repo_path: Path, reference: str, output: Path,
     signer = signer_name(history)(declared_signer(item.files[ENTRY_RECEIPT]))
     files["README.md"] = evidence_readme(item, receipts, trust, keys, history,
                                          signer).encode()
+    fingerprints = tuple((name, "sha256:" + key_hint(k.key))
+                         for name, k in zip(keys, trust.keys, strict=False))
+    files["report.html"] = render_report(_report_facts(
+        repo_path, ledger, item, files, signer, history.pin, fingerprints)).encode()
     if output.exists() and any(output.iterdir()):
         raise GovopsError(f"{output}: not empty; an evidence pack goes into a new directory")
     output.mkdir(parents=True, exist_ok=True)

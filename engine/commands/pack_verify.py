@@ -5,8 +5,9 @@ What a pack proves rests on the ledger entries it carries: `entry.json`, signed 
 it links to (a decision, an AIBOM; a rollback's from and to) `<role>-entry.json` with its
 receipt, whose hash must be the link and whose files are checked the same way. So every file
 of the pack must match a digest inside a signed entry, every receipt must verify under the
-keys trusted, and a file no signed digest covers is refused, except two kinds that are not
-evidence: README.md (instructions) and the trust anchors (`trusted-key-N.pub`,
+keys trusted, and a file no signed digest covers is refused, except those that are not
+evidence: README.md (instructions), report.html (a rendering of the signed files) and the
+trust anchors (`trusted-key-N.pub`,
 `trusted-identities.json`), which the auditor compares with fingerprints obtained out of band
 (printed here and in the README), or replaces with `--key`.
 """
@@ -27,6 +28,7 @@ from engine.ledger.chain import check_digests, check_receipts
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, Entry, StoredEntry, sha256
 
 README = "README.md"
+REPORT = "report.html"  # a rendering of the signed files for a reader, not evidence
 IDENTITIES = "trusted-identities.json"
 _KEY_FILE = re.compile(r"^trusted-key-[0-9]+\.pub$")
 
@@ -68,7 +70,7 @@ def verify_pack(folder: Path, keys: tuple[Path, ...] = (),
                     *(place(n) for n in item.entry.digests)}
         linked.append((role, item))
     for name in sorted(pack):
-        if name not in covered and name != README and not _is_anchor(name):
+        if name not in covered and name not in (README, REPORT) and not _is_anchor(name):
             raise Refused(f"{name} is in the pack but no signed entry's digests cover it")
     return PackVerified(main, tuple(linked), signatures, used_keys, len(pack))
 
