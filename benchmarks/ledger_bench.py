@@ -251,9 +251,13 @@ def queries(root: Path, runs: int) -> None:
           f"({items} deployed-item rows)")
     cases = {
         "audit at": lambda: q.at(index, "2026-11-01T12:00:00Z", "prod-inference"),
-        "audit search package": lambda: q.search(index, package="torch@2.6.0"),
-        "audit search model": lambda: q.search(index, model="sha256:087bb836"),
-        "audit search policy": lambda: q.search(index, policy="MDL-002"),
+        # As the CLI asks by default: the first 100 deployments listed, every match counted
+        # and merged into live ranges; then `--limit 0`, every deployment listed.
+        "audit search package": lambda: q.search(index, package="torch@2.6.0", limit=100),
+        "audit search model": lambda: q.search(index, model="sha256:087bb836", limit=100),
+        "audit search policy": lambda: q.search(index, policy="MDL-002", limit=100),
+        "search package, all": lambda: q.search(index, package="torch@2.6.0"),
+        "search policy, all": lambda: q.search(index, policy="MDL-002"),
     }
     applies = [seq for (seq,) in index.db.execute(
         "SELECT seq FROM entries WHERE type = 'apply' AND stack = 'prod-inference' ORDER BY seq")]

@@ -107,15 +107,20 @@ def audit_at(repo: Path, stack: str, fmt: str, time: str) -> None:
 @click.option("--policy", default=None, metavar="ID",
               help="Decisions that reported this policy, and deployments resting on them.")
 @click.option("--waiver", default=None, metavar="NAME",
-              help="Decisions that used this waiver, and deployments resting on them.")
+              help="Decisions that used this waiver, and the deployments resting on them that "
+              "ran what it waives.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0),
+              help="List at most this many deployments (the first); the count and the live "
+              "ranges cover all of them. 0: list all.")
 @format_option
 def audit_search(repo: Path, package: str | None, model: str | None, policy: str | None,
-                 waiver: str | None, fmt: str) -> None:
+                 waiver: str | None, limit: int, fmt: str) -> None:
     """Where and when a package, model, policy or waiver was live (give exactly one)."""
     from engine.ledger import queries
 
     _answer(repo, fmt, lambda index: queries.search(index, package=package, model=model,
-                                                    policy=policy, waiver=waiver))
+                                                    policy=policy, waiver=waiver,
+                                                    limit=limit or None))
 
 
 @audit.command("reindex")

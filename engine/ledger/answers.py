@@ -131,8 +131,10 @@ class SearchResult:
     field: str  # package, model, policy or waiver
     value: str  # as asked (NAME, NAME@VERSION, DIGEST, ID)
     decisions: tuple[DecisionHit, ...]
-    deployments: tuple[Deployment, ...]
-    ranges: tuple[LiveRange, ...]
+    deployments: tuple[Deployment, ...]  # the first `limit` matching deployments, by seq
+    ranges: tuple[LiveRange, ...]  # over every matching deployment
+    total: int = 0  # matching deployments in all (deployments holds at most `limit`)
+    limit: int | None = None  # None: all of them are listed
 
 
 @dataclass(frozen=True)

@@ -242,34 +242,46 @@ def diff(index: LedgerIndex, first: str, second: str, stack: str | None = None,
 # -- search -------------------------------------------------------------------------------------
 
 
-def _merge(deployments: Sequence[Deployment]) -> tuple[LiveRange, ...]:
+Span = tuple[int, str, str, str | None]  # seq, stack, live from, live until
+
+
+def _merge(spans: Iterable[Span]) -> tuple[LiveRange, ...]:
     """Per stack, deployments whose intervals touch (one ends when the next begins) merge."""
-    by_stack: dict[str, list[Deployment]] = {}
-    for found in deployments:
-        by_stack.setdefault(found.stack, []).append(found)
+    by_stack: dict[str, list[Span]] = {}
+    for span in spans:
+        by_stack.setdefault(span[1], []).append(span)
     ranges: list[LiveRange] = []
     for stack in sorted(by_stack):
         runs: list[tuple[str, str | None, list[int]]] = []
-        for found in sorted(by_stack[stack], key=lambda d: (d.live_from, d.entry.seq)):
-            if runs and runs[-1][1] == found.live_from:
-                runs[-1] = (runs[-1][0], found.live_until, runs[-1][2])
-                runs[-1][2].append(found.entry.seq)
+        for seq, _, start, until in sorted(by_stack[stack], key=lambda s: (s[2], s[0])):
+            if runs and runs[-1][1] == start:
+                runs[-1] = (runs[-1][0], until, runs[-1][2])
+                runs[-1][2].append(seq)
             else:
-                runs.append((found.live_from, found.live_until, [found.entry.seq]))
+                runs.append((start, until, [seq]))
         ranges += [LiveRange(stack, start, until, tuple(seqs)) for start, until, seqs in runs]
     return tuple(ranges)
 
 
 def _search_items(index: LedgerIndex, field: str, value: str, where: str,
-                  values: Sequence[Any]) -> SearchResult:
-    """One query: the matching deployed items with their entry and live interval."""
+                  values: Sequence[Any], limit: int | None) -> SearchResult:
+    """Two queries: every matching deployment's seq and live interval (for the total and the
+    merged ranges), then the matching items of the first `limit` of them with their entries:
+    building a row per matching deployment is most of a broad search's time."""
+    spans: list[Span] = sorted(index.db.execute(
+        "SELECT DISTINCT d.seq, l.stack, l.start, l.until FROM items i "
+        f"JOIN deployed d ON d.item = i.id JOIN live l ON l.seq = d.seq WHERE {where}",
+        values).fetchall())
+    page = spans if limit is None else spans[:limit]
+    rows: list[Any] = []
+    if limit is None or len(page) == len(spans):
+        rows = _item_rows(index, where, values)
+    elif page:
+        last = page[-1][0]  # the page is the matches up to this seq
+        rows = _item_rows(index, f"({where}) AND d.seq <= ?", [*values, last])
     parsed: dict[str, tuple[Link, ...]] = {}
     found: list[Deployment] = []
     current: tuple[Sequence[Any], list[DeployedItem]] | None = None
-    rows = index.db.execute(
-        f"SELECT {_FOUND.sql} FROM items i "
-        "JOIN deployed d ON d.item = i.id JOIN entries e ON e.seq = d.seq "
-        f"JOIN live l ON l.seq = d.seq WHERE {where}", values).fetchall()
     # Sorted here rather than by SQLite, whose temporary B-tree over thousands of wide rows
     # costs a third of a broad search.
     rows.sort(key=lambda r: (r[_SEQ], r[_F_NAME], r[_F_VERSION] or "",
@@ -282,8 +294,14 @@ def _search_items(index: LedgerIndex, field: str, value: str, where: str,
         current[1].append(DeployedItem(*row[_F_ITEM]))
     if current is not None:
         found.append(_deployment(current[0], parsed, index.names, current[1]))
-    deployments = tuple(found)
-    return SearchResult(field, value, (), deployments, _merge(deployments))
+    return SearchResult(field, value, (), tuple(found), _merge(spans), len(spans), limit)
+
+
+def _item_rows(index: LedgerIndex, where: str, values: Sequence[Any]) -> list[Any]:
+    return index.db.execute(
+        f"SELECT {_FOUND.sql} FROM items i "
+        "JOIN deployed d ON d.item = i.id JOIN entries e ON e.seq = d.seq "
+        f"JOIN live l ON l.seq = d.seq WHERE {where}", values).fetchall()
 
 
 def _deployment(row: Sequence[Any], parsed: dict[str, tuple[Link, ...]], names: Names,
@@ -293,7 +311,8 @@ def _deployment(row: Sequence[Any], parsed: dict[str, tuple[Link, ...]], names: 
 
 
 def _search_results(index: LedgerIndex, field: str, value: str, where: str,
-                    values: Sequence[Any], to_targets: bool = False) -> SearchResult:
+                    values: Sequence[Any], limit: int | None,
+                    to_targets: bool = False) -> SearchResult:
     """The decision entries with matching results, then (one query) the applies and
     rollbacks resting on them; with `to_targets`, only those that deployed what a matching
     result is about (a waiver of a model's licence did not run on a stack without that
@@ -315,8 +334,10 @@ def _search_results(index: LedgerIndex, field: str, value: str, where: str,
     rows.sort(key=lambda r: r[_SEQ])  # cheaper than SQLite's temporary B-tree (see above)
     if to_targets:
         rows = _deploying_targets(index, rows, hits)
-    deployments = tuple(_deployment(row, parsed, index.names) for row in rows)
-    return SearchResult(field, value, decisions, deployments, _merge(deployments))
+    spans = [(row[_SEQ], row[_D_STACK], row[_D_START], row[_D_UNTIL]) for row in rows]
+    page = rows if limit is None else rows[:limit]
+    deployments = tuple(_deployment(row, parsed, index.names) for row in page)
+    return SearchResult(field, value, decisions, deployments, _merge(spans), len(rows), limit)
 
 
 def _deploying_targets(index: LedgerIndex, rows: list[Any],
@@ -349,13 +370,15 @@ _DIGEST = re.compile(r"^(sha256:)?[0-9a-f]{4,64}$")
 
 
 def search(index: LedgerIndex, *, package: str | None = None, model: str | None = None,
-           policy: str | None = None, waiver: str | None = None) -> SearchResult:
+           policy: str | None = None, waiver: str | None = None,
+           limit: int | None = None) -> SearchResult:
     """Exactly one of: `package` NAME, NAME@VERSION or NAME with PEP 440 specifiers (name
     matched PEP 503-normalised, versions as engine.ledger.package_query reads them); `model`
     NAME, or DIGEST (`sha256:` + 4 to 64 hex digits, a prefix; or 64 bare hex digits);
     `policy` ID (case-insensitive); `waiver` NAME. Package and model searches return the
     deployments that deployed it; policy and waiver searches the decision entries that
-    reported or used it and the deployments that rested on those decisions."""
+    reported or used it and the deployments that rested on those decisions. `limit`: list
+    at most that many deployments (the first by seq); the total and the ranges cover all."""
     given = {k: v for k, v in (("package", package), ("model", model), ("policy", policy),
                                ("waiver", waiver)) if v is not None}
     if len(given) != 1:
@@ -375,7 +398,7 @@ def search(index: LedgerIndex, *, package: str | None = None, model: str | None 
                 if query.matches(v)]
             where += f" AND i.version IN ({','.join('?' * len(wanted))})" if wanted else " AND 0"
             values += wanted
-        return _search_items(index, field, value, where, values)
+        return _search_items(index, field, value, where, values, limit)
     if field == "model":
         lowered = value.lower()
         if lowered.startswith("sha256:") or re.fullmatch(r"[0-9a-f]{64}", lowered):
@@ -384,12 +407,14 @@ def search(index: LedgerIndex, *, package: str | None = None, model: str | None 
                                  "least 4 hex digits)")
             low = "sha256:" + lowered.removeprefix("sha256:")
             return _search_items(index, field, value, "i.kind = 'model' AND i.digest >= ? "
-                                 "AND i.digest < ?", [low, low + "~"])
+                                 "AND i.digest < ?", [low, low + "~"], limit)
         return _search_items(index, field, value, "i.kind = 'model' AND i.key = ?",
-                             [normalise(value)])
+                             [normalise(value)], limit)
     if field == "policy":
-        return _search_results(index, field, value, "r.policy = ? COLLATE NOCASE", [value])
-    return _search_results(index, field, value, "r.waiver = ?", [value], to_targets=True)
+        return _search_results(index, field, value, "r.policy = ? COLLATE NOCASE", [value],
+                               limit)
+    return _search_results(index, field, value, "r.waiver = ?", [value], limit,
+                           to_targets=True)
 
 
 # -- reindex ------------------------------------------------------------------------------------

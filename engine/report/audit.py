@@ -103,6 +103,7 @@ def as_json(result: Any) -> dict[str, Any]:
                                "results": [dataclasses.asdict(r) for r in d.results]}
                               for d in result.decisions],
                 "deployments": [_deployment_json(d) for d in result.deployments],
+                "total": result.total, "limit": result.limit,
                 "ranges": [{"stack": r.stack, "live_from": r.live_from,
                             "live_until": r.live_until, "entries": list(r.entries)}
                            for r in result.ranges]}
@@ -257,13 +258,13 @@ def _count(number: int, noun: str) -> str:
 
 
 def _search_text(result: SearchResult) -> list[str]:
-    stacks = sorted({d.stack for d in result.deployments})
+    stacks = sorted({r.stack for r in result.ranges})
     head = f"{result.field} {result.value}: "
     parts = []
     if result.field in ("policy", "waiver"):
         verb = "reported" if result.field == "policy" else "used"
         parts.append(f"{verb} by " + _count(len(result.decisions), "decision entry"))
-    parts.append(_count(len(result.deployments), "deployment") + " on "
+    parts.append(_count(result.total, "deployment") + " on "
                  + _count(len(stacks), "stack") + (f" ({', '.join(stacks)})" if stacks else ""))
     lines = [head + ", ".join(parts)]
     if result.decisions:
@@ -283,7 +284,9 @@ def _search_text(result: SearchResult) -> list[str]:
             [r.stack, r.live_from, _until(r.live_until), ", ".join(f"#{s}" for s in r.entries)]
             for r in result.ranges])
     if result.deployments:
-        lines.append("deployments")
+        shown = len(result.deployments)
+        lines.append("deployments" + (f" (the first {shown} of {result.total}; --limit 0 "
+                                      "lists all)" if shown < result.total else ""))
         header = ["#", "type", "stack", "revision", "from", "until"]
         rows = [[f"#{d.entry.seq}", d.entry.type, d.stack, _short(d.entry.revision),
                  d.live_from, _until(d.live_until)] for d in result.deployments]

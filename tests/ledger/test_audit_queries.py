@@ -703,3 +703,20 @@ def test_importing_the_group_loads_no_engine() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=ROOT)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("query", [("--package", "torch"), ("--model", "llama-3-8b-instruct"),
+                                   ("--policy", "MDL-002"), ("--waiver", "llama-license-ok")])
+def test_a_broad_search_lists_a_page_and_summarises_the_rest(history: LedgerHistory,
+                                                            query: tuple[str, str]) -> None:
+    """`--limit N` lists the first N deployments; the count and the live ranges still cover
+    every match (what keeps a search that matches thousands within its latency target)."""
+    whole = answer(history, "search", *query, "--limit", "0")
+    assert whole["total"] == len(whole["deployments"]) >= 3 and whole["limit"] is None
+    page = answer(history, "search", *query, "--limit", "2")
+    assert (page["total"], page["limit"]) == (whole["total"], 2)
+    assert page["deployments"] == whole["deployments"][:2]
+    assert page["ranges"] == whole["ranges"] and page["decisions"] == whole["decisions"]
+    text = run(history, "search", *query, "--limit", "2", fmt="text").stdout
+    assert f"{whole['total']} deployments on " in text.splitlines()[0]
+    assert f"deployments (the first 2 of {whole['total']}; --limit 0 lists all)" in text
