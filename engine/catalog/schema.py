@@ -8,7 +8,6 @@ errors found here, with the line, before any policy runs; whether a value is *ac
 from __future__ import annotations
 
 import difflib
-import functools
 import re
 from typing import Any
 
@@ -222,18 +221,6 @@ def _type_ok(kind: str, value: Any) -> str | None:
 
 def _expand(doc: Any, pattern: str) -> list[tuple[str, Any, bool]]:
     """Concrete paths for a pattern such as `spec.workloads[].name`: (path, value, present)."""
-    if "[" not in pattern:
-        # Most patterns name one path: walk it without building paths (a check validates
-        # every object of the revision, ~35 patterns each).
-        keys = _keys(pattern)
-        value = doc
-        for key in keys[:-1]:
-            if not isinstance(value, dict) or key not in value:
-                return []
-            value = value[key]
-        if not isinstance(value, dict) or keys[-1] not in value:
-            return [(pattern, None, False)]
-        return [(pattern, value[keys[-1]], True)]
     current: list[tuple[str, Any]] = [("", doc)]
     results: list[tuple[str, Any, bool]] = []
     parts = pattern.split(".")
@@ -257,11 +244,6 @@ def _expand(doc: Any, pattern: str) -> list[tuple[str, Any, bool]]:
                 nxt.append((path, child))
         current = nxt
     return results
-
-
-@functools.cache
-def _keys(pattern: str) -> tuple[str, ...]:
-    return tuple(pattern.split("."))
 
 
 def _parent_line(lines: dict[str, int], path: str) -> int:

@@ -210,6 +210,8 @@ def _report_facts(repo_path: Path, ledger: Ledger, item: StoredEntry,
 
 def run_export(repo_path: Path, reference: str, output: Path,
                trust_root: str | None = None) -> ExportedPack:
+    if output.exists() and any(output.iterdir()):
+        raise GovopsError(f"{output}: not empty; an evidence pack goes into a new directory")
     repo = open_repo(repo_path)
     ledger = Ledger(repo)
     item = ledger.find(reference)
@@ -237,8 +239,6 @@ def run_export(repo_path: Path, reference: str, output: Path,
                          for name, k in zip(keys, trust.keys, strict=False))
     files["report.html"] = render_report(_report_facts(
         repo_path, ledger, item, files, signer, history.pin, fingerprints)).encode()
-    if output.exists() and any(output.iterdir()):
-        raise GovopsError(f"{output}: not empty; an evidence pack goes into a new directory")
     output.mkdir(parents=True, exist_ok=True)
     written = []
     for name, data in sorted(files.items()):

@@ -344,17 +344,17 @@ def _deploying_targets(index: LedgerIndex, rows: list[Any],
                        hits: dict[int, list[PolicyHit]]) -> list[Any]:
     """The deployment rows whose stack, or whose deployed models, datasets or environments,
     are what their decision's matching results are about."""
-    decision_of = dict(index.db.execute(
-        f"SELECT seq, decision_seq FROM entries WHERE seq IN ({','.join('?' * len(rows))})",
-        [r[_SEQ] for r in rows]).fetchall()) if rows else {}
+    decision_of: dict[int, int] = {}
     deployed: dict[int, set[tuple[str, str]]] = {}
-    for start in range(0, len(rows), 500):
+    for start in range(0, len(rows), 500):  # SQLite binds at most 999 parameters at once
         chunk = [r[_SEQ] for r in rows[start:start + 500]]
+        marks = ",".join("?" * len(chunk))
+        decision_of.update(index.db.execute(
+            f"SELECT seq, decision_seq FROM entries WHERE seq IN ({marks})", chunk))
         # Models, datasets and environments (what a waiver targets) belong to no environment.
         for seq, kind, name in index.db.execute(
                 "SELECT d.seq, i.kind, i.name FROM deployed d JOIN items i ON i.id = d.item "
-                f"WHERE d.seq IN ({','.join('?' * len(chunk))}) AND i.environment IS NULL",
-                chunk):
+                f"WHERE d.seq IN ({marks}) AND i.environment IS NULL", chunk):
             deployed.setdefault(int(seq), set()).add((str(kind), str(name)))
     kept = []
     for row in rows:

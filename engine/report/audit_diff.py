@@ -63,8 +63,9 @@ def _item_line(change: ItemChange) -> str:
 
 
 def _value(value: Any) -> str:
-    return "(none)" if value is None else json.dumps(value) if not isinstance(value, str) \
-        else value
+    if value is None:
+        return "(none)"
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _field_line(change: FieldChange) -> str:

@@ -166,6 +166,7 @@ class OpaServerBackend:
         self._endpoint: Endpoint | None = None
         self._bundle = ""
         self._modules: Sequence[PolicyModule] = ()
+        self._groups: list[list[str]] | None = None  # policy packages asked for at once
         self._data: Mapping[str, Any] = {}
         self._version = ""
 
@@ -181,6 +182,7 @@ class OpaServerBackend:
                 raise InputError(module.path, None, f"package {package}: this namespace belongs "
                                  "to the engine (govops_engine*) or to OPA (system)")
         self._modules, self._data = modules, data
+        self._groups = policy_groups(modules, _PARTS)
         # What a server is loaded with and answers for: the bundle, read through this entry.
         self._bundle = f"{digest or bundle_digest(tuple(modules), data)}+{SERVED_FORMAT}"
         self._connect(fresh=False)
@@ -213,10 +215,9 @@ class OpaServerBackend:
         if document != "govops.policies":
             return self._query(document, input)
         small, packages, objects = self._split(input, locks or {})
-        groups = policy_groups(self._modules, _PARTS)
         for attempt in range(3):
             try:
-                answers = self._ask_all(small, groups)
+                answers = self._ask_all(small, self._groups)
             except OpaUnreachable:
                 if self._remote is not None or attempt:
                     raise
