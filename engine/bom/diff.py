@@ -3,9 +3,12 @@
 Works on the JSON documents (never `Bom.from_json`, which drops modelCard and data). Components
 are paired by identity, not bom-ref: a package is `pypi:torch` whatever its version, an image
 is its repository, a model its name; so a torch bump is one change, not a removal and an
-addition, even beside another torch version that another environment keeps. Only fields whose
-values differ are reported; dependency lists are left out because they change whenever
-anything they point at does.
+addition. Packages, images and datasets are compared within what holds them (the environment
+or model whose dependencies name them), so a torch bump in `train` is one change in `train`
+even while `vllm-serve` keeps the old torch, and every change says where it happened.
+Properties, model cards and dataset data are itemized to the field that changed, since
+"properties changed" makes a reviewer diff JSON by hand. Dependency lists themselves are left
+out: they change whenever anything they point at does.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-_COMPARED = ("version", "hashes", "licenses", "purl", "properties", "modelCard", "data")
+_COMPARED = ("version", "hashes", "licenses", "purl")
+_ITEMIZED = ("modelCard", "data")
+_HOLDERS = ("environment", "model")  # bom-ref prefixes whose dependencies hold components
+_CATALOG = ("model", "dataset", "environment", "stack", "workload")  # stand on their own
 
 
 @dataclass(frozen=True)
@@ -25,9 +31,11 @@ class ComponentRef:
     name: str
     version: str | None
     ref: str
+    within: str | None = None  # the holder's bom-ref, e.g. "environment:train"
 
     def as_json(self) -> dict[str, Any]:
-        return {"type": self.type, "name": self.name, "version": self.version, "ref": self.ref}
+        return {"type": self.type, "name": self.name, "version": self.version, "ref": self.ref,
+                "within": self.within}
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ class ComponentChange:
     fields: tuple[FieldChange, ...]
 
     def as_json(self) -> dict[str, Any]:
-        return {"type": self.after.type, "name": self.after.name,
+        return {"type": self.after.type, "name": self.after.name, "within": self.after.within,
                 "before": self.before.as_json(), "after": self.after.as_json(),
                 "fields": [{"field": f.field, "before": f.before, "after": f.after}
                            for f in self.fields]}
@@ -80,8 +88,7 @@ def identity(component: Mapping[str, Any]) -> str:
     """What stays the same when a component is updated."""
     ref = str(component.get("bom-ref", ""))
     purl = component.get("purl")
-    if ref.split(":", 1)[0] in ("model", "dataset", "environment", "stack", "workload") \
-            or not purl:
+    if ref.split(":", 1)[0] in _CATALOG or not purl:
         return ref or f"{component['type']}:{component['name']}"
     head, _, query = str(purl).partition("?")
     path = head.split("@", 1)[0]
@@ -93,13 +100,32 @@ def identity(component: Mapping[str, Any]) -> str:
     return path
 
 
-def _ref(component: Mapping[str, Any]) -> ComponentRef:
+def _ref(component: Mapping[str, Any], within: str | None) -> ComponentRef:
     return ComponentRef(component["type"], component["name"], component.get("version"),
-                        component.get("bom-ref", ""))
+                        component.get("bom-ref", ""), within)
 
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
+
+
+def _properties(component: Mapping[str, Any]) -> dict[str, Any]:
+    """Properties by name; a name given several times (owners) is one sorted list."""
+    grouped: dict[str, list[str]] = {}
+    for prop in component.get("properties", []):
+        grouped.setdefault(str(prop.get("name")), []).append(str(prop.get("value")))
+    return {name: values[0] if len(values) == 1 else sorted(values)
+            for name, values in grouped.items()}
+
+
+def _leaves(path: str, before: Any, after: Any) -> list[FieldChange]:
+    """Changes down to the deepest mapping key that differs; lists are compared whole."""
+    if _canonical(before) == _canonical(after):
+        return []
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        return [change for key in sorted(set(before) | set(after), key=str)
+                for change in _leaves(f"{path}.{key}", before.get(key), after.get(key))]
+    return [FieldChange(path, before, after)]
 
 
 def _fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
@@ -110,13 +136,38 @@ def _fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldC
             continue  # the purl carries the version: already reported
         if _canonical(before.get(name)) != _canonical(after.get(name)):
             changes.append(FieldChange(name, before.get(name), after.get(name)))
+    old, new = _properties(before), _properties(after)
+    changes += [FieldChange(f"properties.{name}", old.get(name), new.get(name))
+                for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
+    for name in _ITEMIZED:
+        changes += _leaves(name, before.get(name), after.get(name))
     return tuple(changes)
 
 
-def _by_identity(document: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
-    grouped: dict[str, list[Mapping[str, Any]]] = {}
+def _holders(document: Mapping[str, Any]) -> dict[str, list[str]]:
+    """bom-ref -> the environments and models whose dependencies name it."""
+    held: dict[str, list[str]] = {}
+    for dependency in document.get("dependencies", []):
+        holder = str(dependency.get("ref", ""))
+        if holder.split(":", 1)[0] in _HOLDERS:
+            for target in dependency.get("dependsOn", []):
+                held.setdefault(str(target), []).append(holder)
+    return held
+
+
+Grouped = dict[tuple[str, str], list[Mapping[str, Any]]]
+
+
+def _by_identity(document: Mapping[str, Any]) -> Grouped:
+    """Components keyed by (identity, holder): one entry per environment or model holding
+    a shared package, so each holder's packages are compared on their own."""
+    held = _holders(document)
+    grouped: Grouped = {}
     for component in document.get("components", []):
-        grouped.setdefault(identity(component), []).append(component)
+        key, ref = identity(component), str(component.get("bom-ref", ""))
+        holders = [] if ref.split(":", 1)[0] in _CATALOG else sorted(set(held.get(ref, [])))
+        for holder in holders or [""]:
+            grouped.setdefault((key, holder), []).append(component)
     return grouped
 
 
@@ -141,11 +192,13 @@ def diff_aiboms(base: Mapping[str, Any], head: Mapping[str, Any]) -> BomDiff:
         if len(old_left) == 1 and len(new_left) == 1:
             pairs.append((old_left[0], new_left[0]))
             old_left, new_left = [], []
-        removed.extend(_ref(c) for c in old_left)
-        added.extend(_ref(c) for c in new_left)
+        within = key[1] or None
+        removed.extend(_ref(c, within) for c in old_left)
+        added.extend(_ref(c, within) for c in new_left)
         for old_c, new_c in pairs:
             if fields := _fields(old_c, new_c):
-                changed.append(ComponentChange(_ref(old_c), _ref(new_c), fields))
+                changed.append(ComponentChange(_ref(old_c, within), _ref(new_c, within),
+                                               fields))
     old_vulns = {v["id"] for v in base.get("vulnerabilities", [])}
     new_vulns = {v["id"] for v in head.get("vulnerabilities", [])}
     return BomDiff(_side(base), _side(head), tuple(added), tuple(removed), tuple(changed),

@@ -30,6 +30,20 @@ def _hashes(value: Any) -> str:
                                                           if len(value) > 1 else "")
 
 
+def _licences(value: Any) -> str:
+    names = [str(item.get("license", {}).get("id") or item.get("license", {}).get("name")
+                 or item.get("expression") or "?") for item in value or []]
+    return ", ".join(names) or "-"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{…}"
+    return _short(value)
+
+
 def describe(change: FieldChange) -> str:
     """One field's change in a few words."""
     if change.field == "version":
@@ -37,13 +51,22 @@ def describe(change: FieldChange) -> str:
     if change.field == "hashes":
         return f"hashes {_hashes(change.before)} → {_hashes(change.after)}"
     if change.field == "licenses":
-        return "licence changed"
-    return f"{change.field} changed"
+        return f"licence {_licences(change.before)} → {_licences(change.after)}"
+    name = change.field.removeprefix("properties.").removeprefix("govops:")
+    return f"{name} {_value(change.before)} → {_value(change.after)}"
+
+
+def _within(component: ComponentRef) -> str:
+    if not component.within:
+        return ""
+    kind, _, name = component.within.partition(":")
+    return f" (in {kind} {name})"
 
 
 def _label(component: ComponentRef) -> str:
-    return f"{component.name} {_short(component.version)}" if component.version \
+    label = f"{component.name} {_short(component.version)}" if component.version \
         else component.name
+    return label + _within(component)
 
 
 def _change_line(change: ComponentChange) -> str:
@@ -61,7 +84,8 @@ def render_text(diff: BomDiff) -> str:
     rows: list[tuple[str, str, str, str]] = []
     rows += [("added", c.type, _label(c), "") for c in diff.added]
     rows += [("removed", c.type, _label(c), "") for c in diff.removed]
-    rows += [("changed", c.after.type, c.after.name, _change_line(c)) for c in diff.changed]
+    rows += [("changed", c.after.type, c.after.name + _within(c.after), _change_line(c))
+             for c in diff.changed]
     type_width = max((len(r[1]) for r in rows), default=0)
     for what, kind, label, detail in rows:
         lines.append(f"  {what:8} {kind:{type_width}}  {label}" + (f"  {detail}" if detail else ""))
@@ -87,8 +111,8 @@ def render_markdown(diff: BomDiff) -> str:
     lines += ["| change | type | component | details |", "|---|---|---|---|"]
     lines += [f"| added | {c.type} | `{_cell(_label(c))}` | |" for c in diff.added]
     lines += [f"| removed | {c.type} | `{_cell(_label(c))}` | |" for c in diff.removed]
-    lines += [f"| changed | {c.after.type} | `{_cell(c.after.name)}` | {_cell(_change_line(c))} |"
-              for c in diff.changed]
+    lines += [f"| changed | {c.after.type} | `{_cell(c.after.name)}`{_cell(_within(c.after))} "
+              f"| {_cell(_change_line(c))} |" for c in diff.changed]
     if diff.vulnerabilities_added or diff.vulnerabilities_removed:
         lines.append("")
         lines += [f"- new vulnerability **{v}**" for v in diff.vulnerabilities_added]

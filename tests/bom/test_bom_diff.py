@@ -69,6 +69,7 @@ def test_json_lists_exactly_the_four_changes(history: Path) -> None:
     }
     torch = next(c for c in diff["changed"] if c["name"] == "torch")
     assert (torch["before"]["version"], torch["after"]["version"]) == ("2.6.0", "2.7.0")
+    assert torch["within"] == "environment:vllm-serve"
     model = next(c for c in diff["changed"] if c["name"] == "llama-3-8b-instruct")
     field = model["fields"][0]
     assert field["before"][0]["content"] == OLD_DIGEST
@@ -92,7 +93,8 @@ def test_text_and_markdown_name_the_same_changes(history: Path) -> None:
     rows = [ln for ln in markdown.stdout.splitlines() if ln.startswith("| ") and "---" not in ln]
     assert rows[0] == "| change | type | component | details |"
     assert len(rows) == 5
-    assert any(r.startswith("| changed | library | `torch` |") for r in rows)
+    assert any(r.startswith("| changed | library | `torch` (in environment vllm-serve) |")
+               for r in rows)
     assert "| added | data | `chatbot-arena-conversations 4c3b2a1d0e9f…` | |" in rows
 
 
@@ -121,6 +123,41 @@ def test_a_package_removed_and_one_added_are_not_paired(tmp_path: Path) -> None:
     assert [c["name"] for c in diff["added"]] == ["left-pad"]
     assert [(c["name"], c["version"]) for c in diff["removed"]] == [("torch", "2.6.0")]
     assert diff["changed"] == []
+
+
+def test_each_change_names_its_environment_and_the_fields_that_changed(tmp_path: Path) -> None:
+    """numpy 1.26.4 is in both environments; bumping it in `train` alone is one change in
+    `train`, not an addition. A replica count and a model's task are named field by field."""
+    files = fixture("acme-ml")
+    lock = "environments/pylock.train.toml"
+    numpy = 'name = "numpy"\nversion = "1.26.4"'
+    assert numpy in files[lock].decode()
+    stack, model = "stacks/prod-inference.yaml", "models/llama-3-8b-instruct.yaml"
+    changed = {
+        **files,
+        lock: files[lock].decode().replace(numpy, 'name = "numpy"\nversion = "2.2.5"').encode(),
+        stack: files[stack].replace(b"replicas: 3", b"replicas: 4", 1),
+        model: files[model].replace(b"task: text-generation", b"task: text2text-generation"),
+    }
+    make_repo(tmp_path / "r", Step("base", files), Step("three changes", changed))
+    run = govops("bom", "diff", "--repo", str(tmp_path / "r"), "--format", "json",
+                 "HEAD~1", "HEAD")
+    assert run.exit_code == 0, run.stderr
+    diff = run.json()
+    assert diff["added"] == diff["removed"] == []
+    got = {(c["name"], c["within"]): [(f["field"], f["before"], f["after"]) for f in c["fields"]
+                                      if f["field"] != "hashes"]
+           for c in diff["changed"]}
+    assert got == {
+        ("numpy", "environment:train"): [("version", "1.26.4", "2.2.5")],
+        ("prod-inference/chat", None): [("properties.govops:replicas", "3", "4")],
+        ("llama-3-8b-instruct", None): [("modelCard.modelParameters.task", "text-generation",
+                                         "text2text-generation")],
+    }
+    text = govops("bom", "diff", "--repo", str(tmp_path / "r"), "HEAD~1", "HEAD").stdout
+    assert "numpy (in environment train)  version 1.26.4 → 2.2.5" in text
+    assert "replicas 3 → 4" in text
+    assert "modelCard.modelParameters.task text-generation → text2text-generation" in text
 
 
 def test_unknown_base_is_an_input_error(history: Path) -> None:
