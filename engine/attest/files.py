@@ -10,6 +10,7 @@ from __future__ import annotations
 from engine.attest import statement as st
 
 DECISION_FILE, AIBOM_FILE = "decision.json", "aibom.cdx.json"
+DEPLOYMENT_FILE = "deployment.json"  # an apply/rollback's receipt predicate
 DECISION_RECEIPT, AIBOM_RECEIPT = "decision.sigstore.json", "aibom.sigstore.json"
 RECEIPT_SUFFIX = ".sigstore.json"
 _KNOWN = {DECISION_RECEIPT: (DECISION_FILE, st.DECISION), AIBOM_RECEIPT: (AIBOM_FILE, st.AIBOM)}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.attest import statement as st
+from engine.attest.files import DEPLOYMENT_FILE
 from engine.attest.signers import Signer, sign_file
 from engine.deploy import pulumi_run, readback
 from engine.deploy.applied import MANIFESTS_FILE, encode
@@ -30,7 +31,6 @@ from engine.ledger.store import Ledger
 from engine.repo import GitRepo
 from engine.workdir import WorkDir
 
-DEPLOYMENT_FILE = "deployment.json"
 DEPLOYMENT_RECEIPT = "deployment.sigstore.json"
 
 

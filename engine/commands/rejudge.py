@@ -7,7 +7,9 @@ strength of that old answer: Kosli evaluates at the moment of deployment, and so
 decision recorded (its policies, library and data, so an upgrade of govops does not change the
 question, only the clock does) and the approval entries it saw, and refuse (exit 1) when the
 verdict is no longer the recorded one or a waiver it relies on has expired, naming the waiver.
-The deployment receipt records what this found.
+The deployment receipt records what this found, including each waiver relied on with who
+approved it, when it expires and whether it was valid at that moment: an auditor's
+`audit search --waiver` reads that back.
 """
 
 from __future__ import annotations
@@ -32,6 +34,20 @@ class StaleDecision(GovopsError):
 
 
 @dataclass(frozen=True)
+class WaiverTerms:
+    """A waiver the decision relied on, as it stood at deploy time."""
+
+    waiver: str
+    expires: str | None  # spec.expires in the revision; None: not declared there
+    approvers: tuple[str, ...]  # as the decision verified them
+    valid: bool  # not expired on the day of the deployment
+
+    def as_json(self) -> dict[str, Any]:
+        return {"waiver": self.waiver, "expires": self.expires,
+                "approvedBy": list(self.approvers), "validAtDeploy": self.valid}
+
+
+@dataclass(frozen=True)
 class Rejudged:
     """The recorded decision and the same question asked again at `at`."""
 
@@ -41,13 +57,19 @@ class Rejudged:
     recorded_verdict: str
     verdict: str
     decision_id: str
-    expired: tuple[tuple[str, str], ...]  # (waiver, its expiry) of the waivers relied on
+    waivers: tuple[WaiverTerms, ...]  # every waiver relied on
+
+    @property
+    def expired(self) -> tuple[tuple[str, str], ...]:
+        """(waiver, its expiry) of the waivers relied on that have expired."""
+        return tuple((w.waiver, str(w.expires)) for w in self.waivers if not w.valid)
 
     def as_json(self) -> dict[str, Any]:
         return {"at": self.at, "decisionEntry": self.decision_entry,
                 "evaluatedAt": self.evaluated_at, "recordedVerdict": self.recorded_verdict,
                 "verdict": self.verdict, "decisionId": self.decision_id,
-                "expiredWaivers": [{"waiver": w, "expires": e} for w, e in self.expired]}
+                "expiredWaivers": [{"waiver": w, "expires": e} for w, e in self.expired],
+                "waivers": [w.as_json() for w in self.waivers]}
 
 
 def rejudge(repo_path: Path, decision_entry: StoredEntry, now: str, engine: str = "auto",
@@ -61,9 +83,12 @@ def rejudge(repo_path: Path, decision_entry: StoredEntry, now: str, engine: str 
                                       trust_root=trust_root, trust_config=trust_config,
                                       approvals=seen), bundle, now).decision
     relied_on = sorted({w.waiver for w in decision.waived})
-    expired = _expired(repo_path, commit, relied_on, now)
+    terms = tuple(WaiverTerms(name, expires, approval.approvers if approval else (), valid)
+                  for name, expires, valid in _terms(repo_path, commit, relied_on, now)
+                  for approval in [decision.approval_of(name)])
     found = Rejudged(now, decision_entry.entry.seq, evaluated_at, decision.verdict,
-                     again.verdict, again.decision_id, expired)
+                     again.verdict, again.decision_id, terms)
+    expired = found.expired
     where = (f"the decision of commit {commit[:12]} (entry #{decision_entry.entry.seq}, "
              f"evaluated {evaluated_at})")
     if expired:
@@ -79,19 +104,23 @@ def rejudge(repo_path: Path, decision_entry: StoredEntry, now: str, engine: str 
     return found
 
 
-def _expired(repo_path: Path, commit: str, waivers: list[str], now: str
-             ) -> tuple[tuple[str, str], ...]:
-    """The waivers among `waivers` whose `spec.expires` (a date, valid through that day, UTC)
-    is before the day of `now`."""
+def _terms(repo_path: Path, commit: str, waivers: list[str], now: str
+           ) -> list[tuple[str, str | None, bool]]:
+    """(waiver, its `spec.expires`, still valid on the day of `now`) for each of `waivers`;
+    `expires` is a date, valid through that day, UTC."""
     if not waivers:
-        return ()
+        return []
     repo = open_repo(repo_path)
     declared = load_catalog(repo, repo.snapshot(commit)).objects.get("Waiver", {})
     today = dt.date.fromisoformat(now[:10])
-    out = []
+    out: list[tuple[str, str | None, bool]] = []
     for name in waivers:
         waiver = declared.get(name)
         expires = waiver.doc.get("spec", {}).get("expires") if waiver is not None else None
-        if isinstance(expires, str) and dt.date.fromisoformat(expires[:10]) < today:
-            out.append((name, expires))
-    return tuple(out)
+        if isinstance(expires, dt.date):  # an unquoted date, should a loader type it
+            expires = expires.isoformat()
+        if not isinstance(expires, str):
+            out.append((name, None, True))
+        else:
+            out.append((name, expires, dt.date.fromisoformat(expires[:10]) >= today))
+    return out

@@ -84,6 +84,16 @@ class AtResult:
         return tuple(i for i in self.items if i.kind == kind)
 
 
+class WaiverUse(NamedTuple):
+    """A waiver a deployment rested on: who approved it (as its decision verified) and, when
+    the deployment receipt records its re-judgement, the expiry and whether it held then."""
+
+    waiver: str
+    approvers: tuple[str, ...]
+    expires: str | None
+    valid_at_deploy: bool | None  # None: the receipt predates judging at deploy time
+
+
 class Deployment(NamedTuple):
     """An apply/rollback that matched a search, the time it was live and what matched.
 
@@ -96,6 +106,7 @@ class Deployment(NamedTuple):
     live_from: str
     live_until: str | None
     matched: tuple[DeployedItem, ...]  # empty for policy and waiver searches
+    waivers: tuple[WaiverUse, ...] = ()  # for a waiver search: that waiver as it stood
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,7 @@ class PolicyHit:
     severity: str | None
     waived: bool
     waiver: str | None
+    approved_by: tuple[str, ...] = ()  # a waived result's waiver, as the decision verified it
 
 
 @dataclass(frozen=True)

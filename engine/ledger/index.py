@@ -29,6 +29,10 @@ Schema (version 4; `meta` holds `schema`, `last_seq`, `last_hash`, `last_commit`
   million rows (10,000 applies of 100 packages) stay small and quick to rebuild.
 - `results`: the policy results of decision entries (policy id, kind, name, file, line,
   severity, waived, waiver).
+- `approvals` (seq, waiver, approvers): who a decision entry verified as a waiver's approvers.
+- `terms` (seq, waiver, expires, valid): each waiver an apply/rollback relied on as its
+  deployment receipt states it (re-judged at deploy time); none for a deployment recorded
+  before govops judged at deploy time.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.attest.bundle import declared_signer
-from engine.attest.files import AIBOM_FILE, DECISION_FILE
+from engine.attest.files import AIBOM_FILE, DECISION_FILE, DEPLOYMENT_FILE
 from engine.clock import epoch
 from engine.errors import GovopsError
 from engine.ledger.answers import EntrySummary
@@ -54,7 +58,7 @@ from engine.policy.decision import Decision
 from engine.repo import GitRepo
 from engine.workdir import WorkDir
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 
 _TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -75,6 +79,9 @@ CREATE TABLE deployed (
 CREATE TABLE results (
     seq INTEGER NOT NULL, policy TEXT NOT NULL, kind TEXT, name TEXT, file TEXT,
     line INTEGER, severity TEXT, waived INTEGER NOT NULL, waiver TEXT);
+CREATE TABLE approvals (seq INTEGER NOT NULL, waiver TEXT NOT NULL, approvers TEXT NOT NULL);
+CREATE TABLE terms (
+    seq INTEGER NOT NULL, waiver TEXT NOT NULL, expires TEXT, valid INTEGER NOT NULL);
 """
 
 _INDEXES = """
@@ -91,6 +98,8 @@ CREATE INDEX deployed_item ON deployed(item, seq);
 CREATE INDEX results_policy ON results(policy COLLATE NOCASE, seq);
 CREATE INDEX results_waiver ON results(waiver, seq) WHERE waiver IS NOT NULL;
 CREATE INDEX results_seq ON results(seq);
+CREATE INDEX approvals_seq ON approvals(seq, waiver);
+CREATE INDEX terms_seq ON terms(seq, waiver);
 """
 
 # CycloneDX component type -> the kind of thing a stack deploys.
@@ -370,7 +379,8 @@ class LedgerIndex:
 
     def _rebuild(self, reason: str, started: float) -> Refresh:
         state = self.state()
-        for table in ("meta", "entries", "live", "items", "deployed", "results"):
+        for table in ("meta", "entries", "live", "items", "deployed", "results", "approvals",
+                      "terms"):
             self.db.execute(f"DROP TABLE IF EXISTS {table}")
         for statement in _statements(_TABLES):
             self.db.execute(statement)
@@ -432,11 +442,15 @@ class LedgerIndex:
                  seq_of(entry.links.get("decision")),
                  seq_of(entry.links.get("aibom"))))
             known[item.hash] = entry.seq
-            if entry.type == "decision":
+            if entry.type == "decision" and (decision := _decision(item)) is not None:
                 self.db.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?)",
-                                    _results(item))
+                                    _results(entry.seq, decision))
+                self.db.executemany("INSERT INTO approvals VALUES (?,?,?)", (
+                    (entry.seq, a.waiver, json.dumps(list(a.approvers)))
+                    for a in decision.approvals))
             if entry.type in DEPLOYING and entry.stack:
                 self._deployment(item, batch, live.get(entry.stack))
+                self.db.executemany("INSERT INTO terms VALUES (?,?,?,?)", _terms(item))
                 live[entry.stack] = entry.seq
 
     def _deployment(self, item: StoredEntry, batch: Mapping[str, StoredEntry],
@@ -550,17 +564,37 @@ def _parse_aibom(data: bytes | None) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def _results(item: StoredEntry) -> Iterable[tuple[Any, ...]]:
-    """The rows of `results` for a decision entry: what its decision.json reports, read back
-    as a Decision (a record that does not read back adds no rows)."""
+def _decision(item: StoredEntry) -> Decision | None:
+    """A decision entry's decision.json read back (None: none, or one that does not read
+    back, which then adds no rows)."""
     data = item.files.get(DECISION_FILE)
     if data is None:
-        return []
+        return None
     try:
-        decision = Decision.from_json(json.loads(data))
+        return Decision.from_json(json.loads(data))
     except ValueError:  # also UnicodeDecodeError and JSONDecodeError
+        return None
+
+
+def _terms(item: StoredEntry) -> list[tuple[Any, ...]]:
+    """The rows of `terms` for an apply/rollback: the waivers its deployment.json says it was
+    re-judged with (`rejudged.waivers`); a receipt without them adds none."""
+    data = item.files.get(DEPLOYMENT_FILE)
+    try:
+        receipt = json.loads(data) if data is not None else None
+    except ValueError:
         return []
-    seq = item.entry.seq
+    rejudged = receipt.get("rejudged") if isinstance(receipt, dict) else None
+    waivers = rejudged.get("waivers") if isinstance(rejudged, dict) else None
+    if not isinstance(waivers, list):
+        return []
+    return [(item.entry.seq, str(w["waiver"]), _text(w.get("expires")),
+             1 if w.get("validAtDeploy") is True else 0)
+            for w in waivers if isinstance(w, dict) and isinstance(w.get("waiver"), str)]
+
+
+def _results(seq: int, decision: Decision) -> Iterable[tuple[Any, ...]]:
+    """The rows of `results` for a decision entry: what its decision.json reports."""
     rows: list[tuple[Any, ...]] = [(seq, r.id, r.kind, r.name, r.file, r.line, r.severity, 0,
                                     None) for r in decision.results]
     rows += [(seq, w.result.id, w.result.kind, w.result.name, w.result.file, w.result.line,

@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ from engine.ledger.answers import (
     Reindexed,
     SearchResult,
     ShowResult,
+    WaiverUse,
 )
 from engine.ledger.deploy_diff import deployment_diff
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, TYPES
@@ -92,6 +93,7 @@ _F_NAME, _F_VERSION, _F_ENVIRONMENT = (_FOUND.at(c) for c in ("i.name", "i.versi
                                                                "i.environment"))
 _R_SEQ = _RESULT.at("r.seq")
 _R_HIT = slice(_RESULT.at("r.policy"), len(_RESULT.names))
+_R_WAIVED = _RESULT.at("r.waived")
 
 
 def _links(text: str, parsed: dict[str, tuple[Link, ...]] | None = None) -> tuple[Link, ...]:
@@ -317,13 +319,17 @@ def _search_results(index: LedgerIndex, field: str, value: str, where: str,
     rollbacks resting on them; with `to_targets`, only those that deployed what a matching
     result is about (a waiver of a model's licence did not run on a stack without that
     model, though the stack's decision, made for the whole repo, used it)."""
+    found = index.db.execute(
+        f"SELECT {_RESULT.sql} FROM results r WHERE {where} ORDER BY r.seq, r.waived, "
+        "r.kind, r.name, r.file, r.line", values).fetchall()
+    approved = _approvers(index, {int(row[_R_SEQ]) for row in found if row[_R_WAIVED]})
     hits: dict[int, list[PolicyHit]] = {}
-    for row in index.db.execute(
-            f"SELECT {_RESULT.sql} FROM results r WHERE {where} ORDER BY r.seq, r.waived, "
-            "r.kind, r.name, r.file, r.line", values):
+    for row in found:
         policy, kind, name, file, line, severity, waived, waiver = row[_R_HIT]
-        hits.setdefault(int(row[_R_SEQ]), []).append(
-            PolicyHit(policy, kind, name, file, line, severity, bool(waived), waiver))
+        seq = int(row[_R_SEQ])
+        hits.setdefault(seq, []).append(
+            PolicyHit(policy, kind, name, file, line, severity, bool(waived), waiver,
+                      approved.get((seq, waiver), ()) if waived else ()))
     summaries = _entries(index, hits)
     decisions = tuple(DecisionHit(summaries[s], tuple(hits[s])) for s in sorted(hits))
     parsed: dict[str, tuple[Link, ...]] = {}
@@ -337,7 +343,51 @@ def _search_results(index: LedgerIndex, field: str, value: str, where: str,
     spans = [(row[_SEQ], row[_D_STACK], row[_D_START], row[_D_UNTIL]) for row in rows]
     page = rows if limit is None else rows[:limit]
     deployments = tuple(_deployment(row, parsed, index.names) for row in page)
+    if field == "waiver":
+        deployments = _with_terms(index, value, deployments)
     return SearchResult(field, value, decisions, deployments, _merge(spans), len(rows), limit)
+
+
+def _chunks(seqs: Iterable[int]) -> Iterator[list[int]]:
+    """At most 500 at a time: SQLite binds at most 999 parameters at once."""
+    ordered = sorted(set(seqs))
+    for start in range(0, len(ordered), 500):
+        yield ordered[start:start + 500]
+
+
+def _approvers(index: LedgerIndex, decisions: Iterable[int]
+               ) -> dict[tuple[int, str], tuple[str, ...]]:
+    """(decision seq, waiver) -> the approvers that decision verified."""
+    out: dict[tuple[int, str], tuple[str, ...]] = {}
+    for chunk in _chunks(decisions):
+        for seq, waiver, approvers in index.db.execute(
+                f"SELECT seq, waiver, approvers FROM approvals WHERE seq IN "
+                f"({','.join('?' * len(chunk))})", chunk):
+            out[int(seq), str(waiver)] = tuple(json.loads(approvers))
+    return out
+
+
+def _with_terms(index: LedgerIndex, waiver: str, deployments: tuple[Deployment, ...]
+                ) -> tuple[Deployment, ...]:
+    """Each deployment with `waiver` as it stood: approvers from its decision, expiry and
+    validity from its receipt's re-judgement (None when the receipt has none)."""
+    decision_of = {d.entry.seq: next((link.seq for link in d.entry.links
+                                      if link.role == "decision"), None) for d in deployments}
+    approved = _approvers(index, (s for s in decision_of.values() if s is not None))
+    terms: dict[int, tuple[str | None, bool]] = {}
+    for chunk in _chunks(decision_of):
+        for seq, expires, valid in index.db.execute(
+                f"SELECT seq, expires, valid FROM terms WHERE waiver = ? AND seq IN "
+                f"({','.join('?' * len(chunk))})", [waiver, *chunk]):
+            terms[int(seq)] = (expires, bool(valid))
+    out = []
+    for found in deployments:
+        decision = decision_of[found.entry.seq]
+        expires, valid = terms.get(found.entry.seq, (None, None))
+        use = WaiverUse(waiver, approved.get((decision, waiver), ()) if decision else (),
+                        expires, valid)
+        out.append(found._replace(waivers=(use,)))
+    return tuple(out)
 
 
 def _deploying_targets(index: LedgerIndex, rows: list[Any],
@@ -346,8 +396,7 @@ def _deploying_targets(index: LedgerIndex, rows: list[Any],
     are what their decision's matching results are about."""
     decision_of: dict[int, int] = {}
     deployed: dict[int, set[tuple[str, str]]] = {}
-    for start in range(0, len(rows), 500):  # SQLite binds at most 999 parameters at once
-        chunk = [r[_SEQ] for r in rows[start:start + 500]]
+    for chunk in _chunks(r[_SEQ] for r in rows):
         marks = ",".join("?" * len(chunk))
         decision_of.update(index.db.execute(
             f"SELECT seq, decision_seq FROM entries WHERE seq IN ({marks})", chunk))

@@ -24,8 +24,11 @@ these will change meaning:
   `datasets`, `environments`, `images`, `packages`, `drivers`: [item], `first`: the stack's
   first apply/rollback when nothing was deployed yet (else null)}.
 - `search`: {`field` (package, model, policy, waiver), `value`, `decisions`: [{`entry`,
-  `results`: [{`policy`, `kind`, `name`, `file`, `line`, `severity`, `waived`, `waiver`}]}],
-  `deployments`: [{`entry`, `stack`, `live_from`, `live_until`, `matched`: [item]}],
+  `results`: [{`policy`, `kind`, `name`, `file`, `line`, `severity`, `waived`, `waiver`,
+  `approved_by` (a waived result's waiver approvers, as that decision verified them)}]}],
+  `deployments`: [{`entry`, `stack`, `live_from`, `live_until`, `matched`: [item],
+  `waivers` (waiver searches): [{`waiver`, `approvers`, `expires`, `valid_at_deploy` (true,
+  false, or null when the deployment receipt records no deploy-time judgement)}]}],
   `ranges`: [{`stack`, `live_from`, `live_until`, `entries`: [seq]}]}.
 - `reindex`: {`path`, `kind`, `reason`, `seconds`, `entries`, `deployments`,
   `deployed_items`, `policy_results`, `rebuilds`}.
@@ -48,6 +51,7 @@ from engine.ledger.answers import (
     Reindexed,
     SearchResult,
     ShowResult,
+    WaiverUse,
 )
 from engine.report.audit_diff import render_diff_json, render_diff_markdown, render_diff_text
 
@@ -75,7 +79,8 @@ def item_json(item: DeployedItem) -> dict[str, Any]:
 def _deployment_json(found: Deployment) -> dict[str, Any]:
     return {"entry": entry_json(found.entry), "stack": found.stack,
             "live_from": found.live_from, "live_until": found.live_until,
-            "matched": [item_json(i) for i in found.matched]}
+            "matched": [item_json(i) for i in found.matched],
+            "waivers": [w._asdict() for w in found.waivers]}
 
 
 def as_json(result: Any) -> dict[str, Any]:
@@ -275,9 +280,9 @@ def _search_text(result: SearchResult) -> list[str]:
                 how = f"waived by {r.waiver}" if r.waived else (r.severity or "-")
                 rows.append([f"#{hit.entry.seq}", hit.entry.time, _short(hit.entry.revision),
                              hit.entry.verdict or "-", r.policy, f"{r.kind} {r.name}",
-                             f"{r.file}:{r.line}", how])
+                             f"{r.file}:{r.line}", how, _approvers(r.approved_by, r.waived)])
         lines += _columns(["#", "time", "revision", "verdict", "policy", "object", "where",
-                           "result"], rows)
+                           "result", "approved by"], rows)
     if result.ranges:
         lines.append("live")
         lines += _columns(["stack", "from", "until", "entries"], [
@@ -299,8 +304,28 @@ def _search_text(result: SearchResult) -> list[str]:
             for row, found in zip(rows, result.deployments, strict=True):
                 row.append(next((f"#{link.seq}" for link in found.entry.links
                                  if link.role == "decision"), "-"))
+        if result.field == "waiver":
+            header += ["approved by", "at deploy time"]
+            for row, found in zip(rows, result.deployments, strict=True):
+                use = found.waivers[0] if found.waivers else None
+                row += [_approvers(use.approvers if use else (), True), _validity(use)]
         lines += _columns(header, rows)
     return lines
+
+
+def _approvers(approvers: Sequence[str], waived: bool) -> str:
+    if not waived:
+        return "-"
+    return ", ".join(approvers) or "(none verified)"
+
+
+def _validity(use: WaiverUse | None) -> str:
+    """`valid (expires 2026-11-25)`, `expired 2026-11-25`, or `not recorded`."""
+    if use is None or use.valid_at_deploy is None:
+        return "not recorded"
+    if not use.valid_at_deploy:
+        return f"expired {use.expires}"
+    return f"valid (expires {use.expires})" if use.expires else "valid (no expiry)"
 
 
 def _reindex_text(result: Reindexed) -> list[str]:

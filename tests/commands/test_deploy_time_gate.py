@@ -94,7 +94,9 @@ def test_a_decision_whose_waiver_expired_does_not_deploy_again(
     assert rejudged == {
         "at": "2026-11-21T10:00:00Z", "decisionEntry": decision.entry.seq,
         "evaluatedAt": NOW, "recordedVerdict": "pass", "verdict": "pass",
-        "decisionId": rejudged["decisionId"], "expiredWaivers": []}
+        "decisionId": rejudged["decisionId"], "expiredWaivers": [],
+        "waivers": [{"waiver": WAIVER, "expires": EXPIRES, "approvedBy": ["legal@acme.test"],
+                     "validAtDeploy": True}]}
     before = _entries(history)
 
     again = _apply_on(history, "2026-11-27T10:00:00Z", monkeypatch)
@@ -105,6 +107,24 @@ def test_a_decision_whose_waiver_expired_does_not_deploy_again(
                            f"{WAIVER} (expired {EXPIRES}): evaluated again at "
                            "2026-11-27T10:00:00Z it is 'fail'"), line
     assert _entries(history) == before  # nothing recorded, nothing deployed
+
+
+def test_search_says_who_approved_the_waiver_and_that_it_held_at_deploy_time(
+        history: History, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The auditor's question after the incident: which deployments rested on the waiver, who
+    approved it, and was it still valid when each went out. Read back from the signed receipt."""
+    assert _apply_on(history, "2026-11-21T10:00:00Z", monkeypatch).exit_code == 0
+    applied = Ledger(open_repo(history.path)).entries()[-1].entry.seq
+    run = govops("audit", "search", "--repo", str(history.path), "--format", "json",
+                 "--waiver", WAIVER)
+    assert run.exit_code == 0, run.stderr
+    [deployment] = run.json()["deployments"]
+    assert deployment["entry"]["seq"] == applied
+    assert deployment["waivers"] == [{"waiver": WAIVER, "approvers": ["legal@acme.test"],
+                                      "expires": EXPIRES, "valid_at_deploy": True}]
+    text = govops("audit", "search", "--repo", str(history.path), "--waiver", WAIVER).stdout
+    row = next(line.split() for line in text.splitlines() if line.split()[:1] == [f"#{applied}"])
+    assert row[-4:] == ["legal@acme.test", "valid", "(expires", f"{EXPIRES})"]
 
 
 def test_the_last_day_of_a_waiver_still_deploys(history: History,

@@ -434,6 +434,11 @@ def test_search_waiver(history: LedgerHistory) -> None:
         (14, [("STK-004", "batch-eval", "batch-eval-single-replica")]),
         (17, [("STK-004", "batch-eval", "batch-eval-single-replica")])]
     assert ranges(batch) == [("batch-eval", "2026-11-19T10:00:00Z", None, [16])]
+    assert [r["approved_by"] for d in llama["decisions"] for r in d["results"]] == [
+        ["legal@acme.test"]] * 4
+    assert [d["waivers"] for d in llama["deployments"]] == [[{
+        "waiver": "llama-license-ok", "approvers": ["legal@acme.test"], "expires": None,
+        "valid_at_deploy": None}]] * len(ran_llama)
     assert answer(history, "search", "--waiver", "nobody")["decisions"] == []
 
 
@@ -455,7 +460,12 @@ def test_search_answers_in_text(history: LedgerHistory) -> None:
                         "1 deployment on 1 stack (batch-eval)")
     assert ["#17", "2026-11-20T09:00:00Z", history.commits["nowaiver"][:12], "fail", "STK-004",
             "Stack", "batch-eval", "stacks/batch-eval.yaml:22", "waived", "by",
-            "batch-eval-single-replica"] in [line.split() for line in lines]
+            "batch-eval-single-replica", "legal@acme.test"] in [line.split() for line in lines]
+    # Who approved it, as the decision verified; this history's receipts predate judging at
+    # deploy time, so whether the waiver held then is "not recorded", never guessed.
+    assert ["#16", "apply", "batch-eval", history.commits["batch"][:12], "2026-11-19T10:00:00Z",
+            "(still", "live)", "#14", "legal@acme.test", "not", "recorded"] in [
+        line.split() for line in lines]
 
 
 # -- the index: rebuilt, incremental, rewritten -------------------------------------------------
