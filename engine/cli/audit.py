@@ -143,19 +143,25 @@ def audit_reindex(repo: Path, fmt: str) -> None:
 @trust_root_option
 @click.option("--allow-empty", is_flag=True, help="Accept a governed repository with no ledger "
               "yet (nothing recorded); without it a missing refs/govops/ledger is exit 3.")
+@click.option("--accept-rewrite", is_flag=True, help="Accept a ledger rewritten or reset since "
+              "it was last verified or indexed here: it must still verify in full; then the "
+              "checkpoint moves to its tip, the index is rebuilt and questions are answered "
+              "again.")
 @click.option("--replay", "replay_all", is_flag=True, help="Also evaluate every decision again "
               "with the policies it recorded and require the same decision_id (slow: one "
               "evaluation per decision).")
 @format_option
 def audit_verify(repo: Path, from_entry: str | None, trust_config: Path | None,
-                 trust_root: str | None, allow_empty: bool, replay_all: bool, fmt: str) -> None:
+                 trust_root: str | None, allow_empty: bool, accept_rewrite: bool,
+                 replay_all: bool, fmt: str) -> None:
     """Verify the ledger: the chain in time order, every signature under the trust root's
     signers (approvals: approvers) in force at its entry's time, every apply resting on a
     passing decision and an AIBOM, and the last verified tip still in it. Exit 0 when it
     holds, 3 naming the first bad entry."""
     from engine.commands.audit import run_audit_verify
 
-    verified = run_audit_verify(repo, from_entry, trust_config, trust_root, allow_empty)
+    verified = run_audit_verify(repo, from_entry, trust_config, trust_root, allow_empty,
+                                accept_rewrite)
     report, history = verified.report, verified.trust
     replayed = None
     if replay_all and report.problem is None:

@@ -43,6 +43,7 @@ from engine.deploy.render import build_plan
 from engine.deploy.spec import StackSpec
 from engine.ledger.chain import check_anchors
 from engine.ledger.entry import StoredEntry
+from engine.ledger.rewrite import refuse_rewritten
 from engine.ledger.store import Ledger
 from engine.repo import open_repo
 from engine.shipped import programs_dir
@@ -81,6 +82,7 @@ def run_apply(options: ApplyOptions, pulumi_command: auto.PulumiCommand | None =
     ledger = Ledger(repo)
     history = verifier_trust(repo, options.trust_root)
     check_anchors(ledger, history.anchors)  # a reset or rewritten ledger is refused first
+    refuse_rewritten(ledger)  # so is one rewritten since it was verified
     trust_config = trust_root_loader(options.signer.trust_config)
     gate = run_gate(ledger, commit, history.signers_at, trust_config)
     recheck_waivers(repo, ledger, history, gate.decision, trust_config)

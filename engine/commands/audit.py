@@ -37,6 +37,7 @@ from engine.ledger.answers import DiffResult, EntrySummary
 from engine.ledger.chain import ChainReport, verify_chain
 from engine.ledger.entry import APPROVAL, ENTRY_FILE, ENTRY_RECEIPT, StoredEntry
 from engine.ledger.index import LedgerIndex
+from engine.ledger.rewrite import refuse_rewritten
 from engine.ledger.store import LEDGER_REF, Ledger
 from engine.policy.decision import Decision
 from engine.repo import GitRepo, open_repo
@@ -58,11 +59,15 @@ class LedgerVerified:
 
 
 def run_audit_verify(repo_path: Path, from_entry: str | None, trust_config: Path | None,
-                     trust_root: str | None = None, allow_empty: bool = False
-                     ) -> LedgerVerified:
+                     trust_root: str | None = None, allow_empty: bool = False,
+                     accept_rewrite: bool = False) -> LedgerVerified:
     """The ledger verified (engine.ledger.chain). A governed repository (govops.yaml at HEAD)
     without the ledger ref is refused unless `allow_empty` (a new repo): a clone that never
-    fetched refs/govops/ledger, or one whose ledger was deleted, must not read "verified"."""
+    fetched refs/govops/ledger, or one whose ledger was deleted, must not read "verified".
+    `accept_rewrite`: the operator accepts a ledger rewritten since it was last verified or
+    indexed here; it must verify in full (signatures, links, the trust root's anchors), then
+    the checkpoint moves to its tip and the index is rebuilt, and questions are answered
+    again."""
     repo = open_repo(repo_path)
     ledger = Ledger(repo)
     history = verifier_trust(repo, trust_root)  # a bad trust root is the first thing to say
@@ -74,7 +79,11 @@ def run_audit_verify(repo_path: Path, from_entry: str | None, trust_config: Path
     start = ledger.find(from_entry).entry.seq if from_entry else 1
     report = verify_chain(ledger, history.signers_at, trust_root_loader(trust_config), start,
                           entry_checks=(check_recorded_manifests, check_approval_entry),
-                          anchors=history.anchors, approvers_at=history.approvers_at)
+                          anchors=history.anchors, approvers_at=history.approvers_at,
+                          accept_rewrite=accept_rewrite)
+    if accept_rewrite and report.problem is None:
+        with LedgerIndex.open(repo, refresh=False) as index:
+            index.reindex()
     return LedgerVerified(report, history)
 
 
@@ -112,6 +121,7 @@ def ask(repo_path: Path, question: Callable[[LedgerIndex], Answer], refresh: boo
         if trust_root is not None:
             raise
         history = None
+    refuse_rewritten(Ledger(repo))  # a history rewritten since it was verified is not told
     with LedgerIndex.open(repo, refresh=refresh) as index:
         index.names = signer_names(history) if history is not None else None
         return question(index)
@@ -214,6 +224,7 @@ def run_export(repo_path: Path, reference: str, output: Path,
         raise GovopsError(f"{output}: not empty; an evidence pack goes into a new directory")
     repo = open_repo(repo_path)
     ledger = Ledger(repo)
+    refuse_rewritten(ledger)
     item = ledger.find(reference)
     history = verifier_trust(repo, trust_root)
     trust = (history.approvers_at if item.entry.type == APPROVAL

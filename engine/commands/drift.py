@@ -35,6 +35,7 @@ from engine.errors import GovopsError
 from engine.ledger.chain import check_anchors
 from engine.ledger.drafts import actor
 from engine.ledger.entry import Draft, StoredEntry
+from engine.ledger.rewrite import refuse_rewritten
 from engine.ledger.store import Ledger
 from engine.repo import open_repo
 from engine.shipped import programs_dir
@@ -105,6 +106,7 @@ def run_drift(options: DriftOptions, pulumi_command: auto.PulumiCommand | None =
     ledger = Ledger(repo)
     history = verifier_trust(repo, options.trust_root)
     check_anchors(ledger, history.anchors)
+    refuse_rewritten(ledger)  # so is one rewritten since it was verified
     item = last_deployed(ledger, options.stack)
     if item is None:
         raise GovopsError(f"stack {options.stack} has no apply or rollback in the ledger: "

@@ -57,6 +57,7 @@ from engine.deploy.targets import deployments, resolve_target
 from engine.errors import GovopsError
 from engine.ledger.chain import TrustAt, check_anchors
 from engine.ledger.entry import StoredEntry
+from engine.ledger.rewrite import refuse_rewritten
 from engine.ledger.store import Ledger
 from engine.repo import open_repo
 from engine.shipped import programs_dir
@@ -191,6 +192,7 @@ def run_rollback(options: RollbackOptions, pulumi_command: auto.PulumiCommand | 
     item, by = resolve_target(repo, ledger, options.stack, options.to, instant(now))
     history = verifier_trust(repo, options.trust_root)
     check_anchors(ledger, history.anchors)
+    refuse_rewritten(ledger)  # so is one rewritten since it was verified
     trust_config = trust_root_loader(options.signer.trust_config)
     target = verify_target(ledger, item, by, options.stack, trust_config, history.signers_at)
     recheck_waivers(repo, ledger, history, target.gate.decision, trust_config)

@@ -25,6 +25,7 @@ from engine.attest.verify import Expectation, stamped_time, verify_receipt
 from engine.clock import instant
 from engine.errors import GovopsError, Refused
 from engine.ledger.entry import APPROVAL, ENTRY_FILE, ENTRY_RECEIPT, StoredEntry, sha256
+from engine.ledger.rewrite import checkpoint_problem
 from engine.ledger.store import Ledger, LedgerError, stored
 from engine.ledger.verdict import require_passing
 from engine.parallel import forked_map
@@ -237,11 +238,13 @@ def check_anchors(ledger: Ledger, anchors: Sequence[Anchor]) -> None:
 
 def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], Any],
                  from_seq: int = 1, *, entry_checks: Sequence[EntryCheck],
-                 anchors: Sequence[Anchor] = (), approvers_at: TrustAt = _nobody
-                 ) -> ChainReport:
+                 anchors: Sequence[Anchor] = (), approvers_at: TrustAt = _nobody,
+                 accept_rewrite: bool = False) -> ChainReport:
     """Check the whole chain (signatures from `from_seq` on, each under the trust in force at
-    its entry's time: `approvers_at` for approvals, `trust_at` for the rest; and every entry
-    the trust root vouched for in `anchors`); on success the checkpoint moves to the tip."""
+    its entry's time: `approvers_at` for approvals, `trust_at` for the rest; every entry the
+    trust root vouched for in `anchors`; and the entries last verified here, unless
+    `accept_rewrite`, when the operator accepts a rewrite that otherwise verifies); on success
+    the checkpoint moves to the tip."""
     try:
         records = list(ledger.records())
     except GovopsError as exc:  # an object of the chain is missing or is not a commit
@@ -249,7 +252,8 @@ def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], A
     records.reverse()
     items = [_decoded(record) for record in records]
     signed = _signatures(items, from_seq, trust_at, approvers_at, trust_config)
-    checkpoint = ledger.checkpoint()
+    rewrite = None if accept_rewrite else checkpoint_problem(
+        ledger, [item.hash if not isinstance(item, str) else "" for item in items])
     by_hash: dict[str, StoredEntry] = {}
     verdicts: dict[str, str | None] = {}
     previous: StoredEntry | None = None
@@ -284,9 +288,8 @@ def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], A
             vouched = anchor_problem(item, anchors)
             if vouched is not None:
                 raise _Bad(vouched)
-            if checkpoint is not None and checkpoint.seq == seq and checkpoint.hash != item.hash:
-                raise _Bad(f"differs from the verified checkpoint ({checkpoint.hash[:19]}...): "
-                           "the ledger was rewritten or reset since it was last verified")
+            if rewrite is not None and rewrite.seq == position:  # sound, but not as verified
+                raise _Bad(rewrite.reason)
         except _Bad as bad:
             return ChainReport(position - 1, signatures, previous,
                                ChainProblem(seq if seq is not None else position,
@@ -298,11 +301,13 @@ def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], A
         return ChainReport(len(records), signatures, previous, ChainProblem(
             beyond.seq, "-" * 12, f"is missing: the trust root vouched for it in trust version "
             f"#{beyond.version}, but the ledger ends at #{len(records)} (the ref was reset)"))
-    if checkpoint is not None and checkpoint.seq > len(records):
+    if rewrite is not None:  # the first entry that differs is beyond the end: missing
+        checkpoint = ledger.checkpoint()
         return ChainReport(len(records), signatures, previous, ChainProblem(
-            checkpoint.seq, checkpoint.commit, f"is missing: the ledger was verified up to "
-            f"#{checkpoint.seq} but now ends at #{len(records)} (the ref was reset)"))
+            rewrite.seq, checkpoint.commit if checkpoint else "-" * 12, rewrite.reason))
     if previous is not None:
-        ledger.save_checkpoint(previous)
+        ledger.save_checkpoint(previous, replace=accept_rewrite)
+    elif accept_rewrite:
+        ledger.forget_checkpoint()
     return ChainReport(len(records), signatures, previous, None)
 

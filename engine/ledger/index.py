@@ -4,14 +4,17 @@
 It is a cache of the ledger, never a source of truth: it can be deleted and rebuilt at any
 time (`reindex`) and is brought up to date on every open. It remembers the last indexed entry
 (seq, hash, ledger commit); when the chain still holds that entry at that seq, only the newer
-entries are indexed, otherwise (the ref was reset or rewritten, the schema changed, the file is
-unreadable) it is rebuilt from scratch, in one transaction, so readers never see half of it.
+entries are indexed; when the schema changed or the file is unreadable it is rebuilt from
+scratch, in one transaction, so readers never see half of it. When the ref was reset or
+rewritten (the last indexed entry is gone) it refuses (LedgerRewritten, naming the first entry
+that differs) rather than serve the new history as if nothing had happened: `audit verify
+--accept-rewrite` verifies the ledger as it is and rebuilds the index.
 
 It reads the ledger WITHOUT verifying signatures, digests or links: an answer from the index
 is what the ledger says, not proof that the ledger is genuine. That is `govops audit verify`'s
 job. It only requires the chain to be readable, with `seq` 1, 2, 3... from the first entry.
 
-Schema (version 4; `meta` holds `schema`, `last_seq`, `last_hash`, `last_commit`, `rebuilds`,
+Schema (version 6; `meta` holds `schema`, `last_seq`, `last_hash`, `last_commit`, `rebuilds`,
 `updates`):
 
 - `entries`: one row per entry (seq, hash, ledger commit, type, time and its epoch seconds,
@@ -53,6 +56,7 @@ from engine.clock import epoch
 from engine.errors import GovopsError
 from engine.ledger.answers import EntrySummary
 from engine.ledger.entry import APPROVAL, DEPLOYING, ENTRY_RECEIPT, StoredEntry, sha256
+from engine.ledger.rewrite import LedgerRewritten, Rewrite, difference, rewritten
 from engine.ledger.store import Ledger, LedgerError, stored
 from engine.policy.decision import Decision
 from engine.repo import GitRepo
@@ -214,9 +218,10 @@ def deployed_rows(document: Mapping[str, Any], stack: str) -> list[DeployedRow] 
 
 
 class _Rebuild(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, rewritten: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.rewritten = rewritten  # the ledger lost an entry it held: refused, not rebuilt
 
 
 class LedgerIndex:
@@ -347,6 +352,9 @@ class LedgerIndex:
         try:
             newer = self._newer_than(state)
         except _Rebuild as why:
+            if why.rewritten:
+                found = self._first_difference() or Rewrite(state.last_seq, why.reason)
+                raise LedgerRewritten(rewritten(found, "indexed")) from None
             return self._rebuild(why.reason, started)
         self._index(newer)
         self._set_meta(newer[-1], rebuilds=state.rebuilds, updates=state.updates + 1)
@@ -366,7 +374,7 @@ class LedgerIndex:
             if seq == state.last_seq:
                 if item.hash != state.last_hash:
                     raise _Rebuild(f"entry #{seq} is not the one indexed (the ledger was "
-                                   "rewritten)")
+                                   "rewritten)", rewritten=True)
                 newer.reverse()
                 if [e.entry.seq for e in newer] != list(range(seq + 1, seq + 1 + len(newer))):
                     raise _Rebuild("the entries after the last indexed one are not numbered "
@@ -375,7 +383,13 @@ class LedgerIndex:
             if seq < state.last_seq:
                 break
             newer.append(item)
-        raise _Rebuild(f"the ledger no longer holds entry #{state.last_seq} (it was reset)")
+        raise _Rebuild(f"the ledger no longer holds entry #{state.last_seq} (it was reset)",
+                       rewritten=True)
+
+    def _first_difference(self) -> Rewrite | None:
+        """The first entry of the ledger that is not the one indexed at its seq."""
+        indexed = [str(h) for (h,) in self.db.execute("SELECT hash FROM entries ORDER BY seq")]
+        return difference(indexed, [item.hash for item in self.ledger.entries()], "indexed")
 
     def _rebuild(self, reason: str, started: float) -> Refresh:
         state = self.state()

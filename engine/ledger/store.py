@@ -86,7 +86,11 @@ class Ledger:
 
     def records(self) -> Iterator[Record]:
         """Every record from the tip back to the first, by first parent."""
-        commit = self._store.tip()
+        return self.records_from(self._store.tip())
+
+    def records_from(self, commit: str | None) -> Iterator[Record]:
+        """Every record from `commit` back to the first, by first parent: also a chain the
+        ref no longer points at, while its commits are still in the repository."""
         while commit is not None:
             record = self._store.read(commit)
             yield record
@@ -157,14 +161,20 @@ class Ledger:
             raise LedgerError(f"{self.checkpoint_path}: unreadable checkpoint; delete it only "
                               "if you trust the ledger as it is now") from None
 
-    def save_checkpoint(self, tip: StoredEntry) -> None:
+    def save_checkpoint(self, tip: StoredEntry, *, replace: bool = False) -> None:
+        """Remember `tip` as verified; never moves back, unless `replace` (a rewrite the
+        operator accepted after verifying it)."""
         current = self.checkpoint()
-        if current is not None and current.seq > tip.entry.seq:
+        if current is not None and current.seq > tip.entry.seq and not replace:
             return
         os.makedirs(self.checkpoint_path.parent, exist_ok=True)
         write_atomically(self.checkpoint_path, json.dumps(
             {"seq": tip.entry.seq, "hash": tip.hash, "commit": tip.commit}) + "\n")
         self._remove_orphans()
+
+    def forget_checkpoint(self) -> None:
+        """An accepted rewrite down to an empty ledger: nothing is vouched for any more."""
+        self.checkpoint_path.unlink(missing_ok=True)
 
     def _remove_orphans(self) -> None:
         """Temporary checkpoint files of writers killed mid-write (older than a minute)."""

@@ -17,10 +17,12 @@ from pathlib import Path
 import pytest
 
 import engine.commands.apply as apply_module
+from engine.attest.signers import KeySigner
 from engine.cli.deploy import apply
 from engine.commands.rejudge import StaleDecision, rejudge
 from engine.deploy import pulumi_run
-from engine.ledger.store import Ledger
+from engine.ledger.entry import Draft
+from engine.ledger.store import LEDGER_REF, Ledger
 from engine.repo import open_repo
 from engine.repo.scripted import Step
 from tests.support.approvals import approve_all
@@ -125,6 +127,26 @@ def test_search_says_who_approved_the_waiver_and_that_it_held_at_deploy_time(
     text = govops("audit", "search", "--repo", str(history.path), "--waiver", WAIVER).stdout
     row = next(line.split() for line in text.splitlines() if line.split()[:1] == [f"#{applied}"])
     assert row[-4:] == ["legal@acme.test", "valid", "(expires", f"{EXPIRES})"]
+
+
+def test_a_ledger_rewritten_since_it_was_verified_does_not_deploy(
+        history: History, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The apply of 11-21 is erased from the ledger and replaced by an entry signed with the
+    same key: the history no longer holds what was verified here, so nothing deploys from it
+    (exit 3, naming the replaced entry) until an operator accepts the rewrite."""
+    assert _apply_on(history, "2026-11-21T10:00:00Z", monkeypatch).exit_code == 0
+    ledger = Ledger(open_repo(history.path))
+    entries = ledger.entries()
+    open_repo(history.path).records(LEDGER_REF).reset(entries[-2].commit)
+    ledger.append(Draft(type="verify", revision=history.commit), KeySigner(history.key),
+                  "mallory@acme.test", "2026-11-21T11:00:00Z")
+    before = _entries(history)
+    again = _apply_on(history, "2026-11-22T10:00:00Z", monkeypatch)
+    assert again.exit_code == 3, again.stdout + again.stderr
+    line = one_error_line(again)
+    assert line.startswith(f"govops: error: the ledger was rewritten since it was last verified: "
+                           f"entry #{entries[-1].entry.seq} differs from the one verified"), line
+    assert _entries(history) == before
 
 
 def test_the_last_day_of_a_waiver_still_deploys(history: History,

@@ -29,6 +29,7 @@ from engine.clock import TimeError, parse_time, utc
 from engine.ledger import queries
 from engine.ledger.entry import Draft
 from engine.ledger.index import LedgerIndex
+from engine.ledger.rewrite import LedgerRewritten
 from engine.ledger.store import LEDGER_REF, Ledger
 from engine.repo import open_repo
 from engine.trust.document import key_grant
@@ -554,7 +555,10 @@ def test_the_index_catches_up_without_a_rebuild(own_history: LedgerHistory) -> N
         assert index.state().rebuilds == first.rebuilds
 
 
-def test_a_rewritten_ledger_is_reindexed_from_scratch(own_history: LedgerHistory) -> None:
+def test_a_rewritten_ledger_is_refused_until_accepted(own_history: LedgerHistory) -> None:
+    """Mallory resets the ledger to #17 and appends her own #18, validly signed. The questions
+    refuse to answer from it (exit 3, one line naming #18) rather than quietly re-index and
+    serve her history; after `audit verify --accept-rewrite` they answer from it."""
     repo = open_repo(own_history.repo)
     with LedgerIndex.open(repo) as index:
         before = index.state()
@@ -565,20 +569,48 @@ def test_a_rewritten_ledger_is_reindexed_from_scratch(own_history: LedgerHistory
                               stack="prod-inference",
                               links={"decision": entries[9].hash, "aibom": entries[10].hash}),
                         KeySigner(own_history.key), "mallory", "2026-11-20T12:00:00Z")
-    with LedgerIndex.open(repo) as index:
-        done = index.last_refresh
-        assert done is not None and done.kind == "rebuild"
-        assert done.reason == "entry #18 is not the one indexed (the ledger was rewritten)"
-        assert index.state().rebuilds == before.rebuilds + 1
+    for question in (("at", "--stack", "prod-inference", "2026-11-22"), ("show", "18"),
+                     ("log",), ("search", "--model", LLAMA_OLD)):
+        refused = run(own_history, *question)
+        assert refused.exit_code == 3, refused.stdout + refused.stderr
+        [line] = refused.stderr.splitlines()
+        assert line.startswith("govops: error: the ledger was rewritten since it was last "
+                               "verified: entry #18 differs from the one verified (it was "
+                               f"{entries[17].hash[:19]}..."), line
+        assert line.endswith("until `govops audit verify --accept-rewrite` verifies it as it "
+                             "is now"), line
+    with LedgerIndex.open(repo, refresh=False) as index:
+        assert index.state() == before  # nothing re-indexed
+    accepted = CliRunner().invoke(audit, ["verify", "--repo", str(own_history.repo),
+                                          "--accept-rewrite"])
+    assert accepted.exit_code == 0, accepted.output
     at = answer(own_history, "at", "--stack", "prod-inference", "2026-11-22")
     assert (at["entry"]["seq"], at["entry"]["type"], at["entry"]["actor"]) == (
         18, "apply", "mallory")
-    raw.references.create(LEDGER_REF, entries[11].commit, force=True)  # reset to #12
     with LedgerIndex.open(repo) as index:
-        assert index.last_refresh is not None
-        assert index.last_refresh.reason == ("the ledger no longer holds entry #18 (it was "
-                                             "reset)")
-        assert index.state().last_seq == 12
+        assert index.state().rebuilds == before.rebuilds + 1
+
+
+def test_the_index_alone_detects_a_reset(own_history: LedgerHistory) -> None:
+    """With no checkpoint (a clone that never verified nor appended), the index's own record
+    of what it indexed still catches a reset, and names the first entry gone."""
+    repo = open_repo(own_history.repo)
+    with LedgerIndex.open(repo):
+        pass
+    WorkDir(own_history.repo / ".git").ledger_checkpoint.unlink()
+    entries = Ledger(repo).entries()
+    pygit2.Repository(str(own_history.repo)).references.create(
+        LEDGER_REF, entries[11].commit, force=True)  # reset to #12
+    refused = run(own_history, "at", "--stack", "prod-inference", "2026-11-22")
+    assert refused.exit_code == 3
+    assert refused.stderr.startswith(
+        "govops: error: the ledger was rewritten since it was last indexed: entry #13 is "
+        "missing: the ledger was indexed up to #18 but now ends at #12 (the ref was reset)")
+    with pytest.raises(LedgerRewritten):
+        LedgerIndex.open(repo)
+    accepted = CliRunner().invoke(audit, ["verify", "--repo", str(own_history.repo),
+                                          "--accept-rewrite"])
+    assert accepted.exit_code == 0, accepted.output
     assert answer(own_history, "at", "--stack", "prod-inference", "2026-11-22")["entry"][
         "seq"] == 12
 

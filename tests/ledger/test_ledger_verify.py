@@ -181,14 +181,62 @@ def test_a_reset_ref_with_new_entries_appended_is_detected(history: History) -> 
                             stack="prod-inference",
                             links={"decision": entries[0].hash, "aibom": entries[1].hash}),
                       signer, "mallory@acme.test", later(days=day))
-    _refused(history, 7, "differs from the verified checkpoint")
+    # The first entry that is not the one verified, not the checkpoint's tip.
+    _refused(history, 6, "differs from the one verified (it was "
+                         f"{entries[5].hash[:19]}..., it is ")
 
 
 def test_a_reset_to_a_shorter_ledger_is_detected(history: History) -> None:
     assert _verify(history).exit_code == 0
     entries = history.ledger().entries()
     open_repo(history.repo).records(LEDGER_REF).reset(entries[2].commit)
-    _refused(history, 7, "the ledger was verified up to #7 but now ends at #3")
+    _refused(history, 4, "is missing: the ledger was verified up to #7 but now ends at #3")
+
+
+def test_a_middle_entry_deleted_and_the_rest_resigned_is_named(history: History) -> None:
+    """An attacker holding the signing key drops #4 and signs what followed again: the chain
+    is sound and as long as before, so the tip's seq matches. The message names #4, the entry
+    that was removed, not #7."""
+    assert _verify(history).exit_code == 0
+    ledger = history.ledger()
+    entries = ledger.entries()
+    open_repo(history.repo).records(LEDGER_REF).reset(entries[2].commit)
+    signer = KeySigner(history.key)
+    for day in (3, 4, 5, 6):
+        ledger.append(Draft(type="apply", revision=entries[0].entry.revision,
+                            stack="prod-inference",
+                            links={"decision": entries[0].hash, "aibom": entries[1].hash}),
+                      signer, "release-bot@acme.test", later(days=day))
+    assert len(ledger.entries()) == 7
+    _refused(history, 4, f"differs from the one verified (it was {entries[3].hash[:19]}...")
+    run = _verify(history)
+    assert "entry #7" not in run.stderr
+
+
+def test_an_accepted_rewrite_verifies_and_becomes_the_checkpoint(history: History) -> None:
+    """`--accept-rewrite` is the operator's decision after investigating; the rewritten chain
+    must still verify in full, and from then on it is what is checked against."""
+    assert _verify(history).exit_code == 0
+    ledger = history.ledger()
+    entries = ledger.entries()
+    open_repo(history.repo).records(LEDGER_REF).reset(entries[4].commit)
+    _refused(history, 6, "is missing")
+    accepted = _verify(history, "--accept-rewrite")
+    assert accepted.exit_code == 0, accepted.stderr
+    assert "ledger verified: 5 entries" in accepted.stdout
+    checkpoint = ledger.checkpoint()
+    assert checkpoint is not None and (checkpoint.seq, checkpoint.hash) == (5, entries[4].hash)
+    assert _verify(history).exit_code == 0
+
+
+def test_an_accepted_rewrite_must_still_verify(history: History) -> None:
+    assert _verify(history).exit_code == 0
+    entries = history.ledger().entries()
+    _fresh_chain(history, entries[:3] + entries[4:])  # #4 deleted, nothing re-signed
+    run = _verify(history, "--accept-rewrite")
+    assert run.exit_code == 3 and "has seq 5 at position 4" in run.stderr
+    checkpoint = history.ledger().checkpoint()
+    assert checkpoint is not None and checkpoint.hash == entries[6].hash  # not moved
 
 
 def test_an_apply_must_rest_on_a_passing_decision(tmp_path: Path) -> None:
