@@ -235,6 +235,27 @@ def trust_remove_tsa(repo: Path, name: str, sign_with: tuple[Path, ...], proposa
                          set_timestamping(None, name, None)))
 
 
+@trust.command("deploy-branches")
+@repo_option
+@click.argument("patterns", nargs=-1)
+@click.option("--any", "any_branch", is_flag=True, help="Lift the restriction: commits of any "
+              "branch may deploy.")
+@_signing_options
+@_trust_root_option
+def trust_deploy_branches(repo: Path, patterns: tuple[str, ...], any_branch: bool,
+                          sign_with: tuple[Path, ...], proposal: Path | None,
+                          trust_root: str | None) -> None:
+    """Only commits reachable from these branches (names or fnmatch patterns: main,
+    release/*; local or remote-tracking) may be applied or rolled back to. Kept in the trust
+    root, signed by the root keys, so no commit can lift it for itself."""
+    from engine.commands.trust import set_branches, trust_change
+
+    if bool(patterns) == any_branch:
+        raise click.UsageError("name the branches, or pass --any to allow every branch")
+    _report(trust_change(_signing(repo, sign_with, proposal, trust_root),
+                         set_branches(list(patterns))))
+
+
 @trust.command("anchor")
 @repo_option
 @click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path), default=None,

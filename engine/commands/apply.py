@@ -27,6 +27,7 @@ from engine.approvals.recheck import recheck_waivers
 from engine.attest.signers import SignerOptions
 from engine.attest.trust_config import trust_root_loader
 from engine.clock import utc_now
+from engine.commands.branch_gate import require_deploy_branch
 from engine.commands.deployment import (
     deploy,
     read_live,
@@ -83,6 +84,7 @@ def run_apply(options: ApplyOptions, pulumi_command: auto.PulumiCommand | None =
     history = verifier_trust(repo, options.trust_root)
     check_anchors(ledger, history.anchors)  # a reset or rewritten ledger is refused first
     refuse_rewritten(ledger)  # so is one rewritten since it was verified
+    branch = require_deploy_branch(repo, commit, history)
     trust_config = trust_root_loader(options.signer.trust_config)
     gate = run_gate(ledger, commit, history.signers_at, trust_config)
     recheck_waivers(repo, ledger, history, gate.decision, trust_config)
@@ -98,6 +100,7 @@ def run_apply(options: ApplyOptions, pulumi_command: auto.PulumiCommand | None =
     deployed = deploy(request, command, planned, environ)
     live = read_live(planned)
     recorded = record_deployment(repo, ledger, signer, "apply", gate, planned, deployed,
-                                 utc_now(), live, facts={"rejudged": rejudged.as_json()})
+                                 utc_now(), live, facts={"rejudged": rejudged.as_json(),
+                                                           "deployBranch": branch})
     require_live(live, recorded.entry)
     return Applied(gate, spec, planned.digest, deployed, recorded.predicate, recorded.entry)

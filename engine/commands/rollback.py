@@ -38,6 +38,7 @@ from engine.approvals.recheck import recheck_waivers
 from engine.attest.signers import SignerOptions
 from engine.attest.trust_config import trust_root_loader
 from engine.clock import instant, utc_now
+from engine.commands.branch_gate import require_deploy_branch
 from engine.commands.check import CheckOptions, run_check
 from engine.commands.deployment import (
     deploy,
@@ -195,6 +196,7 @@ def run_rollback(options: RollbackOptions, pulumi_command: auto.PulumiCommand | 
     refuse_rewritten(ledger)  # so is one rewritten since it was verified
     trust_config = trust_root_loader(options.signer.trust_config)
     target = verify_target(ledger, item, by, options.stack, trust_config, history.signers_at)
+    branch = require_deploy_branch(repo, target.commit, history)
     recheck_waivers(repo, ledger, history, target.gate.decision, trust_config)
     rejudged = rejudge(options.repo, target.gate.decision, now, options.engine,
                        options.trust_root, options.signer.trust_config)
@@ -232,7 +234,7 @@ def run_rollback(options: RollbackOptions, pulumi_command: auto.PulumiCommand | 
         repo, ledger, signer, "rollback", target.gate, planned, deployed, utc_now(), held,
         links={"from": target.previous.hash, "to": target.entry.hash},
         facts={"from": target.previous.hash, "to": target.entry.hash, "preview": summary,
-               "rejudged": rejudged.as_json()})
+               "rejudged": rejudged.as_json(), "deployBranch": branch})
     require_live(held, recorded.entry)
     return RolledBack(target, reevaluation, planned, deployed, summary, recorded.predicate,
                       recorded.entry)

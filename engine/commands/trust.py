@@ -32,6 +32,7 @@ from engine.trust.change import (
     anchoring,
     changing_roles,
     initial,
+    protecting,
     rotating,
     sign,
     timestamping,
@@ -384,6 +385,14 @@ def set_timestamping(authority: TimestampAuthority | None, remove: str | None,
         return timestamping(current, stored.root, authorities,
                             current.tolerance if tolerance is None else tolerance, said,
                             utc_now())
+    return change
+
+
+def set_branches(branches: Sequence[str]) -> Callable[[TrustVersion, StoredVersion], Proposal]:
+    """Allow deployments only of commits reachable from these branches (none: of any)."""
+    def change(current: TrustVersion, stored: StoredVersion) -> Proposal:
+        assert stored.root is not None
+        return protecting(current, stored.root, branches, utc_now())
     return change
 
 

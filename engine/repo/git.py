@@ -7,7 +7,9 @@ exist for govops.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -117,6 +119,27 @@ class GitRepo:
         except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError) as exc:
             raise RevisionError(f"unknown revision {rev!r}: {exc}") from None
         return commit
+
+    def branch_containing(self, commit: str, patterns: Sequence[str]) -> str | None:
+        """The first branch (`refs/heads/NAME` or `refs/remotes/REMOTE/NAME`) whose NAME
+        matches one of `patterns` (fnmatch) and whose tip is `commit` or descends from it."""
+        target = pygit2.Oid(hex=commit)
+        for ref in sorted(self._repo.references):
+            if ref.startswith("refs/heads/"):
+                name = ref.removeprefix("refs/heads/")
+            elif ref.startswith("refs/remotes/") and ref.count("/") >= 3:
+                name = ref.split("/", 3)[3]
+            else:
+                continue
+            if name == "HEAD" or not any(fnmatch.fnmatchcase(name, p) for p in patterns):
+                continue
+            try:
+                tip = self._repo.references[ref].peel(pygit2.Commit).id
+            except (KeyError, ValueError, pygit2.GitError):
+                continue  # a dangling or symbolic ref names no commit
+            if tip == target or self._repo.descendant_of(tip, target):
+                return ref
+        return None
 
     def snapshot(self, rev: str) -> Snapshot:
         commit = self.resolve(rev)

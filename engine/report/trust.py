@@ -35,6 +35,7 @@ def version_json(version: TrustVersion) -> dict[str, Any]:
         "timestampTolerance": version.tolerance,
         "ledgerAnchor": ({"seq": version.anchor[0], "hash": version.anchor[1]}
                          if version.anchor else None),
+        "deployBranches": list(version.branches),
     }
 
 
@@ -60,6 +61,8 @@ def render_show_text(history: TrustHistory) -> str:
         lines += [f"  {a.name} {a.url}" for a in current.authorities]
     else:
         lines.append("timestamps: not required")
+    lines.append("deploys: only commits of " + ", ".join(current.branches) if current.branches
+                 else "deploys: commits of any branch")
     return "\n".join(lines) + "\n"
 
 
@@ -86,6 +89,9 @@ def changes(before: TrustVersion | None, after: TrustVersion) -> list[str]:
     if after.authorities != before.authorities or after.tolerance != before.tolerance:
         named = ", ".join(a.name for a in after.authorities) or "none"
         out.append(f"timestamp authorities: {named} (tolerance {after.tolerance} s)")
+    if after.branches != before.branches:
+        out.append("deploy only commits of " + ", ".join(after.branches) if after.branches
+                   else "deploy commits of any branch")
     return out or ["re-issued (no role changed)"]
 
 

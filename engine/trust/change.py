@@ -109,7 +109,8 @@ def _next_targets(current: TrustVersion, roles: Mapping[str, RoleGrants], issued
                   expires: dt.datetime | None,
                   authorities: Sequence[TimestampAuthority] | None = None,
                   tolerance: int | None = None,
-                  anchor: tuple[int, str] | None = None) -> bytes:
+                  anchor: tuple[int, str] | None = None,
+                  branches: Sequence[str] | None = None) -> bytes:
     if instant(issued) < instant(current.issued):
         raise BadProposal(f"the change would be issued at {issued}, before the current "
                           f"version ({current.issued}): check the clock")
@@ -118,7 +119,8 @@ def _next_targets(current: TrustVersion, roles: Mapping[str, RoleGrants], issued
         current.targets_version + 1, roles, issued, until,
         current.authorities if authorities is None else authorities,
         current.tolerance if tolerance is None else tolerance,
-        anchor if anchor is not None else current.anchor))
+        anchor if anchor is not None else current.anchor,
+        current.branches if branches is None else branches))
 
 
 def anchoring(current: TrustVersion, current_root: bytes, anchor: tuple[int, str],
@@ -130,6 +132,19 @@ def anchoring(current: TrustVersion, current_root: bytes, anchor: tuple[int, str
     return Proposal(current.commit, f"anchor the ledger at entry #{anchor[0]} ({anchor[1][:19]})",
                     current_root, _next_targets(current, current.roles, issued, None,
                                                 anchor=anchor))
+
+
+def protecting(current: TrustVersion, current_root: bytes, branches: Sequence[str],
+               issued: str) -> Proposal:
+    """The next version allowing deployments only of commits on `branches` (none: any)."""
+    cleaned = [b.strip() for b in branches]
+    if any(not b or b.startswith("-") or ".." in b for b in cleaned):
+        raise BadProposal("a deploy branch is a branch name or an fnmatch pattern "
+                          "(main, release/*)")
+    summary = (f"deploy only commits of {', '.join(cleaned)}" if cleaned
+               else "deploy commits of any branch")
+    return Proposal(current.commit, summary, current_root,
+                    _next_targets(current, current.roles, issued, None, branches=cleaned))
 
 
 def timestamping(current: TrustVersion, current_root: bytes,

@@ -50,6 +50,7 @@ VALID_FROM, VALID_UNTIL, ISSUED = "x-govops-valid-from", "x-govops-valid-until",
 OWNER = "x-govops-owner"
 AUTHORITIES, TOLERANCE = "x-govops-timestamp-authorities", "x-govops-timestamp-tolerance"
 ANCHOR = "x-govops-ledger-anchor"  # {"seq", "hash"}: the ledger entry the root keys vouch for
+BRANCHES = "x-govops-deploy-branches"  # branch patterns whose commits alone may deploy
 DEFAULT_TOLERANCE = 300  # seconds an entry's stated time may differ from its timestamp
 ECDSA_SCHEME = "ecdsa-sha2-nistp256"
 
@@ -184,7 +185,8 @@ def new_root(version: int, root_keys: Iterable[Grant], threshold: int,
 def new_targets(version: int, roles: Mapping[str, RoleGrants], issued: str,
                 expires: datetime, authorities: Sequence[TimestampAuthority] = (),
                 tolerance: int = DEFAULT_TOLERANCE,
-                anchor: tuple[int, str] | None = None) -> Metadata[Targets]:
+                anchor: tuple[int, str] | None = None,
+                branches: Sequence[str] = ()) -> Metadata[Targets]:
     keys: dict[str, Key] = {}
     delegated: dict[str, DelegatedRole] = {}
     for name in ROLES:
@@ -200,6 +202,8 @@ def new_targets(version: int, roles: Mapping[str, RoleGrants], issued: str,
         fields[TOLERANCE] = tolerance
     if anchor is not None:
         fields[ANCHOR] = {"seq": anchor[0], "hash": anchor[1]}
+    if branches:
+        fields[BRANCHES] = list(branches)
     return Metadata(Targets(version=version, expires=expires, targets={},
                             delegations=Delegations(keys, roles=delegated),
                             unrecognized_fields=fields))
@@ -293,6 +297,14 @@ def anchor_of(targets: Metadata[Targets], where: str) -> tuple[int, str] | None:
             or not isinstance(raw.get("hash"), str) or raw["seq"] < 1):
         raise Refused(f"{where}: {ANCHOR} must be a ledger seq and an entry hash")
     return raw["seq"], raw["hash"]
+
+
+def branches_of(targets: Metadata[Targets], where: str) -> tuple[str, ...]:
+    """The branch patterns whose commits alone may deploy (none: any commit may)."""
+    raw = targets.signed.unrecognized_fields.get(BRANCHES, [])
+    if not isinstance(raw, list) or not all(isinstance(b, str) and b.strip() for b in raw):
+        raise Refused(f"{where}: {BRANCHES} must be a list of branch names or patterns")
+    return tuple(raw)
 
 
 def roles_of(targets: Metadata[Targets], where: str) -> dict[str, RoleGrants]:

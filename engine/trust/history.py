@@ -50,6 +50,7 @@ class TrustVersion:
     authorities: tuple[TimestampAuthority, ...] = ()  # key-signed entries need their timestamp
     tolerance: int = 300  # seconds an entry's stated time may differ from its timestamp
     anchor: tuple[int, str] | None = None  # the ledger entry (seq, hash) the root vouches for
+    branches: tuple[str, ...] = ()  # only commits of these branches may deploy (none: any)
 
     def grants(self, role: str, moment: str) -> tuple[Grant, ...]:
         """The role's keys and identities whose validity holds `moment`."""

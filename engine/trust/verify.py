@@ -28,6 +28,7 @@ from engine.trust.document import (
     TARGETS_FILE,
     anchor_of,
     authorities_of,
+    branches_of,
     decode_root,
     decode_targets,
     fingerprint,
@@ -131,7 +132,8 @@ def verify_versions(stored: Sequence[StoredVersion], pin: str, pin_source: str) 
                 root_threshold=root.signed.roles["root"].threshold,
                 roles=roles_of(targets, TARGETS_FILE), root_signers=root_signers,
                 targets_signers=targets_signers, authorities=authorities,
-                tolerance=tolerance, anchor=anchor)
+                tolerance=tolerance, anchor=anchor,
+                branches=branches_of(targets, TARGETS_FILE))
         except (Refused, UnsignedMetadataError, ValueError) as exc:
             raise Refused(f"trust version #{item.seq} ({item.commit[:12]}) does not verify: "
                           f"{exc}") from None
