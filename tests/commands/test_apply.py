@@ -279,6 +279,7 @@ def test_apply_runs_refresh_and_up_and_records_a_verified_entry(repo: Repo,
                           "resourceChanges": {"create": 11}},
         "checkpointDigest": "sha256:" + hashlib.sha256(export.encode()).hexdigest(),
         "decision": decision.hash, "aibom": aibom.hash, "revision": repo.passing,
+        "deployBranch": None,  # the trust names no deploy branches
         "live": {"digest": manifests_digest, "matchesApproved": True, "differences": {},
                  "added": [], "cluster": {"server": "https://fake-cluster.invalid", "caSha256": None,
                              "version": "v1.34.3"}},
@@ -290,7 +291,8 @@ def test_apply_runs_refresh_and_up_and_records_a_verified_entry(repo: Repo,
     assert rejudged == {"at": rejudged["at"], "decisionEntry": decision.entry.seq,
                         "evaluatedAt": decision.entry.details["evaluatedAt"],
                         "recordedVerdict": "pass", "verdict": "pass",
-                        "decisionId": decision.entry.details["decisionId"], "expiredWaivers": []}
+                        "decisionId": decision.entry.details["decisionId"], "expiredWaivers": [],
+                        "waivers": []}
     assert rejudged["at"] >= decision.entry.details["evaluatedAt"]
     assert receipt == predicate
     entry = applied.entry
