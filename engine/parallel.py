@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -37,6 +38,15 @@ def jobs() -> int:
         return os.cpu_count() or 1
 
 
+def _as_worker() -> None:
+    """A worker dies on SIGTERM, whatever handler its parent installed: Pool.terminate()
+    SIGTERMs the workers still waiting for tasks and then joins them, so a worker that kept
+    the govops daemon's handler (which only asks the daemon to stop) outlived every task and
+    held the daemon, and the commit waiting on it, until the client gave up two minutes
+    later."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _run(index: int) -> Any:
     assert _work is not None, "forked without work"
     return _work(index)
@@ -53,7 +63,7 @@ def forked_map(work: Callable[[int], T], count: int, minimum: int | None = None
         return [work(i) for i in range(count)]
     _work = work
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_as_worker) as pool:
             chunk = max(1, count // (workers * 4))
             return pool.map(_run, range(count), chunksize=chunk)
     finally:

@@ -48,3 +48,30 @@ def test_a_bad_jobs_setting_is_refused(monkeypatch: pytest.MonkeyPatch, value: s
     monkeypatch.setenv(parallel.JOBS_VARIABLE, value)
     with pytest.raises(GovopsError, match=f"GOVOPS_JOBS='{value}': expected a whole number"):
         parallel.jobs()
+
+
+def _sigterm_is_default(index: int) -> bool:
+    import signal
+
+    return signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_workers_die_on_sigterm_whatever_the_parent_handles(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The govops daemon handles SIGTERM (to stop between requests). Its forked workers must
+    not inherit that: Pool.terminate() SIGTERMs the idle ones and joins them, and a worker
+    that ignored it held the daemon, and the commit waiting on it, for two minutes."""
+    import signal
+
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, "2")
+
+    def ignore(_signum: int, _frame: object) -> None:
+        return None
+
+    previous = signal.signal(signal.SIGTERM, ignore)
+    try:
+        assert all(parallel.forked_map(_sigterm_is_default, 8, minimum=1))
+        assert signal.getsignal(signal.SIGTERM) is ignore  # the parent keeps its own
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+

@@ -129,7 +129,12 @@ def _replace(where: Path) -> None:
     pid = _pid(where)
     if pid is not None:
         with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
+            # Its whole process group (it leads its own session): forked workers of a check
+            # it was running must not live on as orphans waiting for work.
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
     (where / SOCKET).unlink(missing_ok=True)
 
 

@@ -66,3 +66,57 @@ def test_a_malformed_hash_on_a_fast_line_is_still_refused() -> None:
         parse_requirements("r.txt", "a==1.0\nb==2.0 --hash=sha256:XYZ\n")
     assert caught.value.line == 2
     assert "malformed --hash" in caught.value.message
+
+
+# -- whole blocks (`_BLOCK`): the same records and errors as the line parser -------------------
+
+B = "--hash=sha256:" + "b" * 64
+BLOCK_TEXTS = [
+    f"a==1.0 \\\n    {B}\n",
+    f"a==1.0 \\\n    {B} \\\n    --hash=sha256:{'c' * 64}\n    # via b\nb==2.0 \\\n    {B}",
+    f"--index-url https://download.pytorch.org/whl/cu124\n\na==1.0 \\\n    {B}\n-r base.txt\n",
+    f"# comment \\\na==1.0 \\\n    {B}\n",  # a comment's backslash continues nothing
+    f"x==1.0 \\\na==1.0 \\\n    {B}\n",  # a line continuing into a block: one bad requirement
+    f"a==1.0 \\\n    {B}   \n\n\nb==2.0 \\\n\t{B}\n",
+    f"a==1.0 \\\r\n    {B}\r\n",
+    f"a==1.0 \\\n    --hash=sha256:{'B' * 64}\n",  # uppercase hex: refused with its line
+    f"a==1.0 \\\n    --hash=sha512:{'d' * 128}\n",
+    f"a==1.0 {B}\nb==2.0 \\\n    {B}\n",
+    f"a==1.0 \\\n    {B}\n--bogus\n",  # an error after a block keeps its line
+    f"a==1.0 \\\n    {B}\nb==2.0; python_version < '3.12' \\\n    {B}\nc[x]==1 \\\n    {B}\n",
+    f"a==1.0 \\\n    {B} \\\n    # via b\n",  # a trailing backslash before a comment
+    f"Foo_Bar==1.0+cu124 \\\n    {B}\n-c constraints.txt\n",
+    f"a==1.0 \\\n    {B}\n  b==2.0 \\\n    {B}\n",  # indented requirement: not a block
+    "",
+    "\n\n# only comments\n",
+]
+
+
+def _lines_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(requirements, "_by_blocks", lambda path, text: None)
+
+
+@pytest.mark.parametrize("text", BLOCK_TEXTS)
+def test_blocks_read_as_the_line_parser_reads_them(text: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    by_blocks = _parse(text)
+    _lines_only(monkeypatch)
+    assert by_blocks == _parse(text)
+
+
+def test_blocks_are_what_reads_a_pip_compile_lock() -> None:
+    """The fast path is taken (not silently skipped) on a real lock, and only the lines
+    between blocks go through the line parser."""
+    lock = next(p for p in _real_requirement_locks() if "--hash=sha256:" in p.read_text())
+    text = lock.read_text(encoding="utf-8")
+    found = requirements._by_blocks(str(lock), text)
+    assert found is not None
+    assert len(found.records) == len(parse_requirements(str(lock), text).records) > 10
+
+
+def test_real_locks_read_the_same_by_blocks_and_by_lines(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = {path: path.read_text(encoding="utf-8") for path in _real_requirement_locks()}
+    by_blocks = {path: _parse(text) for path, text in texts.items()}
+    _lines_only(monkeypatch)
+    assert by_blocks == {path: _parse(text) for path, text in texts.items()}

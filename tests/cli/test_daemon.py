@@ -4,6 +4,7 @@ the check itself whenever there is no daemon to answer."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -177,3 +178,36 @@ def test_a_repo_cannot_plant_the_daemon_or_the_opa_supervisor(
     assert first.returncode == second.returncode == 1
     assert json.loads(second.stdout)["engine"] == "opa-server"
     assert not planted.exists(), planted.read_text()
+
+
+def test_a_stuck_daemon_is_killed_with_the_workers_it_forked(tmp_path: Path) -> None:
+    """The client gives up on a daemon that stopped answering and kills it; a check it was
+    running may have forked parse workers, which must not live on as orphans waiting for
+    work (each holds a copy of the daemon's memory)."""
+    where = tmp_path / "daemon"
+    where.mkdir()
+    leader = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys, time\n"
+         "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+         "time.sleep(300)", "engine.cli.daemon"], start_new_session=True)
+    try:
+        (where / "pid").write_text(str(leader.pid))
+        deadline = time.monotonic() + 30
+        workers: list[int] = []
+        while not workers and time.monotonic() < deadline:
+            workers = [int(p) for p in subprocess.run(
+                ["pgrep", "-g", str(leader.pid)], capture_output=True, text=True,
+                check=False).stdout.split() if int(p) != leader.pid]
+            time.sleep(0.05)
+        assert workers, "the stand-in daemon forked no worker"
+        daemon_client._replace(where)
+        assert leader.wait(timeout=10) == -signal.SIGKILL
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{w}").exists() and b"Z" not in Path(
+                f"/proc/{w}/stat").read_bytes().split(b")")[-1][:3] for w in workers):
+            assert time.monotonic() < deadline, f"workers {workers} outlived the daemon"
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(OSError):
+            os.killpg(leader.pid, signal.SIGKILL)
+        leader.wait(timeout=10)
