@@ -6,6 +6,8 @@ error carries its location instead of leaving the CLI to guess it from a traceba
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class GovopsError(Exception):
     """Base of the errors the CLI turns into one line and an exit code."""
@@ -25,6 +27,28 @@ class InputError(GovopsError):
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
         return f"{where}: {self.message}"
+
+
+class InputErrors(InputError):
+    """Every input of a revision that cannot be used, each with its file and line: two typos in
+    two files are reported in one run, not one per run. Reads as the first (path, line,
+    message) where one error is expected; shown one line each."""
+
+    def __init__(self, errors: Sequence[InputError]) -> None:
+        self.errors = tuple(sorted(errors, key=lambda e: (e.path, e.line or 0, e.message)))
+        first = self.errors[0]
+        super().__init__(first.path, first.line, first.message)
+
+    def __str__(self) -> str:
+        return "\n".join(InputError.__str__(e) for e in self.errors)
+
+    @staticmethod
+    def raise_all(errors: Sequence[InputError]) -> None:
+        """Raise nothing, the one error, or all of them."""
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise InputErrors(errors)
 
 
 class RevisionError(GovopsError):

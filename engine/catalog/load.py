@@ -43,7 +43,7 @@ from engine.catalog.schema import (
     validate,
 )
 from engine.catalog.stack_rules import check_stack
-from engine.errors import InputError
+from engine.errors import InputError, InputErrors
 from engine.parallel import forked_map
 from engine.repo import GitRepo, Snapshot
 from engine.repo.snapshot import FileEntry
@@ -110,38 +110,60 @@ class CatalogLoader:
             return failed(exc)
         return ParsedObject(doc, lines)
 
-    def parsed_objects(self, files: Iterable[tuple[str, FileEntry]]) -> dict[str, ParsedObject]:
-        """Parsed form of each govops YAML file, by path; raises on the first bad file (by
-        path)."""
-        todo = sorted(files)
-        for path, entry in todo:
+    def parsed_objects(self, files: Iterable[tuple[str, FileEntry]],
+                       errors: list[InputError] | None = None) -> dict[str, ParsedObject]:
+        """Parsed form of each govops YAML file, by path. A bad file is added to `errors`
+        when given (and left out), else raised with every other bad file (InputErrors)."""
+        todo, found = [], []
+        for path, entry in sorted(files):
             if entry.is_symlink:
-                raise InputError(path, None, "is a symlink; govops reads only regular files "
-                                 "(commit the file itself)")
-        parsed = self._through_cache(todo, "yaml", self._parse_object)
+                found.append(InputError(path, None, "is a symlink; govops reads only regular "
+                                        "files (commit the file itself)"))
+            else:
+                todo.append((path, entry))
+        parsed = self._through_cache(todo, "yaml", self._parse_object, found)
+        if errors is None:
+            InputErrors.raise_all(found)
+        else:
+            errors.extend(found)
         return {path: result for path, result in parsed.items()
                 if isinstance(result, ParsedObject)}
 
-    def lockfiles(self, snapshot: Snapshot, paths: Iterable[str]) -> dict[str, ResolvedLock]:
+    def lockfiles(self, snapshot: Snapshot, paths: Iterable[str],
+                  errors: list[InputError] | None = None) -> dict[str, ResolvedLock]:
         """Parsed lock files by path, with the files they include (`-r`) read from the same
         snapshot and merged in; one cache query for all the named files, and one per file
-        they include."""
+        they include. A bad lock file is added to `errors` when given (and left out), else
+        raised with every other bad one."""
+        found: list[InputError] = []
         by_family: dict[str, list[tuple[str, FileEntry]]] = {}
         for path in sorted(set(paths)):
-            by_family.setdefault(require_lockfile_family(path), []).append(
-                (path, snapshot.files[path]))
+            try:
+                family = require_lockfile_family(path)
+            except InputError as exc:
+                found.append(exc)
+                continue
+            by_family.setdefault(family, []).append((path, snapshot.files[path]))
         out: dict[str, ResolvedLock] = {}
         for family, group in sorted(by_family.items()):
-            parsed = self._through_cache(group, f"lock-{family}", self._parse_lock)
+            parsed = self._through_cache(group, f"lock-{family}", self._parse_lock, found)
             for path, result in parsed.items():
                 lock = _lock(result)
                 if not lock.includes:
                     out[path] = ResolvedLock(lock, ())
                     continue
                 included: dict[str, str] = {}
-                records = self._merged(snapshot, path, lock, "", (path,), included)
+                try:
+                    records = self._merged(snapshot, path, lock, "", (path,), included)
+                except InputError as exc:
+                    found.append(exc)
+                    continue
                 out[path] = ResolvedLock(LockFile(lock.format, tuple(records), lock.includes),
                                          tuple(included.items()))
+        if errors is None:
+            InputErrors.raise_all(found)
+        else:
+            errors.extend(found)
         return out
 
     def _merged(self, snapshot: Snapshot, path: str, lock: LockFile, own_path: str,
@@ -190,9 +212,11 @@ class CatalogLoader:
         return joined
 
     def _through_cache(self, files: list[tuple[str, FileEntry]], kind: str,
-                       parse: Callable[[str, FileEntry], Outcome]) -> dict[str, Outcome]:
-        """Outcomes by path, from the cache or parsed on a miss; a failure is raised again
-        with this path (the same blob may sit at several paths), the first by path order.
+                       parse: Callable[[str, FileEntry], Outcome],
+                       errors: list[InputError] | None = None) -> dict[str, Outcome]:
+        """Outcomes by path, from the cache or parsed on a miss; a failure is named with this
+        path (the same blob may sit at several paths) and added to `errors` when given (its
+        path left out of the answer), else raised with every other failure.
 
         Misses are parsed on every core (engine.parallel): parsing is CPU-bound and each
         file is independent, and a cold 10,000-object repo is 10,000 misses."""
@@ -215,12 +239,18 @@ class CatalogLoader:
             _DECODED.update((keys[path], result) for path, result in found.items()
                             if result is not None)
         out: dict[str, Outcome] = {}
+        failures: list[InputError] = []
         for path, _ in files:
             result = found[path]
             assert result is not None
             if isinstance(result, Failed):
-                result.raise_at(path)
-            out[path] = result
+                failures.append(result.at(path))
+            else:
+                out[path] = result
+        if errors is None:
+            InputErrors.raise_all(failures)
+        else:
+            errors.extend(failures)
         return out
 
     def _parse_lock(self, path: str, entry: FileEntry) -> Outcome:
@@ -245,26 +275,35 @@ class CatalogLoader:
     # -- whole snapshots --------------------------------------------------------------
 
     def load(self, snapshot: Snapshot) -> Catalog:
+        """The catalog of `snapshot`; InputErrors naming every file that cannot be used (all
+        of them in one run), nothing half-loaded."""
+        errors: list[InputError] = []
         yaml_files = [(p, e) for p, e in snapshot.files.items() if is_yaml(p)]
-        parsed = self.parsed_objects(yaml_files)
+        parsed = self.parsed_objects(yaml_files, errors)
         config = Config(path=None)
         objects: dict[str, dict[str, GovObject]] = {kind: {} for kind in OBJECT_KINDS}
         for path, result in parsed.items():
             doc, lines = result.doc, result.lines
             if doc["kind"] == CONFIG_KIND:
                 if path != CONFIG_PATH:
-                    raise InputError(path, lines.get("kind"),
-                                     "a Config belongs in govops.yaml at the repo root")
-                config = _config(path, doc, lines)
+                    errors.append(InputError(path, lines.get("kind"),
+                                             "a Config belongs in govops.yaml at the repo root"))
+                    continue
+                try:
+                    config = _config(path, doc, lines)
+                except InputError as exc:
+                    errors.append(exc)
                 continue
             obj = GovObject(doc["kind"], doc["metadata"]["name"], path, doc, lines)
             same = objects[obj.kind].get(obj.name)
             if same is not None:
-                raise InputError(path, lines.get("metadata.name"),
-                                 f"duplicate {obj.kind} name {obj.name!r} "
-                                 f"(also in {same.path}:{same.line_of('metadata.name')})")
+                errors.append(InputError(path, lines.get("metadata.name"),
+                                         f"duplicate {obj.kind} name {obj.name!r} (also in "
+                                         f"{same.path}:{same.line_of('metadata.name')})"))
+                continue
             objects[obj.kind][obj.name] = obj
-        locks = self._locks(snapshot, objects["Environment"])
+        locks = self._locks(snapshot, objects["Environment"], errors)
+        InputErrors.raise_all(errors)
         return Catalog(config, objects, locks)  # the parses are stored on close or store_later
 
     def store_later(self) -> None:
@@ -273,8 +312,8 @@ class CatalogLoader:
         a child forked while SQLite writes inherits its locks."""
         self._cache.flush_later()
 
-    def _locks(self, snapshot: Snapshot,
-               environments: dict[str, GovObject]) -> dict[str, EnvironmentLock]:
+    def _locks(self, snapshot: Snapshot, environments: dict[str, GovObject],
+               errors: list[InputError]) -> dict[str, EnvironmentLock]:
         declared_paths: dict[str, str] = {}
         for name, env in sorted(environments.items()):
             declared = env.doc["spec"].get("lockfile")
@@ -283,20 +322,23 @@ class CatalogLoader:
             line = env.line_of("spec.lockfile")
             path = posixpath.normpath(declared)
             if declared.startswith("/") or path.startswith("../") or path == "..":
-                raise InputError(env.path, line, f"lockfile {declared!r} must be a path inside "
-                                 "the repository, relative to its root")
+                errors.append(InputError(env.path, line, f"lockfile {declared!r} must be a "
+                                         "path inside the repository, relative to its root"))
+                continue
             entry = snapshot.files.get(path)
             if entry is None:
-                raise InputError(env.path, line, f"lockfile {declared!r} does not exist in "
-                                 f"revision {snapshot.info.ref}")
+                errors.append(InputError(env.path, line, f"lockfile {declared!r} does not "
+                                         f"exist in revision {snapshot.info.ref}"))
+                continue
             if entry.is_symlink:
-                raise InputError(path, None, "is a symlink; govops reads only regular files "
-                                 "(commit the file itself)")
+                errors.append(InputError(path, None, "is a symlink; govops reads only regular "
+                                         "files (commit the file itself)"))
+                continue
             declared_paths[name] = path
-        parsed = self.lockfiles(snapshot, declared_paths.values())
+        parsed = self.lockfiles(snapshot, declared_paths.values(), errors)
         return {name: EnvironmentLock(name, path, snapshot.files[path].oid, parsed[path].lock,
                                       parsed[path].included)
-                for name, path in declared_paths.items()}
+                for name, path in declared_paths.items() if path in parsed}
 
 
 @contextmanager

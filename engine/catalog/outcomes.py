@@ -8,7 +8,7 @@ fail the same way) and raised again as an input error at whatever path the blob 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from engine.catalog.lockfiles import LockFile
 from engine.errors import InputError
@@ -37,8 +37,9 @@ class Failed:
     message: str
     line: int | None
 
-    def raise_at(self, path: str) -> NoReturn:
-        raise InputError(path, self.line, self.message)
+    def at(self, path: str) -> InputError:
+        return InputError(path, self.line, self.message)
+
 
 
 Outcome = ParsedObject | ParsedLock | Skipped | Failed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from engine.catalog.schema_plan import fits, plan_for
@@ -162,6 +163,14 @@ _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]
 _INDEX = re.compile(r"\[\d+\]")
 
 
+def pattern_of(kind: str) -> str:
+    """The regular expression a string of type `kind` must match, as the loader applies it
+    (engine.catalog.json_schema ships the same one in the JSON Schemas)."""
+    return {"name": _NAME.pattern, "date": _DATE.pattern, "version": _EXACT_VERSION.pattern,
+            "quantity": _QUANTITY.pattern, "envname": _ENV_NAME.pattern,
+            "portname": _PORT_NAME.pattern, "abspath": r"^/[^:]*$"}[kind]
+
+
 def _type_ok(kind: str, value: Any) -> str | None:
     """None when `value` fits `kind`, else what was expected."""
     if kind in ("free",):
@@ -265,6 +274,42 @@ def _known_paths(fields: dict[str, tuple[str, bool]]) -> tuple[set[str], set[str
     return known, free
 
 
+def suggest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate `word` most likely misspells (case aside: `PII` is `pii`), or None."""
+    by_lower = {c.lower(): c for c in sorted(candidates)}
+    if word.lower() in by_lower:
+        return by_lower[word.lower()]
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1)
+    return by_lower[close[0]] if close else None
+
+
+def _misspelt(doc: Any, concrete: str, known: set[str], pattern: str) -> str | None:
+    """A key beside missing field `concrete` that misspells it (`metdata` for `metadata`),
+    as a concrete path, or None."""
+    parent, _, name = concrete.rpartition(".")
+    holder: Any = doc
+    for step in _steps(parent):
+        holder = holder.get(step) if isinstance(holder, dict) else (
+            holder[step] if isinstance(holder, list) and isinstance(step, int)
+            and step < len(holder) else None)
+    if not isinstance(holder, dict):
+        return None
+    scope = _parent(pattern)
+    strays = [str(k) for k in holder if (f"{scope}.{k}" if scope else str(k)) not in known]
+    found = next((k for k in strays if suggest(k, [name]) == name), None)
+    return None if found is None else (f"{parent}.{found}" if parent else found)
+
+
+def _steps(concrete: str) -> list[str | int]:
+    """`spec.workloads[2].name` as ["spec", "workloads", 2, "name"]."""
+    out: list[str | int] = []
+    for part in concrete.split(".") if concrete else []:
+        name, *indexes = part.split("[")
+        out.append(name)
+        out += [int(i.rstrip("]")) for i in indexes]
+    return out
+
+
 def _check_unknown(path: str, doc: Any, lines: dict[str, int],
                    fields: dict[str, tuple[str, bool]]) -> None:
     known, free = _known_paths(fields)
@@ -278,8 +323,8 @@ def _check_unknown(path: str, doc: Any, lines: dict[str, int],
                 p = f"{pattern}.{key}" if pattern else key
                 if p not in known:
                     siblings = [k.rsplit(".", 1)[-1] for k in known if _parent(k) == pattern]
-                    close = difflib.get_close_matches(key, siblings, n=1)
-                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    close = suggest(str(key), siblings)
+                    hint = f" (did you mean {close!r}?)" if close else ""
                     raise InputError(path, lines.get(c), f"unknown field {c}{hint}")
                 walk(child, c, p)
         elif isinstance(value, list):
@@ -301,6 +346,11 @@ def validate(path: str, doc: Any, lines: dict[str, int],
         for concrete, value, present in _expand(doc, pattern):
             if not present:
                 if required:
+                    typo = _misspelt(doc, concrete, set(fields), pattern)
+                    if typo is not None:
+                        raise InputError(path, lines.get(typo, _parent_line(lines, concrete)),
+                                         f"unknown field {typo} (did you mean "
+                                         f"{concrete.rpartition('.')[2]!r}?)")
                     raise InputError(path, _parent_line(lines, concrete),
                                      f"missing required field {concrete}")
                 continue

@@ -130,14 +130,50 @@ def _compose_all(path: str, text: str) -> list[Node | None]:
         composer.dispose()
 
 
+# Errors libyaml finds only later than the mistake: it names where the construct that is never
+# closed began as the context (an unclosed quote or bracket, a key without its colon).
+_KEY_LINE = re.compile(r"^[^#]*?:(?:[ \t]|$)")  # a `key:` line (a colon then a blank or the end)
+_OPENED_AT = ("while scanning a quoted scalar", "while parsing a flow mapping",
+              "while parsing a flow sequence", "while scanning a simple key")
+
+
+def _where(text: str, exc: yaml.MarkedYAMLError) -> tuple[int | None, str]:
+    """The line of the mistake and what it is. libyaml reports where it noticed: the line
+    after a key whose `:` is missing (the key ran on as a plain scalar), the end of the file
+    for an unclosed quote; the mistake is earlier."""
+    problem = exc.problem or exc.context or "malformed YAML"
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark is not None else None
+    if exc.context_mark is not None and exc.context in _OPENED_AT:
+        opened = exc.context_mark.line + 1
+        if exc.context == "while scanning a simple key":  # a key whose `:` never came
+            lines = text.splitlines()
+            if opened <= len(lines):
+                return opened, f"missing ':' after {lines[opened - 1].strip()!r}"
+        return opened, f"{problem} ({exc.context} that starts here)"
+    if line is not None and problem == "mapping values are not allowed in this context":
+        lines = text.splitlines()
+        here = lines[line - 1] if line <= len(lines) else ""
+        before = line - 1
+        while before >= 1 and (not lines[before - 1].strip()
+                               or lines[before - 1].lstrip().startswith("#")):
+            before -= 1
+        if before >= 1:
+            previous = lines[before - 1]
+            indent = len(here) - len(here.lstrip())
+            if (len(previous) - len(previous.lstrip()) == indent
+                    and not _KEY_LINE.match(previous)
+                    and not previous.lstrip().startswith(("-", "#", "{", "["))):
+                return before, f"missing ':' after {previous.strip()!r}"
+    return line, problem
+
+
 def parse_yaml(path: str, data: bytes) -> YamlDoc:
     text = decode_utf8(path, data)
     try:
         nodes = _compose_all(path, text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "malformed YAML"
+        line, problem = _where(text, exc)
         raise InputError(path, line, f"malformed YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise InputError(path, None, f"malformed YAML: {exc}") from None

@@ -80,6 +80,8 @@ def check(repo: Path, rev: str | None, base: str | None, new_only: bool, staged:
                                      new_only=new_only, trust_root=trust_root,
                                      trust_config=trust_config, opa_url=opa_url))
     decision = checked.decision
+    for note in checked.notes:
+        click.echo(f"govops: warning: {note}", err=True)
     if FELL_BACK in decision.engine_version:  # said on stderr too: a hook shows it
         click.echo(f"govops: warning: {decision.engine} answered ({decision.engine_version})",
                    err=True)

@@ -20,8 +20,10 @@ EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_REFUSED = 0, 1, 2, 3
 
 
 def fail(exc: GovopsError) -> NoReturn:
-    """One line on stderr and the error's exit code."""
-    click.echo(f"govops: error: {exc}", err=True)
+    """One line on stderr (one per input error when there are several) and the error's
+    exit code."""
+    for line in str(exc).splitlines() or [""]:
+        click.echo(f"govops: error: {line}", err=True)
     sys.exit(exc.exit_code)
 
 

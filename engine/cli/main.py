@@ -10,7 +10,19 @@ import gc
 
 import click
 
-from engine.cli import approve, attest, audit, bom, check, deploy, engine, policy, pr, trust
+from engine.cli import (
+    approve,
+    attest,
+    audit,
+    bom,
+    check,
+    deploy,
+    engine,
+    init,
+    policy,
+    pr,
+    trust,
+)
 from engine.cli.errors import HandledGroup
 from engine.cli.options import mark_short_lived
 
@@ -24,7 +36,7 @@ def main() -> None:
 for command in (check.check, bom.bom, attest.keygen, attest.attest, attest.verify,
                 audit.audit, policy.policy, deploy.plan, deploy.apply, deploy.rollback,
                 deploy.drift, deploy.admission, pr.pr, trust.trust, approve.approve_command,
-                engine.engine):
+                engine.engine, init.init):
     main.add_command(command)
 
 

@@ -37,6 +37,7 @@ class Checked:
     decision: Decision
     bundle: PolicyBundle
     now: str
+    notes: tuple[str, ...] = ()  # warnings for the person at the terminal (stderr)
 
     @property
     def metadata(self) -> Mapping[str, PolicyMeta]:
@@ -57,6 +58,11 @@ class CheckOptions:
     trust_config: Path | None = None  # Sigstore trust for keyless approvals
     approvals: frozenset[str] | None = None  # replay: only these approval entries count
     opa_url: str | None = None  # an OPA server to evaluate on (else GOVOPS_OPA_URL, auto)
+
+
+# What a decision can depend on: objects, lock files, policies, govops.yaml (as the hook's
+# `files:` pattern in .pre-commit-hooks.yaml).
+_GOVERNED = (".yaml", ".yml", ".rego", ".txt", ".toml", ".lock", ".json")
 
 
 def _has_head(repo: GitRepo) -> bool:
@@ -116,12 +122,30 @@ def run_check(options: CheckOptions) -> Checked:
         raise GovopsError("--new-only keeps the results a change introduces: it needs --base")
     now = parse_now(options.now) if options.now else utc_now()
     checked = _evaluate(options, now)
+    if not options.staged and options.rev is None:
+        checked = dataclasses.replace(checked, notes=(*checked.notes,
+                                                      *uncommitted(open_repo(options.repo))))
     if options.base is None:
         return checked
     before = _evaluate(dataclasses.replace(options, rev=options.base, base=None, staged=False,
                                            new_only=False), now)
     decision = mark(checked.decision, before.decision)
-    return Checked(only_new(decision) if options.new_only else decision, checked.bundle, now)
+    return Checked(only_new(decision) if options.new_only else decision, checked.bundle, now,
+                   checked.notes)
+
+
+def uncommitted(repo: GitRepo) -> list[str]:
+    """A note when files govops reads differ between HEAD (what a plain check judges) and
+    the index or the working tree: an edited model passing because HEAD is fine is the
+    mistake this prevents."""
+    changed = repo.changed_since_head(_GOVERNED)
+    if not changed:
+        return []
+    shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5
+                                      else "")
+    return [f"{len(changed)} governed file{'s' if len(changed) > 1 else ''} changed since "
+            f"HEAD and not evaluated ({shown}): this checked HEAD; `govops check --staged` "
+            "checks what is staged (git add the rest first)"]
 
 
 def replay_check(options: CheckOptions, bundle: PolicyBundle, now: str) -> Checked:
@@ -137,6 +161,10 @@ def _evaluate(options: CheckOptions, now: str, recorded: PolicyBundle | None = N
             head = repo.staged(now)
             base_rev = options.base or ("HEAD" if _has_head(repo) else None)
         else:
+            if options.rev is None and not _has_head(repo):
+                raise GovopsError(f"{options.repo}: the repository has no commit yet: "
+                                  "`govops check --staged` checks what is staged, or commit "
+                                  "first")
             head = repo.snapshot(options.rev or "HEAD")
             base_rev = options.base
         base = repo.snapshot(base_rev) if base_rev else None
@@ -159,4 +187,7 @@ def _evaluate(options: CheckOptions, now: str, recorded: PolicyBundle | None = N
         loader.store_later()  # written while the engine evaluates (no fork after this)
         decision = decide(backend, bundle, catalog, document, head.info,
                           base.info if base else None, changes, tuple(approvals.values()))
-        return Checked(decision, bundle, now)
+        notes = () if catalog.config.path is not None else (
+            f"no govops.yaml in {head.info.ref}: this repository is not governed yet (`govops "
+            "init` makes it so); only the shipped policies judged it",)
+        return Checked(decision, bundle, now, notes)

@@ -141,6 +141,17 @@ class GitRepo:
                 return ref
         return None
 
+    def changed_since_head(self, suffixes: Sequence[str]) -> list[str]:
+        """Paths ending in `suffixes` whose index or work-tree state differs from HEAD
+        (modified, added, deleted, renamed; untracked files too), sorted; ignored files
+        left out. None of it for a bare repository."""
+        if self._repo.is_bare:
+            return []
+        flags = pygit2.enums.FileStatus
+        wanted = ~(flags.CURRENT | flags.IGNORED)
+        return sorted(path for path, status in self._repo.status().items()
+                      if status & wanted and path.endswith(tuple(suffixes)))
+
     def snapshot(self, rev: str) -> Snapshot:
         commit = self.resolve(rev)
         author = commit.author

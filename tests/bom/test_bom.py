@@ -299,5 +299,5 @@ def test_bad_input_names_file_and_line_and_writes_nothing(tmp_path: Path) -> Non
     out = tmp_path / "aibom.json"
     run = govops("bom", "--repo", str(tmp_path / "r"), "--output", str(out))
     assert run.exit_code == 2
-    assert "models/bge-large-en-v1.5.yaml:6" in run.stderr
+    assert "models/bge-large-en-v1.5.yaml:5" in run.stderr  # the unclosed `[`, not EOF
     assert not out.exists()

@@ -23,7 +23,7 @@ def _bad(tmp_path: Path, write: dict[str, str | bytes] | None = None,
 CASES = {
     "malformed YAML": (
         {"models/tiny.yaml": MODEL.replace("format: safetensors", "format: [safetensors")},
-        "models/tiny.yaml:10: malformed YAML"),
+        "models/tiny.yaml:9: malformed YAML"),  # the line of the unclosed `[`
     "unknown kind": (
         {"models/tiny.yaml": MODEL.replace("kind: Model", "kind: Modle")},
         "models/tiny.yaml:2: unknown kind 'Modle'"),

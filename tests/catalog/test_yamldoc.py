@@ -31,7 +31,7 @@ def test_values_become_json_and_every_field_has_its_line() -> None:
 
 
 @pytest.mark.parametrize(("data", "line", "fragment"), [
-    (b"a: [1\nb: 2\n", 2, "malformed YAML"),
+    (b"a: [1\nb: 2\n", 1, "malformed YAML"),  # where the `[` is left open
     (b"a: 1\nb:\n  c: 1\n  c: 2\n", 4, "duplicate key 'c'"),
     (b"a: &x 1\nb: *x\n", 1, "anchors and aliases"),
     (b"a: 1\n---\nb: 2\n", 3, "one object per file"),

@@ -1,0 +1,69 @@
+"""What `govops check` says beside its verdict (issue 17): a plain check of a repository with
+edits it does not evaluate says so and names them, an empty repository and a repository without
+govops.yaml get a clear line instead of a git error or silence."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pygit2
+
+from engine.repo.scripted import Step
+from tests.support.cli import assert_input_error, check
+from tests.support.repos import make_repo
+from tests.support.samples import GOOD, MODEL
+
+CHANGED = "govops: warning: {n} governed file{s} changed since HEAD and not evaluated ({paths})"
+
+
+def _repo(tmp_path: Path, files: dict[str, str] = GOOD) -> Path:
+    root = tmp_path / "repo"
+    make_repo(root, Step("good", files))
+    subprocess.run(["git", "-C", str(root), "reset", "--hard", "-q"], check=True)
+    return root
+
+
+def test_an_edited_model_is_named_when_head_is_what_was_checked(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    (root / "models" / "tiny.yaml").write_text(MODEL.replace("MIT", "proprietary"))
+    (root / "notes.md").write_text("not governed\n")
+    run = check(root)
+    assert run.exit_code == 0  # HEAD is fine: the verdict is about HEAD
+    assert run.stderr.splitlines() == [CHANGED.format(n=1, s="", paths="models/tiny.yaml") +
+                                       ": this checked HEAD; `govops check --staged` checks "
+                                       "what is staged (git add the rest first)"]
+
+
+def test_staged_and_untracked_governed_files_are_counted(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    (root / "models" / "new.yaml").write_text(MODEL.replace("name: tiny", "name: new"))
+    (root / "environments" / "serve.txt").write_text("numpy==2.1.1 --hash=sha256:" + "3" * 64)
+    subprocess.run(["git", "-C", str(root), "add", "environments/serve.txt"], check=True)
+    run = check(root)
+    assert run.stderr.startswith(CHANGED.format(
+        n=2, s="s", paths="environments/serve.txt, models/new.yaml"))
+
+
+def test_staged_or_explicit_revisions_say_nothing_of_the_work_tree(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    (root / "models" / "tiny.yaml").write_text(MODEL.replace("MIT", "Apache-2.0"))
+    assert "not evaluated" not in check(root, "--staged").stderr
+    assert "not evaluated" not in check(root, "--rev", "HEAD").stderr
+    subprocess.run(["git", "-C", str(root), "checkout", "-q", "models/tiny.yaml"], check=True)
+    assert check(root).stderr == ""  # a clean tree: nothing to say
+
+
+def test_an_empty_repository_is_one_clear_line(tmp_path: Path) -> None:
+    pygit2.init_repository(str(tmp_path / "empty"))
+    assert_input_error(check(tmp_path / "empty"),
+                       f"{tmp_path / 'empty'}: the repository has no commit yet: `govops check "
+                       "--staged` checks what is staged, or commit first")
+
+
+def test_a_repository_without_govops_yaml_is_told_so(tmp_path: Path) -> None:
+    files = {k: v for k, v in GOOD.items() if k != "govops.yaml"}
+    run = check(_repo(tmp_path, files))
+    assert run.exit_code == 0
+    assert "govops: warning: no govops.yaml in HEAD: this repository is not governed yet " \
+           "(`govops init` makes it so)" in run.stderr
