@@ -48,8 +48,8 @@ browser:
 
 test: lint node_modules $(WHEELHOUSE)/.complete tools browser
 	$(BIN)/python -m pytest -q
-	$(BIN)/govops policy test --engine opa
-	$(BIN)/govops policy test --engine regopy
+	$(BIN)/govops policy test --library --engine opa
+	$(BIN)/govops policy test --library --engine regopy
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/check_bench.py

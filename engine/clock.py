@@ -3,8 +3,10 @@
 
 TIME: RFC 3339 (`2026-11-20T12:00:00Z`, `2026-11-20T13:00:00+01:00`); a date or a date and
 time, read as UTC (`2026-11-20`, `2026-11-20 14:05`, `2026-11-20 14:05:30`, `2026-11-20T14:05`);
-`now`; `yesterday` (24 hours ago); `N second(s)|minute(s)|hour(s)|day(s)|week(s) ago`. Unlike
-git, times without a zone are UTC, so an answer never depends on the machine asking.
+`now`; `yesterday` (24 hours ago), `tomorrow` (24 hours ahead); `N second(s)|minute(s)|hour(s)|
+day(s)|week(s) ago` and `in N ...` (a check `--now 'in 30 days'` shows which waivers will have
+expired). Unlike git, times without a zone are UTC, so an answer never depends on the machine
+asking.
 
 Records carry times as RFC 3339 UTC with whole seconds (`utc`), the only form `epoch` reads.
 """
@@ -19,8 +21,9 @@ from engine.errors import GovopsError
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _LOCAL = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$")
 _AGO = re.compile(r"^(\d+)\s+(second|minute|hour|day|week)s?\s+ago$")
+_AHEAD = re.compile(r"^in\s+(\d+)\s+(second|minute|hour|day|week)s?$")
 TIME_FORMS = ("an RFC 3339 time (2026-11-20T12:00:00Z), a date (2026-11-20, 2026-11-20 14:05, "
-              "UTC), 'now', 'yesterday' or 'N days ago'")
+              "UTC), 'now', 'yesterday', 'tomorrow', 'N days ago' or 'in N days'")
 
 
 class TimeError(GovopsError):
@@ -59,10 +62,11 @@ def parse_time(text: str, now: dt.datetime | None = None) -> dt.datetime:
     try:
         if lowered == "now":
             return current
-        if lowered == "yesterday":
-            return current - dt.timedelta(days=1)
-        if match := _AGO.match(lowered):
-            return current - dt.timedelta(**{match.group(2) + "s": int(match.group(1))})
+        if lowered in ("yesterday", "tomorrow"):
+            return current + dt.timedelta(days=-1 if lowered == "yesterday" else 1)
+        if match := _AGO.match(lowered) or _AHEAD.match(lowered):
+            span = dt.timedelta(**{match.group(2) + "s": int(match.group(1))})
+            return current - span if match.re is _AGO else current + span
         if _RFC3339.match(value):
             return dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00")
                                              ).astimezone(dt.UTC)

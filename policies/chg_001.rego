@@ -7,6 +7,7 @@
 # custom:
 #   id: CHG-001
 #   severity: deny
+#   needs: base     # judged only when a check compares with a base revision (--base)
 #   remediation: >-
 #     Remove or repoint the workloads that use the object (or the model's spec.datasets entry) in
 #     the same change, or keep the object.

@@ -3,7 +3,8 @@
 # description: >-
 #   A branch or tag name can move after review, so what was approved is not what gets deployed.
 #   A 40-hex commit sha fixes the source, and a sha256 digest lets the deployment check the
-#   weights it actually pulls.
+#   weights it actually pulls. Sources without commits (s3://, gs://, az://, oci://, http(s)://,
+#   file:// and paths) are pinned by the digest alone; a revision is not asked of them.
 # custom:
 #   id: MDL-001
 #   severity: deny
@@ -18,6 +19,7 @@ import rego.v1
 
 deny contains result if {
 	some name, model in catalog.models
+	not digest_only(object.get(model, ["spec", "source"], ""))
 	revision := object.get(model, ["spec", "revision"], null)
 	not commit_sha(revision)
 	result := {
@@ -40,6 +42,13 @@ deny contains result if {
 		"name": name,
 		"field": "spec.digest",
 	}
+}
+
+# Object stores, registries, URLs and paths have no commits: the digest is the pin.
+digest_only(source) if {
+	is_string(source)
+	some prefix in ["s3://", "gs://", "az://", "oci://", "https://", "http://", "file://", "/", "./", "../"]
+	startswith(source, prefix)
 }
 
 # Lowercase only: git prints shas in lowercase, and the hubs resolve revisions as written.

@@ -68,3 +68,25 @@ test_no_models_no_results if {
 	results := mdl_001.deny with input.objects as {}
 	count(results) == 0
 }
+
+test_digest_only_sources_need_no_revision if {
+	objects := {"Model": {
+		"s3": {"spec": {"source": "s3://acme-models/bge/", "digest": digest}},
+		"oci": {"spec": {"source": "oci://ghcr.io/acme/models/bge", "digest": digest}},
+		"local": {"spec": {"source": "/mnt/models/bge", "digest": digest}},
+	}}
+	results := mdl_001.deny with input.objects as objects
+	count(results) == 0
+}
+
+test_digest_only_sources_still_need_a_digest if {
+	objects := models({"source": "s3://acme-models/bge/"})
+	results := mdl_001.deny with input.objects as objects
+	located(results) == {{"id": "MDL-001", "kind": "Model", "name": "m", "field": "spec.digest"}}
+}
+
+test_hub_sources_still_need_a_commit if {
+	objects := models({"source": "hf://acme/bge", "digest": digest})
+	results := mdl_001.deny with input.objects as objects
+	located(results) == {{"id": "MDL-001", "kind": "Model", "name": "m", "field": "spec.revision"}}
+}

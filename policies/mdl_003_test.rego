@@ -35,3 +35,36 @@ test_denies_when_no_dataset_objects_at_all if {
 	results := mdl_003.deny with input.objects as {"Model": {"m": {"spec": {"datasets": ["a"]}}}}
 	located(results) == {{"id": "MDL-003", "kind": "Model", "name": "m", "field": "spec.datasets[0]"}}
 }
+
+test_denies_an_evaluation_on_a_missing_dataset if {
+	objects := {
+		"Model": {"m": {"spec": {"evaluations": [
+			{"metric": "mmlu", "value": 0.6, "dataset": "mmlu"},
+			{"metric": "arena", "value": 0.5, "dataset": "arena-hard"},
+			{"metric": "latency", "value": 12},
+		]}}},
+		"Dataset": {"mmlu": {"spec": {}}},
+	}
+	results := mdl_003.deny with input.objects as objects
+	located(results) == {{"id": "MDL-003", "kind": "Model", "name": "m", "field": "spec.evaluations[1].dataset"}}
+	some r in results
+	contains(r.msg, "\"arena\" on dataset \"arena-hard\"")
+}
+
+test_a_fine_tune_names_an_existing_base_model if {
+	objects := {"Model": {"base": {"spec": {}}, "tuned": {"spec": {"baseModel": "base"}}}}
+	results := mdl_003.deny with input.objects as objects
+	count(results) == 0
+}
+
+test_denies_a_missing_or_circular_base_model if {
+	objects := {"Model": {
+		"tuned": {"spec": {"baseModel": "llama-3-8b"}},
+		"self": {"spec": {"baseModel": "self"}},
+	}}
+	results := mdl_003.deny with input.objects as objects
+	located(results) == {
+		{"id": "MDL-003", "kind": "Model", "name": "tuned", "field": "spec.baseModel"},
+		{"id": "MDL-003", "kind": "Model", "name": "self", "field": "spec.baseModel"},
+	}
+}

@@ -20,7 +20,7 @@ from cyclonedx.model import (
     Property,
     XsUri,
 )
-from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.component import Component, ComponentType, Pedigree
 from cyclonedx.model.license import License
 from packageurl import PackageURL
 
@@ -99,10 +99,20 @@ def model_component(obj: GovObject) -> Component:
     if source.startswith("hf://") and not source.startswith("hf://datasets/"):
         card = [ExternalReference(type=ExternalReferenceType.MODEL_CARD,
                                   url=XsUri(refs.source_url(source) or ""))]
-    return _sourced(obj, ComponentType.MACHINE_LEARNING_MODEL, refs.model_ref(obj.name),
-                    refs.model_purl(obj.name, source, spec.get("revision")), card,
-                    [("format", spec.get("format")), ("parameters", spec.get("parameters")),
-                     ("precision", spec.get("precision")), ("risk", spec.get("risk"))])
+    component = _sourced(obj, ComponentType.MACHINE_LEARNING_MODEL, refs.model_ref(obj.name),
+                         refs.model_purl(obj.name, source, spec.get("revision")), card,
+                         [("format", spec.get("format")),
+                          ("parameters", spec.get("parameters")),
+                          ("precision", spec.get("precision")), ("risk", spec.get("risk")),
+                          ("base-model", spec.get("baseModel"))])
+    base = spec.get("baseModel")
+    if isinstance(base, str):
+        # Lineage as CycloneDX states it: the model it was fine-tuned from is its ancestor
+        # (named, and referring to that model's own component through the property above).
+        component.pedigree = Pedigree(ancestors=[Component(
+            type=ComponentType.MACHINE_LEARNING_MODEL, name=base,
+            bom_ref=f"{refs.model_ref(obj.name)}#base-model")])
+    return component
 
 
 def dataset_component(obj: GovObject) -> Component:

@@ -46,6 +46,7 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "spec.task": ("str", False),
         "spec.architecture": ("str", False),
         "spec.datasets": ("list[str]", False),
+        "spec.baseModel": ("str", False),  # the Model this one was fine-tuned from (lineage)
         "spec.risk": ("enum:minimal|limited|high", False),
         "spec.evaluations": ("list[map]", False),
         "spec.evaluations[].metric": ("str", True),

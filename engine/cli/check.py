@@ -45,13 +45,17 @@ from engine.report import FORMAT_NAMES
 @click.option("--now", default=None, help="Evaluate as of this time (RFC 3339 or YYYY-MM-DD); "
               "default: the current time. Waiver expiry depends on it.")
 @advisories_option
+@click.option("--show-input", is_flag=True, help="Print the input the policies would read "
+              "(JSON, as docs/policies.md describes it) instead of evaluating: to write or "
+              "debug a policy (`opa eval --input`).")
 @click.option("--record", is_flag=True, help="Sign the decision (--key or --keyless) and "
               "append it to the ledger.")
 @signer_options
 @trust_root_option
 def check(repo: Path, rev: str | None, base: str | None, new_only: bool, staged: bool,
           engine: str, opa_url: str | None, fmt: str,
-          output: Path | None, now: str | None, advisories: Path | None, record: bool,
+          output: Path | None, now: str | None, advisories: Path | None, show_input: bool,
+          record: bool,
           key: Path | None, keyless: bool, trust_config: Path | None,
           trust_root: str | None) -> None:
     """Evaluate a revision of the governed repo against the policies."""
@@ -65,6 +69,23 @@ def check(repo: Path, rev: str | None, base: str | None, new_only: bool, staged:
     from engine.commands.check import CheckOptions, run_check
     from engine.report import renderer
 
+    if show_input:
+        if record or base is not None:
+            raise GovopsError("--show-input prints the input of one revision: drop --record "
+                              "and --base")
+        import json
+
+        from engine.commands.check import input_document
+
+        document = input_document(CheckOptions(repo=repo, rev=rev, staged=staged, now=now,
+                                               advisories=advisories, trust_root=trust_root,
+                                               trust_config=trust_config))
+        text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        if output is not None:
+            write_atomically(output, text)
+        else:
+            click.echo(text, nl=False)
+        return
     signing = None
     if record or key is not None or keyless:
         from engine.attest.signers import SignerOptions

@@ -5,8 +5,8 @@ what a newcomer needs to read each step. Everything shown is computed there; thi
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from rich.console import Console
@@ -15,6 +15,7 @@ from rich.panel import Panel
 from engine.commands.demo import COMMITS, LEGAL, DemoRun, run_demo
 from engine.report import renderer
 from engine.report.bom_diff import render_text
+from engine.statedir import private_folder, state_base
 
 STORY = [
     ("The team's platform repo as it stands: every object passes, one licence is waived, and "
@@ -141,10 +142,23 @@ def _show_next_steps(console: Console, root: Path) -> None:
                   "  .venv/bin/govops policy test --engine regopy")
 
 
+def demo_folder() -> Path:
+    """Where the demo builds its repositories: one folder under govops's state folder, emptied
+    at the start of every run, so the "try it yourself" commands still find it afterwards and
+    repeated runs do not pile up temporary directories."""
+    folder = private_folder(state_base() / "demo")
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    return folder
+
+
 def main() -> int:
     console = Console(highlight=False)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    folder = Path(tempfile.mkdtemp(prefix="govops-demo-"))
+    folder = demo_folder()
     console.print(Panel.fit(
         f"govops demo: a governed repo with three commits at {folder / 'acme-ml'}\n"
         "Each commit is checked the way CI would: govops check --rev <commit>",

@@ -23,21 +23,33 @@ def policy() -> None:
 @click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Test the governed repo's own policies (policies.paths of its govops.yaml), "
               "as staged.")
+@click.option("--library", is_flag=True, help="Test the shipped policy library, even inside "
+              "a governed repository.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def policy_test(engine: str, verbose: bool, repo: Path | None, paths: tuple[Path, ...]) -> None:
-    """Run the Rego tests (test_* rules) of the default library, of PATHS, or of a governed
-    repo's own policies (--repo)."""
-    from engine.commands.policy_test import run_policy_tests
+def policy_test(engine: str, verbose: bool, repo: Path | None, library: bool,
+                paths: tuple[Path, ...]) -> None:
+    """Run the Rego tests (test_* rules) of PATHS, of a governed repo's own policies (--repo;
+    the default inside a governed repository), or of the shipped library (the default
+    elsewhere, or --library). --verbose times each test on its own."""
+    from engine.commands.policy_test import governed_here, run_policy_tests
 
-    report = run_policy_tests(engine, paths, repo)
+    if library and (repo is not None or paths):
+        raise click.UsageError("--library tests the shipped library: drop --repo and PATHS")
+    if repo is None and not paths and not library:
+        repo = governed_here(Path.cwd())
+        if repo is not None:
+            click.echo(f"testing the policies of the governed repository {repo} "
+                       "(--library for the shipped library's tests)", err=True)
+    report = run_policy_tests(engine, paths, repo, timed=verbose)
     if report is None:
         click.echo(f"{repo}: govops.yaml declares no policies (policies.paths): nothing to test")
         sys.exit(EXIT_PASS)
     for result in report.results:
         if verbose or result.status != "pass":
             case = result.case
+            took = f", {result.seconds * 1000:.1f} ms" if result.seconds is not None else ""
             line = (f"{result.status.upper():5} {case.package}.{case.rule} "
-                    f"({case.path}:{case.line}, {result.seconds * 1000:.1f} ms)")
+                    f"({case.path}:{case.line}{took})")
             click.echo(line + (f"\n      {result.detail}" if result.detail else ""))
     if report.coverage is not None:
         for path, percent in report.coverage.items():

@@ -10,11 +10,13 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.advisories.match import AdvisoryIndex
 from engine.advisories.records import load_advisory_dir
 from engine.catalog import Catalog, open_loader
 from engine.catalog.changes import ObjectDiff, object_changes
+from engine.catalog.load import CatalogLoader
 from engine.clock import parse_now, utc_now
 from engine.errors import GovopsError, RevisionError
 from engine.policy.backends import load_backend
@@ -153,41 +155,76 @@ def replay_check(options: CheckOptions, bundle: PolicyBundle, now: str) -> Check
     return _evaluate(options, now, bundle)
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """Everything a decision is made from, before any engine is involved."""
+
+    head: Snapshot
+    base: Snapshot | None
+    catalog: Catalog
+    diffs: tuple[ObjectDiff, ...]
+    approvals: Mapping[str, WaiverApproval]
+    bundle: PolicyBundle
+
+    def document(self, now: str) -> dict[str, Any]:
+        """The input the policies read (docs/policies.md)."""
+        return build_input(self.catalog, self.head.info,
+                           self.base.info if self.base else None, list(self.diffs),
+                           self.approvals, AdvisoryIndex(self.bundle.advisories), now)
+
+
+def _prepare(repo: GitRepo, loader: CatalogLoader, options: CheckOptions, now: str,
+             recorded: PolicyBundle | None) -> _Prepared:
+    head: Snapshot
+    if options.staged:
+        head = repo.staged(now)
+        base_rev = options.base or ("HEAD" if _has_head(repo) else None)
+    else:
+        if options.rev is None and not _has_head(repo):
+            raise GovopsError(f"{options.repo}: the repository has no commit yet: "
+                              "`govops check --staged` checks what is staged, or commit "
+                              "first")
+        head = repo.snapshot(options.rev or "HEAD")
+        base_rev = options.base
+    base = repo.snapshot(base_rev) if base_rev else None
+    catalog = loader.load(head)
+    diffs = tuple(object_changes(loader, base, head)) if base else ()
+    approvals = _approvals(repo, catalog, head, base, options)
+    if recorded is None:
+        library = Library.load()
+        if options.advisories is not None:
+            library = library.with_advisories(load_advisory_dir(options.advisories))
+        bundle = build_bundle(library, repo_modules(repo, head, catalog.config), catalog.config)
+    else:
+        bundle = recorded
+    return _Prepared(head, base, catalog, diffs, approvals, bundle)
+
+
+def input_document(options: CheckOptions) -> dict[str, Any]:
+    """`govops check --show-input`: the input the policies would read, nothing evaluated (as
+    `opa eval --input` and Kosli's `--show-input` show it), to write or debug a policy."""
+    now = parse_now(options.now) if options.now else utc_now()
+    repo = open_repo(options.repo)
+    with open_loader(repo) as loader:
+        return _prepare(repo, loader, options, now, None).document(now)
+
+
 def _evaluate(options: CheckOptions, now: str, recorded: PolicyBundle | None = None) -> Checked:
     repo = open_repo(options.repo)
     with open_loader(repo) as loader:
-        head: Snapshot
-        if options.staged:
-            head = repo.staged(now)
-            base_rev = options.base or ("HEAD" if _has_head(repo) else None)
-        else:
-            if options.rev is None and not _has_head(repo):
-                raise GovopsError(f"{options.repo}: the repository has no commit yet: "
-                                  "`govops check --staged` checks what is staged, or commit "
-                                  "first")
-            head = repo.snapshot(options.rev or "HEAD")
-            base_rev = options.base
-        base = repo.snapshot(base_rev) if base_rev else None
-        catalog = loader.load(head)
-        diffs: list[ObjectDiff] = object_changes(loader, base, head) if base else []
-        approvals = _approvals(repo, catalog, head, base, options)
-        if recorded is None:
-            library = Library.load()
-            if options.advisories is not None:
-                library = library.with_advisories(load_advisory_dir(options.advisories))
-            bundle = build_bundle(library, repo_modules(repo, head, catalog.config),
-                                  catalog.config)
-        else:
-            bundle = recorded
+        prepared = _prepare(repo, loader, options, now, recorded)
+        bundle, catalog, head, base = (prepared.bundle, prepared.catalog, prepared.head,
+                                       prepared.base)
         backend = load_backend(options.engine, bundle.modules, bundle.data, bundle.digest,
                                options.opa_url)
-        document = build_input(catalog, head.info, base.info if base else None, diffs,
-                               approvals, AdvisoryIndex(bundle.advisories), now)
-        changes = [ObjectChange(d.path, d.kind, d.name, d.change) for d in diffs]
+        document = prepared.document(now)
+        changes = [ObjectChange(d.path, d.kind, d.name, d.change) for d in prepared.diffs]
         loader.store_later()  # written while the engine evaluates (no fork after this)
+        notes: list[str] = []
         decision = decide(backend, bundle, catalog, document, head.info,
-                          base.info if base else None, changes, tuple(approvals.values()))
-        notes = () if catalog.config.path is not None else (
-            f"no govops.yaml in {head.info.ref}: this repository is not governed yet (`govops "
-            "init` makes it so); only the shipped policies judged it",)
-        return Checked(decision, bundle, now, notes)
+                          base.info if base else None, changes,
+                          tuple(prepared.approvals.values()), lint=notes)
+        if catalog.config.path is None:
+            notes.append(f"no govops.yaml in {head.info.ref}: this repository is not governed "
+                         "yet (`govops init` makes it so); only the shipped policies judged it")
+        return Checked(decision, bundle, now, tuple(notes))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.catalog import load_catalog
+from engine.catalog.load import CONFIG_PATH
 from engine.clock import utc_now
 from engine.errors import GovopsError
 from engine.policy.backends import select_backend
@@ -21,16 +22,35 @@ def repo_policy_modules(repo_path: Path) -> list[PolicyModule]:
     repo = open_repo(repo_path)
     snapshot = repo.staged(utc_now())
     config = load_catalog(repo, snapshot).config
+    if config.path is None and repo.workdir is not None \
+            and (repo.workdir / CONFIG_PATH).is_file():
+        raise GovopsError(f"{repo.workdir / CONFIG_PATH} is not staged: the policies tested "
+                          "are those of what is staged (what the hook tests); git add it")
     return repo_modules(repo, snapshot, config, include_tests=True)
 
 
-def run_policy_tests(engine: str, paths: Sequence[Path] = (), repo: Path | None = None
-                     ) -> TestReport | None:
+def governed_here(start: Path) -> Path | None:
+    """The work tree of the git repository holding `start`, when it is a governed repository
+    (govops.yaml at its root): `govops policy test` there tests that repository's policies,
+    not the shipped library's."""
+    import pygit2
+
+    found = pygit2.discover_repository(str(start))
+    if found is None:
+        return None
+    workdir = pygit2.Repository(found).workdir
+    if workdir is None or not (Path(workdir) / CONFIG_PATH).is_file():
+        return None
+    return Path(workdir)
+
+
+def run_policy_tests(engine: str, paths: Sequence[Path] = (), repo: Path | None = None,
+                     timed: bool = False) -> TestReport | None:
     """The report of the tests asked for; None when `repo` declares no policies (nothing to
-    test, which is not a failure)."""
+    test, which is not a failure). `timed`: each test's own duration."""
     if repo is not None and paths:
         raise GovopsError("give PATHS or --repo, not both")
     modules = repo_policy_modules(repo) if repo is not None else None
     if modules == []:
         return None
-    return run_tests(select_backend(engine), paths, modules)
+    return run_tests(select_backend(engine), paths, modules, timed=timed)

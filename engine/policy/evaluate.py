@@ -16,6 +16,7 @@ from engine.policy.backends import RegoBackend
 from engine.policy.decision import Decision, ObjectChange, Result, WaivedResult
 from engine.policy.input import input_digest
 from engine.policy.library import PolicyBundle
+from engine.policy.lint import lint_results
 from engine.policy.waivers import Scope, WaiverApproval, advisory_names
 from engine.repo import RevisionInfo
 
@@ -103,11 +104,16 @@ def decide(
     base: RevisionInfo | None,
     changes: Sequence[ObjectChange],
     approvals: Sequence[WaiverApproval] = (),
+    lint: list[str] | None = None,
 ) -> Decision:
+    """The decision; `lint` (when given) receives notes about the repository's own policies
+    (engine.policy.lint), which are not part of the decision."""
     locks = {name: (lock.lock.format, *lock.oids) for name, lock in catalog.locks.items()}
     tree = backend.evaluate(POLICY_ROOT, document, locks)
-    results = sorted({_result(catalog, sev, pkg, raw)
-                      for sev, pkg, raw in _raw_results(tree or {}, POLICY_ROOT)})
+    raws = list(_raw_results(tree or {}, POLICY_ROOT))
+    results = sorted({_result(catalog, sev, pkg, raw) for sev, pkg, raw in raws})
+    if lint is not None:
+        lint.extend(lint_results(bundle, raws))
     waivers = _applicable_waivers(catalog, results)
     names = advisory_names(bundle.advisories)
     kept: list[Result] = []

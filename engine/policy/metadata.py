@@ -24,6 +24,7 @@ class PolicyMeta:
     remediation: str
     path: str
     package: str
+    needs_base: bool = False  # `needs: base`: evaluated only against a base revision
 
 
 def package_of(source: str) -> str | None:
@@ -75,5 +76,6 @@ def read_metadata(path: str, source: str) -> list[PolicyMeta]:
             remediation=" ".join(str(custom.get("remediation", "")).split()),
             path=path,
             package=package,
+            needs_base=custom.get("needs") == "base",
         ))
     return found

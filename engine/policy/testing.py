@@ -14,7 +14,8 @@ from pathlib import Path
 
 from engine.errors import GovopsError, InputError
 from engine.policy.backends import RegoBackend
-from engine.policy.library import Library, PolicyModule, build_bundle
+from engine.policy.explain import opa_test
+from engine.policy.library import Library, PolicyBundle, PolicyModule, build_bundle
 from engine.policy.metadata import package_of
 
 _TEST_RULE = re.compile(r"^(test_\w+)\b", re.M)
@@ -33,7 +34,7 @@ class TestResult:
     case: TestCase
     status: str
     detail: str
-    seconds: float
+    seconds: float | None  # OPA's own timing of this test; None when no `opa` timed it
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,12 @@ def _disk_modules(paths: Sequence[Path]) -> list[PolicyModule]:
 
 
 def run_tests(backend: RegoBackend, paths: Sequence[Path] = (),
-              modules: Sequence[PolicyModule] | None = None) -> TestReport:
+              modules: Sequence[PolicyModule] | None = None,
+              timed: bool = False) -> TestReport:
     """Tests of the default library, or of `paths` (or of `modules`, a repo's own policies)
-    evaluated on top of the library."""
+    evaluated on top of the library. With an `opa` binary at hand (engine.policy.explain), a
+    failing test says which expression failed and, `timed`, every test has its own duration
+    (OPA's test runner's); otherwise the backend's answer alone."""
     from engine.catalog import Config
 
     if paths or modules is not None:
@@ -98,7 +102,7 @@ def run_tests(backend: RegoBackend, paths: Sequence[Path] = (),
     backend.load(bundle.modules, bundle.data)
     cases = discover(bundle.modules)
     packages = sorted({c.package for c in cases})
-    results = _run_batch(backend, packages, cases)
+    results = _explained(_run_batch(backend, packages, cases), bundle, timed)
     results.sort(key=lambda r: (r.case.path, r.case.line))
     coverage = _coverage(backend, packages, bundle.modules)
     if coverage is not None and local:  # the library's own tests did not run: not its coverage
@@ -114,21 +118,39 @@ def _run_batch(backend: RegoBackend, packages: list[str],
     mine = [c for c in cases if c.package in packages]
     if not mine:
         return []
-    started = time.perf_counter()
     try:
         values = dict(zip(packages, backend.run_packages(packages), strict=True))
     except GovopsError:
         if len(packages) > 1:
             return [r for p in packages for r in _run_batch(backend, [p], cases)]
         return _run_each(backend, mine)
-    each = (time.perf_counter() - started) / len(mine)
     results = []
     for case in mine:
         value = values[case.package].get(case.rule)
         ok = value is True
         results.append(TestResult(case, "pass" if ok else "fail",
-                                  "" if ok else f"got {value!r}", each))
+                                  "" if ok else f"got {value!r}", None))
     return results
+
+
+def _explained(results: list[TestResult], bundle: PolicyBundle, timed: bool
+               ) -> list[TestResult]:
+    """Failures with the expression that failed and, `timed`, each test with its duration,
+    where OPA's test runner can say."""
+    asked = [(r.case.package, r.case.rule) for r in results if timed or r.status == "fail"]
+    if not asked:
+        return results
+    traced = opa_test(bundle.modules, bundle.data, asked)
+    out = []
+    for result in results:
+        seconds, failure = traced.get((result.case.package, result.case.rule), (None, None))
+        detail = result.detail
+        if failure is not None and result.status == "fail":
+            path, line, text = failure
+            detail = f"fails at {path}:{line}: {text}" + (f" ({detail})" if detail else "")
+        out.append(TestResult(result.case, result.status, detail,
+                              seconds if seconds is not None else result.seconds))
+    return out
 
 
 def _run_each(backend: RegoBackend, cases: list[TestCase]) -> list[TestResult]:

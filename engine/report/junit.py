@@ -16,7 +16,9 @@ Layout, fixed so the same Decision gives the same bytes:
   - warnings only: passes, warnings listed in <system-out>;
   - waived results only: <skipped message="waived by X[, Y]">;
   - warnings and waived results beside a failure or a skip are listed in <system-out>.
-- A policy with no result gets one passing <testcase name="all objects">.
+- A policy with no result gets one passing <testcase name="all objects">, or a skipped one
+  when its METADATA says it `needs: base` and the decision compared with no base (CHG-001
+  judges a change: without --base it did not run, and did not pass either).
 - Counts: tests = test cases, failures = cases with <failure>, skipped = cases with
   <skipped>, errors = 0; the root sums its suites.
 Characters XML 1.0 cannot carry (most C0 controls) are replaced by U+FFFD; ElementTree escapes
@@ -108,7 +110,11 @@ def _suite(policy: str, entries: Sequence[_Entry], decision: Decision,
     cases = [_testcase(policy, kind, name, objects[(kind, name)])
              for kind, name in sorted(objects)]
     if not cases:
-        cases = [ET.Element("testcase", {"name": "all objects", "classname": _xml(policy)})]
+        case = ET.Element("testcase", {"name": "all objects", "classname": _xml(policy)})
+        if meta is not None and meta.needs_base and decision.base is None:
+            ET.SubElement(case, "skipped", {"message": f"not evaluated: {policy} judges a "
+                                            "change, and no base revision was given (--base)"})
+        cases = [case]
     _counts(suite, cases)
     suite.extend(cases)
     return suite

@@ -40,19 +40,22 @@ def _wrap(text: str, width: int) -> list[str]:
 
 def _table(title: str, rows: Sequence[tuple[Result, str, str]],
            metadata: Mapping[str, PolicyMeta], width: int, color: bool) -> list[str]:
-    cells = [(f"{r.file}:{r.line}", r.id, label, _message(r, waiver, metadata))
-             for r, label, waiver in rows]
+    # With --base a result is marked new or existing, as in the markdown Status column.
+    cells = [(f"{r.file}:{r.line}", r.id,
+              f"{label} ({r.status})" if r.status and not waiver else label,
+              _message(r, waiver, metadata)) for r, label, waiver in rows]
+    styles = [label for _, label, _ in rows]
     widths = [max(len(_HEADER[i]), *(len(c[i]) for c in cells)) for i in range(3)]
     text_width = max(20, width - sum(widths) - 9)
     out = [title,
            " ┃ ".join(h.ljust(w) for h, w in zip(_HEADER[:3], widths, strict=True))
            + " ┃ " + _HEADER[3],
            "━╇━".join("━" * w for w in widths) + "━╇━" + "━" * text_width]
-    for where, policy, label, message in cells:
+    for (where, policy, label, message), style in zip(cells, styles, strict=True):
         for n, line in enumerate(_wrap(message, text_width)):
             first = (where, policy, label) if n == 0 else ("", "", "")
             left = [first[0].ljust(widths[0]), first[1].ljust(widths[1]),
-                    _paint(first[2].ljust(widths[2]), label, color) if n == 0
+                    _paint(first[2].ljust(widths[2]), style, color) if n == 0
                     else "".ljust(widths[2])]
             out.append((" │ ".join(left) + " │ " + line).rstrip())
     return out

@@ -301,3 +301,25 @@ def test_bad_input_names_file_and_line_and_writes_nothing(tmp_path: Path) -> Non
     assert run.exit_code == 2
     assert "models/bge-large-en-v1.5.yaml:5" in run.stderr  # the unclosed `[`, not EOF
     assert not out.exists()
+
+
+def test_a_fine_tune_records_its_base_model_as_its_pedigree(tmp_path: Path) -> None:
+    """`spec.baseModel` (issue 17): the lineage of a fine-tune, in CycloneDX's own terms."""
+    files = fixture("acme-ml")
+    path = "models/acme-support-assistant.yaml"
+    text = files[path].decode()
+    assert "baseModel" not in text
+    files[path] = text.replace("spec:\n", "spec:\n  baseModel: mistral-7b-instruct-v0.3\n",
+                               1).encode()
+    make_repo(tmp_path / "r", Step("lineage", files))
+    components = by_ref(aibom(tmp_path / "r"))
+    tuned = components["model:acme-support-assistant"]
+    assert tuned["pedigree"]["ancestors"] == [{
+        "type": "machine-learning-model", "name": "mistral-7b-instruct-v0.3",
+        "bom-ref": "model:acme-support-assistant#base-model"}]
+    assert {"name": "govops:base-model", "value": "mistral-7b-instruct-v0.3"} in tuned[
+        "properties"]
+    assert "pedigree" not in components["model:mistral-7b-instruct-v0.3"]
+    run = govops("check", "--repo", str(tmp_path / "r"), "--format", "json")
+    fields = [r.get("field") for r in json.loads(run.stdout)["results"]]
+    assert fields and "spec.baseModel" not in fields  # an existing base: MDL-003 is content

@@ -120,3 +120,27 @@ def test_real_locks_read_the_same_by_blocks_and_by_lines(
     by_blocks = {path: _parse(text) for path, text in texts.items()}
     _lines_only(monkeypatch)
     assert by_blocks == {path: _parse(text) for path, text in texts.items()}
+
+
+# -- one package pinned twice ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("blocks", [True, False])
+def test_a_package_pinned_twice_differently_is_refused_at_the_second_line(
+        blocks: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not blocks:
+        _lines_only(monkeypatch)
+    text = f"numpy==1.26.4 \\\n    {B}\nrequests==2.32.3 \\\n    {B}\nnumpy==2.1.3 \\\n    {B}\n"
+    with pytest.raises(InputError) as caught:
+        parse_requirements("r.txt", text)
+    assert (caught.value.line, caught.value.message) == (
+        5, "numpy is pinned twice: ==1.26.4 on line 1 and ==2.1.3 here; a lock file pins each "
+           "package once")
+
+
+def test_pins_under_different_markers_or_repeated_identically_are_kept() -> None:
+    text = ("numpy==1.26.4 ; python_version < '3.12'\n"
+            "numpy==2.1.3 ; python_version >= '3.12'\n"
+            "requests==2.32.3\nrequests==2.32.3\n")
+    assert [r["version"] for r in parse_requirements("r.txt", text).records] == [
+        "1.26.4", "2.1.3", "2.32.3", "2.32.3"]

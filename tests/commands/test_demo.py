@@ -3,16 +3,33 @@ the fresh-clone verification, the PR comment and the plan all appear (issue 13, 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.support.repos import ROOT
 
 
-def test_the_demo_runs_its_whole_story() -> None:
+def _pythonpath() -> dict[str, str]:
+    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+
+
+def test_the_demo_runs_its_whole_story(tmp_path: Path) -> None:
+    """Also: it leaves no temporary directory behind (issue 17); its repositories are in the
+    state folder's `demo/`, which the next run empties first."""
+    temp, state = tmp_path / "tmp", tmp_path / "state"
+    temp.mkdir()
+    (state / "demo" / "from-an-earlier-run").mkdir(parents=True)
     run = subprocess.run([sys.executable, "-m", "engine.cli.demo"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"})
+                         text=True, timeout=600,
+                         env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "TMPDIR": str(temp),
+                              "GOVOPS_STATE_DIR": str(state), **_pythonpath()})
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert list(temp.iterdir()) == []
+    assert not (state / "demo" / "from-an-earlier-run").exists()  # emptied first
+    assert (state / "demo" / "acme-ml" / ".git").is_dir()  # kept for "try it yourself"
+    assert f"{state / 'demo' / 'acme-ml'}" in " ".join(run.stdout.split())
     out = run.stdout
     assert "demo: expected exit codes" not in out
     assert out.count("PASS") >= 2 and "FAIL" in out

@@ -707,13 +707,17 @@ def answer_path(repo: Path, *args: str) -> Any:
     ("1 day ago", "2026-11-20T12:00:00Z"),
     ("2 weeks ago", "2026-11-07T12:00:00Z"),
     ("90 minutes ago", "2026-11-21T10:30:00Z"),
+    ("tomorrow", "2026-11-22T12:00:00Z"),  # `--now tomorrow`: what expires by then (issue 17)
+    ("in 3 days", "2026-11-24T12:00:00Z"),
+    ("in 90 minutes", "2026-11-21T13:30:00Z"),
 ])
 def test_time_forms(text: str, expected: str) -> None:
     now = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
     assert utc(parse_time(text, now)) == expected
 
 
-@pytest.mark.parametrize("text", ["", "tomorrow", "3 days", "-3 days ago", "2026-11-20T25:00:00Z",
+@pytest.mark.parametrize("text", ["", "3 days", "-3 days ago", "in -3 days", "in 3 fortnights",
+                                  "in days", "2026-11-20T25:00:00Z",
                                   "2026/11/20", "20 Nov 2026", "2026-11-20T12:00Z+01:00"])
 def test_bad_time_forms(text: str) -> None:
     with pytest.raises(TimeError) as refused:

@@ -118,3 +118,55 @@ def test_repo_and_paths_are_exclusive(tmp_path: Path) -> None:
     run = govops("policy", "test", "--repo", str(tmp_path), str(tmp_path))
     assert run.exit_code == 2
     assert run.stderr.strip() == "govops: error: give PATHS or --repo, not both"
+
+
+# -- issue 17: what a failing test says, durations, and which tests run where --------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_failing_test_names_the_expression_that_failed(tmp_path: Path, engine: str) -> None:
+    """Not "got None": the line of the test that failed, traced by the official OPA."""
+    folder = _write(tmp_path, (
+        "test_allows_wrong if {\n"
+        '  r := data.govops.policies.local.deny with input.objects as {"Model": {"m": {"spec": {}}}}\n'
+        "  count(r) == 0\n}\n"))
+    run = govops("policy", "test", "--engine", engine, str(folder))
+    assert run.exit_code == 1
+    detail = run.stdout.splitlines()[1].strip()
+    assert detail.startswith(f"fails at {folder / 'local_test.rego'}:7: count(r) == 0"), detail
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_verbose_times_each_test_on_its_own(engine: str) -> None:
+    """OPA's test runner's own duration of each test, whichever backend judged them."""
+    run = govops("policy", "test", "--engine", engine, "--verbose")
+    assert run.exit_code == 0
+    durations = re.findall(r"^PASS .*, ([0-9.]+) ms\)$", run.stdout, re.M)
+    assert len(durations) > 100
+    assert len(set(durations)) > 5  # each its own, not one batch's time shared out (1 value)
+
+
+def test_inside_a_governed_repo_its_own_tests_run(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _governed(tmp_path)
+    monkeypatch.chdir(repo / "models")
+    run = govops("policy", "test", "--engine", "opa", "--verbose")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert run.stdout.count("PASS  govops.policies.acme_001_test.") == 2
+    assert "@govops/" not in run.stdout
+    assert f"testing the policies of the governed repository {repo}" in run.stderr
+    library = govops("policy", "test", "--engine", "opa", "--library")
+    assert library.exit_code == 0 and "@govops/mdl_001.rego" in library.stdout
+
+
+def test_an_unstaged_govops_yaml_is_said_not_nothing_to_test(tmp_path: Path) -> None:
+    import pygit2
+
+    pygit2.init_repository(str(tmp_path / "new"))
+    (tmp_path / "new" / "govops.yaml").write_text(
+        "apiVersion: govops.dev/v1\nkind: Config\npolicies:\n  paths: [policies/]\n")
+    run = govops("policy", "test", "--repo", str(tmp_path / "new"))
+    assert run.exit_code == 2
+    assert run.stderr.strip() == (f"govops: error: {tmp_path / 'new' / 'govops.yaml'} is not "
+                                  "staged: the policies tested are those of what is staged "
+                                  "(what the hook tests); git add it")

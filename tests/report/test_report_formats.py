@@ -210,10 +210,13 @@ def test_junit_one_testcase_per_policy_and_object(violations: Checked,
     assert int(root.get("failures", "-1")) == len(denied) > 0
     suites = {s.get("name") for s in root.iter("testsuite")}
     assert suites == set(violations.metadata) | {p for p, _, _ in every}
-    # CHG-001 needs --base to fire: its suite has one passing "all objects" case.
+    # CHG-001 judges a change and no --base was given: its one "all objects" case is skipped
+    # (it did not run), not passed (issue 17).
     (chg,) = [s for s in root.iter("testsuite") if s.get("name") == "CHG-001"]
     assert [c.get("name") for c in chg.iter("testcase")] == ["all objects"]
     assert chg.find("testcase/failure") is None
+    assert chg.find("testcase/skipped").get("message") == (  # type: ignore[union-attr]
+        "not evaluated: CHG-001 judges a change, and no base revision was given (--base)")
     properties = {p.get("name"): p.get("value") for p in chg.iter("property")}
     assert properties["decision_id"] == violations.decision.decision_id
     assert properties["verdict"] == "fail"
@@ -230,9 +233,14 @@ def test_junit_one_testcase_per_policy_and_object(violations: Checked,
     # The passing fixture: no failure, its waived pair is skipped.
     good = ET.fromstring(render("junit", acme_ml).encode())
     _assert_counts_consistent(good)
-    assert good.get("failures") == "0" and good.get("skipped") == "1"
-    (skipped,) = list(good.iter("skipped"))
-    assert skipped.get("message") == f"waived by {acme_ml.decision.waived[0].waiver}"
+    assert good.get("failures") == "0" and good.get("skipped") == "2"  # a waiver, CHG-001
+    skipped = [s.get("message") for s in good.iter("skipped")]
+    assert skipped[1] == f"waived by {acme_ml.decision.waived[0].waiver}"
+    assert str(skipped[0]).startswith("not evaluated: CHG-001")
+    # With a base CHG-001 ran: its clean suite passes.
+    with_base = dataclasses.replace(acme_ml.decision, base=acme_ml.decision.revision)
+    based = ET.fromstring(render("junit", with_base, acme_ml.metadata).encode())
+    assert based.get("skipped") == "1"
 
 
 def test_junit_warnings_pass_with_system_out() -> None:
@@ -389,6 +397,8 @@ def test_status_shows_as_baseline_state_and_status_column(violations: Checked) -
     statuses = [row.split(" | ")[1] for row in _table_rows(text)]
     assert statuses == sorted(statuses, key=lambda s: s != "new") and set(statuses) == {
         "new", "existing"}
+    table = render("text", marked, violations.metadata)
+    assert "deny (new)" in table and "deny (existing)" in table
     titles = [parse_command(line)[1]["title"] for line in render(
         "github", marked, violations.metadata).splitlines()[:2]]
     assert titles[0].endswith(" (new)") and titles[1].endswith(" (existing)")
@@ -397,6 +407,7 @@ def test_status_shows_as_baseline_state_and_status_column(violations: Checked) -
     assert "baselineState" not in unmarked
     assert "Status" not in render("markdown", violations)
     assert "(new)" not in render("github", violations)
+    assert "(new)" not in render("text", violations)
 
 
 def test_real_base_marks_only_the_added_failure_new(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ unpinned source, so neither belongs in a lock.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -100,13 +101,29 @@ def _include_target(path: str, number: int, line: str) -> str | None:
 
 
 def parse_requirements(path: str, text: str) -> LockFile:
-    blocks = _by_blocks(path, text)
-    if blocks is not None:
-        return blocks
-    packages: list[dict[str, Any]] = []
-    includes: list[tuple[int, str]] = []
-    _parse_lines(path, text, 0, packages, includes)
-    return LockFile("requirements", tuple(packages), tuple(includes))
+    lock = _by_blocks(path, text)
+    if lock is None:
+        packages: list[dict[str, Any]] = []
+        includes: list[tuple[int, str]] = []
+        _parse_lines(path, text, 0, packages, includes)
+        lock = LockFile("requirements", tuple(packages), tuple(includes))
+    _refuse_conflicting_pins(path, lock.records)
+    return lock
+
+
+def _refuse_conflicting_pins(path: str, records: Sequence[Mapping[str, Any]]) -> None:
+    """One package pinned twice, differently, under the same marker: pip refuses such a file
+    ("Double requirement given"), and a policy result would point at one of the two lines
+    while the other is what gets installed."""
+    seen: dict[tuple[str, str, tuple[str, ...]], Mapping[str, Any]] = {}
+    for record in records:
+        key = (record["name"], record["marker"], tuple(record["extras"]))
+        first = seen.setdefault(key, record)
+        if first is not record and first["specifier"] != record["specifier"]:
+            raise InputError(path, record["line"], f"{record['name']} is pinned twice: "
+                             f"{first['specifier'] or 'unpinned'} on line {first['line']} and "
+                             f"{record['specifier'] or 'unpinned'} here; a lock file pins each "
+                             "package once")
 
 
 def _by_blocks(path: str, text: str) -> LockFile | None:

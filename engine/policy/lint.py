@@ -1,0 +1,69 @@
+"""What a repository's own policies get wrong without failing: results whose id is not the one
+their METADATA declares, policies without METADATA, and results pointing at a field the format
+does not have. Each would otherwise pass silently: the report shows no title or remediation,
+or file:line falls back to the nearest parent of a misspelt path.
+
+Only the repository's own modules are read (the shipped library is held to this by its tests),
+so a check of a repository without policies of its own parses no METADATA for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from engine.catalog.schema import OBJECT_KINDS, fields_for
+from engine.policy.library import PolicyBundle
+from engine.policy.metadata import PolicyMeta, package_of, read_metadata
+
+_INDEX = re.compile(r"\[\d+\]")
+_OPEN = ("free", "strmap")  # fields whose contents the format leaves open
+
+
+def _own(bundle: PolicyBundle) -> dict[str, tuple[str, list[PolicyMeta]]]:
+    """package -> (module path, its METADATA) of the repository's own policy modules."""
+    found: dict[str, tuple[str, list[PolicyMeta]]] = {}
+    for module in bundle.modules:
+        if module.path.startswith("@") or module.is_test:
+            continue
+        package = package_of(module.source)
+        if package:
+            found[package] = (module.path, read_metadata(module.path, module.source))
+    return found
+
+
+def _known_field(kind: str, field: str) -> bool:
+    fields = fields_for(kind)
+    pattern = _INDEX.sub("[]", field)
+    if pattern in fields or pattern.removesuffix("[]") in fields:  # an item of a list field
+        return True
+    return any(pattern.startswith(f"{known}.") and fields[known][0] in _OPEN
+               for known in fields)
+
+
+def lint_results(bundle: PolicyBundle, raws: Iterable[tuple[str, str, Any]]) -> list[str]:
+    """Notes about the repository's own policies, from the (severity, package, raw result)
+    triples an evaluation produced; sorted, each once."""
+    own = _own(bundle)
+    if not own:
+        return []
+    notes: set[str] = set()
+    for _, package, raw in raws:
+        if package not in own or not isinstance(raw, dict):
+            continue
+        path, metas = own[package]
+        rid = str(raw.get("id"))
+        if not metas:
+            notes.add(f"{path}: package {package} has no METADATA block with custom.id: its "
+                      f"{rid} results show no title, severity or remediation")
+        elif rid not in {m.id for m in metas}:
+            declared = ", ".join(sorted(m.id for m in metas))
+            notes.add(f"{path}: package {package} reports id {rid}, but its METADATA declares "
+                      f"{declared}")
+        kind, field = raw.get("kind"), raw.get("field")
+        if kind in OBJECT_KINDS and isinstance(field, str) and field \
+                and not _known_field(str(kind), field):
+            notes.add(f"{path}: {rid} points at {kind} field {field!r}, which the format does "
+                      "not have (docs/reference.md lists every field)")
+    return sorted(notes)
