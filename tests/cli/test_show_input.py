@@ -26,9 +26,10 @@ def test_the_printed_input_is_what_the_engine_is_given(acme: Path,
     given: list[Any] = []
     decide = check_module.decide
 
-    def spy(backend: Any, bundle: Any, catalog: Any, document: Any, *rest: Any) -> Any:
+    def spy(backend: Any, bundle: Any, catalog: Any, document: Any, *rest: Any,
+            **named: Any) -> Any:
         given.append(json.loads(json.dumps(document)))
-        return decide(backend, bundle, catalog, document, *rest)
+        return decide(backend, bundle, catalog, document, *rest, **named)
 
     monkeypatch.setattr(check_module, "decide", spy)
     assert check(acme).exit_code in (0, 1)
