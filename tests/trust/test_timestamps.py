@@ -128,7 +128,11 @@ def test_a_revoked_key_cannot_sign_later_and_claim_an_earlier_time(
     repo, keys, pin = stamped
     ledger = Ledger(open_repo(repo))
     tip = ledger.entries()[-1]
-    revoked_at = instant(tip.entry.time) + dt.timedelta(seconds=1)
+    # After every timestamp already in the ledger: an entry's stated time is floored to the
+    # second and its TSA time can be the next second, so "the tip's time + 1 s" could fall
+    # before the tip's own timestamp and refuse the tip (a race seen once under load).
+    revoked_at = max(instant(tip.entry.time),
+                     dt.datetime.now(dt.UTC).replace(microsecond=0)) + dt.timedelta(seconds=2)
     run = govops("trust", "revoke", "--repo", str(repo), "--role", "signers", "--key",
                  str(keys.pub("ci")), "--at", utc(revoked_at),
                  "--sign-with", str(keys.key("trust-root")))
