@@ -141,9 +141,10 @@ def evaluated(repo: Path) -> tuple[Any, dict[str, Any]]:
     captured: dict[str, Any] = {}
     decide = getattr(check, "decide")  # noqa: B009 - the stage function check.py calls
 
-    def capturing(backend: Any, bundle: Any, catalog: Any, document: Any, *rest: Any) -> Any:
+    def capturing(backend: Any, bundle: Any, catalog: Any, document: Any, *rest: Any,
+                  **named: Any) -> Any:
         captured.update(bundle=bundle, document=document)
-        return decide(backend, bundle, catalog, document, *rest)
+        return decide(backend, bundle, catalog, document, *rest, **named)
 
     setattr(check, "decide", capturing)  # noqa: B010
     try:
