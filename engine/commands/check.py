@@ -17,6 +17,7 @@ from engine.advisories.records import load_advisory_dir
 from engine.catalog import Catalog, open_loader
 from engine.catalog.changes import ObjectDiff, object_changes
 from engine.catalog.load import CatalogLoader
+from engine.catalog.schema import suggest
 from engine.clock import parse_now, utc_now
 from engine.errors import GovopsError, RevisionError
 from engine.policy.backends import load_backend
@@ -227,4 +228,22 @@ def _evaluate(options: CheckOptions, now: str, recorded: PolicyBundle | None = N
         if catalog.config.path is None:
             notes.append(f"no govops.yaml in {head.info.ref}: this repository is not governed "
                          "yet (`govops init` makes it so); only the shipped policies judged it")
+        notes += unknown_targets(catalog)
         return Checked(decision, bundle, now, tuple(notes))
+
+
+def unknown_targets(catalog: Catalog) -> list[str]:
+    """A note for each waiver whose target names no object of the revision: it waives
+    nothing now, and would silently waive an object created later under that name."""
+    out = []
+    for name, waiver in sorted(catalog.objects.get("Waiver", {}).items()):
+        target = waiver.doc["spec"]["target"]
+        kind, wanted = str(target["kind"]), str(target["name"])
+        known = catalog.objects.get(kind, {})
+        if wanted in known:
+            continue
+        close = suggest(wanted, known)
+        hint = f" (did you mean {close!r}?)" if close else ""
+        out.append(f"{waiver.path}:{waiver.line_of('spec.target.name')}: waiver {name} targets "
+                   f"{kind} {wanted!r}, which this revision does not have{hint}")
+    return out

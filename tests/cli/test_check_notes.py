@@ -67,3 +67,18 @@ def test_a_repository_without_govops_yaml_is_told_so(tmp_path: Path) -> None:
     assert run.exit_code == 0
     assert "govops: warning: no govops.yaml in HEAD: this repository is not governed yet " \
            "(`govops init` makes it so)" in run.stderr
+
+
+def test_a_waiver_targeting_no_object_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    """Issue 17: it was accepted without a word; it waives nothing now and would waive an
+    object created later under that name."""
+    waiver = ("apiVersion: govops.dev/v1\nkind: Waiver\nmetadata:\n  name: tiny-ok\nspec:\n"
+              "  policy: MDL-002\n  target:\n    kind: Model\n    name: tinny\n"
+              "  reason: a typo in the target\n  expires: 2027-01-15\n")
+    root = _repo(tmp_path, {**GOOD, "waivers/tiny-ok.yaml": waiver})
+    run = check(root)
+    assert ("govops: warning: waivers/tiny-ok.yaml:9: waiver tiny-ok targets Model 'tinny', "
+            "which this revision does not have (did you mean 'tiny'?)") in run.stderr.splitlines()
+    fixed = _repo(tmp_path / "fixed", {**GOOD, "waivers/tiny-ok.yaml":
+                                       waiver.replace("name: tinny", "name: tiny")})
+    assert "does not have" not in check(fixed).stderr
