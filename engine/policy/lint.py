@@ -14,22 +14,23 @@ from collections.abc import Iterable
 from typing import Any
 
 from engine.catalog.schema import OBJECT_KINDS, fields_for
-from engine.policy.library import PolicyBundle
+from engine.policy.library import PolicyBundle, PolicyModule
 from engine.policy.metadata import PolicyMeta, package_of, read_metadata
 
 _INDEX = re.compile(r"\[\d+\]")
 _OPEN = ("free", "strmap")  # fields whose contents the format leaves open
 
 
-def _own(bundle: PolicyBundle) -> dict[str, tuple[str, list[PolicyMeta]]]:
-    """package -> (module path, its METADATA) of the repository's own policy modules."""
-    found: dict[str, tuple[str, list[PolicyMeta]]] = {}
+def _own(bundle: PolicyBundle) -> dict[str, PolicyModule]:
+    """package -> module of the repository's own policy modules (their METADATA is read only
+    for the packages that report something: a check stays free of ruamel for the rest)."""
+    found: dict[str, PolicyModule] = {}
     for module in bundle.modules:
         if module.path.startswith("@") or module.is_test:
             continue
         package = package_of(module.source)
         if package:
-            found[package] = (module.path, read_metadata(module.path, module.source))
+            found[package] = module
     return found
 
 
@@ -49,10 +50,15 @@ def lint_results(bundle: PolicyBundle, raws: Iterable[tuple[str, str, Any]]) -> 
     if not own:
         return []
     notes: set[str] = set()
+    read: dict[str, list[PolicyMeta]] = {}  # METADATA by package, read once
     for _, package, raw in raws:
-        if package not in own or not isinstance(raw, dict):
+        module = own.get(package)
+        if module is None or not isinstance(raw, dict):
             continue
-        path, metas = own[package]
+        path = module.path
+        if package not in read:
+            read[package] = read_metadata(path, module.source)
+        metas = read[package]
         rid = str(raw.get("id"))
         if not metas:
             notes.add(f"{path}: package {package} has no METADATA block with custom.id: its "
