@@ -21,7 +21,7 @@ deny contains result if {
 	not catalog.datasets[dataset]
 	result := {
 		"id": "MDL-003",
-		"msg": concat("", ["Model ", name, " names dataset ", messages.quote(dataset), ", which has no Dataset object."]),
+		"msg": concat("", ["Model ", name, " names dataset ", messages.quote(dataset), ", which has no Dataset object", dataset_hint(dataset), "."]),
 		"kind": "Model",
 		"name": name,
 		"field": concat("", ["spec.datasets[", messages.str(i), "]"]),
@@ -38,7 +38,7 @@ deny contains result if {
 	not catalog.datasets[dataset]
 	result := {
 		"id": "MDL-003",
-		"msg": concat("", ["Model ", name, " reports its evaluation ", messages.quote(object.get(evaluation, "metric", "")), " on dataset ", messages.quote(dataset), ", which has no Dataset object."]),
+		"msg": concat("", ["Model ", name, " reports its evaluation ", messages.quote(object.get(evaluation, "metric", "")), " on dataset ", messages.quote(dataset), ", which has no Dataset object", dataset_hint(dataset), "."]),
 		"kind": "Model",
 		"name": name,
 		"field": concat("", ["spec.evaluations[", messages.str(i), "].dataset"]),
@@ -68,4 +68,9 @@ lineage_ok(name, base) if {
 
 base_problem(name, base) := ", which is itself" if {
 	base == name
-} else := ", which has no Model object."
+} else := concat("", [
+	", which has no Model object",
+	messages.did_you_mean(base, object.keys(object.remove(catalog.models, [name]))), ".",
+])
+
+dataset_hint(dataset) := messages.did_you_mean(dataset, object.keys(catalog.datasets))

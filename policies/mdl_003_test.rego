@@ -68,3 +68,26 @@ test_denies_a_missing_or_circular_base_model if {
 		{"id": "MDL-003", "kind": "Model", "name": "self", "field": "spec.baseModel"},
 	}
 }
+
+test_a_misspelt_dataset_names_the_closest_dataset if {
+	objects := {
+		"Model": {"m": {"spec": {
+			"datasets": ["wiki-corpus-2025"],
+			"evaluations": [{"metric": "mmlu", "value": 0.6, "dataset": "MMLU"}],
+			"baseModel": "llama-3-8B",
+		}}},
+		"Dataset": {"wiki-corpus-2024": {"spec": {}}, "mmlu": {"spec": {}}},
+	}
+	msgs := {r.msg | some r in mdl_003.deny with input.objects as objects}
+	msgs == {
+		"Model m names dataset \"wiki-corpus-2025\", which has no Dataset object (did you mean \"wiki-corpus-2024\"?).",
+		"Model m reports its evaluation \"mmlu\" on dataset \"MMLU\", which has no Dataset object (did you mean \"mmlu\"?).",
+		"Model m names base model \"llama-3-8B\", which has no Model object.",
+	}
+}
+
+test_a_misspelt_base_model_names_another_model_never_itself if {
+	objects := {"Model": {"llama-3-8b": {"spec": {}}, "llama-3-8b-chat": {"spec": {"baseModel": "llama-3-8b-chta"}}}}
+	[r] := [r | some r in mdl_003.deny with input.objects as objects]
+	r.msg == "Model llama-3-8b-chat names base model \"llama-3-8b-chta\", which has no Model object (did you mean \"llama-3-8b\"?)."
+}

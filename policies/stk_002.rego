@@ -25,7 +25,7 @@ deny contains result if {
 		"id": "STK-002",
 		"msg": concat("", [
 			"Workload ", stacks.workload_label(i, workload), " of stack ", name, " ",
-			reference_problem(key, reference.kind, target), ".",
+			reference_problem(key, reference, target), ".",
 		]),
 		"kind": "Stack",
 		"name": name,
@@ -33,6 +33,9 @@ deny contains result if {
 	}
 }
 
-reference_problem(key, kind, target) := concat("", ["names no ", key]) if {
+reference_problem(key, reference, target) := concat("", ["names no ", key]) if {
 	target == null
-} else := concat("", ["names ", key, " ", messages.quote(target), ", but no ", kind, " of that name exists"])
+} else := concat("", [
+	"names ", key, " ", messages.quote(target), ", but no ", reference.kind, " of that name exists",
+	messages.did_you_mean(target, object.keys(reference.objects)),
+])

@@ -51,3 +51,19 @@ test_model_of_another_kind_does_not_count if {
 	results := stk_002.deny with input.objects as objects
 	located(results) == {{"id": "STK-002", "kind": "Stack", "name": "s", "field": "spec.workloads[0].model"}}
 }
+
+test_a_misspelt_reference_names_the_closest_object if {
+	objects := {
+		"Model": {"bge-m3": {"spec": {}}, "llama-3-8b": {"spec": {}}},
+		"Environment": {"e": {"spec": {}}},
+		"Stack": {"s": {"spec": {"workloads": [{"name": "w", "model": "bge-m3-v2", "environment": "e"}]}}},
+	}
+	[r] := [r | some r in stk_002.deny with input.objects as objects]
+	r.msg == "Workload w of stack s names model \"bge-m3-v2\", but no Model of that name exists (did you mean \"bge-m3\"?)."
+}
+
+test_a_reference_like_nothing_gets_no_suggestion if {
+	objects := with_workloads([{"name": "w", "model": "qwen-72b", "environment": "e"}])
+	[r] := [r | some r in stk_002.deny with input.objects as objects]
+	r.msg == "Workload w of stack s names model \"qwen-72b\", but no Model of that name exists."
+}

@@ -94,10 +94,18 @@ ceil_div(x, d) := floor(((x + d) - 1) / d)
 
 gpu_type_problem(gpu_type) := "sets no spec.gpu.type" if {
 	gpu_type == null
-} else := concat("", ["uses GPU type ", messages.quote(gpu_type), ", which is not in data.govops.gpus"])
+} else := concat("", [
+	"uses GPU type ", messages.quote(gpu_type), ", which is not in data.govops.gpus",
+	messages.did_you_mean(gpu_type, object.keys(data.govops.gpus)),
+])
 
 sizing_problem(model) := "no spec.parameters" if {
 	not is_number(object.get(model, ["spec", "parameters"], null))
 } else := "a spec.parameters that is not positive" if {
 	model.spec.parameters <= 0
-} else := concat("", ["precision ", messages.quote(object.get(model, ["spec", "precision"], null)), ", which is not in data.govops.precisionBits"])
+} else := concat("", [
+	"precision ", messages.quote(precision), ", which is not in data.govops.precisionBits",
+	messages.did_you_mean(precision, object.keys(data.govops.precisionBits)),
+]) if {
+	precision := object.get(model, ["spec", "precision"], null)
+}

@@ -110,3 +110,21 @@ test_denies_non_positive_parameters if {
 	[r] := [r | some r in results]
 	contains(r.msg, "not positive")
 }
+
+test_an_unknown_gpu_type_names_the_closest_known_one if {
+	objects := {"Stack": {"s": {"spec": {"gpu": {"type": "nvidia-h100", "quota": 8}}}}}
+	[r] := [r | some r in stk_003.deny with input.objects as objects]
+	r.msg == "Stack s uses GPU type \"nvidia-h100\", which is not in data.govops.gpus (did you mean \"nvidia-h100-80gb\"?), so its workloads cannot be sized."
+}
+
+test_an_unknown_gpu_type_like_none_gets_no_suggestion if {
+	objects := {"Stack": {"s": {"spec": {"gpu": {"type": "tpu-v5e", "quota": 8}}}}}
+	[r] := [r | some r in stk_003.deny with input.objects as objects]
+	r.msg == "Stack s uses GPU type \"tpu-v5e\", which is not in data.govops.gpus, so its workloads cannot be sized."
+}
+
+test_a_misspelt_precision_names_the_closest_known_one if {
+	objects := sized(10000000000, "bf-16", 1)
+	[r] := [r | some r in stk_003.deny with input.objects as objects]
+	contains(r.msg, "precision \"bf-16\", which is not in data.govops.precisionBits (did you mean \"bf16\"?), so")
+}

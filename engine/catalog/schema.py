@@ -276,10 +276,16 @@ def _known_paths(fields: dict[str, tuple[str, bool]]) -> tuple[set[str], set[str
 
 
 def suggest(word: str, candidates: Iterable[str]) -> str | None:
-    """The candidate `word` most likely misspells (case aside: `PII` is `pii`), or None."""
+    """The candidate `word` most likely misspells (case aside: `PII` is `pii`), or None. A
+    word that begins a candidate was cut short (`nvidia-h100` for `nvidia-h100-80gb`), which
+    beats a closer-looking sibling (`nvidia-h200`)."""
     by_lower = {c.lower(): c for c in sorted(candidates)}
     if word.lower() in by_lower:
         return by_lower[word.lower()]
+    longer = sorted((c for c in by_lower if len(word) >= 3 and c.startswith(word.lower())),
+                    key=len)
+    if longer:
+        return by_lower[longer[0]]
     close = difflib.get_close_matches(word.lower(), list(by_lower), n=1)
     return by_lower[close[0]] if close else None
 

@@ -23,21 +23,28 @@ def init(folder: Path, team: str | None, gpu_type: str | None, cluster: str | No
     """Write govops.yaml, an example of each kind, a policy with its test, the pre-commit
     configuration and the JSON Schemas; `govops check --staged` passes on them at once.
     Asks for what it is not given when run on a terminal."""
-    from engine.commands.init import InitOptions, run_init
+    from engine.commands.init import InitOptions, problem, run_init
 
     defaults = InitOptions(folder)
     ask = not no_input and sys.stdin.isatty()
 
-    def value(given: str | None, prompt: str, default: str) -> str:
+    def value(given: str | None, option: str, prompt: str, default: str) -> str:
         if given is not None or not ask:
             return given if given is not None else default
-        return str(click.prompt(prompt, default=default))
+
+        def valid(text: str) -> str:
+            why = problem(option, text.strip())
+            if why is not None:
+                raise click.BadParameter(why)  # click says why and asks again
+            return text.strip()
+
+        return str(click.prompt(prompt, default=default, value_proc=valid))
 
     options = InitOptions(
         folder,
-        team=value(team, "Team that owns the models", defaults.team),
-        gpu_type=value(gpu_type, "GPU type of your cluster", defaults.gpu_type),
-        cluster=value(cluster, "Cluster name", defaults.cluster))
+        team=value(team, "team", "Team that owns the models", defaults.team),
+        gpu_type=value(gpu_type, "gpu-type", "GPU type of your cluster", defaults.gpu_type),
+        cluster=value(cluster, "cluster", "Cluster name", defaults.cluster))
     done = run_init(options)
     if done.created_repository:
         click.echo(f"initialised a git repository in {folder}")

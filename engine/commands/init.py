@@ -12,13 +12,16 @@ once and the first commit can be made.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.catalog.json_schema import KINDS, file_name, rendered
+from engine.catalog.schema import suggest
 from engine.errors import GovopsError
+from engine.shipped import library_dir
 
 SCHEMAS = ".govops/schemas"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$")
@@ -202,15 +205,36 @@ test_a_model_without_the_team_warns if {{
     return out
 
 
+def known_gpu_types() -> tuple[str, ...]:
+    """The GPU types the shipped library can size; the example stack must use one of them
+    for `govops check` to pass at once (others go into govops.yaml's policies.gpus)."""
+    path = library_dir() / "data" / "gpus.json"
+    try:
+        return tuple(sorted(json.loads(path.read_text())["govops"]["gpus"]))
+    except (OSError, ValueError, KeyError) as exc:
+        raise GovopsError(f"{path}: cannot read the GPU table: {exc}") from None
+
+
+def problem(option: str, value: str) -> str | None:
+    """Why `value` cannot be given for `option` (team, cluster, gpu-type), or None: asked
+    once per answer at the terminal, and for the flags before anything is written."""
+    if option in ("team", "cluster"):
+        return None if _NAME.match(value) else "a lowercase name of letters, digits and '-'"
+    known = known_gpu_types()
+    if value in known:
+        return None
+    close = suggest(value, known)
+    hint = f"did you mean {close!r}? " if close else ""
+    return (f"not a GPU type the library can size ({hint}known: {', '.join(known)}); "
+            "add yours to govops.yaml's policies.gpus after init")
+
+
 def check_options(options: InitOptions) -> None:
-    if not _NAME.match(options.team):
-        raise GovopsError(f"--team {options.team!r}: a lowercase name of letters, digits "
-                          "and '-'")
-    if not _NAME.match(options.cluster):
-        raise GovopsError(f"--cluster {options.cluster!r}: a lowercase name of letters, "
-                          "digits and '-'")
-    if not options.gpu_type.strip():
-        raise GovopsError("--gpu-type needs a value")
+    for option, value in (("team", options.team), ("cluster", options.cluster),
+                          ("gpu-type", options.gpu_type)):
+        why = problem(option, value)
+        if why is not None:
+            raise GovopsError(f"--{option} {value!r}: {why}")
 
 
 def run_init(options: InitOptions) -> Initialised:

@@ -4,6 +4,7 @@ govops.yaml get a clear line instead of a git error or silence."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pygit2
 
 from engine.repo.scripted import Step
 from tests.support.cli import assert_input_error, check
-from tests.support.repos import make_repo
+from tests.support.repos import fixture, make_repo
 from tests.support.samples import GOOD, MODEL
 
 CHANGED = "govops: warning: {n} governed file{s} changed since HEAD and not evaluated ({paths})"
@@ -82,3 +83,28 @@ def test_a_waiver_targeting_no_object_is_named_with_a_suggestion(tmp_path: Path)
     fixed = _repo(tmp_path / "fixed", {**GOOD, "waivers/tiny-ok.yaml":
                                        waiver.replace("name: tinny", "name: tiny")})
     assert "does not have" not in check(fixed).stderr
+
+
+def test_dangling_references_name_the_closest_object_with_file_and_line(tmp_path: Path) -> None:
+    """Issue 17: `model: bge-m3-v2` and `gpu.type: nvidia-h100` had no suggestion."""
+    files = fixture("acme-ml")
+    stack = files["stacks/prod-inference.yaml"]
+    assert b"model: llama-3-8b-instruct" in stack and b"type: nvidia-h100-80gb" in stack
+    files["stacks/prod-inference.yaml"] = (
+        stack.replace(b"model: llama-3-8b-instruct", b"model: llama-3-8b-instrct", 1)
+        .replace(b"type: nvidia-h100-80gb", b"type: nvidia-h100", 1))
+    root = tmp_path / "repo"
+    make_repo(root, Step("typos", files))
+    run = check(root, "--format", "json")
+    assert run.exit_code == 1
+    found = {(r["id"], r["file"], r["line"], r["msg"]) for r in json.loads(run.stdout)["results"]
+             if r["id"] in {"STK-002", "STK-003"}}
+    line = {text: n for n, text in enumerate(files["stacks/prod-inference.yaml"].decode()
+                                           .splitlines(), start=1)}
+    assert ("STK-002", "stacks/prod-inference.yaml", line["      model: llama-3-8b-instrct"],
+            "Workload chat of stack prod-inference names model \"llama-3-8b-instrct\", but no "
+            "Model of that name exists (did you mean \"llama-3-8b-instruct\"?).") in found
+    assert ("STK-003", "stacks/prod-inference.yaml", line["    type: nvidia-h100"],
+            "Stack prod-inference uses GPU type \"nvidia-h100\", which is not in "
+            "data.govops.gpus (did you mean \"nvidia-h100-80gb\"?), so its workloads cannot be "
+            "sized.") in found

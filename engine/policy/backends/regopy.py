@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -42,10 +43,21 @@ class RegopyBackend:
     def __init__(self) -> None:
         if _IMPORT_ERROR is not None:
             raise EngineError(f"the regopy engine cannot load ({_IMPORT_ERROR})")
-        self._interp = regopy.Interpreter()
+        # The interpreter lives in a box that a finalizer empties when this backend is
+        # freed or, at the latest, when the process exits: Interpreter.__del__ calls regopy's
+        # module-level rego_free, which interpreter shutdown may already have set to None
+        # (gc.freeze() in cli.run keeps the backend alive until then), and the user would
+        # see "Exception ignored in Interpreter.__del__ ... 'NoneType' object is not
+        # callable" after every hook run.
+        self._box = [regopy.Interpreter()]
+        weakref.finalize(self, self._box.clear)
         # rego-cpp prints compile errors to stdout itself; we report them as one line instead.
         self._interp.log_level = regopy.LogLevel.NONE
         self._sources: dict[str, str] = {}
+
+    @property
+    def _interp(self) -> Any:
+        return self._box[0]
 
     def version(self) -> str:
         return "regopy " + importlib.metadata.version("regopy")
