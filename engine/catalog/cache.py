@@ -10,6 +10,7 @@ Values are plain data (dicts, lists, strings, numbers) stored with `marshal`, wh
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import sqlite3
 import threading
@@ -37,7 +38,12 @@ class ParseCache:
             # Used by one thread at a time: flush_later's writer is joined before any other use.
             self._db = sqlite3.connect(path, timeout=5, isolation_level=None,
                                        check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            # A rollback journal, not WAL: a cold 10,000-object check stores 25 MB of new
+            # rows, which WAL writes twice (log, then checkpoint: 0.33 s against 0.14 s) while
+            # the policy engine wants both cores. New pages need no journal. A cache another
+            # process holds open in WAL mode stays so, which is fine.
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA journal_mode=DELETE")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS parsed (key TEXT PRIMARY KEY, value BLOB NOT NULL)"

@@ -294,7 +294,8 @@ class CatalogLoader:
                 except InputError as exc:
                     errors.append(exc)
                 continue
-            obj = GovObject(doc["kind"], doc["metadata"]["name"], path, doc, lines)
+            obj = GovObject(doc["kind"], doc["metadata"]["name"], path, doc, lines,
+                            snapshot.files[path].oid)
             same = objects[obj.kind].get(obj.name)
             if same is not None:
                 errors.append(InputError(path, lines.get("metadata.name"),

@@ -18,6 +18,7 @@ class GovObject:
     path: str
     doc: Mapping[str, Any]
     lines: Mapping[str, int]
+    blob: str | None = None  # the git blob id `doc` was parsed from (None: built in memory)
 
     def line_of(self, field_path: str | None) -> int:
         """The line of a field, or of its nearest parent that exists (a missing field's home)."""

@@ -109,7 +109,9 @@ def decide(
     """The decision; `lint` (when given) receives notes about the repository's own policies
     (engine.policy.lint), which are not part of the decision."""
     locks = {name: (lock.lock.format, *lock.oids) for name, lock in catalog.locks.items()}
-    tree = backend.evaluate(POLICY_ROOT, document, locks)
+    blobs = {kind: {name: obj.blob for name, obj in named.items() if obj.blob}
+             for kind, named in catalog.objects.items()}
+    tree = backend.evaluate(POLICY_ROOT, document, locks, blobs)
     raws = list(_raw_results(tree or {}, POLICY_ROOT))
     results = sorted({_result(catalog, sev, pkg, raw) for sev, pkg, raw in raws})
     if lint is not None:

@@ -416,3 +416,37 @@ def test_policy_groups(packages: list[str], groups: list[list[str]] | None) -> N
                for i, p in enumerate(packages)]
     assert policy_groups(modules, 2) == groups
     assert policy_groups(modules, 1) is None
+
+
+def test_documents_are_held_by_blob_and_an_edit_is_never_answered_from_the_old_one(
+        state: Path, tmp_path: Path) -> None:
+    """The server holds each governed document under a key made from the git blob it was
+    parsed from (no JSON encoding of 10,000 documents per check): an edited file is a new
+    blob, so the server is sent the new document and answers on it, as the embedded OPA does."""
+    repo = _acme(tmp_path / "repo")
+    first = _server_check(repo)
+    model = next(p for p, text in fixture("acme-ml").items()
+                 if p.startswith("models/") and b"license: llama3" in text)
+    files = {**fixture("acme-ml")}
+    files[model] = files[model].replace(b"license: llama3", b"license: proprietary")
+    make_repo(repo, Step("acme-ml", fixture("acme-ml")), Step("a licence nobody allowed", files))
+    served = _server_check(repo)
+    assert served["decision_id"] != first["decision_id"]
+    assert any(r["id"] == "MDL-002" and r["file"] == model
+               for r in served["results"])  # type: ignore[attr-defined]
+    embedded_run = check(repo, "--format", "json", engine="opa").json()
+    assert served["results"] == embedded_run["results"]
+    assert served["decision_id"] == embedded_run["decision_id"]
+
+
+def test_a_document_key_changes_with_the_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parser that reads the same blob differently must not be answered from documents an
+    older parser sent: the parser version is part of the key, as in the parse cache."""
+    from engine.policy.backends import opa_server
+
+    doc = {"kind": "Model"}
+    by_blob = opa_server.object_key(doc, "a" * 40)
+    assert by_blob != opa_server.object_key(doc, "b" * 40)
+    assert by_blob != opa_server.object_key(doc)  # content keys and blob keys never meet
+    monkeypatch.setattr(opa_server, "PARSER_VERSION", "999")
+    assert opa_server.object_key(doc, "a" * 40) != by_blob

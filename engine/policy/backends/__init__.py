@@ -103,8 +103,9 @@ class _Noted:
         self._backend.load(modules, data, digest)
 
     def evaluate(self, document: str, input: Any,
-                 locks: Mapping[str, Sequence[str]] | None = None) -> Any:
-        return self._backend.evaluate(document, input, locks)
+                 locks: Mapping[str, Sequence[str]] | None = None,
+                 blobs: Mapping[str, Mapping[str, str]] | None = None) -> Any:
+        return self._backend.evaluate(document, input, locks, blobs)
 
     def run_test(self, package: str, rule: str) -> TestOutcome:
         return self._backend.run_test(package, rule)

@@ -28,10 +28,12 @@ class RegoBackend(Protocol):
         `digest`: the bundle's digest, for backends that keep bundles loaded by it."""
 
     def evaluate(self, document: str, input: Any,
-                 locks: Mapping[str, Sequence[str]] | None = None) -> Any:
+                 locks: Mapping[str, Sequence[str]] | None = None,
+                 blobs: Mapping[str, Mapping[str, str]] | None = None) -> Any:
         """The value of `data.<document>` for this input; None when undefined. `locks`: each
         environment's lock format and blob ids, for backends that keep lock packages loaded by
-        them."""
+        them; `blobs`: the git blob id each governed document (kind, name) was parsed from,
+        for backends that keep documents loaded by them."""
 
     def run_test(self, package: str, rule: str) -> TestOutcome: ...
 

@@ -47,7 +47,8 @@ class OpaBackend:
             raise opa_style_error(exc.message) from None
 
     def evaluate(self, document: str, input: Any,
-                 locks: Mapping[str, Sequence[str]] | None = None) -> Any:
+                 locks: Mapping[str, Sequence[str]] | None = None,
+                 blobs: Mapping[str, Mapping[str, str]] | None = None) -> Any:
         try:
             return self._engine.eval_document(document, input)
         except OpaUndefinedError:
