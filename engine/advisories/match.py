@@ -13,6 +13,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from engine.advisories.conda_names import pypi_name
 from engine.catalog.lockfiles.model import normalize_name
 
 # OSV ecosystem names by the lock-file ecosystem they describe. OSV has no conda ecosystem; a
@@ -84,6 +85,8 @@ class AdvisoryIndex:
         self._memo: dict[tuple[str, str, str], list[str]] = {}
         self._by_name: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
         for advisory_id, record in sorted(records.items()):
+            if record.get("withdrawn"):  # retracted by its publisher (engine.advisories.merge)
+                continue
             names = {normalize_name(str(a.get("package", {}).get("name", "")))
                      for a in record.get("affected", [])}
             for name in names:
@@ -91,14 +94,20 @@ class AdvisoryIndex:
 
     def matches(self, name: str, version: str | None, ecosystem: str = "pypi") -> list[str]:
         """Ids of the advisories affecting this exact package version, sorted. Names are
-        compared PEP 503-normalised on both sides (conda keeps `typing_extensions` as written)."""
-        name = normalize_name(name)
-        candidates = self._by_name.get(name)
-        if version is None or not candidates:
+        compared PEP 503-normalised on both sides (conda keeps `typing_extensions` as written).
+        A conda package that is a build of a PyPI project (engine.advisories.conda_names) is
+        also matched by that project's PyPI records, at its conda version."""
+        if version is None:
             return []
         # The same few versions of torch recur in every environment: parse their ranges once.
-        key = (ecosystem, name, version)
+        key = (ecosystem, normalize_name(name), version)
         if key not in self._memo:
-            self._memo[key] = [aid for aid, record in candidates
-                               if affects(record, name, version, ecosystem)]
+            found = self._matching(normalize_name(name), version, ecosystem)
+            if ecosystem == "conda" and (pypi := pypi_name(name)) is not None:
+                found |= self._matching(pypi, version, "pypi")
+            self._memo[key] = sorted(found)
         return list(self._memo[key])
+
+    def _matching(self, name: str, version: str, ecosystem: str) -> set[str]:
+        return {aid for aid, record in self._by_name.get(name, ())
+                if affects(record, name, version, ecosystem)}

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from engine.errors import InputError
 
 
@@ -25,20 +27,20 @@ def _check_record(shown: str, line: int, record: Any) -> None:
 
 
 def load_advisory_dir(directory: Path) -> dict[str, dict[str, Any]]:
-    """OSV records from `*.json` files in a directory (one record or a list per file, as OSV
-    exports write them), by id. A malformed file is an input error naming it and its line."""
+    """OSV records under a directory, by id: `*.json` files (one record or a list per file, as
+    OSV's exports write them) and `*.yaml` files (the PyPA advisory database's form,
+    `vulns/<package>/<id>.yaml`), in subfolders too. A malformed file is an input error naming
+    it and its line."""
     if not directory.is_dir():
-        raise InputError(str(directory), None, "--advisories needs a directory of OSV JSON files")
+        raise InputError(str(directory), None, "--advisories needs a directory of OSV records "
+                         "(.json, or .yaml as in the PyPA advisory database)")
     records: dict[str, dict[str, Any]] = {}
     origin: dict[str, str] = {}
-    for path in sorted(directory.glob("*.json")):
+    paths = sorted(p for p in directory.rglob("*")
+                   if p.suffix in (".json", ".yaml", ".yml") and p.is_file())
+    for path in paths:
         shown = str(path)
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise InputError(shown, None, "not UTF-8 text") from None
-        except json.JSONDecodeError as exc:
-            raise InputError(shown, exc.lineno, f"malformed JSON: {exc.msg}") from None
+        loaded = _read(path, shown)
         for record in loaded if isinstance(loaded, list) else [loaded]:
             _check_record(shown, 1, record)
             if record["id"] in records:
@@ -47,6 +49,28 @@ def load_advisory_dir(directory: Path) -> dict[str, dict[str, Any]]:
             records[record["id"]] = record
             origin[record["id"]] = shown
     return records
+
+
+def _read(path: Path, shown: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(shown, None, "not UTF-8 text") from None
+    if path.suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(shown, exc.lineno, f"malformed JSON: {exc.msg}") from None
+    # Every scalar a string, as in OSV's JSON: a YAML 1.1 reader would turn an unquoted
+    # version such as 1.10 into the float 1.1, and a date into a datetime.
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CBaseLoader", yaml.BaseLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise InputError(shown, mark.line + 1 if mark else None,
+                         f"malformed YAML: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(shown, None, f"malformed YAML: {exc}") from None
 
 
 def advisories_digest(records: Mapping[str, Any]) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cyclonedx.model import Property
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component
 from cyclonedx.model.lifecycle import LifecyclePhase, PredefinedLifecycle
@@ -44,6 +45,8 @@ class AibomSource:
     advisories: AdvisoryIndex
     advisories_digest: str
     tool_version: str
+    # the synced advisory databases records were matched from (engine.advisories.synced)
+    databases: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,10 @@ def _library_document(source: AibomSource, graph: _Graph, serial: str,
         timestamp=dt.datetime.fromisoformat(revision.time.replace("Z", "+00:00")),
         component=root,
         lifecycles=[PredefinedLifecycle(LifecyclePhase.PRE_BUILD)],
+        properties=[Property(name="govops:advisoryDatabase",
+                             value=f"{d['source']} {d['digest']} fetched {d['fetched']} "
+                                   f"({d['records']} advisories, {d['url']})")
+                    for d in source.databases],
     )
     metadata.tools.components.add(components.tool_component(source.tool_version))
     bom = Bom(serial_number=uuid.UUID(serial.removeprefix("urn:uuid:")), metadata=metadata,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
+from engine.catalog.advisory_sources import Source, configured_sources
 from engine.catalog.cache import ParseCache
 from engine.catalog.gpu_tables import check_gpus, check_precisions
 from engine.catalog.lockfiles import (
@@ -352,6 +353,20 @@ def open_loader(repo: GitRepo) -> Iterator[CatalogLoader]:
         cache.close()
 
 
+def load_config(repo: GitRepo, snapshot: Snapshot) -> Config:
+    """govops.yaml of one snapshot alone (the defaults when it has none), for commands that
+    need the configuration but not the objects."""
+    entry = snapshot.files.get(CONFIG_PATH)
+    if entry is None:
+        return Config(path=None)
+    with open_loader(repo) as loader:
+        parsed = loader.parsed_objects([(CONFIG_PATH, entry)])
+    found = parsed.get(CONFIG_PATH)
+    if found is None or found.doc.get("kind") != CONFIG_KIND:
+        raise InputError(CONFIG_PATH, None, "is not a govops Config (kind: Config)")
+    return _config(CONFIG_PATH, found.doc, found.lines)
+
+
 def load_catalog(repo: GitRepo, snapshot: Snapshot) -> Catalog:
     """The catalog of one snapshot, through the repository's parse cache."""
     with open_loader(repo) as loader:
@@ -397,5 +412,26 @@ def _config(path: str, doc: dict[str, Any], lines: dict[str, int]) -> Config:
         precision_bits=check_precisions(path, policies.get("precisionBits") or {}, lines),
         trust_keys=tuple(trust.get("keys") or ()),
         trust_identities=tuple(trust.get("identities") or ()),
+        advisory_sources=_advisory_sources(path, doc.get("advisories") or {}, lines),
+        advisory_max_age_days=_max_age(path, doc.get("advisories") or {}, lines),
         lines=lines,
     )
+
+
+def _advisory_sources(path: str, advisories: dict[str, Any], lines: dict[str, int]
+                      ) -> tuple[Source, ...] | None:
+    declared = advisories.get("sources")
+    if declared is None:
+        return None
+    if not isinstance(declared, list):
+        raise InputError(path, lines.get("advisories.sources"), "advisories.sources must be a "
+                         "list of source names or {name, url, format}")
+    return configured_sources(declared, path, lines)
+
+
+def _max_age(path: str, advisories: dict[str, Any], lines: dict[str, int]) -> int | None:
+    days = advisories.get("maxAgeDays")
+    if days is not None and days < 1:
+        raise InputError(path, lines.get("advisories.maxAgeDays"), "advisories.maxAgeDays "
+                         "must be at least 1")
+    return days if isinstance(days, int) else None

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.catalog.advisory_sources import Source
 from engine.catalog.lockfiles import LockFile
 
 
@@ -42,6 +43,10 @@ class Config:
     precision_bits: Mapping[str, int] = field(default_factory=dict)  # policies.precisionBits
     trust_keys: tuple[str, ...] = ()
     trust_identities: tuple[Mapping[str, str], ...] = ()
+    # advisories.sources (None: not configured; the synced databases present are used) and
+    # advisories.maxAgeDays (a database older than that is a warning)
+    advisory_sources: tuple[Source, ...] | None = None
+    advisory_max_age_days: int | None = None
     lines: Mapping[str, int] = field(default_factory=dict)
 
 

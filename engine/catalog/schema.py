@@ -153,6 +153,10 @@ CONFIG_FIELDS: dict[str, tuple[str, bool]] = {
     "trust.identities": ("list[map]", False),
     "trust.identities[].issuer": ("str", True),
     "trust.identities[].subject": ("str", True),
+    "advisories": ("map", False),
+    # built-in names or {name, url, format}: checked in engine.advisories.sources
+    "advisories.sources": ("free", False),
+    "advisories.maxAgeDays": ("int", False),
 }
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")

@@ -11,6 +11,7 @@ import gc
 import click
 
 from engine.cli import (
+    advisories,
     approve,
     attest,
     audit,
@@ -36,7 +37,7 @@ def main() -> None:
 for command in (check.check, bom.bom, attest.keygen, attest.attest, attest.verify,
                 audit.audit, policy.policy, deploy.plan, deploy.apply, deploy.rollback,
                 deploy.drift, deploy.admission, pr.pr, trust.trust, approve.approve_command,
-                engine.engine, init.init):
+                engine.engine, init.init, advisories.advisories):
     main.add_command(command)
 
 

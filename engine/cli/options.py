@@ -49,9 +49,10 @@ def engine_option(help: str | None = None) -> Callable[[F], F]:
 
 def advisories_option(func: F) -> F:
     return click.option("--advisories", type=click.Path(file_okay=False, path_type=Path),
-                        default=None, help="A directory of OSV JSON records to match locked "
-                        "packages against, besides the advisories shipped with the policies."
-                        )(func)
+                        default=None, help="A directory of OSV records (JSON, or YAML as in "
+                        "the PyPA advisory database; subfolders too) to match locked packages "
+                        "against, besides the advisories shipped with the policies. Withdrawn "
+                        "records are ignored; records sharing an alias count as one.")(func)
 
 
 def signer_options(func: F) -> F:

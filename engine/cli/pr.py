@@ -30,7 +30,7 @@ def pr() -> None:
 @engine_option()
 @click.option("--now", default=None, help="Evaluate as of this time (waiver expiry).")
 @click.option("--advisories", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="A directory of OSV JSON records, as for `check`.")
+              help="A directory of OSV records, as for `check`.")
 @click.option("--dry-run", is_flag=True, help="Print the comment instead of posting it.")
 def comment(repo: Path, base: str, head: str, github_repo: str, number: int, engine: str,
             now: str | None, advisories: Path | None, dry_run: bool) -> None:

@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.advisories.match import AdvisoryIndex
+from engine.advisories.merge import effective
 from engine.advisories.records import advisories_digest, load_advisory_dir
+from engine.advisories.synced import synced_for
 from engine.bom.build import Aibom, AibomSource, build_aibom
 from engine.bom.diff import BomDiff, diff_aiboms
 from engine.bom.identity import govops_version
 from engine.catalog import CatalogLoader, open_loader
+from engine.clock import instant, utc_now
 from engine.policy.library import Library
 from engine.repo import GitRepo, open_repo
 
@@ -36,6 +39,9 @@ def advisory_records(directory: Path | None) -> dict[str, Any]:
 def _build(repo: GitRepo, loader: CatalogLoader, rev: str, records: dict[str, Any]) -> Aibom:
     snapshot = repo.snapshot(rev)
     catalog = loader.load(snapshot)
+    synced = synced_for(catalog, instant(utc_now()))
+    if synced.records:  # as check takes them (Library.with_databases)
+        records = effective({**records, **synced.records})
     return build_aibom(AibomSource(
         catalog=catalog,
         revision=snapshot.info,
@@ -43,6 +49,7 @@ def _build(repo: GitRepo, loader: CatalogLoader, rev: str, records: dict[str, An
         advisories=AdvisoryIndex(records),
         advisories_digest=advisories_digest(records),
         tool_version=govops_version(),
+        databases=synced.snapshots,
     ))
 
 

@@ -14,11 +14,12 @@ from typing import Any
 
 from engine.advisories.match import AdvisoryIndex
 from engine.advisories.records import load_advisory_dir
+from engine.advisories.synced import synced_for
 from engine.catalog import Catalog, open_loader
 from engine.catalog.changes import ObjectDiff, object_changes
 from engine.catalog.load import CatalogLoader
 from engine.catalog.schema import suggest
-from engine.clock import parse_now, utc_now
+from engine.clock import instant, parse_now, utc_now
 from engine.errors import GovopsError, RevisionError
 from engine.policy.backends import load_backend
 from engine.policy.baseline import mark, only_new
@@ -166,6 +167,7 @@ class _Prepared:
     diffs: tuple[ObjectDiff, ...]
     approvals: Mapping[str, WaiverApproval]
     bundle: PolicyBundle
+    notes: tuple[str, ...] = ()  # about the advisory databases (not synced, too old)
 
     def document(self, now: str) -> dict[str, Any]:
         """The input the policies read (docs/policies.md)."""
@@ -195,10 +197,13 @@ def _prepare(repo: GitRepo, loader: CatalogLoader, options: CheckOptions, now: s
         library = Library.load()
         if options.advisories is not None:
             library = library.with_advisories(load_advisory_dir(options.advisories))
+        synced = synced_for(catalog, instant(now))
+        library = library.with_databases(synced.records, synced.snapshots)
+        notes = synced.notes
         bundle = build_bundle(library, repo_modules(repo, head, catalog.config), catalog.config)
     else:
-        bundle = recorded
-    return _Prepared(head, base, catalog, diffs, approvals, bundle)
+        bundle, notes = recorded, ()
+    return _Prepared(head, base, catalog, diffs, approvals, bundle, notes)
 
 
 def input_document(options: CheckOptions) -> dict[str, Any]:
@@ -221,7 +226,7 @@ def _evaluate(options: CheckOptions, now: str, recorded: PolicyBundle | None = N
         document = prepared.document(now)
         changes = [ObjectChange(d.path, d.kind, d.name, d.change) for d in prepared.diffs]
         loader.store_later()  # written while the engine evaluates (no fork after this)
-        notes: list[str] = []
+        notes: list[str] = list(prepared.notes)
         decision = decide(backend, bundle, catalog, document, head.info,
                           base.info if base else None, changes,
                           tuple(prepared.approvals.values()), lint=notes)

@@ -11,6 +11,7 @@ deploy gate, the ledger index and every renderer see the same typed results and 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -38,6 +39,7 @@ class Result:
     package: str | None = None
     status: Status | None = None  # with --base: new, or existing (failing at the base too)
     advisory: str | None = None  # the advisory an ENV-003 result is about
+    version: str | None = None  # the locked version of `package` the result is about
 
     @property
     def fingerprint(self) -> Fingerprint:
@@ -58,7 +60,8 @@ class Result:
                          field=_optional_text(raw.get("field")),
                          package=_optional_text(raw.get("package")),
                          status=_status(raw.get("status")),
-                         advisory=_optional_text(raw.get("advisory")))
+                         advisory=_optional_text(raw.get("advisory")),
+                         version=_optional_text(raw.get("version")))
         except KeyError as exc:
             raise ValueError(f"a result lacks {exc.args[0]!r}") from None
         return result
@@ -70,6 +73,8 @@ class Result:
         }
         if self.package is not None:
             out["package"] = self.package
+        if self.version is not None:
+            out["version"] = self.version
         if self.advisory is not None:
             out["advisory"] = self.advisory
         if self.status is not None:
@@ -190,6 +195,9 @@ class Decision:
     changes: tuple[ObjectChange, ...]
     objects: int
     approvals: tuple[WaiverApproval, ...] = ()  # of every waiver in the revision, verified
+    # the synced advisory databases matched against (source, fetched, digest...): also in the
+    # policy data, so the policy digest (and the decision id) already covers them
+    advisory_databases: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -237,6 +245,8 @@ class Decision:
                 changes=tuple(ObjectChange.from_json(c) for c in _list(raw, "changes")),
                 objects=_integer(raw.get("objects", 0)),
                 approvals=tuple(WaiverApproval.from_json(a) for a in _list(raw, "approvals")),
+                advisory_databases=tuple(d for d in _list(raw, "advisory_databases")
+                                         if isinstance(d, dict)),
             )
         except (TypeError, AttributeError) as exc:
             raise ValueError(f"not a decision: {exc}") from None
@@ -271,4 +281,6 @@ class Decision:
             "waived": [w.as_json() for w in self.waived],
             "changes": [c.as_json() for c in self.changes],
             **({"approvals": [a.as_json() for a in self.approvals]} if self.approvals else {}),
+            **({"advisory_databases": [dict(d) for d in self.advisory_databases]}
+               if self.advisory_databases else {}),
         }

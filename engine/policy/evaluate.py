@@ -64,6 +64,7 @@ def _result(catalog: Catalog, severity: str, package: str, raw: Any) -> Result:
     field = raw.get("field")
     pkg = raw.get("package")
     advisory = raw.get("advisory")
+    version = raw.get("version")
     file, line = _locate(catalog, raw)
     return Result(
         file=file, line=line, id=raw["id"], kind=raw["kind"], name=raw["name"],
@@ -71,6 +72,7 @@ def _result(catalog: Catalog, severity: str, package: str, raw: Any) -> Result:
         field=field if isinstance(field, str) else None,
         package=pkg if isinstance(pkg, str) else None,
         advisory=advisory if isinstance(advisory, str) else None,
+        version=version if isinstance(version, str) and isinstance(pkg, str) else None,
     )
 
 
@@ -142,4 +144,5 @@ def decide(
         changes=tuple(changes),
         objects=catalog.count(),
         approvals=tuple(sorted(approvals, key=lambda a: a.waiver)),
+        advisory_databases=tuple(bundle.data.get("govops", {}).get("advisoryDatabases") or ()),
     )

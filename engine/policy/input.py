@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from engine.advisories.conda_names import pypi_name
 from engine.advisories.match import AdvisoryIndex
 from engine.catalog import Catalog, EnvironmentLock
 from engine.catalog.cache import PARSER_VERSION
@@ -106,6 +107,7 @@ def _packages(env_lock: EnvironmentLock, advisories: AdvisoryIndex
                 "extras": p["extras"], "marker": p["marker"], "hashes": p["hashes"],
                 "ecosystem": p["ecosystem"],
                 "advisories": advisories.matches(p["name"], p["version"], p["ecosystem"]),
+                **_pypi(p),
             }
             for p in env_lock.lock.records
         ]
@@ -115,6 +117,15 @@ def _packages(env_lock: EnvironmentLock, advisories: AdvisoryIndex
                 _PACKAGES.clear()
             _PACKAGES[key] = found
     return found
+
+
+def _pypi(record: Mapping[str, Any]) -> dict[str, str]:
+    """`pypi`: the PyPI project a conda package builds, when govops knows it (advisories of
+    that project apply to it, and ENV-003 says so); nothing for any other package."""
+    if record["ecosystem"] != "conda":
+        return {}
+    name = pypi_name(record["name"])
+    return {"pypi": name} if name is not None else {}
 
 
 def flagged(packages: Sequence[Mapping[str, Any]]) -> list[int]:

@@ -11,13 +11,14 @@ import dataclasses
 import functools
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import rfc8785
 
+from engine.advisories.merge import effective
 from engine.catalog import Config
 from engine.errors import InputError
 from engine.policy.metadata import PolicyMeta, read_metadata
@@ -135,6 +136,8 @@ class Library:
     modules: tuple[PolicyModule, ...]
     data: Mapping[str, Any]
     advisories: Mapping[str, Any]
+    # the synced advisory databases records were taken from (engine.advisories.synced)
+    databases: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def load(cls, root: Path | None = None, include_tests: bool = False) -> Library:
@@ -154,12 +157,20 @@ class Library:
         for path in sorted((root / "advisories").glob("*.json")):
             record = _load_json(path, LIBRARY_PREFIX + "advisories/" + path.name)
             advisories[record["id"]] = record
-        return cls(tuple(modules), data, advisories)
+        return cls(tuple(modules), data, effective(advisories))
 
     def with_advisories(self, extra: Mapping[str, Any]) -> Library:
         """This library plus advisory records given with `--advisories`; a record with the id
-        of a shipped one replaces it (the user's copy is the newer one)."""
-        return dataclasses.replace(self, advisories={**self.advisories, **extra})
+        of a shipped one replaces it (the user's copy is the newer one). Withdrawn records are
+        left out and records of one vulnerability merged (engine.advisories.merge)."""
+        return dataclasses.replace(self, advisories=effective({**self.advisories, **extra}))
+
+    def with_databases(self, records: Mapping[str, Any],
+                       snapshots: Sequence[Mapping[str, Any]]) -> Library:
+        """This library plus the records a revision matched in synced databases, and which
+        snapshots they came from (policy data: digest, recorded bundle and replay hold them)."""
+        added = self.with_advisories(records) if records else self
+        return dataclasses.replace(added, databases=(*self.databases, *snapshots))
 
 
 def repo_modules(repo: GitRepo, snapshot: Snapshot, config: Config,
@@ -193,6 +204,8 @@ def build_bundle(library: Library, local: list[PolicyModule], config: Config) ->
     data: dict[str, Any] = copy.deepcopy(dict(library.data))
     govops = data.setdefault("govops", {})
     govops["advisories"] = copy.deepcopy(dict(library.advisories))
+    if library.databases:
+        govops["advisoryDatabases"] = [dict(s) for s in library.databases]
     _deep_merge(govops.setdefault("config", {}), config.policy_data)
     govops["gpus"] = extend_table(config, "gpus", govops.get("gpus") or {}, config.gpus)
     govops["precisionBits"] = extend_table(config, "precisionBits",

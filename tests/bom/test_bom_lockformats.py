@@ -61,13 +61,19 @@ def test_forked_torch_versions_fail_env003_at_their_own_lines_and_match_the_aibo
         repo: Path) -> None:
     vulnerable = {v["id"]: sorted(a["ref"] for a in v["affects"])
                   for v in _aibom(repo)["vulnerabilities"]}
-    assert vulnerable["CVE-2025-32434"] == ["pkg:pypi/torch@2.5.1",
-                                            "pkg:pypi/torch@2.5.1%2Bcu124"]
+    # conda pytorch 2.5.1 (train) is PyPI torch by govops' conda table (issue 18): affected too.
+    [conda_torch] = [p for p in vulnerable["CVE-2025-32434"] if p.startswith("pkg:conda/")]
+    assert conda_torch.startswith("pkg:conda/pytorch@2.5.1?")
+    assert [p for p in vulnerable["CVE-2025-32434"] if p != conda_torch] == [
+        "pkg:pypi/torch@2.5.1", "pkg:pypi/torch@2.5.1%2Bcu124"]
     assert vulnerable["CVE-2025-24357"] == ["pkg:pypi/vllm@0.6.4.post1"]
     run = check(repo, "--format", "json")
     assert run.exit_code == 1
     env003 = sorted((r["file"], r["line"], r["package"]) for r in run.json()["results"]
-                    if r["id"] == "ENV-003")
+                    if r["id"] == "ENV-003" and r["file"] == "environments/uv.lock")
+    assert [(r["file"], r["package"]) for r in run.json()["results"]
+            if r["id"] == "ENV-003" and r["file"] != "environments/uv.lock"] == [
+        ("environments/train-explicit.txt", "pytorch")]
     lines = UV.decode().splitlines()
     headers = {n for n, text in enumerate(lines, start=1) if text == "[[package]]"}
     assert [(f, p) for f, _, p in env003] == [("environments/uv.lock", "torch")] * 2 + [

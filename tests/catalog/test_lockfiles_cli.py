@@ -107,7 +107,8 @@ def test_uv_and_conda_environments_evaluate(tmp_path: Path, engine: str) -> None
     # and every conda package carries its md5.
     assert env_001 == [("serve-uv", "environments/uv/uv.lock", 52, "flash-attn")]
     env_003 = {(r["name"], r["package"]) for r in results if r["id"] == "ENV-003"}
-    assert env_003 == {("serve-uv", "torch"), ("serve-uv", "vllm")}
+    # conda pytorch 2.5.1 is PyPI torch 2.5.1 by govops' conda table (issue 18).
+    assert env_003 == {("serve-uv", "torch"), ("serve-uv", "vllm"), ("serve-conda", "pytorch")}
 
     second = check(root, "--format", "json", engine=engine)
     assert second.exit_code == 1, second.stderr
@@ -117,15 +118,21 @@ def test_uv_and_conda_environments_evaluate(tmp_path: Path, engine: str) -> None
     assert conda_001 == [("environments/conda.txt", 20, "torch")]
     message = next(r["msg"] for r in results if r["id"] == "ENV-001" and r["name"] == "serve-conda")
     assert "has no hash" in message and "not pinned" not in message
-    # torch 2.5.1 from conda is not the PyPI package the advisory names.
-    assert not [r for r in results if r["id"] == "ENV-003" and r["name"] == "serve-conda"]
+    # A conda package named `torch` is not in govops' conda table: not assumed to be PyPI
+    # torch (a wrong guess would report another project's flaws); `pytorch` is.
+    assert {r["package"] for r in results
+            if r["id"] == "ENV-003" and r["name"] == "serve-conda"} == {"pytorch"}
 
 
-def test_a_hashed_pinned_conda_environment_passes(tmp_path: Path) -> None:
+def test_a_hashed_pinned_conda_environment_fails_only_on_its_known_advisory(
+        tmp_path: Path) -> None:
+    """Every package hashed (sha256) and pinned: nothing for ENV-001; its pytorch 2.5.1 is
+    PyPI torch 2.5.1 (govops' conda table), which the torch.load advisory affects."""
     root = _repo(tmp_path, "environments/conda-linux-aarch64.lock", {
         "environments/conda-linux-aarch64.lock":
             (SAMPLES / "conda/explicit-linux-aarch64-sha256.txt").read_text(),
     })
     run = check(root, "--format", "json")
-    assert run.exit_code == 0, run.stdout + run.stderr
-    assert run.json()["verdict"] == "pass"
+    assert run.exit_code == 1, run.stdout + run.stderr
+    assert [(r["id"], r["package"], r["version"], r["advisory"])
+            for r in run.json()["results"]] == [("ENV-003", "pytorch", "2.5.1", "CVE-2025-32434")]
