@@ -52,7 +52,11 @@ def test_format_by_name_then_content(path: str, text: str, fmt: str | None) -> N
 def test_text_files_share_a_family_so_the_cache_keys_them_by_name_and_blob() -> None:
     assert lockfile_family("a/serve.txt") == lockfile_family("a/explicit.txt") == "text"
     assert lockfile_family("a/uv.lock") == "uv"
-    assert lockfile_family("a/x.lock") is None
+    # Another .lock is a conda explicit file when its @EXPLICIT line says so (issue 18):
+    # its own family, so the cache never mixes it up with a .txt of the same bytes.
+    assert lockfile_family("a/x.lock") == "lock"
+    assert lockfile_family("a/conda-lock.yml") == "conda-lock"
+    assert lockfile_family("a/poetry.toml") is None
 
 
 def test_unknown_format_is_an_input_error() -> None:

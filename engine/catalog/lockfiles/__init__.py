@@ -8,7 +8,10 @@ Which format a file is, by its name and, for `.txt`/`.in`, its content:
 
 - `uv.lock`: uv's lock file;
 - `pylock.toml`, `pylock.<name>.toml`: PEP 751;
-- `conda-<platform>.lock` (what `conda-lock render --kind explicit` writes): conda explicit;
+- `conda-lock.yml` / `conda-lock.yaml` (and `*.conda-lock.yml`): conda-lock's unified file;
+- any other `*.lock` (`conda-<platform>.lock` as `conda-lock render --kind explicit` names it,
+  or a name of the project's own, such as scikit-learn's `..._linux-64_conda.lock`): conda
+  explicit, which its `@EXPLICIT` line proves;
 - `*.txt`, `*.in` with an `@EXPLICIT` line (`conda list --explicit --md5 > explicit.txt`):
   conda explicit;
 - any other `*.txt`, `*.in`: pip requirements.
@@ -28,9 +31,11 @@ from engine.errors import InputError
 __all__ = ["FORMATS", "LockFile", "LockedPackage", "lockfile_family", "lockfile_format",
            "parse_lockfile", "parse_requirements_file", "require_lockfile_family"]
 
-FORMATS = ("requirements", "pylock", "uv", "conda")
-# The family of a name whose format only its content decides.
+FORMATS = ("requirements", "pylock", "uv", "conda", "conda-lock")
+# The families of names whose format only their content decides: requirements or conda
+# explicit (`.txt`, `.in`), conda explicit or none govops reads (another `.lock`).
 TEXT = "text"
+LOCK = "lock"
 
 
 def lockfile_family(path: str) -> str | None:
@@ -42,8 +47,13 @@ def lockfile_family(path: str) -> str | None:
         return "uv"
     if name == "pylock.toml" or (name.startswith("pylock.") and name.endswith(".toml")):
         return "pylock"
+    if name in ("conda-lock.yml", "conda-lock.yaml") or name.endswith(
+            (".conda-lock.yml", ".conda-lock.yaml")):
+        return "conda-lock"
     if name.startswith("conda-") and name.endswith(".lock"):
         return "conda"
+    if name.endswith(".lock"):
+        return LOCK
     if name.endswith((".txt", ".in")):
         return TEXT
     return None
@@ -53,25 +63,32 @@ def require_lockfile_family(path: str) -> str:
     family = lockfile_family(path)
     if family is None:
         raise InputError(path, None, "unknown lock file format (expected pip requirements "
-                         "*.txt, pylock.toml, uv.lock or a conda explicit file: *.txt with "
-                         "@EXPLICIT, or conda-<platform>.lock)")
+                         "*.txt, pylock.toml, uv.lock, conda-lock.yml or a conda explicit file: "
+                         "*.txt or *.lock with an @EXPLICIT line)")
     return family
 
 
 def lockfile_format(path: str, text: str) -> str | None:
     """The format of the lock file at `path` with content `text`, or None if unknown."""
     family = lockfile_family(path)
-    if family != TEXT:
+    if family not in (TEXT, LOCK):
         return family
     from engine.catalog.lockfiles.conda import is_explicit
 
-    return "conda" if is_explicit(text) else "requirements"
+    if is_explicit(text):
+        return "conda"
+    return "requirements" if family == TEXT else None
 
 
 def parse_lockfile(path: str, text: str) -> LockFile:
     # Parsers are imported on use: with a warm cache the check path never parses a lock file.
     require_lockfile_family(path)
     fmt = lockfile_format(path, text)
+    if fmt is None:
+        raise InputError(path, None, "unknown lock file format: a .lock file other than "
+                         "uv.lock is read as a conda explicit file, and this one has no "
+                         "@EXPLICIT line (poetry.lock and Pipfile.lock are not lock formats "
+                         "govops reads)")
     if fmt == "pylock":
         from engine.catalog.lockfiles.pylock import parse_pylock
 
@@ -84,6 +101,10 @@ def parse_lockfile(path: str, text: str) -> LockFile:
         from engine.catalog.lockfiles.conda import parse_conda_explicit
 
         return parse_conda_explicit(path, text)
+    if fmt == "conda-lock":
+        from engine.catalog.lockfiles.conda_lock import parse_conda_lock
+
+        return parse_conda_lock(path, text)
     return parse_requirements_file(path, text)
 
 

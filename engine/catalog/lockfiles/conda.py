@@ -12,13 +12,18 @@ and build come from the file name `name-version-build.(conda|tar.bz2)`, split fr
 because names may hold dashes and versions and builds may not. Channel and subdir (linux-64,
 osx-arm64, noarch...) stay in the url. A line conda would refuse, or install without knowing
 what it is (a local path, a package name instead of a URL), is an input error naming its line.
+
+conda-lock renders the PyPI packages of an environment as comments conda skips and conda-lock
+installs with pip (`# pip flash-attn @ https://.../flash_attn-2.3.6.tar.gz#sha256=<hex>`): they
+are packages of the environment too (PyPI, version from the wheel or sdist file name), never
+dropped.
 """
 
 from __future__ import annotations
 
 import re
 
-from engine.catalog.lockfiles.model import LockedPackage, LockFile
+from engine.catalog.lockfiles.model import LockedPackage, LockFile, hash_problem, normalize_name
 from engine.errors import InputError
 
 EXPLICIT_MARKER = "@EXPLICIT"
@@ -72,6 +77,45 @@ def _package(path: str, number: int, line: str) -> LockedPackage:
     )
 
 
+_PIP_PREFIX = "# pip "
+_PIP = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*@\s*(?P<url>\S+?)"
+                  r"(?:#(?P<algo>sha256|md5)=(?P<hex>[0-9a-f]+))?$")
+
+
+def _pip(path: str, number: int, spec: str) -> LockedPackage:
+    """A `# pip NAME @ URL#sha256=HEX` line of a conda-lock render."""
+    found = _PIP.match(spec.strip())
+    if found is None or not _URL.match(found.group("url")):
+        raise InputError(path, number, f"malformed conda-lock pip line {spec!r} (expected "
+                         "# pip NAME @ URL#sha256=HEX)")
+    name = normalize_name(found.group("name"))
+    url = found.group("url")
+    hashes: tuple[str, ...] = ()
+    if found.group("algo"):
+        text = f"{found.group('algo')}:{found.group('hex')}"
+        problem = hash_problem(text)
+        if problem:
+            raise InputError(path, number, f"{name}: malformed hash {text!r}: {problem}")
+        hashes = (text,)
+    version = _artifact_version(url.rsplit("/", 1)[-1], name)
+    return LockedPackage(name=name, version=version,
+                         specifier=f"=={version}" if version else "", extras=(), marker="",
+                         hashes=hashes, line=number, ecosystem="pypi", url=url)
+
+
+def _artifact_version(filename: str, name: str) -> str | None:
+    """The version in a wheel (`name-version-tags.whl`) or sdist (`name-version.tar.gz`)
+    file name, when the name part is this package's; None when it cannot be told."""
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        stem, version = (parts[0], parts[1]) if len(parts) >= 5 else ("", "")
+    else:
+        base = next((filename[:-len(e)] for e in (".tar.gz", ".zip", ".tar.bz2")
+                     if filename.endswith(e)), "")
+        stem, _, version = base.rpartition("-")
+    return version if stem and normalize_name(stem) == name and version else None
+
+
 def parse_conda_explicit(path: str, text: str) -> LockFile:
     if not is_explicit(text):
         raise InputError(path, 1, f"not a conda explicit file: no {EXPLICIT_MARKER} line "
@@ -80,6 +124,9 @@ def parse_conda_explicit(path: str, text: str) -> LockFile:
     packages: list[LockedPackage] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
+        if explicit and line.startswith(_PIP_PREFIX):
+            packages.append(_pip(path, number, line[len(_PIP_PREFIX):]))
+            continue
         if not line or line.startswith("#"):
             continue
         if line == EXPLICIT_MARKER:

@@ -1,8 +1,9 @@
 """PEP 751 `pylock.toml` lock files.
 
 tomllib gives no line numbers, so each package's line is found by counting `[[packages]]`
-headers, which PEP 751 writers emit one per package in order. Never guesses a hash: a hash of an
-algorithm govops does not know, or not in lowercase hex, is an input error.
+headers, which PEP 751 writers emit one per package in order. The project's own entry (a
+directory at `.`) is left out: it is what is locked, not a dependency. Never guesses a hash: a
+hash of an algorithm govops does not know, or not in lowercase hex, is an input error.
 """
 
 from __future__ import annotations
@@ -46,12 +47,23 @@ def _url(package: dict[str, Any]) -> str:
     return ""
 
 
+def _is_the_project(package: dict[str, Any]) -> bool:
+    """The locking project's own entry (`directory = {path = ".", editable = true}`, as uv
+    writes it): the code under review, not a dependency, as uv.lock's editable and virtual
+    sources are skipped."""
+    directory = package.get("directory")
+    return isinstance(directory, dict) and str(directory.get("path", "")).rstrip("/") in (
+        ".", "")
+
+
 def parse_pylock(path: str, text: str) -> LockFile:
     doc = load_toml(path, text)
     if "lock-version" not in doc:
         raise InputError(path, 1, "not a pylock.toml: lock-version is missing")
     packages: list[LockedPackage] = []
     for line, name, version, package in package_tables(path, text, doc, "packages"):
+        if _is_the_project(package):
+            continue
         packages.append(LockedPackage(
             name=normalize_name(name),
             version=version,
