@@ -6,9 +6,11 @@ Done in Python, not Rego, because neither Rego backend orders PEP 440 versions (
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
@@ -28,24 +30,70 @@ def _version(text: str) -> Version | None:
         return None
 
 
-def _in_range(version: Version, events: Iterable[Mapping[str, str]]) -> bool:
-    """OSV ECOSYSTEM ranges: sorted events, affected from an `introduced` up to `fixed`
-    (exclusive) or `last_affected` (inclusive)."""
-    affected = False
+Interval = tuple[Version | None, Version | None, bool]  # from (None: any), to, to included
+
+
+@dataclass(frozen=True)
+class Affected:
+    """What one record says about one package, compiled once: the versions it lists and the
+    intervals its ECOSYSTEM ranges describe, with every bound parsed a single time (a check
+    matches tens of thousands of pinned versions against the same few records)."""
+
+    versions: frozenset[str]
+    intervals: tuple[Interval, ...]
+
+    def covers(self, text: str, parsed: Version | None) -> bool:
+        if text in self.versions:
+            return True
+        if parsed is None:
+            return False
+        for low, high, inclusive in self.intervals:
+            if low is not None and parsed < low:
+                continue
+            if high is None or parsed < high or (inclusive and parsed == high):
+                return True
+        return False
+
+
+def _intervals(events: Iterable[Mapping[str, str]]) -> list[Interval]:
+    """OSV ECOSYSTEM events as intervals: sorted, a version is affected from an `introduced`
+    up to the next `fixed` (excluded) or `last_affected` (included); events whose version does
+    not parse change nothing."""
+    out: list[Interval] = []
+    start: Version | None = None
+    is_open = False
     for event in sorted(events, key=_event_order):
         if "introduced" in event:
-            start = event["introduced"]
-            if start == "0" or ((v := _version(start)) is not None and version >= v):
-                affected = True
-        elif "fixed" in event:
-            v = _version(event["fixed"])
-            if v is not None and version >= v:
-                affected = False
-        elif "last_affected" in event:
-            v = _version(event["last_affected"])
-            if v is not None and version > v:
-                affected = False
-    return affected
+            raw = event["introduced"]
+            low = None if raw == "0" else _version(raw)
+            if (raw == "0" or low is not None) and not is_open:
+                start, is_open = low, True
+        elif "fixed" in event or "last_affected" in event:
+            inclusive = "last_affected" in event
+            high = _version(event["last_affected" if inclusive else "fixed"])
+            if high is not None and is_open:
+                out.append((start, high, inclusive))
+                is_open = False
+    if is_open:
+        out.append((start, None, False))
+    return out
+
+
+def compile_affected(record: Mapping[str, Any], name: str, ecosystem: str) -> Affected:
+    """Everything `record` says about package `name` (normalised) of `ecosystem`."""
+    versions: set[str] = set()
+    intervals: list[Interval] = []
+    for affected in record.get("affected", []):
+        package = affected.get("package", {})
+        if _OSV_ECOSYSTEMS.get(str(package.get("ecosystem", "")).lower()) != ecosystem:
+            continue
+        if normalize_name(str(package.get("name", ""))) != name:
+            continue
+        versions.update(str(v) for v in affected.get("versions", []))
+        for rng in affected.get("ranges", []):
+            if rng.get("type") == "ECOSYSTEM":
+                intervals.extend(_intervals(rng.get("events", [])))
+    return Affected(frozenset(versions), tuple(intervals))
 
 
 def _event_order(event: Mapping[str, str]) -> tuple[Version, int]:
@@ -56,21 +104,7 @@ def _event_order(event: Mapping[str, str]) -> tuple[Version, int]:
 
 def affects(record: Mapping[str, Any], name: str, version: str,
             ecosystem: str = "pypi") -> bool:
-    parsed = _version(version)
-    for affected in record.get("affected", []):
-        package = affected.get("package", {})
-        if _OSV_ECOSYSTEMS.get(str(package.get("ecosystem", "")).lower()) != ecosystem:
-            continue
-        if normalize_name(str(package.get("name", ""))) != name:
-            continue
-        if version in affected.get("versions", []):
-            return True
-        if parsed is None:
-            continue
-        for rng in affected.get("ranges", []):
-            if rng.get("type") == "ECOSYSTEM" and _in_range(parsed, rng.get("events", [])):
-                return True
-    return False
+    return compile_affected(record, name, ecosystem).covers(version, _version(version))
 
 
 class AdvisoryIndex:
@@ -78,11 +112,8 @@ class AdvisoryIndex:
 
     def __init__(self, records: Mapping[str, Mapping[str, Any]]) -> None:
         self.records = records
-        # What the matches are a function of: a memo across checks (engine.policy.input) is
-        # keyed by it, never by the object.
-        self.fingerprint = hashlib.sha256(
-            json.dumps(records, sort_keys=True, default=str).encode()).hexdigest()
         self._memo: dict[tuple[str, str, str], list[str]] = {}
+        self._compiled: dict[tuple[str, str, str], Affected] = {}
         self._by_name: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
         for advisory_id, record in sorted(records.items()):
             if record.get("withdrawn"):  # retracted by its publisher (engine.advisories.merge)
@@ -92,6 +123,14 @@ class AdvisoryIndex:
             for name in names:
                 self._by_name.setdefault(name, []).append((advisory_id, record))
 
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """What the matches are a function of: a memo across checks (engine.policy.input) is
+        keyed by it, never by the object. Computed when asked: encoding every record costs
+        more than matching them."""
+        return hashlib.sha256(
+            json.dumps(self.records, sort_keys=True, default=str).encode()).hexdigest()
+
     def matches(self, name: str, version: str | None, ecosystem: str = "pypi") -> list[str]:
         """Ids of the advisories affecting this exact package version, sorted. Names are
         compared PEP 503-normalised on both sides (conda keeps `typing_extensions` as written).
@@ -99,15 +138,24 @@ class AdvisoryIndex:
         also matched by that project's PyPI records, at its conda version."""
         if version is None:
             return []
-        # The same few versions of torch recur in every environment: parse their ranges once.
+        # The same few versions of torch recur in every environment: match each once.
         key = (ecosystem, normalize_name(name), version)
         if key not in self._memo:
-            found = self._matching(normalize_name(name), version, ecosystem)
+            parsed = _version(version)
+            found = self._matching(key[1], version, parsed, ecosystem)
             if ecosystem == "conda" and (pypi := pypi_name(name)) is not None:
-                found |= self._matching(pypi, version, "pypi")
+                found |= self._matching(pypi, version, parsed, "pypi")
             self._memo[key] = sorted(found)
         return list(self._memo[key])
 
-    def _matching(self, name: str, version: str, ecosystem: str) -> set[str]:
-        return {aid for aid, record in self._by_name.get(name, ())
-                if affects(record, name, version, ecosystem)}
+    def _matching(self, name: str, version: str, parsed: Version | None,
+                  ecosystem: str) -> set[str]:
+        found = set()
+        for aid, record in self._by_name.get(name, ()):
+            compiled = self._compiled.get((aid, name, ecosystem))
+            if compiled is None:
+                compiled = self._compiled[(aid, name, ecosystem)] = compile_affected(
+                    record, name, ecosystem)
+            if compiled.covers(version, parsed):
+                found.add(aid)
+        return found

@@ -7,6 +7,7 @@ document is validated before it is returned; an invalid AIBOM never reaches a fi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -47,6 +48,8 @@ class AibomSource:
     tool_version: str
     # the synced advisory databases records were matched from (engine.advisories.synced)
     databases: tuple[Mapping[str, Any], ...] = ()
+    # what checking each signed model's OMS signature showed, as the AIBOM says it
+    signatures: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -83,14 +86,15 @@ def _objects(catalog: Catalog, kind: str) -> list[GovObject]:
     return [obj for _, obj in sorted(catalog.objects.get(kind, {}).items())]
 
 
-def _catalog_graph(catalog: Catalog) -> _Graph:
+def _catalog_graph(catalog: Catalog, signatures: Mapping[str, str]) -> _Graph:
     """stack -> workload -> model -> dataset, workload -> environment -> image, CUDA."""
     graph = _Graph()
     datasets = {obj.name: graph.add(components.dataset_component(obj))
                 for obj in _objects(catalog, "Dataset")}
     models: dict[str, str] = {}
     for obj in _objects(catalog, "Model"):
-        models[obj.name] = graph.add(components.model_component(obj))
+        models[obj.name] = graph.add(components.model_component(obj,
+                                                                signatures.get(obj.name)))
         for name in obj.doc["spec"].get("datasets") or []:
             if name in datasets:
                 graph.depend(models[obj.name], datasets[name])
@@ -185,7 +189,7 @@ def build_aibom(source: AibomSource) -> Aibom:
         raise ValueError("an AIBOM describes a commit, not the index")
     serial = serial_number(source.revision.commit, source.advisories_digest, source.tool_version)
     catalog = source.catalog
-    graph = _catalog_graph(catalog)
+    graph = _catalog_graph(catalog, source.signatures)
     packages, by_environment = collect(
         {name: lock.lock.packages for name, lock in catalog.locks.items()})
     found = vulnerabilities(packages, source.advisories)

@@ -92,7 +92,8 @@ def _sourced(obj: GovObject, kind: ComponentType, bom_ref: str, purl: str,
     )
 
 
-def model_component(obj: GovObject) -> Component:
+def model_component(obj: GovObject, signature: str | None = None) -> Component:
+    """`signature`: what checking its OpenSSF model signature showed (signer and result)."""
     spec: Mapping[str, Any] = obj.doc["spec"]
     source = spec["source"]
     card = []
@@ -104,7 +105,7 @@ def model_component(obj: GovObject) -> Component:
                          [("format", spec.get("format")),
                           ("parameters", spec.get("parameters")),
                           ("precision", spec.get("precision")), ("risk", spec.get("risk")),
-                          ("base-model", spec.get("baseModel"))])
+                          ("base-model", spec.get("baseModel")), ("signature", signature)])
     base = spec.get("baseModel")
     if isinstance(base, str):
         # Lineage as CycloneDX states it: the model it was fine-tuned from is its ancestor

@@ -107,6 +107,8 @@ class CatalogLoader:
             validate(path, doc, lines, CONFIG_FIELDS if kind == CONFIG_KIND else fields_for(kind))
             if kind == "Stack":
                 check_stack(path, doc, lines)
+            if kind == "Model":
+                _check_signature(path, doc, lines)
         except InputError as exc:
             return failed(exc)
         return ParsedObject(doc, lines)
@@ -386,6 +388,16 @@ def _cached(raw: Any) -> Outcome | None:
 def _lock(outcome: Outcome) -> LockFile:
     assert isinstance(outcome, ParsedLock), outcome  # lock parsers give nothing else
     return outcome.lock
+
+
+def _check_signature(path: str, doc: Any, lines: dict[str, int]) -> None:
+    signature = doc["spec"].get("signature")
+    if signature is None:
+        return
+    if ("key" in signature) == ("identity" in signature):
+        raise InputError(path, lines.get("spec.signature"), "spec.signature names who signed "
+                         "the weights with exactly one of key (a public key file in the repo) "
+                         "or identity ({subject, issuer} of a Sigstore certificate)")
 
 
 def _check_header(path: str, doc: Any, lines: dict[str, int]) -> None:

@@ -52,6 +52,14 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "spec.evaluations[].metric": ("str", True),
         "spec.evaluations[].value": ("number", True),
         "spec.evaluations[].dataset": ("str", False),
+        # an OpenSSF model signature (OMS bundle in the repo) and who must have signed it:
+        # a public key in the repo, or a Sigstore identity (exactly one; engine.catalog.load)
+        "spec.signature": ("map", False),
+        "spec.signature.bundle": ("str", True),
+        "spec.signature.key": ("str", False),
+        "spec.signature.identity": ("map", False),
+        "spec.signature.identity.subject": ("str", True),
+        "spec.signature.identity.issuer": ("str", True),
     },
     "Dataset": {
         "spec.source": ("str", True),

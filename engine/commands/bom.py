@@ -14,6 +14,7 @@ from engine.advisories.match import AdvisoryIndex
 from engine.advisories.merge import effective
 from engine.advisories.records import advisories_digest, load_advisory_dir
 from engine.advisories.synced import synced_for
+from engine.attest.model_signatures import signature_text, verify_models
 from engine.bom.build import Aibom, AibomSource, build_aibom
 from engine.bom.diff import BomDiff, diff_aiboms
 from engine.bom.identity import govops_version
@@ -50,6 +51,8 @@ def _build(repo: GitRepo, loader: CatalogLoader, rev: str, records: dict[str, An
         advisories_digest=advisories_digest(records),
         tool_version=govops_version(),
         databases=synced.snapshots,
+        signatures={name: signature_text(s)
+                    for name, s in verify_models(repo, snapshot, catalog).items()},
     ))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from engine.advisories.match import AdvisoryIndex
 from engine.advisories.records import load_advisory_dir
 from engine.advisories.synced import synced_for
+from engine.attest.model_signatures import ModelSignature, verify_models
 from engine.catalog import Catalog, open_loader
 from engine.catalog.changes import ObjectDiff, object_changes
 from engine.catalog.load import CatalogLoader
@@ -168,12 +169,14 @@ class _Prepared:
     approvals: Mapping[str, WaiverApproval]
     bundle: PolicyBundle
     notes: tuple[str, ...] = ()  # about the advisory databases (not synced, too old)
+    signatures: Mapping[str, ModelSignature] = dataclasses.field(default_factory=dict)
 
     def document(self, now: str) -> dict[str, Any]:
         """The input the policies read (docs/policies.md)."""
         return build_input(self.catalog, self.head.info,
                            self.base.info if self.base else None, list(self.diffs),
-                           self.approvals, AdvisoryIndex(self.bundle.advisories), now)
+                           self.approvals, AdvisoryIndex(self.bundle.advisories), now,
+                           {name: s.as_input() for name, s in self.signatures.items()})
 
 
 def _prepare(repo: GitRepo, loader: CatalogLoader, options: CheckOptions, now: str,
@@ -203,7 +206,8 @@ def _prepare(repo: GitRepo, loader: CatalogLoader, options: CheckOptions, now: s
         bundle = build_bundle(library, repo_modules(repo, head, catalog.config), catalog.config)
     else:
         bundle, notes = recorded, ()
-    return _Prepared(head, base, catalog, diffs, approvals, bundle, notes)
+    return _Prepared(head, base, catalog, diffs, approvals, bundle, notes,
+                     verify_models(repo, head, catalog))
 
 
 def input_document(options: CheckOptions) -> dict[str, Any]:

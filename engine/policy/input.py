@@ -48,7 +48,10 @@ def build_input(
     approvals: Mapping[str, WaiverApproval],
     advisories: AdvisoryIndex,
     now: str,
+    model_signatures: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """The policy input (docs/policies.md). `model_signatures`: what checking each signed
+    Model's OMS signature showed (engine.attest.model_signatures), absent when none is signed."""
     objects = {kind: {name: obj.doc for name, obj in catalog.objects.get(kind, {}).items()}
                for kind in OBJECT_KINDS}
     environments: dict[str, Any] = {}
@@ -79,6 +82,8 @@ def build_input(
         "waivers": waivers,
         "now": now,
         "today": epoch_day(now),
+        **({"modelSignatures": {k: dict(v) for k, v in sorted(model_signatures.items())}}
+           if model_signatures else {}),
     }
 
 

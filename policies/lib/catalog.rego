@@ -39,6 +39,13 @@ waiver_facts := facts if {
 	facts := input.waivers
 } else := {}
 
+# What the engine found checking each signed Model's OpenSSF model signature, by model name:
+# {verified, checked (false: its weights could not be reached), signer, problem}. Rego cannot
+# verify signatures; absent for a model without spec.signature.
+model_signatures := facts if {
+	facts := input.modelSignatures
+} else := {}
+
 # A list at path in obj; [] when absent or not a list, so count() and iteration never fail.
 list_at(obj, path) := list if {
 	list := object.get(obj, path, [])

@@ -32,7 +32,7 @@ GOOD = {
 
 LLAMA = MODEL.replace("name: tiny", "name: llama").replace("license: MIT", "license: llama3")
 
-ALL_IDS = {"MDL-001", "MDL-002", "MDL-003", "MDL-004", "MDL-005", "DAT-001", "ENV-001",
+ALL_IDS = {"MDL-001", "MDL-002", "MDL-003", "MDL-004", "MDL-005", "MDL-006", "DAT-001", "ENV-001",
            "ENV-002", "ENV-003", "STK-001", "STK-002", "STK-003", "STK-004", "CHG-001", "WVR-001"}
 
 
