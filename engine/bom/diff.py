@@ -109,10 +109,16 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _properties(component: Mapping[str, Any]) -> dict[str, Any]:
-    """Properties by name; a name given several times (owners) is one sorted list."""
+def _properties(component: Mapping[str, Any], within: str | None) -> dict[str, Any]:
+    """Properties by name; a name given several times (owners) is one sorted list. A shared
+    package's markers are each environment's own (`<environment>: <marker>`): compared within
+    an environment, only that environment's count."""
+    holder = (within or "").partition(":")[2]
     grouped: dict[str, list[str]] = {}
     for prop in component.get("properties", []):
+        if prop.get("name") == "govops:marker" and not str(prop.get("value", "")).startswith(
+                f"{holder}: "):
+            continue
         grouped.setdefault(str(prop.get("name")), []).append(str(prop.get("value")))
     return {name: values[0] if len(values) == 1 else sorted(values)
             for name, values in grouped.items()}
@@ -128,7 +134,8 @@ def _leaves(path: str, before: Any, after: Any) -> list[FieldChange]:
     return [FieldChange(path, before, after)]
 
 
-def _fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+def _fields(before: Mapping[str, Any], after: Mapping[str, Any],
+            within: str | None) -> tuple[FieldChange, ...]:
     changes = []
     version_changed = before.get("version") != after.get("version")
     for name in _COMPARED:
@@ -136,7 +143,7 @@ def _fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldC
             continue  # the purl carries the version: already reported
         if _canonical(before.get(name)) != _canonical(after.get(name)):
             changes.append(FieldChange(name, before.get(name), after.get(name)))
-    old, new = _properties(before), _properties(after)
+    old, new = _properties(before, within), _properties(after, within)
     changes += [FieldChange(f"properties.{name}", old.get(name), new.get(name))
                 for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
     for name in _ITEMIZED:
@@ -196,7 +203,7 @@ def diff_aiboms(base: Mapping[str, Any], head: Mapping[str, Any]) -> BomDiff:
         removed.extend(_ref(c, within) for c in old_left)
         added.extend(_ref(c, within) for c in new_left)
         for old_c, new_c in pairs:
-            if fields := _fields(old_c, new_c):
+            if fields := _fields(old_c, new_c, within):
                 changed.append(ComponentChange(_ref(old_c, within), _ref(new_c, within),
                                                fields))
     old_vulns = {v["id"] for v in base.get("vulnerabilities", [])}

@@ -35,6 +35,8 @@ class PackageEntry:
     url: str = ""
     hashes: set[tuple[str, str]] = field(default_factory=set)
     unknown_hashes: set[str] = field(default_factory=set)
+    source: str = ""  # LockedPackage.source: git, another index, a URL, a local path
+    markers: set[str] = field(default_factory=set)  # "<environment>: <marker>" it is locked under
 
     def add_hashes(self, hashes: Iterable[str]) -> None:
         for text in hashes:
@@ -48,15 +50,23 @@ class PackageEntry:
     def component(self) -> dict[str, Any]:
         """The component as the library writes it: keys sorted, hashes sorted, nulls left out."""
         out: dict[str, Any] = {"bom-ref": self.purl}
-        if self.url:
-            out["externalReferences"] = [{"type": "distribution", "url": self.url}]
+        references = [{"type": "distribution", "url": self.url}] if self.url else []
+        kind, _, where = self.source.partition("+")
+        if kind == "git":
+            references.append({"type": "vcs", "url": where})
+        if references:
+            out["externalReferences"] = sorted(references, key=lambda r: (r["type"], r["url"]))
         if self.hashes:
             out["hashes"] = [{"alg": alg, "content": content}
                              for alg, content in sorted(self.hashes)]
         out["name"] = self.name
-        if self.unknown_hashes:
-            out["properties"] = [{"name": "govops:hash", "value": text}
-                                 for text in sorted(self.unknown_hashes)]
+        properties = [("govops:hash", text) for text in self.unknown_hashes]
+        properties += [("govops:marker", marker) for marker in self.markers]
+        if self.source:
+            properties.append(("govops:source", self.source))
+        if properties:
+            out["properties"] = [{"name": name, "value": value}
+                                 for name, value in sorted(properties)]
         out["purl"] = self.purl
         out["type"] = "library"
         if self.version is not None:
@@ -73,12 +83,15 @@ def collect(locks: Mapping[str, Iterable[LockedPackage]],
         purls: set[str] = set()
         for package in packages:
             purl = package_purl(package.ecosystem, package.name, package.version, package.url,
-                                package.build)
+                                package.build, package.source)
             entry = entries.get(purl)
             if entry is None:
                 entry = entries[purl] = PackageEntry(purl, package.name, package.version,
-                                                     package.ecosystem, package.url)
+                                                     package.ecosystem, package.url,
+                                                     source=package.source)
             entry.add_hashes(package.hashes)
+            if package.marker:  # how this environment locks it: another may not
+                entry.markers.add(f"{environment}: {package.marker}")
             purls.add(purl)
         by_environment[environment] = sorted(purls)
     return entries, by_environment

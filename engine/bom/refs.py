@@ -74,10 +74,26 @@ def _generic(name: str, version: str | None, source: str) -> str:
 
 
 def package_purl(ecosystem: str, name: str, version: str | None, url: str = "",
-                 build: str = "") -> str:
+                 build: str = "", source: str = "") -> str:
+    """The package's purl; a PyPI name built from somewhere else than PyPI says where in its
+    qualifiers (`vcs_url` with the commit, `repository_url`, `download_url`), so two commits of
+    one package, or a CUDA build from another index, are two components, not one."""
     if ecosystem == "conda":
         return PackageURL("conda", None, name, version, _conda_qualifiers(url, build)).to_string()
-    return PackageURL("pypi", None, name, version).to_string()
+    return PackageURL("pypi", None, name, version, source_qualifiers(source)).to_string()
+
+
+def source_qualifiers(source: str) -> dict[str, str]:
+    """purl qualifiers of a LockedPackage.source (`git+<url>@<commit>`, `registry+<index>`,
+    `url+<url>`; local paths have no purl form: their component says it in a property)."""
+    kind, _, where = source.partition("+")
+    if kind in ("git", "hg", "svn", "bzr"):
+        return {"vcs_url": source}
+    if kind == "registry":
+        return {"repository_url": where}
+    if kind == "url":
+        return {"download_url": where}
+    return {}
 
 
 def _conda_qualifiers(url: str, build: str) -> dict[str, str]:

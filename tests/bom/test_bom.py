@@ -91,18 +91,22 @@ def test_every_locked_package_appears_once_per_purl_with_its_hashes(acme: Path) 
     expected: dict[str, set[str]] = {}
     for lock in locks:
         for p in lock.packages:
-            expected.setdefault(package_purl("pypi", p.name, p.version), set()).update(
+            expected.setdefault(package_purl("pypi", p.name, p.version, source=p.source),
+                                set()).update(
                 h.split(":", 1)[1] for h in p.hashes)
     assert set(purls) == set(expected)
     for component in libraries:
         assert {h["content"] for h in component["hashes"]} == expected[component["purl"]]
     # Packages both environments lock at one version are one component (hashes united above).
     shared = [purl for purl in expected if sum(
-        any(package_purl("pypi", p.name, p.version) == purl for p in lock.packages)
+        any(package_purl("pypi", p.name, p.version, source=p.source) == purl
+            for p in lock.packages)
         for lock in locks) == 2]
     assert shared
     torch = sorted(c["purl"] for c in libraries if c["name"] == "torch")
-    assert torch == ["pkg:pypi/torch@2.6.0", "pkg:pypi/torch@2.6.0%2Bcu124"]
+    # The CUDA build comes from PyTorch's own index, and its purl says so (issue 18).
+    assert torch == ["pkg:pypi/torch@2.6.0", "pkg:pypi/torch@2.6.0%2Bcu124?repository_url="
+                     "https://download.pytorch.org/whl/cu124"]
 
 
 def test_dependency_graph_runs_stack_workload_model_dataset_and_environment_packages(

@@ -15,6 +15,7 @@ from tests.support.repos import FIXTURES, fixture, make_repo
 
 UV = (FIXTURES / "lockfiles" / "uv" / "uv.lock").read_bytes()
 CONDA = (FIXTURES / "lockfiles" / "conda" / "explicit-linux-64.txt").read_bytes()
+CU124 = "https://download.pytorch.org/whl/cu124"  # the index uv.lock names for the CUDA build
 
 
 @pytest.fixture
@@ -41,7 +42,8 @@ def _aibom(repo: Path) -> dict[str, Any]:
 def test_uv_and_conda_packages_are_in_the_aibom_with_their_purls(repo: Path) -> None:
     document = _aibom(repo)
     libraries = {c["purl"]: c for c in document["components"] if c["type"] == "library"}
-    assert {"pkg:pypi/torch@2.5.1", "pkg:pypi/torch@2.5.1%2Bcu124"} <= set(libraries)
+    assert {"pkg:pypi/torch@2.5.1", f"pkg:pypi/torch@2.5.1%2Bcu124?repository_url={CU124}"
+            } <= set(libraries)
     assert not any("acme-serve" in p or "acme-workspace" in p for p in libraries)
     python = ("pkg:conda/python@3.11.9?build=hb806964_0_cpython&channel=conda-forge"
               "&subdir=linux-64&type=conda")
@@ -65,7 +67,7 @@ def test_forked_torch_versions_fail_env003_at_their_own_lines_and_match_the_aibo
     [conda_torch] = [p for p in vulnerable["CVE-2025-32434"] if p.startswith("pkg:conda/")]
     assert conda_torch.startswith("pkg:conda/pytorch@2.5.1?")
     assert [p for p in vulnerable["CVE-2025-32434"] if p != conda_torch] == [
-        "pkg:pypi/torch@2.5.1", "pkg:pypi/torch@2.5.1%2Bcu124"]
+        "pkg:pypi/torch@2.5.1", f"pkg:pypi/torch@2.5.1%2Bcu124?repository_url={CU124}"]
     assert vulnerable["CVE-2025-24357"] == ["pkg:pypi/vllm@0.6.4.post1"]
     run = check(repo, "--format", "json")
     assert run.exit_code == 1

@@ -6,6 +6,7 @@ own entry."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -123,3 +124,28 @@ def test_a_uv_pylock_environment_passes_env_001_on_its_own_project(tmp_path: Pat
     run = check(root, "--format", "json")
     assert not [r for r in run.json()["results"]
                 if r["id"] == "ENV-001" and r["package"] == "comfy-cli"]
+
+
+def test_git_and_index_sources_are_their_own_components(tmp_path: Path) -> None:
+    """NVIDIA NeMo RL's uv.lock locks deep-ep 1.2.1+29d31c0 from two commits (x86_64 and
+    aarch64): two components, each naming its commit, not one; flashinfer-jit-cache comes from
+    flashinfer.ai's own index; each fork keeps its environment marker."""
+    root = _repo(tmp_path, "environments/uv.lock",
+                 _lock("NVIDIA-NeMo__RL", "uv.lock").read_text())
+    run = govops("bom", "--repo", str(root))
+    assert run.exit_code == 0, run.stderr
+    libraries = [c for c in json.loads(run.stdout)["components"] if c["type"] == "library"]
+    deep_ep = sorted((c for c in libraries if c["name"] == "deep-ep"), key=lambda c: c["purl"])
+    assert [c["purl"] for c in deep_ep] == [
+        "pkg:pypi/deep-ep@1.2.1%2B29d31c0?vcs_url=git%2Bhttps://github.com/deepseek-ai/DeepEP.git"
+        f"%40{commit}" for commit in ("29d31c095796f3c8ece47ee9cdcc167051bbeed9",
+                                      "a48493600c4886c1b297aaa78db0e1ebc2d8dd6c")]
+    markers = [{p["value"] for p in c["properties"] if p["name"] == "govops:marker"}
+               for c in deep_ep]
+    assert markers == [{"train: platform_machine == 'x86_64' and sys_platform == 'linux'"},
+                       {"train: platform_machine == 'aarch64' and sys_platform == 'linux'"}]
+    assert {"type": "vcs", "url": "https://github.com/deepseek-ai/DeepEP.git@"
+            "29d31c095796f3c8ece47ee9cdcc167051bbeed9"} in deep_ep[0]["externalReferences"]
+    flashinfer = [c["purl"] for c in libraries if "flashinfer.ai" in c["purl"]]
+    assert flashinfer and all("?repository_url=https://flashinfer.ai/whl/" in p
+                              for p in flashinfer)

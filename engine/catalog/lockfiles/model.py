@@ -49,6 +49,9 @@ class LockedPackage:
     `build` is the conda build string, else ""; `path` is "" for a package written in the
     environment's own lock file, else the repo path of the included (`-r`) file it is written in,
     where `line` is its line. Hashes are "algo:hex" with algo one of md5, sha256, sha384, sha512.
+    `source` says where a package comes from when it is not PyPI's index (AIBOM identity):
+    `git+<url>@<commit>`, `registry+<index url>`, `url+<url>`, `directory+<path>` or
+    `path+<path>`; "" for PyPI itself and for formats that do not say.
     """
 
     name: str
@@ -62,6 +65,7 @@ class LockedPackage:
     url: str = ""
     build: str = ""
     path: str = ""
+    source: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +80,7 @@ class LockedPackage:
             "url": self.url,
             "build": self.build,
             "path": self.path,
+            **({"source": self.source} if self.source else {}),
         }
 
     @classmethod
@@ -92,6 +97,7 @@ class LockedPackage:
             url=raw["url"],
             build=raw["build"],
             path=raw["path"],
+            source=raw.get("source", ""),
         )
 
 

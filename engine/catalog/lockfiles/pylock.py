@@ -47,6 +47,22 @@ def _url(package: dict[str, Any]) -> str:
     return ""
 
 
+def _source(package: dict[str, Any]) -> str:
+    """LockedPackage.source from PEP 751's vcs, archive, directory and index keys."""
+    vcs, archive, directory = (package.get(k) for k in ("vcs", "archive", "directory"))
+    if isinstance(vcs, dict) and isinstance(vcs.get("url"), str):
+        commit = vcs.get("commit-id")
+        return f"{vcs.get('type', 'git')}+{vcs['url']}" + (f"@{commit}" if commit else "")
+    if isinstance(archive, dict) and isinstance(archive.get("url"), str):
+        return f"url+{archive['url']}"
+    if isinstance(directory, dict) and isinstance(directory.get("path"), str):
+        return f"directory+{directory['path']}"
+    index = package.get("index")
+    if isinstance(index, str) and index.rstrip("/") != "https://pypi.org/simple":
+        return f"registry+{index}"
+    return ""
+
+
 def _is_the_project(package: dict[str, Any]) -> bool:
     """The locking project's own entry (`directory = {path = ".", editable = true}`, as uv
     writes it): the code under review, not a dependency, as uv.lock's editable and virtual
@@ -74,5 +90,6 @@ def parse_pylock(path: str, text: str) -> LockFile:
             line=line,
             ecosystem="pypi",
             url=_url(package),
+            source=_source(package),
         ))
     return LockFile.of("pylock", packages)

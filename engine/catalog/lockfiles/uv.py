@@ -78,6 +78,21 @@ def _url(kind: str, package: dict[str, Any], artifacts: list[dict[str, Any]]) ->
     return str(package["source"]["url"]) if kind == "url" else ""
 
 
+PYPI_INDEXES = ("https://pypi.org/simple", "https://pypi.org/simple/")
+
+
+def _source(kind: str, source: dict[str, Any]) -> str:
+    """LockedPackage.source: a git source with its commit (uv writes `<url>?rev=...#<commit>`),
+    a registry other than PyPI, a direct URL, a local path; "" for PyPI."""
+    value = str(source.get(kind, ""))
+    if kind == "git":
+        url, _, commit = value.partition("#")
+        return f"git+{url.split('?', 1)[0]}@{commit}" if commit else f"git+{url}"
+    if kind == "registry":
+        return "" if value.rstrip("/") + "/" in PYPI_INDEXES[1:] else f"registry+{value}"
+    return f"{kind}+{value}" if value else ""
+
+
 def _marker(path: str, line: int, name: str, package: dict[str, Any]) -> str:
     markers = package.get("resolution-markers", [])
     if not isinstance(markers, list) or not all(isinstance(m, str) for m in markers):
@@ -111,5 +126,6 @@ def parse_uv_lock(path: str, text: str) -> LockFile:
             line=line,
             ecosystem="pypi",
             url=_url(kind, package, artifacts),
+            source=_source(kind, package["source"]),
         ))
     return LockFile.of("uv", packages)
