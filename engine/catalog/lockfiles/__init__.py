@@ -9,6 +9,7 @@ Which format a file is, by its name and, for `.txt`/`.in`, its content:
 - `uv.lock`: uv's lock file;
 - `pylock.toml`, `pylock.<name>.toml`: PEP 751;
 - `conda-lock.yml` / `conda-lock.yaml` (and `*.conda-lock.yml`): conda-lock's unified file;
+- `pixi.lock`: pixi's lock file (rattler-lock versions 5 and 6);
 - any other `*.lock` (`conda-<platform>.lock` as `conda-lock render --kind explicit` names it,
   or a name of the project's own, such as scikit-learn's `..._linux-64_conda.lock`): conda
   explicit, which its `@EXPLICIT` line proves;
@@ -31,7 +32,7 @@ from engine.errors import InputError
 __all__ = ["FORMATS", "LockFile", "LockedPackage", "lockfile_family", "lockfile_format",
            "parse_lockfile", "parse_requirements_file", "require_lockfile_family"]
 
-FORMATS = ("requirements", "pylock", "uv", "conda", "conda-lock")
+FORMATS = ("requirements", "pylock", "uv", "conda", "conda-lock", "pixi")
 # The families of names whose format only their content decides: requirements or conda
 # explicit (`.txt`, `.in`), conda explicit or none govops reads (another `.lock`).
 TEXT = "text"
@@ -45,6 +46,8 @@ def lockfile_family(path: str) -> str | None:
     name = PurePosixPath(path).name
     if name == "uv.lock":
         return "uv"
+    if name == "pixi.lock":
+        return "pixi"
     if name == "pylock.toml" or (name.startswith("pylock.") and name.endswith(".toml")):
         return "pylock"
     if name in ("conda-lock.yml", "conda-lock.yaml") or name.endswith(
@@ -63,8 +66,8 @@ def require_lockfile_family(path: str) -> str:
     family = lockfile_family(path)
     if family is None:
         raise InputError(path, None, "unknown lock file format (expected pip requirements "
-                         "*.txt, pylock.toml, uv.lock, conda-lock.yml or a conda explicit file: "
-                         "*.txt or *.lock with an @EXPLICIT line)")
+                         "*.txt, pylock.toml, uv.lock, pixi.lock, conda-lock.yml or a conda "
+                         "explicit file: *.txt or *.lock with an @EXPLICIT line)")
     return family
 
 
@@ -105,6 +108,10 @@ def parse_lockfile(path: str, text: str) -> LockFile:
         from engine.catalog.lockfiles.conda_lock import parse_conda_lock
 
         return parse_conda_lock(path, text)
+    if fmt == "pixi":
+        from engine.catalog.lockfiles.pixi import parse_pixi_lock
+
+        return parse_pixi_lock(path, text)
     return parse_requirements_file(path, text)
 
 

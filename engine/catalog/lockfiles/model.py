@@ -107,9 +107,9 @@ class LockFile:
     needs exactly those and building 100,000 dataclasses per check costs ~0.4 s; `packages`
     builds them on first use (locating a result, the AIBOM).
 
-    `format` is "requirements", "pylock", "uv", "conda" or "conda-lock". `includes` lists the
-    `-r FILE` lines of a requirements file as (line, target as written); it is empty for every
-    other format.
+    `format` is "requirements", "pylock", "uv", "conda", "conda-lock" or "pixi". `includes`
+    lists the `-r FILE` lines of a requirements file as (line, target as written); it is empty
+    for every other format.
     Resolving them needs the repository, so the catalog loader does it and hands out a merged
     LockFile whose records from included files carry the included file's `path`.
     """
