@@ -6,9 +6,13 @@ MDL-006 and by the apply gate, which judges the revision again at deploy time.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pygit2
@@ -28,6 +32,9 @@ from tests.support.approvals import approve_all
 from tests.support.cli import check, govops, invoke
 from tests.support.pulumi_fakes import STACK, FakePulumi, approved_cluster
 from tests.support.repos import NOW, fixture, make_repo
+from tests.support.sigstore_mock import SigstoreMock, sigstore_mock
+
+__all__ = ["sigstore_mock"]  # the fixture, used by name
 
 MODEL = "llama-3-8b-instruct"
 MODEL_FILE = f"models/{MODEL}.yaml"
@@ -196,3 +203,75 @@ def test_the_apply_gate_refuses_weights_changed_after_the_decision(
     assert refused.exit_code == 1, refused.stdout + refused.stderr
     assert "MDL-006" in refused.stderr
     assert [e.entry.type for e in Ledger(open_repo(signed.repo)).entries()] == before
+
+
+KEYLESS = """  signature:
+    bundle: signatures/llama-3-8b-instruct.sig
+    identity:
+      subject: {subject}
+      issuer: {issuer}
+"""
+
+
+@contextlib.contextmanager
+def _oidc_discovery() -> Iterator[str]:
+    """An OIDC provider's discovery document on 127.0.0.1, for the length of the block."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            body = json.dumps({"issuer": base, "authorization_endpoint": f"{base}/auth",
+                               "token_endpoint": f"{base}/token"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _keyless_repo(tmp: Path, mock: SigstoreMock, subject: str) -> Signed:
+    """The chat model signed keyless through the Sigstore mock (Fulcio certificate for the
+    token's identity, Rekor entry), with model-signing's own Sigstore signer."""
+    weights = tmp / "weights"
+    model = weights / MODEL
+    model.mkdir(parents=True)
+    (model / "model.safetensors").write_bytes(b"\x00" * 4096)
+    bundle = tmp / "model.sig"
+    # model-signing reads an OIDC provider's configuration even when it is handed a token:
+    # one on 127.0.0.1 answers it (the token is used as given).
+    with _oidc_discovery() as issuer:
+        signing.Config().use_sigstore_signer(
+            identity_token=mock.token, oidc_issuer=issuer,
+            trust_config=mock.trust_config).sign(model, bundle)
+    files = fixture("acme-ml")
+    files[MODEL_FILE] += KEYLESS.format(subject=subject, issuer=mock.issuer).encode()
+    files["signatures/llama-3-8b-instruct.sig"] = bundle.read_bytes()
+    make_repo(tmp / "repo", Step("keyless", files, time="2026-11-19T09:00:00Z"))
+    approve_all(tmp / "repo", tmp / "trust")
+    return Signed(tmp / "repo", weights, b"")
+
+
+def test_a_keyless_signature_verifies_for_its_identity_only(
+        tmp_path: Path, sigstore_mock: SigstoreMock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOVOPS_MODEL_TRUST_CONFIG", str(sigstore_mock.trust_config))
+    signed = _keyless_repo(tmp_path / "right", sigstore_mock, sigstore_mock.identity)
+    monkeypatch.setenv(FILES_VARIABLE, str(signed.weights))
+    assert _mdl006(check(signed.repo, "--format", "json").json()) == []
+    wrong = _keyless_repo(tmp_path / "wrong", sigstore_mock,
+                          "https://github.com/someone/else/.github/workflows/x.yml@refs/heads/main")
+    monkeypatch.setenv(FILES_VARIABLE, str(wrong.weights))
+    [result] = _mdl006(check(wrong.repo, "--format", "json").json())
+    assert result["severity"] == "deny"
+    assert "https://github.com/someone/else/" in str(result["msg"])
+    assert "does not verify" in str(result["msg"])
