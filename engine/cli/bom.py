@@ -15,21 +15,25 @@ from engine.cli.options import advisories_option, repo_option
 @click.option("--rev", default=None, help="Revision to describe. Default: HEAD.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the AIBOM to FILE (written only once it validates); default stdout.")
+@click.option("--format", "fmt", type=click.Choice(["cyclonedx", "spdx3"]), default="cyclonedx",
+              show_default=True, help="CycloneDX 1.6 ML-BOM, or SPDX 3.0.1 JSON-LD with the AI "
+              "and Dataset profiles.")
 @advisories_option
 @click.pass_context
-def bom(ctx: click.Context, repo: Path, rev: str | None, output: Path | None,
+def bom(ctx: click.Context, repo: Path, rev: str | None, output: Path | None, fmt: str,
         advisories: Path | None) -> None:
-    """Write the AIBOM (CycloneDX 1.6 ML-BOM) of a revision."""
+    """Write the AIBOM (CycloneDX 1.6 ML-BOM, or SPDX 3.0.1) of a revision."""
     if ctx.invoked_subcommand is not None:
         return
     from engine.atomic import write_atomically
-    from engine.commands.bom import BomOptions, run_bom
+    from engine.commands.bom import BomOptions, run_bom, run_spdx3
 
-    aibom = run_bom(BomOptions(repo=repo, advisories=advisories), rev)
+    options = BomOptions(repo=repo, advisories=advisories)
+    text = run_spdx3(options, rev) if fmt == "spdx3" else run_bom(options, rev).text
     if output is not None:
-        write_atomically(output, aibom.text)
+        write_atomically(output, text)
     else:
-        click.echo(aibom.text, nl=False)
+        click.echo(text, nl=False)
 
 
 @bom.command("diff")

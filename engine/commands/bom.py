@@ -56,6 +56,19 @@ def _build(repo: GitRepo, loader: CatalogLoader, rev: str, records: dict[str, An
     ))
 
 
+def run_spdx3(options: BomOptions, rev: str | None) -> str:
+    """The SPDX 3.0.1 JSON-LD document of a revision (engine.bom.spdx3)."""
+    from engine.bom.spdx3 import build_spdx3
+
+    repo = open_repo(options.repo)
+    snapshot = repo.snapshot(rev or "HEAD")
+    with open_loader(repo) as loader:
+        catalog = loader.load(snapshot)
+    signatures = {name: signature_text(s)
+                  for name, s in verify_models(repo, snapshot, catalog).items()}
+    return build_spdx3(catalog, snapshot.info, repo.name, govops_version(), signatures)
+
+
 def run_bom(options: BomOptions, rev: str | None) -> Aibom:
     records = advisory_records(options.advisories)
     repo = open_repo(options.repo)
