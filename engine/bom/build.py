@@ -98,6 +98,8 @@ def _catalog_graph(catalog: Catalog, signatures: Mapping[str, str]) -> _Graph:
         for name in obj.doc["spec"].get("datasets") or []:
             if name in datasets:
                 graph.depend(models[obj.name], datasets[name])
+        for file in obj.doc["spec"].get("files") or []:
+            graph.depend(models[obj.name], graph.add(components.model_file_component(obj, file)))
     environments: dict[str, str] = {}
     for obj in _objects(catalog, "Environment"):
         lock = catalog.locks.get(obj.name)

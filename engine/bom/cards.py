@@ -94,10 +94,16 @@ def model_card(obj: GovObject, datasets: Mapping[str, GovObject]) -> dict[str, A
     ]
     if metrics:
         card["quantitativeAnalysis"] = {"performanceMetrics": metrics}
+    considerations: dict[str, Any] = {}
+    if spec.get("intendedUse"):
+        considerations["useCases"] = [str(u) for u in spec["intendedUse"]]
+    if spec.get("limitations"):
+        considerations["technicalLimitations"] = [str(x) for x in spec["limitations"]]
     if (risk := _RISK.get(str(spec.get("risk", "")))) is not None:
-        card["considerations"] = {
-            "ethicalConsiderations": [{"name": risk[0], "mitigationStrategy": risk[1]}],
-        }
+        considerations["ethicalConsiderations"] = [{"name": risk[0],
+                                                    "mitigationStrategy": risk[1]}]
+    if considerations:
+        card["considerations"] = considerations
     return card
 
 

@@ -21,7 +21,8 @@ from cyclonedx.model import (
     XsUri,
 )
 from cyclonedx.model.component import Component, ComponentType, Pedigree
-from cyclonedx.model.license import License
+from cyclonedx.model.contact import OrganizationalEntity
+from cyclonedx.model.license import DisjunctiveLicense, License
 from packageurl import PackageURL
 
 from engine.bom import refs
@@ -53,9 +54,26 @@ def _digest(value: Any) -> tuple[list[HashType], list[Property]]:
 
 
 def _licenses(value: Any) -> list[License]:
+    """The licence as CycloneDX names it: an SPDX id with its spdx.org page, an expression, or
+    a name (a model licence such as `llama3` is not an SPDX id)."""
     if not isinstance(value, str) or not value.strip():
         return []
-    return [_LICENSES.make_from_string(value.strip())]
+    found = _LICENSES.make_from_string(value.strip())
+    if isinstance(found, DisjunctiveLicense) and found.id:
+        found.url = XsUri(f"https://spdx.org/licenses/{found.id}.html")
+    return [found]
+
+
+def _publisher(source: str) -> tuple[str | None, OrganizationalEntity | None]:
+    """Who publishes a model or dataset, read from its source: the Hugging Face organisation
+    of `hf://org/name` (and `hf://datasets/org/name`); unknown for other sources."""
+    if not source.startswith("hf://"):
+        return None, None
+    parts = source.removeprefix("hf://").removeprefix("datasets/").split("/")
+    if len(parts) < 2 or not parts[0]:
+        return None, None
+    return parts[0], OrganizationalEntity(name=parts[0],
+                                          urls=[XsUri(f"https://huggingface.co/{parts[0]}")])
 
 
 def _distribution(source: str, revision: str | None) -> list[ExternalReference]:
@@ -77,8 +95,11 @@ def _sourced(obj: GovObject, kind: ComponentType, bom_ref: str, purl: str,
     spec: Mapping[str, Any] = obj.doc["spec"]
     revision = spec.get("revision")
     hashes, digest_props = _digest(spec.get("digest"))
+    publisher, supplier = _publisher(str(spec["source"]))
     return Component(
         type=kind,
+        publisher=publisher,
+        supplier=supplier,
         bom_ref=bom_ref,
         name=obj.name,
         version=revision,
@@ -114,6 +135,19 @@ def model_component(obj: GovObject, signature: str | None = None) -> Component:
             type=ComponentType.MACHINE_LEARNING_MODEL, name=base,
             bom_ref=f"{refs.model_ref(obj.name)}#base-model")])
     return component
+
+
+def model_file_component(obj: GovObject, file: Mapping[str, Any]) -> Component:
+    """A file beside the weights that changes what the model does (a chat template, a
+    tokenizer config): its own component with its hash, so a changed template is a change."""
+    hashes, digest_props = _digest(file.get("digest"))
+    return Component(
+        type=ComponentType.FILE,
+        bom_ref=f"{refs.model_ref(obj.name)}#file:{file['path']}",
+        name=str(file["path"]),
+        hashes=hashes,
+        properties=[*_props([("kind", file.get("kind")), ("model", obj.name)]), *digest_props],
+    )
 
 
 def dataset_component(obj: GovObject) -> Component:

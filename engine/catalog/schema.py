@@ -52,6 +52,15 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "spec.evaluations[].metric": ("str", True),
         "spec.evaluations[].value": ("number", True),
         "spec.evaluations[].dataset": ("str", False),
+        # what the model is for and where it falls short (the model card's considerations)
+        "spec.intendedUse": ("list[str]", False),
+        "spec.limitations": ("list[str]", False),
+        # files beside the weights that change behaviour (chat template, tokenizer config),
+        # each its own AIBOM component with its hash
+        "spec.files": ("list[map]", False),
+        "spec.files[].path": ("str", True),
+        "spec.files[].digest": ("str", True),
+        "spec.files[].kind": ("enum:chat-template|tokenizer-config|config|other", False),
         # an OpenSSF model signature (OMS bundle in the repo) and who must have signed it:
         # a public key in the repo, or a Sigstore identity (exactly one; engine.catalog.load)
         "spec.signature": ("map", False),

@@ -72,7 +72,7 @@ def _datasets_of(model_yaml: str) -> list[tuple[str, str]]:
 
 
 def test_a_document_that_does_not_fit_the_model_is_refused(acme: Path) -> None:
-    text, graph = _spdx(acme)
+    text, _ = _spdx(acme)
     validate_spdx3(text)
     document = json.loads(text)
     model = next(o for o in document["@graph"] if o["type"] == "ai_AIPackage")
