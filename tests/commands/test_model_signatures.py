@@ -275,3 +275,36 @@ def test_a_keyless_signature_verifies_for_its_identity_only(
     assert result["severity"] == "deny"
     assert "https://github.com/someone/else/" in str(result["msg"])
     assert "does not verify" in str(result["msg"])
+
+
+@pytest.mark.parametrize("case", ["another signer", "required and missing"])
+def test_the_apply_gate_refuses_a_model_whose_signature_failed_its_decision(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """Signed by another key than the one named, or unsigned where govops.yaml requires
+    signed production weights: the recorded decision fails on MDL-006 and apply refuses it."""
+    monkeypatch.delenv(pulumi_run.PASSPHRASE_ENV, raising=False)
+    monkeypatch.delenv(pulumi_run.PASSPHRASE_FILE_ENV, raising=False)
+    monkeypatch.setattr(pulumi_run, "pulumi_cli", FakePulumi)
+    approved_cluster(monkeypatch)
+    assert govops("keygen", "--output", str(tmp_path / "ci")).exit_code == 0
+    config = fixture("acme-ml")["govops.yaml"].replace(
+        b"  data: {}", b"  data: {requireModelSignatures: true}", 1)
+    signed = (_signed_repo(tmp_path, key_path="keys/someone-else.pub", ci=tmp_path / "ci.pub")
+              if case == "another signer" else
+              _signed_repo(tmp_path, config=config, ci=tmp_path / "ci.pub"))
+    monkeypatch.setenv(FILES_VARIABLE, str(signed.weights))
+    commit = str(pygit2.Repository(str(signed.repo)).head.target)
+    attested = govops("attest", "--repo", str(signed.repo), "--rev", commit, "--key",
+                      str(tmp_path / "ci.key"), "--output", str(tmp_path / "out"), "--now", NOW,
+                      "--record")
+    assert attested.exit_code == 0, attested.stderr  # attested and recorded: verdict fail
+    decision = json.loads((tmp_path / "out" / "decision.json").read_text())
+    assert decision["verdict"] == "fail"
+    assert {r["id"] for r in decision["results"] if r["severity"] == "deny"} == {"MDL-006"}
+    before = [e.entry.type for e in Ledger(open_repo(signed.repo)).entries()]
+    monkeypatch.setattr(apply_module, "utc_now", lambda: "2026-11-21T10:00:00Z")
+    refused = invoke(apply, "--repo", str(signed.repo), "--stack", STACK, "--rev", commit,
+                     "--key", str(tmp_path / "ci.key"))
+    assert refused.exit_code == 1, refused.stdout + refused.stderr
+    assert "is 'fail', not pass: failing policies MDL-006" in refused.stderr
+    assert [e.entry.type for e in Ledger(open_repo(signed.repo)).entries()] == before
