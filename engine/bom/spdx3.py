@@ -84,18 +84,28 @@ def _hash(text: Any) -> list[Any]:
     return [] if method is None else [spdx.Hash(algorithm=method, hashValue=value)]
 
 
+def _sourced(b: _Builder, ref: str, obj: GovObject) -> dict[str, Any]:
+    """What models and datasets state alike: identity, where they are fetched from, the
+    revision and the digest."""
+    spec: Mapping[str, Any] = obj.doc["spec"]
+    fields: dict[str, Any] = {
+        "spdxId": b.iri(ref), "creationInfo": b.info, "name": obj.name,
+        "software_downloadLocation": refs.source_url(spec["source"], spec.get("revision"))
+        or spec["source"],
+        "description": obj.doc["metadata"].get("description"),
+        "verifiedUsing": _hash(spec.get("digest")),
+    }
+    if isinstance(spec.get("revision"), str):
+        fields["software_packageVersion"] = spec["revision"]
+    return fields
+
+
 def _model(b: _Builder, obj: GovObject, signature: str | None) -> Any:
     spec: Mapping[str, Any] = obj.doc["spec"]
     package = spdx.ai_AIPackage(
-        spdxId=b.iri(refs.model_ref(obj.name)), creationInfo=b.info, name=obj.name,
+        **_sourced(b, refs.model_ref(obj.name), obj),
         software_primaryPurpose=spdx.software_SoftwarePurpose.model,
-        software_downloadLocation=refs.source_url(spec["source"], spec.get("revision"))
-        or spec["source"],
-        software_packageUrl=refs.model_purl(obj.name, spec["source"], spec.get("revision")),
-        description=obj.doc["metadata"].get("description"))
-    if isinstance(spec.get("revision"), str):
-        package.software_packageVersion = spec["revision"]
-    package.verifiedUsing.extend(_hash(spec.get("digest")))
+        software_packageUrl=refs.model_purl(obj.name, spec["source"], spec.get("revision")))
     if isinstance(spec.get("task"), str):
         package.ai_informationAboutApplication = spec["task"]
     if isinstance(spec.get("architecture"), str):
@@ -113,15 +123,9 @@ def _model(b: _Builder, obj: GovObject, signature: str | None) -> Any:
 def _dataset(b: _Builder, obj: GovObject) -> Any:
     spec: Mapping[str, Any] = obj.doc["spec"]
     package = spdx.dataset_DatasetPackage(
-        spdxId=b.iri(refs.dataset_ref(obj.name)), creationInfo=b.info, name=obj.name,
+        **_sourced(b, refs.dataset_ref(obj.name), obj),
         software_primaryPurpose=spdx.software_SoftwarePurpose.data,
-        software_downloadLocation=refs.source_url(spec["source"], spec.get("revision"))
-        or spec["source"],
-        dataset_datasetType=[spdx.dataset_DatasetType.noAssertion],
-        description=obj.doc["metadata"].get("description"))
-    if isinstance(spec.get("revision"), str):
-        package.software_packageVersion = spec["revision"]
-    package.verifiedUsing.extend(_hash(spec.get("digest")))
+        dataset_datasetType=[spdx.dataset_DatasetType.noAssertion])
     pii = spec.get("pii")
     if isinstance(pii, bool):
         package.dataset_hasSensitivePersonalInformation = (

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pygit2
 import pytest
@@ -181,28 +181,45 @@ def test_the_apply_gate_refuses_weights_changed_after_the_decision(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Attested (and recorded) while the weights matched their signature; the weights change;
     apply judges the revision again and refuses, recording nothing."""
+    _deploy_host(tmp_path, monkeypatch)
+    signed = _signed_repo(tmp_path, ci=tmp_path / "ci.pub")
+    monkeypatch.setenv(FILES_VARIABLE, str(signed.weights))
+    assert _attested(signed, tmp_path)["verdict"] == "pass"
+    (signed.weights / MODEL / "config.json").write_text('{"architectures": ["Evil"]}')
+    assert "evaluated again at 2026-11-21T10:00:00Z with its own policies it is 'fail' " \
+           "(failing policies: MDL-006)" in _refused(signed, tmp_path, monkeypatch)
+
+
+def _deploy_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CI key, and Pulumi and the cluster as the deploy-time gate tests stand them in."""
     monkeypatch.delenv(pulumi_run.PASSPHRASE_ENV, raising=False)
     monkeypatch.delenv(pulumi_run.PASSPHRASE_FILE_ENV, raising=False)
     monkeypatch.setattr(pulumi_run, "pulumi_cli", FakePulumi)
     approved_cluster(monkeypatch)
     assert govops("keygen", "--output", str(tmp_path / "ci")).exit_code == 0
-    signed = _signed_repo(tmp_path, ci=tmp_path / "ci.pub")
-    monkeypatch.setenv(FILES_VARIABLE, str(signed.weights))
-    commit = str(pygit2.Repository(str(signed.repo)).head.target)
-    attested = govops("attest", "--repo", str(signed.repo), "--rev", commit, "--key",
-                      str(tmp_path / "ci.key"), "--output", str(tmp_path / "out"), "--now", NOW,
-                      "--record")
-    assert attested.exit_code == 0, attested.stderr
-    before = [e.entry.type for e in Ledger(open_repo(signed.repo)).entries()]
 
-    shutil.copy(signed.weights / MODEL / "config.json", tmp_path / "config.json")
-    (signed.weights / MODEL / "config.json").write_text('{"architectures": ["Evil"]}')
+
+def _attested(signed: Signed, tmp_path: Path) -> dict[str, Any]:
+    """`attest --record` of HEAD; the decision it wrote."""
+    commit = str(pygit2.Repository(str(signed.repo)).head.target)
+    run = govops("attest", "--repo", str(signed.repo), "--rev", commit, "--key",
+                 str(tmp_path / "ci.key"), "--output", str(tmp_path / "out"), "--now", NOW,
+                 "--record")
+    assert run.exit_code == 0, run.stderr
+    decision: dict[str, Any] = json.loads((tmp_path / "out" / "decision.json").read_text())
+    return decision
+
+
+def _refused(signed: Signed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`apply` of HEAD a day later, which must refuse and record nothing; its error."""
+    before = [e.entry.type for e in Ledger(open_repo(signed.repo)).entries()]
+    commit = str(pygit2.Repository(str(signed.repo)).head.target)
     monkeypatch.setattr(apply_module, "utc_now", lambda: "2026-11-21T10:00:00Z")
     refused = invoke(apply, "--repo", str(signed.repo), "--stack", STACK, "--rev", commit,
                      "--key", str(tmp_path / "ci.key"))
     assert refused.exit_code == 1, refused.stdout + refused.stderr
-    assert "MDL-006" in refused.stderr
     assert [e.entry.type for e in Ledger(open_repo(signed.repo)).entries()] == before
+    return refused.stderr
 
 
 KEYLESS = """  signature:
@@ -282,29 +299,15 @@ def test_the_apply_gate_refuses_a_model_whose_signature_failed_its_decision(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
     """Signed by another key than the one named, or unsigned where govops.yaml requires
     signed production weights: the recorded decision fails on MDL-006 and apply refuses it."""
-    monkeypatch.delenv(pulumi_run.PASSPHRASE_ENV, raising=False)
-    monkeypatch.delenv(pulumi_run.PASSPHRASE_FILE_ENV, raising=False)
-    monkeypatch.setattr(pulumi_run, "pulumi_cli", FakePulumi)
-    approved_cluster(monkeypatch)
-    assert govops("keygen", "--output", str(tmp_path / "ci")).exit_code == 0
+    _deploy_host(tmp_path, monkeypatch)
     config = fixture("acme-ml")["govops.yaml"].replace(
         b"  data: {}", b"  data: {requireModelSignatures: true}", 1)
     signed = (_signed_repo(tmp_path, key_path="keys/someone-else.pub", ci=tmp_path / "ci.pub")
               if case == "another signer" else
               _signed_repo(tmp_path, config=config, ci=tmp_path / "ci.pub"))
     monkeypatch.setenv(FILES_VARIABLE, str(signed.weights))
-    commit = str(pygit2.Repository(str(signed.repo)).head.target)
-    attested = govops("attest", "--repo", str(signed.repo), "--rev", commit, "--key",
-                      str(tmp_path / "ci.key"), "--output", str(tmp_path / "out"), "--now", NOW,
-                      "--record")
-    assert attested.exit_code == 0, attested.stderr  # attested and recorded: verdict fail
-    decision = json.loads((tmp_path / "out" / "decision.json").read_text())
+    decision = _attested(signed, tmp_path)  # attested and recorded, verdict fail
     assert decision["verdict"] == "fail"
     assert {r["id"] for r in decision["results"] if r["severity"] == "deny"} == {"MDL-006"}
-    before = [e.entry.type for e in Ledger(open_repo(signed.repo)).entries()]
-    monkeypatch.setattr(apply_module, "utc_now", lambda: "2026-11-21T10:00:00Z")
-    refused = invoke(apply, "--repo", str(signed.repo), "--stack", STACK, "--rev", commit,
-                     "--key", str(tmp_path / "ci.key"))
-    assert refused.exit_code == 1, refused.stdout + refused.stderr
-    assert "is 'fail', not pass: failing policies MDL-006" in refused.stderr
-    assert [e.entry.type for e in Ledger(open_repo(signed.repo)).entries()] == before
+    assert "is 'fail', not pass: failing policies MDL-006" in _refused(signed, tmp_path,
+                                                                        monkeypatch)
