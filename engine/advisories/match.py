@@ -19,7 +19,8 @@ from engine.advisories.conda_names import pypi_name
 from engine.catalog.lockfiles.model import normalize_name
 
 # OSV ecosystem names by the lock-file ecosystem they describe. OSV has no conda ecosystem; a
-# record that says "conda" is honoured, PyPI records never match conda packages (other names).
+# record that says "conda" is honoured, and PyPI records reach a conda package only through
+# the conda->PyPI table (AdvisoryIndex.matches), never by a name that merely looks the same.
 _OSV_ECOSYSTEMS = {"pypi": "pypi", "conda": "conda"}
 
 

@@ -70,9 +70,12 @@ def sync(source: Source, now: dt.datetime, progress: Callable[[str], None],
          folder: Path | None = None, fetch: Fetch = _fetch) -> Synced:
     folder = private_folder(folder or database_dir())
     target = database_path(source.name, folder)
-    previous = open_database(source.name, folder) if target.exists() else None
+    try:
+        previous = open_database(source.name, folder)
+    except GovopsError:  # a damaged database is what a sync repairs
+        previous = None
     kept = (f"; kept the previous database (fetched {previous.snapshot.fetched})"
-            if previous else "; there is no previous database of it")
+            if previous else "; there is no usable previous database of it")
     download = folder / f"{source.name}.download"
     try:
         digest, size = _download(source, fetch, download, progress)

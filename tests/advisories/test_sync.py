@@ -221,7 +221,7 @@ def test_a_first_sync_that_fails_says_there_is_none(tmp_path: Path, stand: Stand
                                                     database: Path) -> None:
     stand.serve("/all.zip", Route(osv_zip(), cut_after=1000))
     root = _repo(tmp_path, _mirror(stand.url + "/all.zip"))
-    _broken(_synced(root), "broke off", "there is no previous database of it")
+    _broken(_synced(root), "broke off", "there is no usable previous database of it")
     assert not (database / "mirror.sqlite").exists()
 
 
@@ -260,3 +260,17 @@ def test_bad_sources_in_govops_yaml_are_one_line(tmp_path: Path, database: Path,
     assert run.exit_code == 2
     assert run.stderr.startswith("govops: error: govops.yaml:5: ")  # the entry's line
     assert message in run.stderr
+
+
+def test_a_damaged_database_is_an_error_for_check_and_repaired_by_sync(
+        tmp_path: Path, stand: Stand, database: Path) -> None:
+    url = stand.serve("/all.zip", Route(osv_zip()))
+    root = _repo(tmp_path, _mirror(url))
+    database.mkdir(parents=True)
+    (database / "mirror.sqlite").write_bytes(b"not a database at all" * 100)
+    run = check(root)
+    assert run.exit_code == 2
+    assert run.stderr.startswith(f"govops: error: {database / 'mirror.sqlite'}: not a usable "
+                                 "advisory database")
+    assert _synced(root).exit_code == 0
+    assert check(root, "--format", "json").exit_code == 1  # torch 1.13.0: ENV-003
