@@ -7,8 +7,10 @@ them), and copies of them re-aimed at synthetic package names, 1,990 at the `pac
 the repo's lock files pin (a few ranges affect a pinned version, most do not), the rest at names
 no lock file holds. It is served from 127.0.0.1 and synced through the real download path.
 Then, with the database in place: `govops check` cold (no parse cache, no govops daemon, a
-resident OPA up) and warm, and `govops bom`, against the same runs without a database; and the
-lookup and matching alone (engine.advisories.synced) in-process, per locked package.
+resident OPA up) and `govops bom` (of a 1,000-object repo: at 10,000 objects the AIBOM spends
+minutes in cyclonedx-python-lib's dependency registration, database or not), against the same
+runs without a database; and the lookup and matching alone (engine.advisories.synced)
+in-process, per locked package.
 
     python benchmarks/advisory_bench.py [--records 17000] [--size 10000] [--runs 5]
 """
@@ -48,6 +50,7 @@ from engine.repo import open_repo
 from engine.repo.scripted import Step, build_history
 
 GOVOPS = str(Path(sys.executable).with_name("govops"))
+BOM_SIZE = 1000
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / ".cache" / "go-tools" / "bin"
 
@@ -139,7 +142,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     print(f"govops advisory database benchmark: python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} cores, median of {args.runs} runs")
+          f"{os.cpu_count()} cores, median of {args.runs} runs", flush=True)
     with tempfile.TemporaryDirectory(prefix="govops-advisory-bench-") as tmp:
         work = Path(tmp)
         body, aimed = export(args.records)
@@ -149,14 +152,23 @@ def main() -> None:
                            "GOVOPS_OPA": str(TOOLS / "opa"),
                            "GOVOPS_ADVISORY_DB": str(work / "db")})
         env = dict(os.environ)
+        config = ("apiVersion: govops.dev/v1\nkind: Config\nadvisories:\n  sources:\n"
+                  f"    - name: osv-mirror\n      url: {url}\n      format: osv\n")
+
+        def repos(size: int, name: str) -> tuple[Path, Path]:
+            files = generate(size)
+            build_history(work / name, [Step("repo", {**files, "govops.yaml": config},
+                                             time="2026-11-02T10:00:00Z")])
+            build_history(work / f"{name}-bare", [Step("repo", files,
+                                                       time="2026-11-02T10:00:00Z")])
+            return work / name, work / f"{name}-bare"
+
         try:
             files = generate(args.size)
-            with_db = {**files, "govops.yaml": "apiVersion: govops.dev/v1\nkind: Config\n"
-                       f"advisories:\n  sources:\n    - name: osv-mirror\n      url: {url}\n"
-                       "      format: osv\n"}
-            build_history(work / "repo", [Step("repo", with_db, time="2026-11-02T10:00:00Z")])
-            build_history(work / "bare", [Step("repo", files, time="2026-11-02T10:00:00Z")])
-            root, bare = work / "repo", work / "bare"
+            root, bare = repos(args.size, "repo")
+            # `govops bom` of 10,000 objects spends minutes in cyclonedx-python-lib's dependency
+            # registration (quadratic), with or without advisories: timed at BOM_SIZE objects.
+            bom_root, bom_bare = repos(BOM_SIZE, "bom")
             locked = sum(1 for p in files if p.endswith(".txt")) * PACKAGES
             print(f"export: {args.records} records ({aimed} on pinned package names), "
                   f"{len(body) / 1e6:.1f} MB zipped; repo: {args.size} objects, "
@@ -167,7 +179,7 @@ def main() -> None:
                 shutil.rmtree(work / "db", ignore_errors=True)
                 syncs.append(_run(["advisories", "sync", "--repo", str(root)], root, env))
             print(f"  advisories sync (download, verify, merge, index) median "
-                  f"{statistics.median(syncs):6.2f} s")
+                  f"{statistics.median(syncs):6.2f} s", flush=True)
 
             git = open_repo(root)
             catalog = load_catalog(git, git.snapshot("HEAD"))
@@ -181,14 +193,16 @@ def main() -> None:
                   f"packages ({lookup / locked * 1e6:.2f} us per package), "
                   f"{len(found.records)} records affect a pinned version")
 
-            for label, repo in (("with the database", root), ("no database", bare)):
+            for label, repo, bom_repo in (("with the database", root, bom_root),
+                                          ("no database", bare, bom_bare)):
                 stop_all()
                 _cold(repo, env)  # the resident OPA loads this bundle and the lock data
                 colds = [_cold(repo, env) for _ in range(args.runs)]
-                boms = [_run(["bom", "--output", os.devnull], repo, env)
+                boms = [_run(["bom", "--output", os.devnull], bom_repo, env)
                         for _ in range(args.runs)]
-                print(f"  {label:18} check cold cache median {statistics.median(colds):6.2f} s"
-                      f" | bom median {statistics.median(boms):6.2f} s")
+                print(f"  {label:18} check of {args.size} objects cold cache median "
+                      f"{statistics.median(colds):6.2f} s | bom of {BOM_SIZE} objects median "
+                      f"{statistics.median(boms):6.2f} s", flush=True)
         finally:
             server.shutdown()
             stop_daemons()

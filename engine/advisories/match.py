@@ -139,12 +139,16 @@ class AdvisoryIndex:
         also matched by that project's PyPI records, at its conda version."""
         if version is None:
             return []
+        normal = normalize_name(name)
+        pypi = pypi_name(name) if ecosystem == "conda" else None
+        if normal not in self._by_name and (pypi is None or pypi not in self._by_name):
+            return []  # nearly every package of a lock file: no record names it
         # The same few versions of torch recur in every environment: match each once.
-        key = (ecosystem, normalize_name(name), version)
+        key = (ecosystem, normal, version)
         if key not in self._memo:
             parsed = _version(version)
-            found = self._matching(key[1], version, parsed, ecosystem)
-            if ecosystem == "conda" and (pypi := pypi_name(name)) is not None:
+            found = self._matching(normal, version, parsed, ecosystem)
+            if pypi is not None:
                 found |= self._matching(pypi, version, parsed, "pypi")
             self._memo[key] = sorted(found)
         return list(self._memo[key])

@@ -36,13 +36,10 @@ def synced_for(catalog: Catalog, now: dt.datetime,
     config = catalog.config
     sources: Iterable[Source] = (config.advisory_sources if config.advisory_sources is not None
                                  else BUILT_IN.values())
-    packages = [(p["name"], p["version"], p["ecosystem"])
-                for lock in catalog.locks.values() for p in lock.lock.records
-                if p["version"] is not None]
-    names = {n for name, _, ecosystem in packages for n in _lookup_names(name, ecosystem)}
     records: dict[str, Mapping[str, Any]] = {}
     snapshots: list[Mapping[str, Any]] = []
     notes: list[str] = []
+    databases = []
     for source in sources:
         database = open_database(source.name, folder)
         if database is None:
@@ -50,13 +47,22 @@ def synced_for(catalog: Catalog, now: dt.datetime,
                 notes.append(f"{config.path}: advisory source {source.name} is not synced: "
                              "only the advisories shipped with the policies were matched "
                              "(run `govops advisories sync`)")
-            continue
+        else:
+            databases.append(database)
+    if not databases:  # the common hook case: 100,000 locked packages need not be listed
+        return SyncedAdvisories({}, (), tuple(notes))
+    packages = [(p["name"], p["version"], p["ecosystem"])
+                for lock in catalog.locks.values() for p in lock.lock.records
+                if p["version"] is not None]
+    names = {n for name, ecosystem in {(p[0], p[2]) for p in packages}
+             for n in _lookup_names(name, ecosystem)}
+    for database in databases:
         snapshots.append(database.snapshot.as_json())
         records.update(_affecting(database, names, packages))
         limit = config.advisory_max_age_days
         age = database.snapshot.age_days(now)
         if limit is not None and age > limit:
-            notes.append(f"{config.path}: advisory database {source.name} was fetched "
+            notes.append(f"{config.path}: advisory database {database.snapshot.source} was fetched "
                          f"{age:.0f} days ago ({database.snapshot.fetched}), more than "
                          f"advisories.maxAgeDays ({limit}): run `govops advisories sync`")
     return SyncedAdvisories(records, tuple(snapshots), tuple(notes))

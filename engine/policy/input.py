@@ -112,10 +112,12 @@ def _packages(env_lock: EnvironmentLock, advisories: AdvisoryIndex
                 "extras": p["extras"], "marker": p["marker"], "hashes": p["hashes"],
                 "ecosystem": p["ecosystem"],
                 "advisories": advisories.matches(p["name"], p["version"], p["ecosystem"]),
-                **_pypi(p),
             }
             for p in env_lock.lock.records
         ]
+        for package in packages:  # conda builds of PyPI projects say which (a few dozen)
+            if package["ecosystem"] == "conda":
+                package.update(_pypi(package))
         found = (packages, flagged(packages))
         if _keep:
             if len(_PACKAGES) >= _PACKAGES_MAX:

@@ -34,8 +34,10 @@ _SHA256 = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
 
 
 def is_explicit(text: str) -> bool:
-    """Whether `text` is a conda explicit file: conda's own test is an `@EXPLICIT` line."""
-    return any(line.strip() == EXPLICIT_MARKER for line in text.splitlines())
+    """Whether `text` is a conda explicit file: conda's own test is an `@EXPLICIT` line. The
+    substring test first: every requirements file is asked, and almost none has one."""
+    return EXPLICIT_MARKER in text and any(
+        line.strip() == EXPLICIT_MARKER for line in text.splitlines())
 
 
 def _checksum(path: str, number: int, fragment: str) -> str:
