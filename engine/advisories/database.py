@@ -74,6 +74,16 @@ def write_database(path: Path, snapshot: Snapshot,
     private_folder(path.parent)
     partial = path.with_name(path.name + ".next")
     partial.unlink(missing_ok=True)
+    try:
+        _write(partial, snapshot, records, names)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # never leave half a database behind
+        raise
+    partial.replace(path)
+
+
+def _write(partial: Path, snapshot: Snapshot, records: Mapping[str, Mapping[str, Any]],
+           names: Mapping[str, Iterable[str]]) -> None:
     db = sqlite3.connect(partial)
     try:
         with db:
@@ -91,7 +101,6 @@ def write_database(path: Path, snapshot: Snapshot,
             db.execute("CREATE INDEX by_name ON names (name)")
     finally:
         db.close()
-    partial.replace(path)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import sqlite3
 import urllib.error
 import urllib.request
 import zipfile
@@ -97,6 +98,8 @@ def sync(source: Source, now: dt.datetime, progress: Callable[[str], None],
         raise SyncFailed(f"{exc}{kept}") from None
     except GovopsError as exc:
         raise SyncFailed(f"{source.name}: {exc}{kept}") from None
+    except (OSError, sqlite3.Error) as exc:  # a full disk, a folder turned read-only
+        raise SyncFailed(f"{source.name}: cannot write {folder} ({exc}){kept}") from None
     finally:
         download.unlink(missing_ok=True)
     progress(f"{source.name}: {snapshot.records} advisories ({snapshot.withdrawn} withdrawn "

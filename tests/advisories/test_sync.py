@@ -274,3 +274,28 @@ def test_a_damaged_database_is_an_error_for_check_and_repaired_by_sync(
                                  "advisory database")
     assert _synced(root).exit_code == 0
     assert check(root, "--format", "json").exit_code == 1  # torch 1.13.0: ENV-003
+
+
+def test_a_disk_full_while_writing_keeps_the_previous_database(
+        tmp_path: Path, stand: Stand, database: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite fails half way through the new database (ENOSPC): one line, exit 3, no half
+    database left, the previous one in use."""
+    import sqlite3
+
+    import engine.advisories.database as database_module
+
+    url = stand.serve("/all.zip", Route(osv_zip()))
+    root = _repo(tmp_path, _mirror(url))
+    assert _synced(root).exit_code == 0
+    before = (database / "mirror.sqlite").read_bytes()
+    real = database_module._write
+
+    def full(partial: Path, *args: Any) -> None:
+        real(partial, *args)  # the file exists, complete or not: it must not stay
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(database_module, "_write", full)
+    _broken(_synced(root), "mirror: cannot write ", "database or disk is full",
+            "kept the previous database (fetched ")
+    assert (database / "mirror.sqlite").read_bytes() == before
+    assert sorted(p.name for p in database.iterdir()) == ["mirror.sqlite"]
