@@ -18,7 +18,9 @@ import yaml
 from engine.errors import InputError
 
 
-def _check_record(shown: str, line: int, record: Any) -> None:
+def check_record(shown: str, line: int, record: Any) -> None:
+    """An InputError unless `record` has what matching reads: a string id, a list of
+    `affected` objects."""
     if not isinstance(record, dict) or not isinstance(record.get("id"), str):
         raise InputError(shown, line, "an OSV record needs a string id")
     affected = record.get("affected", [])
@@ -42,7 +44,7 @@ def load_advisory_dir(directory: Path) -> dict[str, dict[str, Any]]:
         shown = str(path)
         loaded = _read(path, shown)
         for record in loaded if isinstance(loaded, list) else [loaded]:
-            _check_record(shown, 1, record)
+            check_record(shown, 1, record)
             if record["id"] in records:
                 raise InputError(shown, 1, f"advisory {record['id']} is also in "
                                  f"{origin[record['id']]}")
@@ -52,15 +54,23 @@ def load_advisory_dir(directory: Path) -> dict[str, dict[str, Any]]:
 
 
 def _read(path: Path, shown: str) -> Any:
+    return parse_record_file(shown, path.read_bytes(), path.suffix == ".json")
+
+
+def parse_record_file(shown: str, data: bytes, is_json: bool) -> Any:
+    """What a record file holds (a record, or a list of them): OSV JSON, or YAML as the
+    PyPA advisory database writes it; an InputError naming `shown` and the line otherwise."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(shown, None, "not UTF-8 text") from None
-    if path.suffix == ".json":
+    if is_json:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(shown, exc.lineno, f"malformed JSON: {exc.msg}") from None
+        except RecursionError:
+            raise InputError(shown, None, "malformed JSON: nested too deeply") from None
     # Every scalar a string, as in OSV's JSON: a YAML 1.1 reader would turn an unquoted
     # version such as 1.10 into the float 1.1, and a date into a datetime.
     try:
@@ -71,6 +81,8 @@ def _read(path: Path, shown: str) -> Any:
                          f"malformed YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
         raise InputError(shown, None, f"malformed YAML: {exc}") from None
+    except RecursionError:
+        raise InputError(shown, None, "malformed YAML: nested too deeply") from None
 
 
 def advisories_digest(records: Mapping[str, Any]) -> str:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import io
-import json
 import sqlite3
 import urllib.error
 import urllib.request
@@ -27,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import yaml
-
 from engine.advisories.database import (
     Snapshot,
     database_dir,
@@ -37,6 +33,7 @@ from engine.advisories.database import (
     write_database,
 )
 from engine.advisories.merge import effective, withdrawn
+from engine.advisories.records import check_record, parse_record_file
 from engine.catalog.advisory_sources import Source
 from engine.catalog.lockfiles.model import normalize_name
 from engine.clock import utc
@@ -207,22 +204,11 @@ def _is_record(source: Source, name: str) -> bool:
 
 
 def _parse(source: Source, member: str, data: bytes) -> dict[str, Any]:
-    where = f"{source.name}: {member}"
-    try:
-        text = data.decode("utf-8")
-        if source.format == "osv":
-            record = json.loads(text)
-        else:  # every scalar a string, as in OSV JSON (engine.advisories.records)
-            record = yaml.load(io.StringIO(text),
-                               Loader=getattr(yaml, "CBaseLoader", yaml.BaseLoader))
-    except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
-        raise SyncFailed(f"{where}: not an OSV record ({type(exc).__name__})") from None
-    if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-        raise SyncFailed(f"{where}: not an OSV record (no string id)")
-    affected = record.get("affected", [])
-    if not isinstance(affected, list) or not all(isinstance(a, dict) for a in affected):
-        raise SyncFailed(f"{where}: {record['id']}: affected must be a list of objects")
-    return record
+    """One archive member as `--advisories` reads a file (engine.advisories.records): an
+    InputError naming the member, which `sync` turns into its one line."""
+    record = parse_record_file(member, data, source.format == "osv")
+    check_record(member, 1, record)
+    return dict(record)
 
 
 def _package_names(record: Mapping[str, Any]) -> set[str]:

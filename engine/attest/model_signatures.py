@@ -47,6 +47,11 @@ def signature_text(signature: ModelSignature) -> str:
     return f"not verified (signer {signature.signer}): {signature.problem}"
 
 
+def signature_texts(repo: GitRepo, snapshot: Snapshot, catalog: Catalog) -> dict[str, str]:
+    """Each signed Model's signature as the AIBOMs (CycloneDX and SPDX) state it."""
+    return {name: signature_text(s) for name, s in verify_models(repo, snapshot, catalog).items()}
+
+
 def files_root() -> Path | None:
     configured = os.environ.get(FILES_VARIABLE, "").strip()
     return Path(configured) if configured else None

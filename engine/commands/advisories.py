@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.advisories.database import Snapshot, database_path, open_database
-from engine.advisories.sync import Fetch, Synced, sync
+from engine.advisories.sync import Synced, sync
 from engine.catalog.advisory_sources import BUILT_IN, DEFAULT, Source
 from engine.catalog.load import load_config
 from engine.errors import GovopsError, RevisionError
@@ -42,14 +42,10 @@ def _configured(repo: Path | None) -> tuple[Source, ...] | None:
 
 
 def run_sync(sources: Sequence[Source], now: dt.datetime, progress: Callable[[str], None],
-             folder: Path | None = None, fetch: Fetch | None = None) -> list[Synced]:
+             folder: Path | None = None) -> list[Synced]:
     """Sync each source in turn; the first that fails stops the run (its line says which
     database is still in use), those synced before it stay synced."""
-    done = []
-    for source in sources:
-        done.append(sync(source, now, progress, folder) if fetch is None
-                    else sync(source, now, progress, folder, fetch))
-    return done
+    return [sync(source, now, progress, folder) for source in sources]
 
 
 @dataclass(frozen=True)

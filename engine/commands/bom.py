@@ -14,7 +14,7 @@ from engine.advisories.match import AdvisoryIndex
 from engine.advisories.merge import effective
 from engine.advisories.records import advisories_digest, load_advisory_dir
 from engine.advisories.synced import synced_for
-from engine.attest.model_signatures import signature_text, verify_models
+from engine.attest.model_signatures import signature_texts
 from engine.bom.build import Aibom, AibomSource, build_aibom
 from engine.bom.diff import BomDiff, diff_aiboms
 from engine.bom.identity import govops_version
@@ -51,8 +51,7 @@ def _build(repo: GitRepo, loader: CatalogLoader, rev: str, records: dict[str, An
         advisories_digest=advisories_digest(records),
         tool_version=govops_version(),
         databases=synced.snapshots,
-        signatures={name: signature_text(s)
-                    for name, s in verify_models(repo, snapshot, catalog).items()},
+        signatures=signature_texts(repo, snapshot, catalog),
     ))
 
 
@@ -64,9 +63,8 @@ def run_spdx3(options: BomOptions, rev: str | None) -> str:
     snapshot = repo.snapshot(rev or "HEAD")
     with open_loader(repo) as loader:
         catalog = loader.load(snapshot)
-    signatures = {name: signature_text(s)
-                  for name, s in verify_models(repo, snapshot, catalog).items()}
-    return build_spdx3(catalog, snapshot.info, repo.name, govops_version(), signatures)
+    return build_spdx3(catalog, snapshot.info, repo.name, govops_version(),
+                       signature_texts(repo, snapshot, catalog))
 
 
 def run_bom(options: BomOptions, rev: str | None) -> Aibom:
