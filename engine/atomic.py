@@ -3,8 +3,12 @@ evidence pack or half a checkpoint behind."""
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from engine.errors import GovopsError
@@ -16,19 +20,79 @@ def _umask() -> int:
     return current
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str | bytes) -> None:
+    """Replace `path` with `text` whole. A failure (disk full, file size limit, read-only
+    or forbidden folder) is one GovopsError naming the file; the old file, if any, is kept."""
     path = path.resolve()
+    data = text.encode("utf-8") if isinstance(text, str) else text
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
         raise GovopsError(f"{path}: cannot write: {exc.strerror}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; reports are ordinary files
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise GovopsError(f"{path}: cannot write: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def all_or_none(files: dict[Path, str | bytes]) -> Iterator[None]:
+    """Write every file, or none of them: each is written beside its target on entry, and
+    only when the block ends without an error are they moved into place (renames, which do
+    not fail for want of space). A failure in writing or in the block (the ledger append that
+    records them) removes what was written and leaves the targets as they were."""
+    staged: list[tuple[str, Path]] = []
+    target = Path(".")
+    try:
+        for path, text in files.items():
+            target = path.resolve()
+            data = text.encode("utf-8") if isinstance(text, str) else text
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            staged.append((tmp, target))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())
+    except OSError as exc:
+        _remove(staged)
+        raise GovopsError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        _remove(staged)
+        raise
+    try:
+        yield
+    except BaseException:
+        _remove(staged)
+        raise
+    for tmp, target in staged:
+        os.replace(tmp, target)
+    for folder in {target.parent for _, target in staged}:
+        _remove_orphans(folder, {target.name for _, target in staged})
+
+
+def _remove_orphans(folder: Path, names: set[str]) -> None:
+    """Temporary files of these targets left by a writer killed mid-write (over a minute
+    old): a crash leaves them beside the output, never in its place."""
+    cutoff = time.time() - 60
+    for name in names:
+        for orphan in folder.glob(f".{glob.escape(name)}.*"):
+            try:
+                if orphan.stat().st_mtime < cutoff:
+                    orphan.unlink()
+            except OSError:
+                continue
+
+
+def _remove(staged: list[tuple[str, Path]]) -> None:
+    for tmp, _ in staged:
+        Path(tmp).unlink(missing_ok=True)

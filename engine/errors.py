@@ -6,7 +6,18 @@ error carries its location instead of leaving the CLI to guess it from a traceba
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators and bidirectional
+# overrides: data quoted in an error (a key, a path, a value) must not add a line, move the
+# cursor or reorder what the terminal shows.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str) -> str:
+    """`text` with every control character written as a `\\xNN` / `\\uNNNN` escape."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class GovopsError(Exception):
@@ -26,7 +37,7 @@ class InputError(GovopsError):
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.message}"
+        return one_line(f"{where}: {self.message}")
 
 
 class InputErrors(InputError):

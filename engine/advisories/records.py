@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from engine.encoding import decode_utf8
 from engine.errors import InputError
 
 
@@ -60,10 +61,7 @@ def _read(path: Path, shown: str) -> Any:
 def parse_record_file(shown: str, data: bytes, is_json: bool) -> Any:
     """What a record file holds (a record, or a list of them): OSV JSON, or YAML as the
     PyPA advisory database writes it; an InputError naming `shown` and the line otherwise."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(shown, None, "not UTF-8 text") from None
+    text = decode_utf8(shown, data)
     if is_json:
         try:
             return json.loads(text)

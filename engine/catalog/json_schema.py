@@ -46,6 +46,7 @@ _DESCRIBED = {
     "envname": "an environment variable name",
     "portname": "an IANA service name: at most 15 lowercase letters, digits and '-'",
     "abspath": "an absolute path inside the container",
+    "image": "a container image reference: [registry[:port]/]path[:tag][@sha256:<hex>]",
 }
 
 
@@ -129,6 +130,12 @@ a schema says, and only `govops check` applies them (as input errors, exit 2, wi
 - `policies.gpus` and `policies.precisionBits` in govops.yaml are checked entry by entry.
 - A whole number written with a fraction (`replicas: 2.0`) is not an integer for govops
   (JSON Schema counts it as one).
+- Limits, each an input error naming the file (and line): files are UTF-8 (a UTF-16 or UTF-32
+  file that mentions `govops.dev/` is refused, not skipped; a UTF-8 byte order mark is fine);
+  no control characters in YAML but as escapes in double quotes; values nested at most 32
+  levels below the document; governed files at most 1 MiB and lock files 16 MiB; `-r`
+  includes at most 32 files deep; no YAML anchors, aliases or merge keys; integers of at
+  most 4,300 digits (Python's limit).
 - Whether a value is acceptable (a pinned revision, an allowed licence, a GPU type the cluster
   has) is for the policies (docs/policies.md), not the schema.
 """

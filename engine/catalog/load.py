@@ -44,6 +44,7 @@ from engine.catalog.schema import (
     validate,
 )
 from engine.catalog.stack_rules import check_stack
+from engine.encoding import decode_utf8, mentions
 from engine.errors import InputError, InputErrors
 from engine.parallel import forked_map
 from engine.repo import GitRepo, Snapshot
@@ -53,7 +54,9 @@ from engine.workdir import WorkDir
 CONFIG_PATH = "govops.yaml"
 MAX_OBJECT_BYTES = 1 << 20
 MAX_LOCK_BYTES = 16 << 20
-_MARKER = b"govops.dev/"
+_MARKER = "govops.dev/"
+# `-r` inside `-r`: read depth first, one frame each; no real lock chains more than a few.
+MAX_INCLUDE_DEPTH = 32
 
 
 class ResolvedLock(NamedTuple):
@@ -95,7 +98,7 @@ class CatalogLoader:
         data = self._repo.read_blob_within(entry.oid, MAX_OBJECT_BYTES)
         if data is None:
             return Failed(f"file too large (over {MAX_OBJECT_BYTES} bytes)", None)
-        if _MARKER not in data:
+        if not mentions(data, _MARKER):
             return SKIPPED
         from engine.catalog.yamldoc import parse_yaml  # only on a cache miss: ruamel is 15 ms
 
@@ -209,6 +212,9 @@ class CatalogLoader:
         if entry.is_symlink:
             raise InputError(path, line, f"-r {target}: {joined} is a symlink; govops reads "
                              "only regular files (commit the file itself)")
+        if len(stack) > MAX_INCLUDE_DEPTH:
+            raise InputError(path, line, f"-r {target}: includes nested more than "
+                             f"{MAX_INCLUDE_DEPTH} files deep (from {stack[0]})")
         if joined in stack:
             cycle = " -> ".join((*stack[stack.index(joined):], joined))
             raise InputError(path, line, f"-r {target}: include cycle {cycle}")
@@ -267,8 +273,6 @@ class CatalogLoader:
         data = self._repo.read_blob_within(entry.oid, MAX_LOCK_BYTES)
         if data is None:
             return Failed(f"file too large (over {MAX_LOCK_BYTES} bytes)", None)
-        from engine.catalog.yamldoc import decode_utf8
-
         try:
             text = decode_utf8(path, data)
             return ParsedLock(parse(path, text))

@@ -21,7 +21,8 @@ CONFIG_KIND = "Config"
 
 # type names: str, int, number, bool, map (fields listed), free (anything), strmap (str -> str),
 # list[str], list[map], date, version (an exact release such as v25.3.4), enum:a|b, quantity
-# (a Kubernetes quantity), port (1-65535), envname, portname (IANA_SVC_NAME), abspath
+# (a Kubernetes quantity), port (1-65535), envname, portname (IANA_SVC_NAME), abspath, image
+# (a container image reference as registries read it)
 _COMMON: dict[str, tuple[str, bool]] = {
     "apiVersion": ("str", True),
     "kind": ("str", True),
@@ -81,7 +82,7 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
     "Environment": {
         "spec.python": ("str", False),
         "spec.cuda": ("str", False),
-        "spec.image": ("str", True),
+        "spec.image": ("image", True),
         "spec.lockfile": ("str", False),
     },
     "Stack": {
@@ -183,6 +184,17 @@ _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 _INDEX = re.compile(r"\[\d+\]")
+# The grammar of distribution/reference (what docker, containerd and every registry parse):
+# [host[:port]/]path[:tag][@digest], the digest as the OCI image spec writes one (any length:
+# whether it pins strongly enough is ENV-002's to judge). Checked here so that anything `check`
+# accepts also has a package URL in the AIBOM (`ghcr.io/acme/@sha256:...` has no name).
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_HOST_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_IMAGE = re.compile(
+    rf"^(?:(?:{_HOST_PART}(?:\.{_HOST_PART})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?/)?"
+    rf"{_PATH_PART}(?:/{_PATH_PART})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+)?$")
 
 
 def pattern_of(kind: str) -> str:
@@ -190,7 +202,7 @@ def pattern_of(kind: str) -> str:
     (engine.catalog.json_schema ships the same one in the JSON Schemas)."""
     return {"name": _NAME.pattern, "date": _DATE.pattern, "version": _EXACT_VERSION.pattern,
             "quantity": _QUANTITY.pattern, "envname": _ENV_NAME.pattern,
-            "portname": _PORT_NAME.pattern, "abspath": r"^/[^:]*$"}[kind]
+            "portname": _PORT_NAME.pattern, "abspath": r"^/[^:]*$", "image": _IMAGE.pattern}[kind]
 
 
 def _type_ok(kind: str, value: Any) -> str | None:
@@ -204,9 +216,12 @@ def _type_ok(kind: str, value: Any) -> str | None:
     if kind == "port":
         ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
         return None if ok else "a port number from 1 to 65535"
-    if kind in ("envname", "portname", "abspath"):
+    if kind in ("envname", "portname", "abspath", "image"):
         if not isinstance(value, str):
             return "a string"
+        if kind == "image" and (not _IMAGE.match(value) or len(value.partition("@")[0]) > 255):
+            return ("a container image reference such as registry.example/team/name:tag or "
+                    "registry.example/team/name@sha256:<hex> (lowercase repository path)")
         if kind == "envname" and not _ENV_NAME.match(value):
             return "an environment variable name (letters, digits, '_', '-', '.')"
         if kind == "portname" and not _PORT_NAME.match(value):

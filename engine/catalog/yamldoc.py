@@ -24,6 +24,7 @@ from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.resolver import implicit_resolvers as _RUAMEL_IMPLICIT
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from engine.encoding import decode_utf8
 from engine.errors import InputError
 
 JSON = Any
@@ -40,6 +41,9 @@ _DECIMAL = re.compile(r"[-+]?[0-9]{1,18}")
 _PLAIN_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DIRECTIVE = re.compile(r"^%YAML[ \t]+(\S+)", re.MULTILINE)
+# Deeper than any governed file needs (the deepest field of the schemas is 5 levels down;
+# policies.data is free-form but holds tables, not trees); docs/governed-repo.md states it.
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -102,14 +106,6 @@ else:  # pragma: no cover - PyYAML's wheels ship libyaml; a source build may not
 
 
 _ruamel = YAML(typ="safe", pure=False)
-
-
-def decode_utf8(path: str, data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(path, line, f"not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
 
 
 def _compose_all(path: str, text: str) -> list[Node | None]:
@@ -175,8 +171,15 @@ def parse_yaml(path: str, data: bytes) -> YamlDoc:
     except yaml.MarkedYAMLError as exc:
         line, problem = _where(text, exc)
         raise InputError(path, line, f"malformed YAML: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        # A control character (ESC, NUL...) YAML does not allow in a document, even quoted.
+        line = text.count("\n", 0, exc.position) + 1
+        raise InputError(path, line, f"character U+{exc.character:04X} is not allowed in YAML "
+                         "(control characters must be written as escapes in a double-quoted "
+                         "string)") from None
     except yaml.YAMLError as exc:
-        raise InputError(path, None, f"malformed YAML: {exc}") from None
+        reason = " ".join(str(exc).split())
+        raise InputError(path, None, f"malformed YAML: {reason}") from None
     docs = [n for n in nodes if n is not None]
     if not docs:
         raise InputError(path, 1, "empty YAML document")
@@ -184,17 +187,23 @@ def parse_yaml(path: str, data: bytes) -> YamlDoc:
         raise InputError(path, docs[1].start_mark.line + 1,
                          "one object per file: found a second document")
     lines: dict[str, int] = {}
-    value = _convert(path, docs[0], "", lines, set())
+    value = _convert(path, docs[0], "", lines, set(), 0)
     return YamlDoc(value, lines)
 
 
-def _convert(path: str, node: Node, where: str, lines: dict[str, int], seen: set[int]) -> JSON:
+def _convert(path: str, node: Node, where: str, lines: dict[str, int], seen: set[int],
+             depth: int) -> JSON:
     # An alias composes to the very node it names: seeing a node twice means an alias, which
     # we refuse rather than expand (that is how YAML bombs grow).
     if id(node) in seen:
         raise InputError(path, node.start_mark.line + 1,
                          "YAML anchors and aliases are not supported")
     seen.add(id(node))
+    if depth > MAX_DEPTH and not isinstance(node, ScalarNode):
+        # Checked before recursing: every later stage (schema, policy input, deepcopy, the
+        # engines' JSON) walks values recursively, so depth is bounded once, here.
+        raise InputError(path, node.start_mark.line + 1,
+                         f"nested more than {MAX_DEPTH} levels deep")
     if isinstance(node, MappingNode):
         out: dict[str, JSON] = {}
         for key_node, value_node in node.value:
@@ -208,14 +217,14 @@ def _convert(path: str, node: Node, where: str, lines: dict[str, int], seen: set
                 raise InputError(path, line, f"duplicate key {key!r}")
             child = f"{where}.{key}" if where else key
             lines[child] = line
-            out[key] = _convert(path, value_node, child, lines, seen)
+            out[key] = _convert(path, value_node, child, lines, seen, depth + 1)
         return out
     if isinstance(node, SequenceNode):
         items = []
         for i, item in enumerate(node.value):
             child = f"{where}[{i}]"
             lines[child] = item.start_mark.line + 1
-            items.append(_convert(path, item, child, lines, seen))
+            items.append(_convert(path, item, child, lines, seen, depth + 1))
         return items
     return _scalar(path, node)
 

@@ -21,14 +21,47 @@ EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_REFUSED = 0, 1, 2, 3
 
 def fail(exc: GovopsError) -> NoReturn:
     """One line on stderr (one per input error when there are several) and the error's
-    exit code."""
-    for line in str(exc).splitlines() or [""]:
+    exit code. Control characters a message quotes from data are shown as escapes: they
+    must not add a line nor reach the terminal."""
+    from engine.errors import InputErrors, one_line
+
+    lines = ([str(e) for e in exc.errors] if isinstance(exc, InputErrors)
+             else [one_line(str(exc))])
+    for line in lines:
         click.echo(f"govops: error: {line}", err=True)
     sys.exit(exc.exit_code)
 
 
+class OneLineUsageError(click.UsageError):
+    """click's usage error shown the govops way: `govops: error: <command>: <what> (see
+    '<command> --help')`, one line like every other error, not click's four."""
+
+    def __init__(self, original: click.UsageError, ctx: click.Context | None) -> None:
+        super().__init__(original.format_message(), original.ctx or ctx)
+
+    def show(self, file: Any = None) -> None:
+        from engine.errors import one_line
+
+        path = self.ctx.command_path if self.ctx is not None else "govops"
+        click.echo(f"govops: error: {path}: {one_line(self.format_message())} "
+                   f"(see '{path} --help')", err=True)
+
+
+def _one_line(exc: click.UsageError, ctx: click.Context) -> click.UsageError:
+    """`exc` as a OneLineUsageError; `govops` alone keeps click's help (NoArgsIsHelpError)."""
+    if isinstance(exc, OneLineUsageError | click.exceptions.NoArgsIsHelpError):
+        return exc
+    return OneLineUsageError(exc, ctx)
+
+
 class HandledCommand(click.Command):
-    """A command whose GovopsErrors end in `fail`."""
+    """A command whose GovopsErrors end in `fail` and whose usage errors are one line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _one_line(exc, ctx) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         from engine.errors import GovopsError  # on use: importing a command loads no engine
@@ -37,6 +70,8 @@ class HandledCommand(click.Command):
             return super().invoke(ctx)
         except GovopsError as exc:
             fail(exc)
+        except click.UsageError as exc:
+            raise _one_line(exc, ctx) from None
 
 
 class HandledGroup(click.Group):
@@ -46,6 +81,12 @@ class HandledGroup(click.Group):
     command_class = HandledCommand
     group_class = type  # subgroups are HandledGroups too
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _one_line(exc, ctx) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         from engine.errors import GovopsError
 
@@ -53,3 +94,5 @@ class HandledGroup(click.Group):
             return super().invoke(ctx)
         except GovopsError as exc:
             fail(exc)
+        except click.UsageError as exc:
+            raise _one_line(exc, ctx) from None

@@ -28,7 +28,8 @@ from engine.cli.errors import HandledGroup
 from engine.cli.options import mark_short_lived
 
 
-@click.group(cls=HandledGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="govops", cls=HandledGroup,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="govops")
 def main() -> None:
     """Policy-as-code governance for AI infrastructure kept in git."""

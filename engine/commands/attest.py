@@ -1,8 +1,9 @@
 """`govops attest` and `check --record`: compose check, bom and the attest stage into receipts,
 and append them to the ledger.
 
-Everything is signed before anything is written, and files are replaced whole: a failure
-leaves no partial output and no ledger entry.
+Everything is signed before anything is written; the four files are written all or none, and
+`--record` appends the decision and its AIBOM as one ledger update: a failure or a crash leaves
+no partial output and never half a record.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.atomic import write_atomically
+from engine.atomic import all_or_none
 from engine.attest import statement as st
 from engine.attest.files import AIBOM_FILE, AIBOM_RECEIPT, DECISION_FILE, DECISION_RECEIPT
 from engine.attest.signers import Signer, SignerOptions, sign_file
@@ -79,15 +80,16 @@ def run_attest(options: AttestOptions) -> Attested:
         options.output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GovopsError(f"{options.output}: cannot create: {exc.strerror}") from None
-    written = []
-    for filename, text in outputs.items():
-        write_atomically(options.output / filename, text)
-        written.append(options.output / filename)
-    if options.record:
-        ledger, who, now = Ledger(repo), actor(repo), utc_now()
-        ledger.append(decision_draft(rev, decision_text, outputs[DECISION_RECEIPT],
-                                     checked.bundle.encode(), checked.now), signer, who, now)
-        ledger.append(aibom_draft(rev, aibom.text, outputs[AIBOM_RECEIPT]), signer, who, now)
+    written = [options.output / filename for filename in outputs]
+    with all_or_none(dict(zip(written, outputs.values(), strict=True))):
+        if options.record:
+            # One append: the decision and its AIBOM enter the ledger together or not at all,
+            # and the files appear only once they have.
+            Ledger(repo).append_all([
+                decision_draft(rev, decision_text, outputs[DECISION_RECEIPT],
+                               checked.bundle.encode(), checked.now),
+                aibom_draft(rev, aibom.text, outputs[AIBOM_RECEIPT])], signer, actor(repo),
+                utc_now())
     decision = checked.decision
     return Attested(rev, decision.verdict, decision.decision_id, aibom.serial_number,
                     tuple(written))

@@ -11,11 +11,12 @@ so a ref that is later reset or rewritten, however consistently, no longer conta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,34 +121,55 @@ class Ledger:
                vet: Callable[[StoredEntry], None] | None = None) -> StoredEntry:
         """Append `draft`, signed; `vet` sees the entry exactly as it will be stored, before
         the ref moves, and may refuse it (raise): then nothing is written."""
+        return self.append_all([draft], signer, actor, now, vet)[0]
+
+    def append_all(self, drafts: Sequence[Draft], signer: Signer, actor: str, now: str,
+                   vet: Callable[[StoredEntry], None] | None = None) -> list[StoredEntry]:
+        """Append `drafts` as consecutive entries, all or none: their commits are written
+        first and the ref moves once, to the last. A crash or a full disk part-way leaves
+        unreferenced objects and the ledger as it was, never a decision without its AIBOM."""
         for attempt in range(_ATTEMPTS):
             tip_commit = self._store.tip()
             tip = self.read(tip_commit) if tip_commit else None
-            entry = Entry(
-                seq=tip.entry.seq + 1 if tip else 1, type=draft.type, time=_not_before(now, tip),
-                actor=actor,
-                revision=draft.revision, stack=draft.stack,
-                digests={name: sha256(data) for name, data in sorted(draft.files.items())},
-                links=dict(draft.links), details=dict(draft.details),
-                prev=tip.hash if tip else None)
-            data = entry.encode()
-            receipt = signer.sign(st.payload(st.statement(
-                st.LEDGER_ENTRY, entry.as_json(), self.repository, entry.revision,
-                [st.Covered(ENTRY_FILE, data)])))
-            files = {**draft.files, ENTRY_FILE: data, ENTRY_RECEIPT: receipt.encode()}
-            if vet is not None:
-                vet(StoredEntry(entry, sha256(data), "-" * 40, files))
-            message = f"govops ledger #{entry.seq}: {entry.type}"
+            built, previous = [], tip
+            for draft in drafts:
+                entry, files = self._signed(draft, previous, signer, actor, now)
+                if vet is not None:
+                    vet(StoredEntry(entry, sha256(files[ENTRY_FILE]), "-" * 40, files))
+                built.append((entry, files))
+                previous = StoredEntry(entry, sha256(files[ENTRY_FILE]), "-" * 40, files)
+            records = [(files, f"govops ledger #{entry.seq}: {entry.type}", epoch(entry.time))
+                       for entry, files in built]
             try:
-                commit = self._store.append(files, tip_commit, message, epoch(entry.time))
+                commits = self._store.append_chain(records, tip_commit)
             except RefMoved:
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))
                 continue
-            result = StoredEntry(entry, sha256(data), commit, files)
-            self._extend_checkpoint(tip, result)
-            return result
+            results = [StoredEntry(entry, sha256(files[ENTRY_FILE]), commit, files)
+                       for (entry, files), commit in zip(built, commits, strict=True)]
+            # The entries are in: a checkpoint that cannot be written now (a full disk) is
+            # moved by the next `audit verify`, and must not make this append look failed.
+            with contextlib.suppress(GovopsError):
+                self._extend_checkpoint(tip, results[-1])
+            return results
         raise LedgerError(f"could not append to {LEDGER_REF} after {_ATTEMPTS} attempts: "
                           "other writers kept moving it")
+
+    def _signed(self, draft: Draft, tip: StoredEntry | None, signer: Signer, actor: str,
+                now: str) -> tuple[Entry, dict[str, bytes]]:
+        """The entry that follows `tip` and the files of its record, signed."""
+        entry = Entry(
+            seq=tip.entry.seq + 1 if tip else 1, type=draft.type, time=_not_before(now, tip),
+            actor=actor,
+            revision=draft.revision, stack=draft.stack,
+            digests={name: sha256(data) for name, data in sorted(draft.files.items())},
+            links=dict(draft.links), details=dict(draft.details),
+            prev=tip.hash if tip else None)
+        data = entry.encode()
+        receipt = signer.sign(st.payload(st.statement(
+            st.LEDGER_ENTRY, entry.as_json(), self.repository, entry.revision,
+            [st.Covered(ENTRY_FILE, data)])))
+        return entry, {**draft.files, ENTRY_FILE: data, ENTRY_RECEIPT: receipt.encode()}
 
     # -- the checkpoint -------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import rfc8785
 
 from engine.advisories.merge import effective
 from engine.catalog import Config
+from engine.encoding import decode_utf8
 from engine.errors import InputError
 from engine.policy.metadata import PolicyMeta, read_metadata
 from engine.repo import GitRepo, Snapshot
@@ -117,9 +118,9 @@ def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
 
 def _read_text(path: Path, shown: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(shown, None, "not UTF-8 text") from None
+        return decode_utf8(shown, path.read_bytes())
+    except OSError as exc:
+        raise InputError(shown, None, f"cannot read: {exc.strerror}") from None
 
 
 def _load_json(path: Path, shown: str) -> Any:
@@ -127,6 +128,8 @@ def _load_json(path: Path, shown: str) -> Any:
         return json.loads(_read_text(path, shown))
     except json.JSONDecodeError as exc:
         raise InputError(shown, exc.lineno, f"malformed JSON: {exc.msg}") from None
+    except RecursionError:
+        raise InputError(shown, None, "malformed JSON: nested too deeply") from None
 
 
 @dataclass(frozen=True)
@@ -190,10 +193,7 @@ def repo_modules(repo: GitRepo, snapshot: Snapshot, config: Config,
             entry = snapshot.files[path]
             if entry.is_symlink:
                 raise InputError(path, None, "is a symlink; govops reads only regular files")
-            try:
-                source = repo.read_blob(entry.oid).decode("utf-8")
-            except UnicodeDecodeError:
-                raise InputError(path, None, "not UTF-8 text") from None
+            source = decode_utf8(path, repo.read_blob(entry.oid))
             module = PolicyModule(path, source)
             if include_tests or not module.is_test:
                 modules.append(module)

@@ -15,10 +15,11 @@ than a few seconds, was left by a dead govops writer and is removed.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,25 @@ from engine.errors import GovopsError
 from engine.workdir import WorkDir
 
 STALE_LOCK_SECONDS = 5.0
+# What libgit2 says when the file system, not another writer, refuses a ref update.
+_UNWRITABLE = ("Read-only file system", "Permission denied", "No space left on device",
+               "Disk quota exceeded", "File too large")
+_UNWRITABLE_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT,
+                      errno.EFBIG)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _cannot_write(exc: Exception) -> bool:
+    """The file system refuses (no retry will help), rather than another writer holding the
+    ref's lock (`... .lock': File exists`, which a retry outlasts)."""
+    if isinstance(exc, OSError) and exc.errno in _UNWRITABLE_ERRNOS:
+        return True
+    return any(reason in str(exc) for reason in _UNWRITABLE)
 
 
 class RefMoved(GovopsError):
@@ -91,13 +111,30 @@ class RecordStore:
     def append(self, files: Mapping[str, bytes], parent: str | None, message: str,
                seconds: int) -> str:
         """Write the record and move the ref to it iff the ref still points at `parent`."""
-        builder = self._repo.TreeBuilder()
-        for name, data in sorted(files.items()):
-            builder.insert(name, self._repo.create_blob(data), pygit2.GIT_FILEMODE_BLOB)
-        tree = builder.write()
-        signature = pygit2.Signature("govops ledger", "ledger@govops.invalid", seconds, 0)
-        commit = self._repo.create_commit(None, signature, signature, message, tree,
-                                          [parent] if parent else [])
+        return self.append_chain([(files, message, seconds)], parent)[0]
+
+    def append_chain(self, records: Sequence[tuple[Mapping[str, bytes], str, int]],
+                     parent: str | None) -> list[str]:
+        """Write the records as a chain of commits on `parent` (files, message, time each),
+        then move the ref to the last iff it still points at `parent`: all of them become
+        part of the ref at once, or none does. RefMoved when another writer got there first;
+        a GovopsError naming the repository when git cannot store objects at all (a full disk,
+        a read-only or forbidden .git), which no retry would cure."""
+        commits: list[str] = []
+        try:
+            for files, message, seconds in records:
+                builder = self._repo.TreeBuilder()
+                for name, data in sorted(files.items()):
+                    builder.insert(name, self._repo.create_blob(data), pygit2.GIT_FILEMODE_BLOB)
+                tree = builder.write()
+                signature = pygit2.Signature("govops ledger", "ledger@govops.invalid", seconds, 0)
+                base = commits[-1] if commits else parent
+                commit = self._repo.create_commit(None, signature, signature, message, tree,
+                                                  [base] if base else [])
+                commits.append(str(commit))
+        except (pygit2.GitError, OSError) as exc:
+            raise GovopsError(f"{self._git_dir}: cannot write to {self.ref}: "
+                              f"{_reason(exc)}") from None
         try:
             with self._guard():
                 self._clear_stale_lock()
@@ -107,10 +144,17 @@ class RecordStore:
                         raise RefMoved(f"{self.ref} moved while appending")
                     # pygit2 1.21 cannot pass a signature here (a cffi type error); the
                     # reflog takes git's default identity, which records nothing we rely on.
-                    transaction.set_target(self.ref, commit, message=message)
+                    transaction.set_target(self.ref, commits[-1], message=records[-1][1])
         except (pygit2.GitError, OSError) as exc:
+            if _cannot_write(exc):
+                raise GovopsError(f"{self._git_dir}: cannot update {self.ref}: "
+                                  f"{_reason(exc)}") from None
             raise RefMoved(f"{self.ref} could not be updated now: {exc}") from None
-        return str(commit)
+        return commits
+
+    @property
+    def _git_dir(self) -> str:
+        return str(Path(self._repo.path))
 
     @property
     def _lock_path(self) -> Path:

@@ -129,19 +129,19 @@ def _count_retries(ledger: Ledger) -> list[int]:
     """Count RefMoved from the ledger's record store (diagnostics only; behaviour unchanged)."""
     counter = [0]
     store = getattr(ledger, "_store", None)
-    original = getattr(store, "append", None)
+    original = getattr(store, "append_chain", None)
     if store is None or original is None:
         counter[0] = -1
         return counter
 
-    def counting(*args: object, **kwargs: object) -> str:
+    def counting(*args: object, **kwargs: object) -> list[str]:
         try:
-            return str(original(*args, **kwargs))
+            return list(original(*args, **kwargs))
         except RefMoved:
             counter[0] += 1
             raise
 
-    store.append = counting
+    store.append_chain = counting
     return counter
 
 

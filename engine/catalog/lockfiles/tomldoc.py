@@ -25,6 +25,11 @@ def load_toml(path: str, text: str) -> dict[str, Any]:
         match = _TOML_LINE.search(str(exc))
         raise InputError(path, int(match.group(1)) if match else None,
                          f"malformed TOML: {str(exc).split(' (at')[0]}") from None
+    except RecursionError:
+        # tomllib descends once per nested array or inline table: thousands of `[` exhaust
+        # Python's stack. No lock format nests more than a few levels.
+        raise InputError(path, None, "malformed TOML: arrays or inline tables nested too "
+                         "deeply") from None
 
 
 def header_lines(text: str, table: str) -> list[int]:
