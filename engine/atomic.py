@@ -80,6 +80,13 @@ def all_or_none(files: dict[Path, str | bytes]) -> Iterator[None]:
         _remove_orphans(folder, {target.name for _, target in staged})
 
 
+def write_all_or_none(files: dict[Path, str | bytes]) -> None:
+    """Every file of `files` replaced whole, or none of them (all_or_none with nothing else
+    to wait for)."""
+    with all_or_none(files):
+        pass
+
+
 def _remove_orphans(folder: Path, names: set[str]) -> None:
     """Temporary files of these targets left by a writer killed mid-write (over a minute
     old): a crash leaves them beside the output, never in its place."""

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.atomic import write_all_or_none
 from engine.catalog.json_schema import KINDS, file_name, rendered
 from engine.catalog.schema import suggest
 from engine.errors import GovopsError
@@ -249,21 +251,50 @@ def run_init(options: InitOptions) -> Initialised:
         verb = "exists" if len(present) == 1 else "exist"
         raise GovopsError(f"{folder}: {', '.join(present)} already {verb}; govops init "
                           "writes into a repository without them and overwrites nothing")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GovopsError(f"{folder}: cannot create: {exc.strerror}") from None
     found = pygit2.discover_repository(str(folder))
     created = found is None
-    repo = pygit2.init_repository(str(folder)) if created else pygit2.Repository(found)
-    workdir = Path(repo.workdir).resolve() if repo.workdir else None
-    if workdir is None:
-        raise GovopsError(f"{folder}: a bare repository has no work tree to write into")
-    for path, text in written.items():
-        target = folder / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    for path in written:
-        repo.index.add((folder / path).resolve().relative_to(workdir).as_posix())
-    repo.index.write()
+    made: list[Path] = []  # what to remove if a later step fails: nothing half-initialised
+    try:
+        if created:
+            made.append(folder / ".git")
+            repo = pygit2.init_repository(str(folder))
+        else:
+            repo = pygit2.Repository(found)
+        workdir = Path(repo.workdir).resolve() if repo.workdir else None
+        if workdir is None:
+            raise GovopsError(f"{folder}: a bare repository has no work tree to write into")
+        for path in written:
+            parent = (folder / path).parent
+            missing = [p for p in (parent, *parent.parents) if not p.exists()]
+            if missing:
+                made.append(missing[-1])  # the outermost folder this makes
+                parent.mkdir(parents=True, exist_ok=True)
+        write_all_or_none({folder / path: text for path, text in written.items()})
+        made.extend(folder / path for path in written)
+        for path in written:
+            repo.index.add((folder / path).resolve().relative_to(workdir).as_posix())
+        repo.index.write()
+    except (OSError, pygit2.GitError) as exc:
+        _undo(made)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise GovopsError(f"{folder}: cannot write: {' '.join(reason.split())}") from None
+    except GovopsError:
+        _undo(made)
+        raise
     return Initialised(folder, tuple(sorted(written)), created)
+
+
+def _undo(made: list[Path]) -> None:
+    """Remove what a failed init made, newest first (files, then the folders and .git)."""
+    for path in reversed(made):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def summary(done: Initialised) -> Mapping[str, object]:

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from engine.atomic import write_all_or_none
 from engine.errors import GovopsError
 
 # Pulumi's wire signatures (sdk/go/common/resource/properties.go), kept here so reading them
@@ -220,16 +221,16 @@ def read_manifests(directory: Path) -> dict[str, bytes]:
 def write_manifests(directory: Path, manifests: Sequence[Manifest]) -> None:
     """Write one file per manifest; earlier `*.yaml` files there that this plan does not
     produce are removed, so the directory holds exactly the desired state."""
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GovopsError(f"{directory}: cannot create: {exc.strerror}") from None
     keep = {m.file for m in manifests}
+    # All of this plan's files, or none (a full disk leaves the previous plan as it was).
+    write_all_or_none({directory / m.file: m.text for m in manifests})
     for stale in directory.glob("*.yaml"):
         if stale.name not in keep:
             stale.unlink()
-    for m in manifests:
-        target = directory / m.file
-        tmp = target.with_name(f".{m.file}.tmp")
-        tmp.write_bytes(m.text)
-        tmp.replace(target)
 
 
 def parse_recorded(files: Mapping[str, bytes]) -> list[Manifest]:

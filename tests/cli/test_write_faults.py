@@ -157,3 +157,26 @@ def test_a_read_only_git_folder_refuses_the_record_in_one_line(
     assert "Read-only file system" in run.stderr
     assert not out.exists() or list(out.iterdir()) == []
     assert Ledger(open_repo(repo)).entries() == []
+
+
+@pytest.mark.parametrize("way", ["tmpfs" if NAMESPACES else "in-process ENOSPC"])
+def test_a_full_disk_while_planning_or_initialising_leaves_nothing(
+        signed_repo: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        way: str) -> None:
+    """`plan --output` (one file per object) and `init` (a starter repository of 20 files)
+    write all of their files or none."""
+    repo, _ = signed_repo
+    for name, args in (
+            ("manifests", ["plan", "--repo", str(repo), "--stack", "prod-inference",
+                           "--engine", "opa", "--output", str(tmp_path / "manifests")]),
+            ("starter", ["init", "--no-input", str(tmp_path / "starter")])):
+        folder = tmp_path / name
+        folder.mkdir()
+        if way == "tmpfs":
+            run = _confined(args, tmpfs=folder)
+        else:
+            with monkeypatch.context() as patch:
+                _in_process_fault(patch, errno.ENOSPC, folder)
+                run = govops(*args)
+        _one_line(run, "No space left on device")  # git's words for it, in init's case
+        assert list(folder.iterdir()) == [], name
