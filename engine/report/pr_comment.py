@@ -18,8 +18,9 @@ from engine.deploy.changes import StackChanges
 from engine.policy.decision import Decision
 from engine.policy.metadata import PolicyMeta
 from engine.report import bom_diff
+from engine.report.escape import code
+from engine.report.escape import markdown as cell
 from engine.report.markdown import (
-    cell,
     fixes,
     pending_approvals,
     results_table,
@@ -80,8 +81,8 @@ def _stacks(stacks: Sequence[StackChanges]) -> list[Section]:
         quiet = (f"; {item.provenance_only} more only change their govops revision, decision "
                  "and AIBOM labels" if item.provenance_only else "")
         lines += [f"- **{cell(item.stack)}**: {said}{quiet}"]
-        lines += [f"  - {c.action} {cell(c.kind)} "
-                  f"`{cell(f'{c.namespace}/{c.name}' if c.namespace else c.name)}`"
+        lines += [f"  - {cell(c.action)} {cell(c.kind)} "
+                  f"{code(f'{c.namespace}/{c.name}' if c.namespace else c.name)}"
                   for c in item.changes]
     return [Section((*lines, ""))]
 
@@ -117,6 +118,6 @@ def render(decision: Decision, metadata: Mapping[str, PolicyMeta], diff: BomDiff
             budget -= len(line) + 1
     if left_out:
         lines += ["", f"> ⚠️ Truncated to fit GitHub's {LIMIT:,}-character limit: {left_out} "
-                  f"more lines left out. The full report: `{command}`", ""]
+                  f"more lines left out. The full report: {code(command)}", ""]
     lines.append(f"<sub>govops · updated for `{decision.revision.commit}`</sub>")
     return "\n".join(lines) + "\n"

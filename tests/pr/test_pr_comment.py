@@ -74,16 +74,18 @@ def test_created_the_first_time_and_updated_in_place_afterwards(repo: Path,
     assert calls == [("GET", f"/repos/{REPO}/issues/7/comments"),
                      ("POST", f"/repos/{REPO}/issues/7/comments"),
                      ("GET", f"/repos/{REPO}/issues/7/comments"),
+                     ("GET", "/user"),  # a comment carries the marker: is it ours?
                      ("PATCH", f"/repos/{REPO}/issues/comments/{made['id']}")]
     for request in env.requests:
         assert request.headers["authorization"] == f"Bearer {STUB_TOKEN}"
         assert request.headers["accept"] == "application/vnd.github+json"
     assert env.requests[0].query == {"per_page": "100"}
     assert env.requests[1].json == {"body": made["body"]}
-    assert env.requests[3].json == {"body": updated["body"]}
+    assert env.requests[4].json == {"body": updated["body"]}
     third = comment(repo, "HEAD")
     assert third.stdout.startswith(f"unchanged comment {made['id']} ")
-    assert [r.method for r in env.requests[4:]] == ["GET"]  # nothing to edit
+    assert [r.method for r in env.requests[5:]] == ["GET", "GET"]  # nothing to edit
+    assert first.stderr == second.stderr == third.stderr == ""  # no other comment has the marker
 
 
 def test_found_among_more_than_a_hundred_comments(repo: Path, env: GitHubStub) -> None:
@@ -94,7 +96,9 @@ def test_found_among_more_than_a_hundred_comments(repo: Path, env: GitHubStub) -
     assert run.exit_code == 0, run.stderr
     assert run.stdout.startswith(f"updated comment {ours['id']} ")
     assert len(env.comments(REPO, 7)) == 171
-    assert [r.method for r in env.requests] == ["GET", "GET", "PATCH"]  # two pages, then edit
+    # two pages, who we are, then the edit
+    assert [r.method for r in env.requests] == ["GET", "GET", "GET", "PATCH"]
+    assert env.requests[2].path == "/user"
     assert env.requests[-1].path == f"/repos/{REPO}/issues/comments/{ours['id']}"
 
 
