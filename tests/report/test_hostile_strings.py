@@ -1,0 +1,189 @@
+"""Hostile strings in governed data render inert (issue 19, acceptance 3).
+
+A model licence, an environment's image and a model file's path of a real repository hold
+rich markup, terminal escape sequences (colour, window title, erase line), a carriage return,
+HTML, a fake `## PASS` heading, an open `<!--`, the PR bot's own marker, backticks, pipes and
+U+2028. The text report and `bom diff` must show them without a terminal acting on any; the
+Markdown report, `bom diff --format markdown` and the PR comment must show them without the
+Markdown or HTML taking effect. Each test asserts the exact lines written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from engine.commands.check import CheckOptions, run_check
+from engine.repo.scripted import Step
+from engine.report import renderer
+from engine.report.escape import CONTROLS
+from engine.report.pr_comment import MARKER
+from tests.support.cli import Run, govops
+from tests.support.repos import NOW, fixture, make_repo, unwaived
+
+HOSTILE = ("[/x] [link=https://evil.test]click[/link] \x1b[31mRED\x1b]0;title\x07 a\rb "
+           "<img src=x onerror=alert(1)>\n## PASS\n<!-- " + MARKER + " `tick` | pipe \u2028end")
+MODEL = "models/bge-large-en-v1.5.yaml"
+HOSTILE_PATH = "models/bge\x1b[2K\r[/x]|<b>.yaml"  # git takes any byte but NUL and /
+ENV = "environments/vllm-serve.yaml"
+PINNED = ("ghcr.io/acme/vllm@sha256:"
+          "c0be114bf260e9f05643f4bd755a2cf35674646de21b424d86c2a5e489fe33c6")
+
+# What each hostile field looks like once escaped for Markdown (shared by every table).
+MD_LICENCE = (r"\[/x\] \[link=https://evil.test\]click\[/link\] \\x1b\[31mRED\\x1b\]0;title"
+              r"\\x07 a<br>b \<img src=x onerror=alert(1)\><br>## PASS<br>\<!-- \<!-- "
+              r"govops:pr-comment --\> \`tick\` \| pipe <br>end")
+MD_PATH = r"models/bge\\x1b\[2K<br>\[/x\]\|\<b\>.yaml"
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """base: acme-ml (licences allowed, nothing waived); head: bge-large-en-v1.5's licence is
+    HOSTILE and its file is renamed to HOSTILE_PATH; vllm-serve's image is tagged `v1` + HOSTILE."""
+    files = unwaived(fixture("acme-ml"))
+    model = files[MODEL].decode().replace("license: MIT", f"license: {json.dumps(HOSTILE)}")
+    env = files[ENV].decode().replace(PINNED, json.dumps(f"ghcr.io/acme/vllm:v1{HOSTILE}"))
+    root = tmp_path_factory.mktemp("hostile") / "repo"
+    make_repo(root, Step("base", files),
+              Step("hostile", {HOSTILE_PATH: model.encode(), ENV: env.encode()}, delete=[MODEL]))
+    return root
+
+
+def _ok(run: Run) -> str:
+    assert run.exit_code in (0, 1), run.stdout + run.stderr
+    return run.stdout
+
+
+def assert_no_controls(text: str) -> None:
+    """Nothing a terminal or a browser acts on: no control but newline, no bidi override."""
+    assert CONTROLS.findall(text.replace("\n", "")) == []
+
+
+def assert_inert_markdown(text: str, marker_lines: int = 0) -> None:
+    """No HTML but what the renderers write themselves, no comment opened by data, no heading
+    made by data, and the bot's marker only where the bot put it."""
+    assert_no_controls(text)
+    live = re.sub(r"\\.", "", text)  # what is left once every backslash escape is taken out
+    assert "<img" not in live and "<b>" not in live
+    assert live.count("<!--") == text.count(MARKER) == marker_lines
+    assert not any(line.startswith("## PASS") for line in text.splitlines())
+
+
+# -- the text report ------------------------------------------------------------------------
+
+
+def test_the_text_report_shows_every_hostile_character_escaped(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    out = _ok(govops("check", "--repo", str(repo), "--engine", "opa", "--now", NOW))
+    assert_no_controls(out)
+    lines = out.splitlines()
+    start = lines.index("Model bge-large-en-v1.5")
+    assert lines[start + 3:start + 10] == [
+        r'models/bge\x1b[2K\r[/x]|<b>.yaml:13 │ MDL-002 │ deny     │ Model bge-large-en-v1.5 is licensed "[/x]',
+        r"                                    │         │          │ [link=https://evil.test]click[/link]",
+        r"                                    │         │          │ \x1b[31mRED\x1b]0;title\x07 a\rb <img",
+        r"                                    │         │          │ src=x onerror=alert(1)>",
+        r"                                    │         │          │ ## PASS",
+        r"                                    │         │          │ <!-- <!-- govops:pr-comment --> `tick` |",
+        r'                                    │         │          │ pipe \u2028end", which is not one of the',
+    ]
+    env = lines.index("Environment vllm-serve")
+    assert lines[env + 3:env + 7] == [
+        r"environments/vllm-serve.yaml:9 │ ENV-002 │ deny     │ Environment vllm-serve uses image",
+        r'                               │         │          │ "ghcr.io/acme/vllm:v1[/x]',
+        r"                               │         │          │ [link=https://evil.test]click[/link]",
+        r"                               │         │          │ \x1b[31mRED\x1b]0;title\x07 a\rb <img src=x",
+    ]
+    assert lines[-1].startswith("FAIL ")  # the verdict is still the last line, and the only one
+    assert [line for line in lines if re.match(r"(PASS|FAIL) ", line)] == [lines[-1]]
+
+
+def test_in_colour_the_only_escape_sequences_are_the_reports_own(repo: Path) -> None:
+    checked = run_check(CheckOptions(repo=repo, engine="opa", now=NOW))
+    out = renderer("text")(checked.decision, checked.metadata, True)
+    sequences = set(re.findall("\x1b[^m]*m", out))
+    assert sequences == {"\x1b[1;31m", "\x1b[0m"}  # deny and the FAIL verdict, then reset
+    assert_no_controls(re.sub("\x1b\\[(1;31|0)m", "", out))
+    assert r"\x1b[31mRED\x1b]0;title\x07" in out
+
+
+# -- Markdown: the check report, bom diff and the PR comment ------------------------------
+
+
+def test_the_markdown_report_rows_hold_the_hostile_data_escaped(repo: Path) -> None:
+    out = _ok(govops("check", "--repo", str(repo), "--engine", "opa", "--now", NOW,
+                     "--format", "markdown"))
+    assert_inert_markdown(out)
+    rows = [line for line in out.splitlines() if line.startswith("| ❌ deny")]
+    assert rows == [
+        "| ❌ deny | ENV-002 | Environment/vllm-serve | environments/vllm-serve.yaml:9 | "
+        f'Environment vllm-serve uses image "ghcr.io/acme/vllm:v1{MD_LICENCE}", which is not '
+        "pinned by digest: reference it by @sha256 digest. |",
+        f"| ❌ deny | MDL-002 | Model/bge-large-en-v1.5 | {MD_PATH}:13 | Model bge-large-en-v1.5 "
+        f'is licensed "{MD_LICENCE}", which is not one of the allowed licenses (Apache-2.0, '
+        "BSD-3-Clause, MIT, llama3). |",
+    ]
+    for row in rows:  # five cells: the escaped pipes are not separators
+        assert len(re.findall(r"(?<!\\)\|", row)) == 6
+
+
+def test_bom_diff_text_shows_the_hostile_data_on_one_line_each(repo: Path) -> None:
+    out = _ok(govops("bom", "diff", "--repo", str(repo), "HEAD~1", "HEAD"))
+    assert_no_controls(out)
+    lines = out.splitlines()
+    escaped = (r"[/x] [link=https://evil.test]click[/link] \x1b[31mRED\x1b]0;title\x07 a\rb "
+               r"<img src=x onerror=alert(1)>\n## PASS\n<!-- <!-- govops{}pr-comment --> "
+               r"`tick` | pipe \u2028end")
+    assert lines[1:] == [
+        "  added    container               ghcr.io/acme/vllm:v1" + escaped.format(" ")
+        + " (in environment vllm-serve)",
+        "  removed  container               ghcr.io/acme/vllm sha256:c0be114bf260… "
+        "(in environment vllm-serve)",
+        "  changed  machine-learning-model  bge-large-en-v1.5  licence MIT → "
+        + escaped.format(":") + r"; path models/bge-large-en-v1.5.yaml → "
+        r"models/bge\x1b[2K\r[/x]|<b>.yaml",
+    ]
+
+
+def test_bom_diff_markdown_escapes_the_aibom_table(repo: Path) -> None:
+    out = _ok(govops("bom", "diff", "--repo", str(repo), "--format", "markdown", "HEAD~1",
+                     "HEAD"))
+    assert_inert_markdown(out)
+    image = MD_LICENCE.replace("govops:pr-comment", "govops pr-comment")  # ':' parses as a tag
+    assert out.splitlines()[2:] == [
+        "| change | type | component | details |",
+        "|---|---|---|---|",
+        f"| added | container | <code>ghcr.io/acme/vllm:v1{image} (in environment vllm-serve)"
+        "</code> | |",
+        "| removed | container | `ghcr.io/acme/vllm sha256:c0be114bf260… (in environment "
+        "vllm-serve)` | |",
+        f"| changed | machine-learning-model | `bge-large-en-v1.5` | licence MIT → {MD_LICENCE}; "
+        f"path models/bge-large-en-v1.5.yaml → {MD_PATH} |",
+    ]
+
+
+def test_the_pr_comment_keeps_its_shape_and_its_one_marker(repo: Path) -> None:
+    body = _ok(govops("pr", "comment", "--repo", str(repo), "--base", "HEAD~1", "--head", "HEAD",
+                      "--github-repo", "acme/ml-governance", "--pr", "7", "--now", NOW,
+                      "--dry-run"))
+    assert_inert_markdown(body, marker_lines=1)
+    lines = body.splitlines()
+    assert lines[0] == MARKER and lines[1] == "## ❌ govops: FAIL"
+    headings = [line for line in lines if line.startswith("#")]  # none made by data
+    assert headings == ["## ❌ govops: FAIL", "### New failures", headings[2], "### Plan changes"]
+    assert headings[2].startswith("### AIBOM diff ")
+    failures = lines[lines.index("### New failures"):lines.index("<details><summary>How to fix"
+                                                                 "</summary>")]
+    assert f"| ❌ deny | MDL-002 | Model/bge-large-en-v1.5 | {MD_PATH}:13 | Model " \
+           f'bge-large-en-v1.5 is licensed "{MD_LICENCE}", which is not one of the allowed ' \
+           "licenses (Apache-2.0, BSD-3-Clause, MIT, llama3). |" in failures
+    aibom = next(i for i, x in enumerate(lines) if x.startswith("### AIBOM diff"))
+    assert lines[aibom + 6] == (
+        f"| changed | machine-learning-model | `bge-large-en-v1.5` | licence MIT → {MD_LICENCE}; "
+        f"path models/bge-large-en-v1.5.yaml → {MD_PATH} |")
+    assert lines[aibom + 4].startswith("| added | container | <code>ghcr.io/acme/vllm:v1\\[/x\\] ")
+    assert lines[-1].startswith("<sub>govops · updated for `")
