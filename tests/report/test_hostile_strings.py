@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
 
+from engine.attest.trust import TrustedIdentity, TrustPolicy
 from engine.commands.check import CheckOptions, run_check
+from engine.ledger.entry import Entry, StoredEntry
 from engine.repo.scripted import Step
 from engine.report import renderer
 from engine.report.escape import CONTROLS
+from engine.report.evidence import evidence_readme
 from engine.report.pr_comment import MARKER
+from engine.trust.history import TrustHistory
 from tests.support.cli import Run, govops
 from tests.support.repos import NOW, fixture, make_repo, unwaived
 
@@ -187,3 +192,33 @@ def test_the_pr_comment_keeps_its_shape_and_its_one_marker(repo: Path) -> None:
         f"path models/bge-large-en-v1.5.yaml → {MD_PATH} |")
     assert lines[aibom + 4].startswith("| added | container | <code>ghcr.io/acme/vllm:v1\\[/x\\] ")
     assert lines[-1].startswith("<sub>govops · updated for `")
+
+
+# -- the evidence pack's README ---------------------------------------------------------------
+
+
+def test_the_evidence_readme_quotes_data_in_commands_and_escapes_it_in_prose() -> None:
+    """Its commands are meant to be pasted into a shell: a subject holding a quote must stay
+    one argument, a missing revision must not become a redirection."""
+    subject = "x'; touch pwned; echo '"
+    entry = Entry(7, "apply", "2026-11-20T12:00:00Z", "Mallory <m@evil.test>\x1b[2K", None,
+                  "prod|<b>x</b>", {}, {}, {}, None)
+    item = StoredEntry(entry, "sha256:" + "a" * 64, "c" * 40, {})
+    trust = TrustPolicy((), (TrustedIdentity("https://token.actions.githubusercontent.com",
+                                             subject),))
+    readme = evidence_readme(item, ["entry.sigstore.json"], trust, [],
+                             TrustHistory("sha256:pin", "test", ()), "identity a`b")
+    lines = readme.splitlines()
+    assert lines[3:6] == [
+        r"- time: 2026-11-20T12:00:00Z, actor: Mallory \<m@evil.test\>\\x1b\[2K",
+        r"- signed by: identity a\`b",
+        r"- revision: \<no commit\>, stack: prod\|\<b\>x\</b\>"]
+    flags = ("--certificate-identity 'x'\"'\"'; touch pwned; echo '\"'\"'' "
+             "--certificate-oidc-issuer https://token.actions.githubusercontent.com")
+    assert f"govops verify {flags} --commit '<no commit>' entry.sigstore.json" in lines
+    cosign = (f"cosign verify-blob-attestation {flags} --bundle entry.sigstore.json "
+              "--new-bundle-format entry.json")
+    assert cosign in lines
+    assert shlex.split(cosign)[2:4] == ["--certificate-identity", subject]
+    assert ("- identity `x'; touch pwned; echo '` from issuer "
+            "`https://token.actions.githubusercontent.com`") in lines
