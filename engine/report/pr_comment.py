@@ -6,6 +6,11 @@ on (with who approved them) and the approvals still pending, the AIBOM diff, and
 changes of every stack it touches. GitHub refuses comments over 65,536 characters; the comment
 is cut line by line at the end (never inside a <details> block) and says so, with the command
 that prints everything.
+
+Every string from the governed repository (licences, images, paths, names, messages) goes
+through `escape.markdown` or `escape.code`, the escaping every table shares, so none can end a
+cell or a row, make a heading, open HTML or a comment, or carry a copy of MARKER: the marker
+appears once, on the first line, where this module writes it.
 """
 
 from __future__ import annotations

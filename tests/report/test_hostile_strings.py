@@ -19,9 +19,13 @@ import pytest
 
 from engine.attest.trust import TrustedIdentity, TrustPolicy
 from engine.commands.check import CheckOptions, run_check
+from engine.ledger.answers import DiffResult, EntrySummary, ItemChange, LogResult
 from engine.ledger.entry import Entry, StoredEntry
 from engine.repo.scripted import Step
 from engine.report import renderer
+from engine.report.audit import render_text as audit_text
+from engine.report.audit_diff import render_diff_markdown as audit_diff_markdown
+from engine.report.audit_diff import render_diff_text as audit_diff_text
 from engine.report.escape import CONTROLS
 from engine.report.evidence import evidence_readme
 from engine.report.pr_comment import MARKER
@@ -222,3 +226,39 @@ def test_the_evidence_readme_quotes_data_in_commands_and_escapes_it_in_prose() -
     assert shlex.split(cosign)[2:4] == ["--certificate-identity", subject]
     assert ("- identity `x'; touch pwned; echo '` from issuer "
             "`https://token.actions.githubusercontent.com`") in lines
+
+
+# -- ledger answers: audit log and audit diff ------------------------------------------------
+
+
+def _summary(seq: int, stack: str, actor: str) -> EntrySummary:
+    return EntrySummary(seq, "sha256:" + "ab" * 32, "c" * 40, "apply", "2026-11-20T12:00:00Z",
+                        actor, "d" * 40, stack, None, None, None, None, None, ())
+
+
+def test_audit_log_text_keeps_one_entry_per_line() -> None:
+    log = LogResult(None, None, None, None, (_summary(1, "prod\nFAKE #9", HOSTILE),))
+    out = audit_text(log)
+    assert_no_controls(out)
+    assert out.splitlines()[1] == (
+        r"#1  abababababab  2026-11-20T12:00:00Z  apply  prod\nFAKE #9  dddddddddddd  "
+        r"[/x] [link=https://evil.test]click[/link] \x1b[31mRED\x1b]0;title\x07 a\rb "
+        r"<img src=x onerror=alert(1)>\n## PASS\n<!-- <!-- govops:pr-comment --> `tick` | pipe "
+        r"\u2028end  (unsigned)")
+    assert len(out.splitlines()) == 3  # header, the entry, the count
+
+
+def test_audit_diff_text_and_markdown_escape_item_names() -> None:
+    change = ItemChange("model", HOSTILE, None, "added", None, ("r1", None), ())
+    result = DiffResult(_summary(1, "prod", "ci"), _summary(2, "prod", "ci"), (change,), (),
+                        (), (), True)
+    text = audit_diff_text(result)
+    assert_no_controls(text)
+    assert text.splitlines()[1:] == [
+        "models:",
+        r"  + [/x] [link=https://evil.test]click[/link] \x1b[31mRED\x1b]0;title\x07 a\rb "
+        r"<img src=x onerror=alert(1)>\n## PASS\n<!-- <!-- govops:pr-comment --> `tick` | pipe "
+        r"\u2028end r1"]
+    markdown = audit_diff_markdown(result)
+    assert_inert_markdown(markdown)
+    assert markdown.splitlines()[4] == f"| model | {MD_LICENCE} |  | added | (none) | r1 |"
