@@ -10,8 +10,9 @@ comment look like the bot's. Each renderer passes data through these functions a
 else, so there is one answer to "is this output safe" and one place to test it.
 
 What counts as a control (`CONTROLS`): C0 (U+0000-U+001F), DEL and C1 (U+007F-U+009F), the
-line and paragraph separators U+2028 and U+2029, and the bidirectional formatting characters
-(U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069). A control is never dropped silently:
+line and paragraph separators U+2028 and U+2029, the bidirectional formatting characters
+(U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) and unpaired surrogates (a path that
+is not UTF-8, which no terminal or encoder can take). A control is never dropped silently:
 it is shown as its Python escape (`\\x1b`, `\\r`, `\\u2028`), so a reader sees that the data
 holds one. A backslash already in the data is left as it is, so `\\x1b` in the output means the
 data held either that control or those four characters, never that a control was sent.
@@ -24,7 +25,7 @@ from __future__ import annotations
 import re
 
 CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
-                      "\u2066-\u2069]")
+                      "\u2066-\u2069\ud800-\udfff]")
 _SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 # Line breaks as str.splitlines knows them: in Markdown each becomes <br>, inside the cell.
 _BREAKS = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -34,7 +35,7 @@ _MARKDOWN = re.compile(r"([\\|`*_\[\]<>~])")
 # table cell even inside code), no backslash (GFM tables unescape `\|` inside code), no angle
 # bracket (so no comment marker can appear in the body), no control.
 _PLAIN_CODE = re.compile(r"[^`|\\<>\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
-                         r"\u202a-\u202e\u2066-\u2069]+")
+                         r"\u202a-\u202e\u2066-\u2069\ud800-\udfff]+")
 
 
 def _shown(control: str) -> str:
