@@ -205,7 +205,7 @@ class GitHubClient:
             if answer.status != 403:
                 raise self._explain(call, answer)
             return self._viewer(answer)  # an installation token: a GitHub App's bot
-        login = answer.payload.get("login") if isinstance(answer.payload, dict) else None
+        login = _field(answer.payload, "login")
         if not isinstance(login, str) or not login:
             raise self._unexpected(call, "no login")
         return login
