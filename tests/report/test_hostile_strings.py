@@ -1,11 +1,12 @@
 """Hostile strings in governed data render inert (issue 19, acceptance 3).
 
-A model licence, an environment's image and a model file's path of a real repository hold
-rich markup, terminal escape sequences (colour, window title, erase line), a carriage return,
-HTML, a fake `## PASS` heading, an open `<!--`, the PR bot's own marker, backticks, pipes and
-U+2028. The text report and `bom diff` must show them without a terminal acting on any; the
-Markdown report, `bom diff --format markdown` and the PR comment must show them without the
-Markdown or HTML taking effect. Each test asserts the exact lines written.
+A model's licence, a dataset's licence and a model file's path of a real repository hold rich
+markup, terminal escape sequences (colour, window title, erase line), a carriage return, HTML,
+a fake `## PASS` heading, an open `<!--`, the PR bot's own marker, backticks, pipes and U+2028.
+(An image reference holding them is refused by `check` as input; the AIBOM diff renderers are
+also given one directly.) The text report and `bom diff` must show them without a terminal
+acting on any; the Markdown report, `bom diff --format markdown` and the PR comment must show
+them without the Markdown or HTML taking effect. Each test asserts the exact lines written.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from pathlib import Path
 import pytest
 
 from engine.attest.trust import TrustedIdentity, TrustPolicy
+from engine.bom.diff import BomDiff, ComponentRef
 from engine.commands.check import CheckOptions, run_check
 from engine.ledger.answers import DiffResult, EntrySummary, ItemChange, LogResult
 from engine.ledger.entry import Entry, StoredEntry
 from engine.repo.scripted import Step
-from engine.report import renderer
+from engine.report import bom_diff, renderer
 from engine.report.audit import render_text as audit_text
 from engine.report.audit_diff import render_diff_markdown as audit_diff_markdown
 from engine.report.audit_diff import render_diff_text as audit_diff_text
@@ -37,9 +39,7 @@ HOSTILE = ("[/x] [link=https://evil.test]click[/link] \x1b[31mRED\x1b]0;title\x0
            "<img src=x onerror=alert(1)>\n## PASS\n<!-- " + MARKER + " `tick` | pipe \u2028end")
 MODEL = "models/bge-large-en-v1.5.yaml"
 HOSTILE_PATH = "models/bge\x1b[2K\r[/x]|<b>.yaml"  # git takes any byte but NUL and /
-ENV = "environments/vllm-serve.yaml"
-PINNED = ("ghcr.io/acme/vllm@sha256:"
-          "c0be114bf260e9f05643f4bd755a2cf35674646de21b424d86c2a5e489fe33c6")
+DATASET = "datasets/mmlu.yaml"
 
 # What each hostile field looks like once escaped for Markdown (shared by every table).
 MD_LICENCE = (r"\[/x\] \[link=https://evil.test\]click\[/link\] \\x1b\[31mRED\\x1b\]0;title"
@@ -51,13 +51,15 @@ MD_PATH = r"models/bge\\x1b\[2K<br>\[/x\]\|\<b\>.yaml"
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """base: acme-ml (licences allowed, nothing waived); head: bge-large-en-v1.5's licence is
-    HOSTILE and its file is renamed to HOSTILE_PATH; vllm-serve's image is tagged `v1` + HOSTILE."""
+    HOSTILE and its file is renamed to HOSTILE_PATH; mmlu's licence is `MIT` + HOSTILE."""
     files = unwaived(fixture("acme-ml"))
     model = files[MODEL].decode().replace("license: MIT", f"license: {json.dumps(HOSTILE)}")
-    env = files[ENV].decode().replace(PINNED, json.dumps(f"ghcr.io/acme/vllm:v1{HOSTILE}"))
+    dataset = files[DATASET].decode().replace("license: MIT",
+                                              f"license: {json.dumps('MIT' + HOSTILE)}")
     root = tmp_path_factory.mktemp("hostile") / "repo"
     make_repo(root, Step("base", files),
-              Step("hostile", {HOSTILE_PATH: model.encode(), ENV: env.encode()}, delete=[MODEL]))
+              Step("hostile", {HOSTILE_PATH: model.encode(), DATASET: dataset.encode()},
+                   delete=[MODEL]))
     return root
 
 
@@ -100,13 +102,6 @@ def test_the_text_report_shows_every_hostile_character_escaped(
         r"                                    │         │          │ <!-- <!-- govops:pr-comment --> `tick` |",
         r'                                    │         │          │ pipe \u2028end", which is not one of the',
     ]
-    env = lines.index("Environment vllm-serve")
-    assert lines[env + 3:env + 7] == [
-        r"environments/vllm-serve.yaml:9 │ ENV-002 │ deny     │ Environment vllm-serve uses image",
-        r'                               │         │          │ "ghcr.io/acme/vllm:v1[/x]',
-        r"                               │         │          │ [link=https://evil.test]click[/link]",
-        r"                               │         │          │ \x1b[31mRED\x1b]0;title\x07 a\rb <img src=x",
-    ]
     assert lines[-1].startswith("FAIL ")  # the verdict is still the last line, and the only one
     assert [line for line in lines if re.match(r"(PASS|FAIL) ", line)] == [lines[-1]]
 
@@ -129,9 +124,6 @@ def test_the_markdown_report_rows_hold_the_hostile_data_escaped(repo: Path) -> N
     assert_inert_markdown(out)
     rows = [line for line in out.splitlines() if line.startswith("| ❌ deny")]
     assert rows == [
-        "| ❌ deny | ENV-002 | Environment/vllm-serve | environments/vllm-serve.yaml:9 | "
-        f'Environment vllm-serve uses image "ghcr.io/acme/vllm:v1{MD_LICENCE}", which is not '
-        "pinned by digest: reference it by @sha256 digest. |",
         f"| ❌ deny | MDL-002 | Model/bge-large-en-v1.5 | {MD_PATH}:13 | Model bge-large-en-v1.5 "
         f'is licensed "{MD_LICENCE}", which is not one of the allowed licenses (Apache-2.0, '
         "BSD-3-Clause, MIT, llama3). |",
@@ -145,16 +137,12 @@ def test_bom_diff_text_shows_the_hostile_data_on_one_line_each(repo: Path) -> No
     assert_no_controls(out)
     lines = out.splitlines()
     escaped = (r"[/x] [link=https://evil.test]click[/link] \x1b[31mRED\x1b]0;title\x07 a\rb "
-               r"<img src=x onerror=alert(1)>\n## PASS\n<!-- <!-- govops{}pr-comment --> "
+               r"<img src=x onerror=alert(1)>\n## PASS\n<!-- <!-- govops:pr-comment --> "
                r"`tick` | pipe \u2028end")
     assert lines[1:] == [
-        "  added    container               ghcr.io/acme/vllm:v1" + escaped.format(" ")
-        + " (in environment vllm-serve)",
-        "  removed  container               ghcr.io/acme/vllm sha256:c0be114bf260… "
-        "(in environment vllm-serve)",
-        "  changed  machine-learning-model  bge-large-en-v1.5  licence MIT → "
-        + escaped.format(":") + r"; path models/bge-large-en-v1.5.yaml → "
-        r"models/bge\x1b[2K\r[/x]|<b>.yaml",
+        "  changed  data                    mmlu  licence MIT → MIT" + escaped,
+        "  changed  machine-learning-model  bge-large-en-v1.5  licence MIT → " + escaped
+        + r"; path models/bge-large-en-v1.5.yaml → models/bge\x1b[2K\r[/x]|<b>.yaml",
     ]
 
 
@@ -162,17 +150,37 @@ def test_bom_diff_markdown_escapes_the_aibom_table(repo: Path) -> None:
     out = _ok(govops("bom", "diff", "--repo", str(repo), "--format", "markdown", "HEAD~1",
                      "HEAD"))
     assert_inert_markdown(out)
-    image = MD_LICENCE.replace("govops:pr-comment", "govops pr-comment")  # ':' parses as a tag
     assert out.splitlines()[2:] == [
         "| change | type | component | details |",
         "|---|---|---|---|",
-        f"| added | container | <code>ghcr.io/acme/vllm:v1{image} (in environment vllm-serve)"
-        "</code> | |",
-        "| removed | container | `ghcr.io/acme/vllm sha256:c0be114bf260… (in environment "
-        "vllm-serve)` | |",
+        f"| changed | data | `mmlu` | licence MIT → MIT{MD_LICENCE} |",
         f"| changed | machine-learning-model | `bge-large-en-v1.5` | licence MIT → {MD_LICENCE}; "
         f"path models/bge-large-en-v1.5.yaml → {MD_PATH} |",
     ]
+
+
+def test_the_aibom_diff_renderers_take_a_hostile_image_and_advisory_as_they_come() -> None:
+    """Whatever `check` lets through upstream, the renderers alone keep the data inert."""
+    image = ComponentRef("container", f"ghcr.io/acme/vllm:v1{HOSTILE}", None, "image:x",
+                         "environment:vllm-serve")
+    diff = BomDiff({"commit": "a" * 40}, {"commit": "b" * 40}, (image,), (), (),
+                   (f"GHSA-{HOSTILE}",), ())
+    text = bom_diff.render_text(diff)
+    assert_no_controls(text)
+    shown = (r"[/x] [link=https://evil.test]click[/link] \x1b[31mRED\x1b]0;title\x07 a\rb "
+             r"<img src=x onerror=alert(1)>\n## PASS\n<!-- <!-- govops:pr-comment --> "
+             r"`tick` | pipe \u2028end")
+    assert text.splitlines() == [
+        "AIBOM diff aaaaaaaaaaaa..bbbbbbbbbbbb: 1 added, 0 removed, 0 changed",
+        f"  added    container  ghcr.io/acme/vllm:v1{shown} (in environment vllm-serve)",
+        f"  new vulnerability      GHSA-{shown}"]
+    md = bom_diff.render_markdown(diff)
+    assert_inert_markdown(md)
+    assert md.splitlines()[4:] == [
+        f"| added | container | <code>ghcr.io/acme/vllm:v1{MD_LICENCE} (in environment "
+        "vllm-serve)</code> | |",
+        "",
+        f"- new vulnerability **GHSA-{MD_LICENCE}**"]
 
 
 def test_the_pr_comment_keeps_its_shape_and_its_one_marker(repo: Path) -> None:
@@ -191,10 +199,10 @@ def test_the_pr_comment_keeps_its_shape_and_its_one_marker(repo: Path) -> None:
            f'bge-large-en-v1.5 is licensed "{MD_LICENCE}", which is not one of the allowed ' \
            "licenses (Apache-2.0, BSD-3-Clause, MIT, llama3). |" in failures
     aibom = next(i for i, x in enumerate(lines) if x.startswith("### AIBOM diff"))
-    assert lines[aibom + 6] == (
+    assert lines[aibom + 4:aibom + 6] == [
+        f"| changed | data | `mmlu` | licence MIT → MIT{MD_LICENCE} |",
         f"| changed | machine-learning-model | `bge-large-en-v1.5` | licence MIT → {MD_LICENCE}; "
-        f"path models/bge-large-en-v1.5.yaml → {MD_PATH} |")
-    assert lines[aibom + 4].startswith("| added | container | <code>ghcr.io/acme/vllm:v1\\[/x\\] ")
+        f"path models/bge-large-en-v1.5.yaml → {MD_PATH} |"]
     assert lines[-1].startswith("<sub>govops · updated for `")
 
 
