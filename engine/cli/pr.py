@@ -1,7 +1,8 @@
 """`govops pr comment`: compose the pull-request comment, post it (or print it), say where.
 
 Exit codes: 0 posted (whatever the verdict: `govops check` is what gates), 2 for usage, input
-or GitHub API errors (one line each).
+or GitHub API errors (one line each). A comment by another account that carries govops's marker
+is never edited: one `govops: note:` line on stderr names it, and the bot keeps its own.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ def comment(repo: Path, base: str, head: str, github_repo: str, number: int, eng
     if client is None:
         click.echo(body, nl=False)
         return
+    from engine.report.escape import terminal
+
     posted = post_comment(client, number, body)
+    if posted.others:
+        named = ", ".join(f"{c.id} by {terminal(c.author or '(no author)')}"
+                          for c in posted.others)
+        click.echo(f"govops: note: {len(posted.others)} comment(s) on {github_repo}#{number} "
+                   f"carry govops's marker but were written by another account ({named}): "
+                   "left untouched; govops edits only its own comment", err=True)
     click.echo(f"{posted.action} comment {posted.comment.id} on {github_repo}#{number}: "
-               f"{posted.comment.url}")
+               f"{terminal(posted.comment.url)}")

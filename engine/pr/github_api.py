@@ -1,4 +1,5 @@
-"""The three GitHub REST calls the pull-request bot needs: list, create and update issue comments.
+"""The GitHub calls the pull-request bot needs: who the token belongs to, and list, create and
+update issue comments.
 
 Stdlib only (urllib), so the bot adds no HTTP dependency to the engine. Every failure ends as one
 GitHubError line that says what to do, because the bot runs unattended in CI where a traceback
@@ -8,6 +9,11 @@ than the API's, and never let a non-JSON body (a proxy's HTML page) turn into a 
 Mirrors https://docs.github.com/en/rest/issues/comments, the pagination guide (follow the Link
 header's rel="next" URL as given, never rebuild it) and the rate-limit guide (retry-after first,
 then x-ratelimit-reset when x-ratelimit-remaining is 0, else wait a minute).
+
+Who the token belongs to: `GET /user` answers for a personal or user token. A GitHub App's
+installation token (GITHUB_TOKEN in Actions is one) gets 403 "Resource not accessible by
+integration" there; GraphQL's `viewer { login }` then names the app's bot account
+(`github-actions[bot]`), the login its REST comments carry as `user.login`.
 """
 
 from __future__ import annotations
@@ -188,6 +194,37 @@ class GitHubClient:
     def repository(self) -> str:
         return self._repository
 
+    def login(self) -> str:
+        """The login of the account the token belongs to (a bot's ends in `[bot]`): the author
+        of every comment this client writes."""
+        call = _Call("GET", "find the account GITHUB_TOKEN belongs to",
+                     f"GitHub has no authenticated user at {self._api_url}/user: check that "
+                     "GITHUB_API_URL is the GitHub REST API")
+        answer = self._attempts(call, f"{self._api_url}/user")
+        if isinstance(answer, _Failure):
+            if answer.status != 403:
+                raise self._explain(call, answer)
+            return self._viewer(answer)  # an installation token: a GitHub App's bot
+        login = _field(answer.payload, "login")
+        if not isinstance(login, str) or not login:
+            raise self._unexpected(call, "no login")
+        return login
+
+    def _viewer(self, refused: _Failure) -> str:
+        """The bot's login from GraphQL, for a token that `GET /user` refused."""
+        url = _graphql_url(self._api_url)
+        call = _Call("POST", "find the account GITHUB_TOKEN belongs to with GraphQL (GET /user "
+                             f"answered {refused.detail})",
+                     f"GitHub has no GraphQL API at {url}: check that GITHUB_API_URL is the "
+                     "GitHub REST API")
+        doc = self._send(call, url, {"query": "query { viewer { login } }"}).payload
+        login = _field(doc, "data", "viewer", "login")
+        if not isinstance(login, str) or not login:
+            errors = _field(doc, "errors")
+            said = "; ".join(_describe(e) for e in errors) if isinstance(errors, list) else ""
+            raise self._unexpected(call, "no viewer login" + (f": {said}" if said else ""))
+        return login
+
     def issue_comments(self, number: int) -> list[Comment]:
         """Every comment on pull request (or issue) `number`, oldest first, across all pages."""
         call = self._thread_call("GET", f"list the comments on {self._thread(number)}", number)
@@ -236,6 +273,15 @@ class GitHubClient:
 
     def _send(self, call: _Call, url: str, body: Mapping[str, str] | None = None) -> _Reply:
         """One request, retried after a rate limit GitHub lets us wait out or one server error."""
+        answer = self._attempts(call, url, body)
+        if isinstance(answer, _Failure):
+            raise self._explain(call, answer)
+        return answer
+
+    def _attempts(self, call: _Call, url: str,
+                  body: Mapping[str, str] | None = None) -> _Reply | _Failure:
+        """The reply, or the error answer that no retry can help (rate limits and a server
+        error are retried, or end in a GitHubError, here)."""
         attempt, server_errors = 0, 0
         while True:
             attempt += 1
@@ -260,7 +306,7 @@ class GitHubClient:
                 server_errors += 1
                 self._sleep(SERVER_ERROR_PAUSE)
             else:
-                raise self._explain(call, failure)
+                return failure
 
     def _request(self, call: _Call, url: str,
                  body: Mapping[str, str] | None) -> urllib.request.Request:
@@ -340,6 +386,14 @@ def _api_root(api_url: str) -> str:
     return root
 
 
+def _graphql_url(api_root: str) -> str:
+    """GraphQL beside the REST root: api.github.com/graphql, or HOST/api/graphql for GitHub
+    Enterprise Server (whose REST root is HOST/api/v3)."""
+    if api_root.endswith("/api/v3"):
+        return api_root.removesuffix("/v3") + "/graphql"
+    return f"{api_root}/graphql"
+
+
 def _repository(repository: str) -> str:
     owner, _, name = repository.partition("/")
     if not (_OWNER.fullmatch(owner) and _NAME.fullmatch(name) and name not in (".", "..")):
@@ -385,6 +439,15 @@ def _comment_or_none(doc: object) -> Comment | None:
         return None
     login = user.get("login") if isinstance(user, dict) else None
     return Comment(comment_id, body or "", url, login if isinstance(login, str) else None)
+
+
+def _field(doc: Any, *path: str) -> Any:
+    """doc[path[0]][path[1]]..., or None where a step is missing or not an object."""
+    for key in path:
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(key)
+    return doc
 
 
 def _json_or_none(raw: bytes) -> Any:

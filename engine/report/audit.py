@@ -2,7 +2,10 @@
 machines. Renders `engine.ledger.queries` answers and computes nothing of its own.
 
 Text is plain aligned columns (no colour, no wrapping): auditors grep it and paste it into
-tickets, and a digest cut by a terminal-width table would be useless.
+tickets, and a digest cut by a terminal-width table would be useless. Ledger entries hold what
+governed repositories and signers wrote (actors, stacks, names, waivers), so every cell and
+every line goes through `escape.terminal`: no control character reaches the terminal and no
+value starts a line of its own.
 
 JSON (indent 2, sorted keys). The keys below are a contract; new keys may be added, none of
 these will change meaning:
@@ -54,6 +57,7 @@ from engine.ledger.answers import (
     WaiverUse,
 )
 from engine.report.audit_diff import render_diff_json, render_diff_markdown, render_diff_text
+from engine.report.escape import terminal
 
 ITEM_KINDS = ("model", "dataset", "environment", "image", "package", "driver")
 _PLURAL = {"model": "models", "dataset": "datasets", "environment": "environments",
@@ -127,10 +131,11 @@ def render_json(result: Any) -> str:
 
 
 def _columns(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    shown = [[terminal(str(c)) for c in row] for row in [header, *rows]]
+    widths = [max(len(r[i]) for r in shown) for i in range(len(header))]
     lines = []
-    for row in [header, *rows]:
-        cells = [str(c).ljust(w) for c, w in zip(row, widths, strict=True)]
+    for row in shown:
+        cells = [c.ljust(w) for c, w in zip(row, widths, strict=True)]
         lines.append((indent + "  ".join(cells)).rstrip())
     return lines
 
@@ -345,7 +350,7 @@ def render_text(result: Any) -> str:
     render = _TEXT.get(type(result))
     if render is None:
         raise TypeError(f"no text rendering for {type(result).__name__}")
-    return "\n".join(render(result)) + "\n"
+    return "\n".join(terminal(line) for line in render(result)) + "\n"
 
 
 def render_markdown(result: Any) -> str:

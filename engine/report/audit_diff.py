@@ -1,5 +1,8 @@
 """`audit diff` in text, JSON and markdown: what changed between two deployments, grouped as
 an auditor reads it (models, environments with their packages and images, waivers, manifests).
+Names, versions and manifest values come from governed repositories: each text line goes
+through `escape.terminal`, each Markdown value through `escape.markdown` (the escaping every
+govops table shares).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.ledger.answers import DiffResult, EntrySummary, FieldChange, ItemChange
+from engine.report.escape import markdown, terminal
 
 _GROUPS = (("model", "models"), ("dataset", "datasets"), ("environment", "environments"),
            ("image", "images"), ("package", "packages"), ("driver", "drivers"))
@@ -93,16 +97,12 @@ def render_diff_text(result: DiffResult) -> str:
     for name, rows in changed:
         lines.append(f"{name}:")
         lines += [f"  {row}" for row in rows]
-    return "\n".join(lines) + "\n"
+    return "\n".join(terminal(line) for line in lines) + "\n"
 
 
 def _md(value: Any) -> str:
     """A table cell: nothing in it can end the cell, the row or start markup."""
-    text = _value(value)
-    for old, new in (("\\", "\\\\"), ("|", "\\|"), ("`", "'"), ("<", "&lt;"), (">", "&gt;"),
-                     ("\r", " "), ("\n", " ")):
-        text = text.replace(old, new)
-    return text
+    return markdown(_value(value))
 
 
 def render_diff_markdown(result: DiffResult) -> str:

@@ -1,5 +1,10 @@
 """Renderings of a BomDiff: text for terminals, JSON for machines, Markdown for pull requests.
-They only format what `engine.bom.diff` computed."""
+They only format what `engine.bom.diff` computed.
+
+Every name, version, licence and image reference in a diff comes from a governed repository,
+so none is written raw: the text passes each through `escape.terminal` (no control character
+reaches the terminal) and the Markdown through `escape.markdown` and `escape.code` (nothing
+ends a cell or a row, opens HTML or a comment, or copies the PR bot's marker)."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.bom.diff import BomDiff, ComponentChange, ComponentRef, FieldChange
+from engine.report.escape import code, markdown, terminal
 
 
 def _short(value: Any) -> str:
@@ -80,17 +86,19 @@ def _header(diff: BomDiff) -> str:
 
 
 def render_text(diff: BomDiff) -> str:
-    lines = [_header(diff)]
+    lines = [terminal(_header(diff))]
     rows: list[tuple[str, str, str, str]] = []
     rows += [("added", c.type, _label(c), "") for c in diff.added]
     rows += [("removed", c.type, _label(c), "") for c in diff.removed]
     rows += [("changed", c.after.type, c.after.name + _within(c.after), _change_line(c))
              for c in diff.changed]
+    rows = [(what, terminal(kind), terminal(label), terminal(detail))
+            for what, kind, label, detail in rows]
     type_width = max((len(r[1]) for r in rows), default=0)
     for what, kind, label, detail in rows:
         lines.append(f"  {what:8} {kind:{type_width}}  {label}" + (f"  {detail}" if detail else ""))
-    lines += [f"  new vulnerability      {v}" for v in diff.vulnerabilities_added]
-    lines += [f"  resolved vulnerability {v}" for v in diff.vulnerabilities_removed]
+    lines += [f"  new vulnerability      {terminal(v)}" for v in diff.vulnerabilities_added]
+    lines += [f"  resolved vulnerability {terminal(v)}" for v in diff.vulnerabilities_removed]
     if diff.empty:
         lines.append("  no component changed")
     return "\n".join(lines) + "\n"
@@ -100,23 +108,20 @@ def render_json(diff: BomDiff) -> str:
     return json.dumps(diff.as_json(), indent=2, ensure_ascii=False) + "\n"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def render_markdown(diff: BomDiff) -> str:
-    lines = [f"### {_header(diff)}", ""]
+    lines = [f"### {markdown(_header(diff))}", ""]
     if diff.empty:
         return "\n".join([*lines, "No component changed.", ""])
     lines += ["| change | type | component | details |", "|---|---|---|---|"]
-    lines += [f"| added | {c.type} | `{_cell(_label(c))}` | |" for c in diff.added]
-    lines += [f"| removed | {c.type} | `{_cell(_label(c))}` | |" for c in diff.removed]
-    lines += [f"| changed | {c.after.type} | `{_cell(c.after.name)}`{_cell(_within(c.after))} "
-              f"| {_cell(_change_line(c))} |" for c in diff.changed]
+    lines += [f"| added | {markdown(c.type)} | {code(_label(c))} | |" for c in diff.added]
+    lines += [f"| removed | {markdown(c.type)} | {code(_label(c))} | |" for c in diff.removed]
+    lines += [f"| changed | {markdown(c.after.type)} | {code(c.after.name)}"
+              f"{markdown(_within(c.after))} | {markdown(_change_line(c))} |"
+              for c in diff.changed]
     if diff.vulnerabilities_added or diff.vulnerabilities_removed:
         lines.append("")
-        lines += [f"- new vulnerability **{v}**" for v in diff.vulnerabilities_added]
-        lines += [f"- resolved vulnerability {v}" for v in diff.vulnerabilities_removed]
+        lines += [f"- new vulnerability **{markdown(v)}**" for v in diff.vulnerabilities_added]
+        lines += [f"- resolved vulnerability {markdown(v)}" for v in diff.vulnerabilities_removed]
     return "\n".join(lines) + "\n"
 
 

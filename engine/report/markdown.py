@@ -5,29 +5,24 @@ waivers were used without leaving the pull request. It renders the Decision and 
 it must never evaluate, filter or re-rank results beyond ordering them for reading.
 
 Ordering (deterministic): new before existing when any result has a --base status (a Status
-column then appears), deny before warn, then file, line and id. Table cells are escaped:
-backslash, `|`, `` ` ``, `*`, `_`, `[`, `]`, `<`, `>` and `~` get a backslash (so a message
-cannot open a link, an HTML tag or a code span), `&` becomes `&amp;`, and line breaks become
-`<br>`.
+column then appears), deny before warn, then file, line and id. Every string from the
+Decision or METADATA goes through `engine.report.escape.markdown`, the one escaping of every
+Markdown table govops writes: backslash, `|`, `` ` ``, `*`, `_`, `[`, `]`, `<`, `>` and `~`
+get a backslash (so a message cannot open a link, an HTML tag or comment, or a code span),
+`&` becomes `&amp;`, line breaks (CR and U+2028 included) become `<br>`, and other control
+characters are shown as their escapes (`\\x1b`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 from engine.policy.decision import Decision, Result
 from engine.policy.metadata import PolicyMeta
+from engine.report.escape import markdown as cell
 
-_SPECIAL = re.compile(r"([\\|`*_\[\]<>~])")
 _ICON = {"deny": "❌ deny", "warn": "⚠️ warn"}
 _STATUS_RANK = {"new": 0, "existing": 1}
-
-
-def cell(text: str) -> str:
-    """One table cell: Markdown and HTML made literal, pipes escaped, one line."""
-    escaped = _SPECIAL.sub(r"\\\1", text.replace("&", "&amp;"))
-    return "<br>".join(escaped.splitlines())
 
 
 def _order(result: Result) -> tuple[int, int, str, int, str, str]:

@@ -6,6 +6,11 @@ on (with who approved them) and the approvals still pending, the AIBOM diff, and
 changes of every stack it touches. GitHub refuses comments over 65,536 characters; the comment
 is cut line by line at the end (never inside a <details> block) and says so, with the command
 that prints everything.
+
+Every string from the governed repository (licences, images, paths, names, messages) goes
+through `escape.markdown` or `escape.code`, the escaping every table shares, so none can end a
+cell or a row, make a heading, open HTML or a comment, or carry a copy of MARKER: the marker
+appears once, on the first line, where this module writes it.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from engine.deploy.changes import StackChanges
 from engine.policy.decision import Decision
 from engine.policy.metadata import PolicyMeta
 from engine.report import bom_diff
+from engine.report.escape import code
+from engine.report.escape import markdown as cell
 from engine.report.markdown import (
-    cell,
     fixes,
     pending_approvals,
     results_table,
@@ -80,8 +86,8 @@ def _stacks(stacks: Sequence[StackChanges]) -> list[Section]:
         quiet = (f"; {item.provenance_only} more only change their govops revision, decision "
                  "and AIBOM labels" if item.provenance_only else "")
         lines += [f"- **{cell(item.stack)}**: {said}{quiet}"]
-        lines += [f"  - {c.action} {cell(c.kind)} "
-                  f"`{cell(f'{c.namespace}/{c.name}' if c.namespace else c.name)}`"
+        lines += [f"  - {cell(c.action)} {cell(c.kind)} "
+                  f"{code(f'{c.namespace}/{c.name}' if c.namespace else c.name)}"
                   for c in item.changes]
     return [Section((*lines, ""))]
 
@@ -117,6 +123,6 @@ def render(decision: Decision, metadata: Mapping[str, PolicyMeta], diff: BomDiff
             budget -= len(line) + 1
     if left_out:
         lines += ["", f"> ⚠️ Truncated to fit GitHub's {LIMIT:,}-character limit: {left_out} "
-                  f"more lines left out. The full report: `{command}`", ""]
+                  f"more lines left out. The full report: {code(command)}", ""]
     lines.append(f"<sub>govops · updated for `{decision.revision.commit}`</sub>")
     return "\n".join(lines) + "\n"

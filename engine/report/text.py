@@ -1,7 +1,14 @@
 """The Decision for people: one table per object, file:line first, and a one-line verdict.
 
 Drawn here rather than with rich: rich took 0.2 s to lay out the 50 small tables of a
-1,000-object repo's warnings (4 ms each), most of the pre-commit hook's budget.
+1,000-object repo's warnings (4 ms each), most of the pre-commit hook's budget (and no rich
+markup can be read into a licence or a path that holds `[/x]` or `[link=...]`).
+
+Every string of the Decision and METADATA comes from a governed repository, so each goes
+through `escape.terminal` before it is measured or wrapped: a control character (ESC, CR, a
+bidi override, U+2028) is shown as its escape, never sent, and a newline in a name or a path
+cannot start a line of its own. Only a message or a remediation keeps its newlines, which wrap
+inside the message column. The only escape sequences written are this module's own colours.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from itertools import groupby
 
 from engine.policy.decision import Decision, Result
 from engine.policy.metadata import PolicyMeta
+from engine.report.escape import terminal
 
 _STYLE = {"deny": "1;31", "warn": "33", "waived": "2", "pass": "1;32", "fail": "1;31"}
 _HEADER = ("where", "id", "severity", "message")
@@ -24,11 +32,12 @@ def _paint(text: str, style: str, color: bool) -> str:
 
 def _message(result: Result, waiver: str, metadata: Mapping[str, PolicyMeta]) -> str:
     meta = metadata.get(result.id)
+    msg = terminal(result.msg, lines=True)
     if waiver:
-        return f"{result.msg}\n(waived by {waiver})"
+        return f"{msg}\n(waived by {terminal(waiver)})"
     if meta and meta.remediation:
-        return f"{result.msg}\n→ {meta.remediation}"
-    return result.msg
+        return f"{msg}\n→ {terminal(meta.remediation, lines=True)}"
+    return msg
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -41,13 +50,13 @@ def _wrap(text: str, width: int) -> list[str]:
 def _table(title: str, rows: Sequence[tuple[Result, str, str]],
            metadata: Mapping[str, PolicyMeta], width: int, color: bool) -> list[str]:
     # With --base a result is marked new or existing, as in the markdown Status column.
-    cells = [(f"{r.file}:{r.line}", r.id,
-              f"{label} ({r.status})" if r.status and not waiver else label,
+    cells = [(terminal(f"{r.file}:{r.line}"), terminal(r.id),
+              terminal(f"{label} ({r.status})" if r.status and not waiver else label),
               _message(r, waiver, metadata)) for r, label, waiver in rows]
     styles = [label for _, label, _ in rows]
     widths = [max(len(_HEADER[i]), *(len(c[i]) for c in cells)) for i in range(3)]
     text_width = max(20, width - sum(widths) - 9)
-    out = [title,
+    out = [terminal(title),
            " ┃ ".join(h.ljust(w) for h, w in zip(_HEADER[:3], widths, strict=True))
            + " ┃ " + _HEADER[3],
            "━╇━".join("━" * w for w in widths) + "━╇━" + "━" * text_width]
@@ -76,10 +85,11 @@ def render_text(decision: Decision, metadata: Mapping[str, PolicyMeta], color: b
         lines += _table(f"{kind} {name}", list(group), metadata, width, color)
         lines.append("")
     counts = decision.counts
-    head = decision.revision.commit[:12] if decision.revision.commit else "staged changes"
+    head = terminal(decision.revision.commit[:12]) if decision.revision.commit \
+        else "staged changes"
     verdict = _paint("PASS" if decision.verdict == "pass" else "FAIL", decision.verdict, color)
     lines.append(
         f"{verdict} {head}: {counts.denied} denied, {counts.warnings} warnings, "
-        f"{counts.waived} waived; {decision.objects} objects, engine {decision.engine}, "
-        f"decision {decision.decision_id[:19]}")
+        f"{counts.waived} waived; {decision.objects} objects, engine "
+        f"{terminal(decision.engine)}, decision {terminal(decision.decision_id[:19])}")
     return "\n".join(lines) + "\n"

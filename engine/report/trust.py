@@ -1,6 +1,8 @@
 """The trust root for people and machines: `govops trust show` (the version in force) and
 `govops trust log` (every version and what it changed), both naming the pinned fingerprint so
-a reader can compare it out of band."""
+a reader can compare it out of band. Identities, URLs and names in a trust root are data: each
+text line goes through `escape.terminal`, so no control character in them reaches the
+terminal."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from engine.report.escape import terminal
 from engine.trust.document import ROLES, Grant
 from engine.trust.history import TrustHistory, TrustVersion
 
@@ -63,7 +66,7 @@ def render_show_text(history: TrustHistory) -> str:
         lines.append("timestamps: not required")
     lines.append("deploys: only commits of " + ", ".join(current.branches) if current.branches
                  else "deploys: commits of any branch")
-    return "\n".join(lines) + "\n"
+    return "\n".join(terminal(line) for line in lines) + "\n"
 
 
 def changes(before: TrustVersion | None, after: TrustVersion) -> list[str]:
@@ -104,7 +107,7 @@ def render_log_text(history: TrustHistory) -> str:
                      f"{len(version.targets_signers)} root key(s)")
         lines += [f"  {change}" for change in changes(before, version)]
         before = version
-    return "\n".join(lines) + "\n"
+    return "\n".join(terminal(line) for line in lines) + "\n"
 
 
 def render_log_json(history: TrustHistory) -> str:

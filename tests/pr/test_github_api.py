@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 
-from engine.pr.github_api import Comment, GitHubClient, GitHubError
+from engine.pr.github_api import Comment, GitHubClient, GitHubError, _graphql_url
 from tests.support.github_stub import (
+    APP_LOGIN,
+    INTEGRATION,
     STUB_LOGIN,
     STUB_TOKEN,
     GitHubStub,
@@ -176,6 +178,81 @@ def test_list_refuses_an_answer_that_is_not_comments(github_stub: GitHubStub,
     assert str(error).startswith(f"GitHub answered the request to list the comments on "
                                  f"{REPO}#{PR} with something unexpected (not ")
     assert error.status is None
+
+
+# -- who the token belongs to -----------------------------------------------------------------
+
+
+def test_a_user_tokens_login_comes_from_get_user(github_stub: GitHubStub,
+                                                 client: GitHubClient) -> None:
+    assert client.login() == STUB_LOGIN
+    [request] = github_stub.requests
+    assert (request.method, request.path, request.json) == ("GET", "/user", None)
+    assert_api_headers(request, has_body=False)
+
+
+def test_an_app_tokens_login_is_its_bot_from_graphql(sleep: FakeSleep) -> None:
+    """GET /user refuses an installation token; GraphQL's viewer names the bot, whose login is
+    the one on the comments it writes."""
+    with GitHubStub(login=APP_LOGIN, app=True) as stub:
+        client = GitHubClient(stub.url, STUB_TOKEN, REPO, sleep=sleep)
+
+        assert client.login() == APP_LOGIN
+        assert client.create_comment(PR, "hello").author == APP_LOGIN
+        get_user, graphql, _ = stub.requests
+    assert (get_user.method, get_user.path) == ("GET", "/user")
+    assert (graphql.method, graphql.path) == ("POST", "/graphql")
+    assert graphql.json == {"query": "query { viewer { login } }"}
+    assert_api_headers(graphql, has_body=True)
+    assert sleep.calls == []
+
+
+def test_an_app_token_whose_graphql_names_nobody_is_one_line(sleep: FakeSleep) -> None:
+    with GitHubStub(login=APP_LOGIN, app=True) as stub:
+        api = stub.url
+        client = GitHubClient(api, STUB_TOKEN, REPO, sleep=sleep)
+        stub.fail_next(403, {"message": INTEGRATION})
+        stub.fail_next(200, {"errors": [{"message": "Something went wrong\nwhile executing"}]})
+
+        error = failure(lambda: client.login())
+
+    assert str(error) == (
+        "GitHub answered the request to find the account GITHUB_TOKEN belongs to with GraphQL "
+        f"(GET /user answered 403 {INTEGRATION}) with something unexpected (no viewer login: "
+        f"Something went wrong while executing): check that GITHUB_API_URL ({api}) is the "
+        "GitHub REST API")
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    (401, "GitHub rejected the token when trying to find the account GITHUB_TOKEN belongs to "
+          "(401 Unauthorized): GITHUB_TOKEN is invalid or expired; set it to a current token"),
+    (404, "GitHub has no authenticated user at {url}/user: check that GITHUB_API_URL is the "
+          "GitHub REST API (404 Not Found)"),
+])
+def test_who_am_i_failures_are_one_line(github_stub: GitHubStub, client: GitHubClient,
+                                        status: int, expected: str) -> None:
+    github_stub.fail_next(status)
+
+    assert str(failure(lambda: client.login())) == expected.format(url=github_stub.url)
+    assert len(github_stub.requests) == 1  # a 401 or 404 is not the app case: no GraphQL
+
+
+def test_a_rate_limited_get_user_is_waited_out_not_taken_for_an_app(
+        github_stub: GitHubStub, client: GitHubClient, sleep: FakeSleep) -> None:
+    github_stub.fail_next(403, {"message": SECONDARY}, {"retry-after": "2"})
+
+    assert client.login() == STUB_LOGIN
+    assert sleep.calls == [2.0]
+    assert [r.path for r in github_stub.requests] == ["/user", "/user"]
+
+
+@pytest.mark.parametrize(("api", "graphql"), [
+    ("https://api.github.com", "https://api.github.com/graphql"),
+    ("https://ghe.acme.test/api/v3", "https://ghe.acme.test/api/graphql"),
+    ("http://127.0.0.1:8080", "http://127.0.0.1:8080/graphql"),
+])
+def test_graphql_lives_beside_the_rest_root(api: str, graphql: str) -> None:
+    assert _graphql_url(api) == graphql
 
 
 # -- the stub's pagination, which the client relies on ----------------------------------------

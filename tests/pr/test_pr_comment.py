@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from engine.bom.diff import diff_aiboms
 from engine.commands.check import CheckOptions, run_check
+from engine.pr.github_api import GitHubClient, GitHubError
 from engine.repo.scripted import Step
 from engine.report.pr_comment import LIMIT, MARKER, render
 from tests.support.approvals import approve_all
 from tests.support.cli import Run, govops
-from tests.support.github_stub import STUB_TOKEN, GitHubStub, github_stub
+from tests.support.github_stub import APP_LOGIN, STUB_TOKEN, GitHubStub, github_stub
 from tests.support.repos import NOW, fixture, make_repo
 
 __all__ = ["github_stub"]  # the fixture, used by name
@@ -74,16 +76,18 @@ def test_created_the_first_time_and_updated_in_place_afterwards(repo: Path,
     assert calls == [("GET", f"/repos/{REPO}/issues/7/comments"),
                      ("POST", f"/repos/{REPO}/issues/7/comments"),
                      ("GET", f"/repos/{REPO}/issues/7/comments"),
+                     ("GET", "/user"),  # a comment carries the marker: is it ours?
                      ("PATCH", f"/repos/{REPO}/issues/comments/{made['id']}")]
     for request in env.requests:
         assert request.headers["authorization"] == f"Bearer {STUB_TOKEN}"
         assert request.headers["accept"] == "application/vnd.github+json"
     assert env.requests[0].query == {"per_page": "100"}
     assert env.requests[1].json == {"body": made["body"]}
-    assert env.requests[3].json == {"body": updated["body"]}
+    assert env.requests[4].json == {"body": updated["body"]}
     third = comment(repo, "HEAD")
     assert third.stdout.startswith(f"unchanged comment {made['id']} ")
-    assert [r.method for r in env.requests[4:]] == ["GET"]  # nothing to edit
+    assert [r.method for r in env.requests[5:]] == ["GET", "GET"]  # nothing to edit
+    assert first.stderr == second.stderr == third.stderr == ""  # no other comment has the marker
 
 
 def test_found_among_more_than_a_hundred_comments(repo: Path, env: GitHubStub) -> None:
@@ -94,7 +98,9 @@ def test_found_among_more_than_a_hundred_comments(repo: Path, env: GitHubStub) -
     assert run.exit_code == 0, run.stderr
     assert run.stdout.startswith(f"updated comment {ours['id']} ")
     assert len(env.comments(REPO, 7)) == 171
-    assert [r.method for r in env.requests] == ["GET", "GET", "PATCH"]  # two pages, then edit
+    # two pages, who we are, then the edit
+    assert [r.method for r in env.requests] == ["GET", "GET", "GET", "PATCH"]
+    assert env.requests[2].path == "/user"
     assert env.requests[-1].path == f"/repos/{REPO}/issues/comments/{ours['id']}"
 
 
@@ -179,3 +185,79 @@ def test_a_long_comment_is_cut_below_githubs_limit_with_a_note(repo: Path) -> No
     assert body.startswith(MARKER) and body.rstrip().endswith("</sub>")
     small = render(decision, checked.metadata, empty, [], "x")
     assert "Truncated" not in small and len(small) < 10_000
+
+
+# -- whose comment it is ----------------------------------------------------------------------
+
+IMPOSTOR = f"{MARKER}\n## ✅ govops: PASS\n\nNothing to see here (written by a person)."
+
+
+def _note(others: list[dict[str, Any]]) -> str:
+    named = ", ".join(f"{c['id']} by {c['user']['login']}" for c in others)
+    return (f"govops: note: {len(others)} comment(s) on {REPO}#7 carry govops's marker but were "
+            f"written by another account ({named}): left untouched; govops edits only its own "
+            "comment\n")
+
+
+def test_someone_elses_comment_with_the_marker_is_left_untouched(repo: Path,
+                                                                 env: GitHubStub) -> None:
+    """A user token may edit anyone's comment (a maintainer's would): before, the bot
+    overwrote the first comment holding its marker, whoever wrote it."""
+    [theirs] = env.seed(REPO, 7, [IMPOSTOR], author="mallory")
+    first = comment(repo, "HEAD~1")
+    assert first.exit_code == 0, first.stderr
+    mallory, ours = env.comments(REPO, 7)
+    assert mallory == theirs  # byte for byte, updated_at included
+    assert ours["user"]["login"] == env.login and ours["body"].startswith(MARKER)
+    assert first.stdout.startswith(f"created comment {ours['id']} on {REPO}#7: ")
+    assert first.stderr == _note([theirs])
+    assert [(r.method, r.path) for r in env.requests] == [
+        ("GET", f"/repos/{REPO}/issues/7/comments"), ("GET", "/user"),
+        ("POST", f"/repos/{REPO}/issues/7/comments")]
+    second = comment(repo, "HEAD")  # the next push: ours is edited, theirs still not
+    assert second.exit_code == 0, second.stderr
+    assert second.stdout.startswith(f"updated comment {ours['id']} ")
+    assert second.stderr == _note([theirs])
+    assert env.comments(REPO, 7)[0] == theirs
+    assert env.requests[-1].path == f"/repos/{REPO}/issues/comments/{ours['id']}"
+    assert [r.method for r in env.requests[3:]] == ["GET", "GET", "PATCH"]
+
+
+def test_an_app_token_edits_its_own_comment_and_not_the_impostors_before_it(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GITHUB_TOKEN in Actions: GET /user is refused, GraphQL names github-actions[bot]; an
+    impostor's marker comment placed first would have drawn a 403 on every push."""
+    with GitHubStub(login=APP_LOGIN, app=True) as stub:
+        monkeypatch.setenv("GITHUB_TOKEN", STUB_TOKEN)
+        monkeypatch.setenv("GITHUB_API_URL", stub.url)
+        for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
+                      "ALL_PROXY"):
+            monkeypatch.delenv(proxy, raising=False)
+        [theirs] = stub.seed(REPO, 7, [IMPOSTOR], author="mallory")
+        [old] = stub.seed(REPO, 7, [f"{MARKER}\nan older govops comment"], author=APP_LOGIN)
+        [quoted] = stub.seed(REPO, 7, [f"> {MARKER}\nwhy does this fail?"], author="reviewer")
+        run = comment(repo, "HEAD~1")
+        assert run.exit_code == 0, run.stderr
+        assert run.stdout.startswith(f"updated comment {old['id']} on {REPO}#7: ")
+        assert run.stderr == _note([theirs, quoted])
+        mallory, ours, reviewer = stub.comments(REPO, 7)
+        assert (mallory, reviewer) == (theirs, quoted)
+        assert ours["id"] == old["id"] and ours["body"].startswith(MARKER + "\n## ❌ govops")
+        assert [(r.method, r.path) for r in stub.requests] == [
+            ("GET", f"/repos/{REPO}/issues/7/comments"), ("GET", "/user"), ("POST", "/graphql"),
+            ("PATCH", f"/repos/{REPO}/issues/comments/{old['id']}")]
+
+
+def test_an_app_token_may_not_edit_another_accounts_comment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stub refuses as GitHub does, which is what the bot used to run into."""
+    for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
+                  "ALL_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)
+    with GitHubStub(login=APP_LOGIN, app=True) as stub:
+        [theirs] = stub.seed(REPO, 7, [IMPOSTOR], author="mallory")
+        client = GitHubClient(stub.url, STUB_TOKEN, REPO)
+        with pytest.raises(GitHubError) as refused:
+            client.update_comment(theirs["id"], "overwritten")
+        assert refused.value.status == 403
+        assert stub.comments(REPO, 7) == [theirs]

@@ -13,6 +13,14 @@ failures (rate limits, server errors) on demand. Use it through the fixture:
 
 Like GitHub, page links point at /repositories/{id}/... rather than /repos/{owner}/{name}/...,
 so a client that rebuilds the next URL instead of following it fails here as it would there.
+
+Who the token belongs to, as GitHub answers it: with a user token (the default) `GET /user`
+gives the user's login; with an app's installation token (`app=True`, as GITHUB_TOKEN in
+Actions) `GET /user` is 403 "Resource not accessible by integration" and only GraphQL's
+`viewer { login }` (POST /graphql) names the bot, e.g. `github-actions[bot]`. Comments the
+token writes carry that login as `user.login`, with `type` "Bot" for a bot, "User" otherwise.
+An app's token may edit only its own comments (403 otherwise); a user token edits any (as a
+maintainer's would).
 It must never listen on anything but 127.0.0.1.
 """
 
@@ -33,6 +41,8 @@ import pytest
 
 STUB_TOKEN = "ghs_stubTokenForTests0123456789abcdef"
 STUB_LOGIN = "govops-bot"
+APP_LOGIN = "github-actions[bot]"
+INTEGRATION = "Resource not accessible by integration"
 MAX_BODY = 65536
 DOCS = "https://docs.github.com/rest/issues/comments"
 
@@ -65,9 +75,11 @@ class Answer:
 class GitHubStub:
     """The stand-in server. `token=None` accepts any request; otherwise only that bearer token."""
 
-    def __init__(self, token: str | None = STUB_TOKEN, login: str = STUB_LOGIN) -> None:
+    def __init__(self, token: str | None = STUB_TOKEN, login: str = STUB_LOGIN,
+                 app: bool = False) -> None:
         self.token = token
         self.login = login
+        self.app = app  # an installation token: no GET /user, GraphQL viewer only
         self._lock = threading.Lock()
         self._threads: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self._repo_ids: dict[str, int] = {}
@@ -166,6 +178,13 @@ class GitHubStub:
             return self._route(method, parts.path, query, body)
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> Answer:
+        if path == "/user" and method == "GET":
+            if self.app:
+                return _error(403, INTEGRATION, "https://docs.github.com/rest/users/users"
+                                                "#get-the-authenticated-user")
+            return Answer(200, _user(self.login))
+        if path == "/graphql" and method == "POST":
+            return self._graphql(body)
         thread = _THREAD.fullmatch(path)
         if thread and method == "GET":
             repo = self._repo_named(thread)
@@ -184,12 +203,23 @@ class GitHubStub:
             found = self._find(f"{one['owner']}/{one['name']}", int(one["id"]))
             if found is None:
                 return _error(404, "Not Found")
+            if self.app and found["user"]["login"] != self.login:
+                return _error(403, INTEGRATION)  # an app may edit only its own comments
             invalid = _invalid_body(body)
             if invalid:
                 return invalid
             found.update(body=body["body"], updated_at=_now())
             return Answer(200, dict(found))
         return _error(404, "Not Found")
+
+    def _graphql(self, body: Any) -> Answer:
+        """The one query the stub knows, `viewer { login }`; GitHub's error shape otherwise."""
+        query = body.get("query") if isinstance(body, dict) else None
+        if not isinstance(query, str):
+            return _error(400, "Problems parsing JSON")
+        if "viewer" not in query or "login" not in query:
+            return Answer(200, {"errors": [{"message": "the stub answers only viewer { login }"}]})
+        return Answer(200, {"data": {"viewer": {"login": self.login}}})
 
     def _page(self, repo: str, number: int, query: dict[str, str]) -> Answer:
         """One page the way GitHub cuts it, with first/prev/next/last links as they apply."""
@@ -218,7 +248,7 @@ class GitHubStub:
         now = _now()
         comment = {"id": comment_id, "body": body,
                    "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
-                   "user": {"login": author}, "created_at": now, "updated_at": now}
+                   "user": _user(author), "created_at": now, "updated_at": now}
         self._threads.setdefault((repo, number), []).append(comment)
         return comment
 
@@ -264,6 +294,12 @@ def _handler(stub: GitHubStub) -> type[BaseHTTPRequestHandler]:
             pass  # keep pytest output to the tests' own
 
     return Handler
+
+
+def _user(login: str) -> dict[str, Any]:
+    """An account as GitHub embeds it in a comment (and answers GET /user), abridged."""
+    return {"login": login, "id": 100_000 + sum(map(ord, login)),
+            "type": "Bot" if login.endswith("[bot]") else "User"}
 
 
 def _invalid_body(body: Any) -> Answer | None:
