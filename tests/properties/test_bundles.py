@@ -5,13 +5,17 @@ or is Refused (exit 3) in one line; never another exception. Listing a bundle's 
 signer never raises.
 
 The bundle is made here, with no network: a P-256 key derived from a constant and
-deterministic ECDSA (RFC 6979), so the same bytes are mutated on every run."""
+deterministic ECDSA (RFC 6979), so the same bytes are mutated on every run. The timestamped
+one (data/timestamped.json: that bundle with an RFC 3161 timestamp of its signature, and the
+TSA's certificates) was recorded once from tests/support/tsa.py's TSA (`openssl ts -reply`):
+a timestamp is checked against the certificates at its own time, so it verifies for good."""
 
 from __future__ import annotations
 
 import base64
 import functools
 import json
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -23,6 +27,7 @@ from engine.attest.bundle import declared_signer, key_bundle
 from engine.attest.dsse import pae
 from engine.attest.keys import key_hint
 from engine.attest.statement import DECISION, PAYLOAD_TYPE, Covered, payload, statement
+from engine.attest.timestamp import TimestampAuthority
 from engine.attest.trust import TrustedIdentity, TrustedKey, TrustPolicy
 from engine.attest.verify import Expectation, Verified, verify_receipt
 from engine.errors import GovopsError, Refused
@@ -43,6 +48,11 @@ TRUST = TrustPolicy((TrustedKey("keys/ci.pub", KEY.public_key(), "ci@acme.test")
                                      "^https://github.com/acme/"),),
                     label="the signers of trust #1")
 EXPECT = Expectation(predicate_type=DECISION, artifact=ARTIFACT, commit=COMMIT)
+RECORDED = json.loads((Path(__file__).parent / "data" / "timestamped.json").read_text())
+STAMPED = json.dumps(RECORDED["bundle"], indent=2, sort_keys=True) + "\n"
+STAMPED_TRUST = TrustPolicy(TRUST.keys, TRUST.identities, TRUST.label, (TimestampAuthority(
+    RECORDED["authority"]["name"], "http://127.0.0.1:1/",
+    tuple(RECORDED["authority"]["certificates"])),))
 
 
 @functools.cache
@@ -54,12 +64,14 @@ def _sigstore_trust() -> Any:
     return load_trust_config(None)
 
 
-def _verified(raw: bytes) -> Verified | GovopsError:
-    """The contract: the very statement signed, or Refused in one line (exit 3)."""
-    found = outcome(lambda: verify_receipt(raw, TRUST, EXPECT, _sigstore_trust))
+def _verified(raw: bytes, trust: TrustPolicy = TRUST) -> Verified | GovopsError:
+    """The contract: the very statement signed (with the timestamp the TSA gave, when the
+    trust requires one), or Refused in one line (exit 3)."""
+    found = outcome(lambda: verify_receipt(raw, trust, EXPECT, _sigstore_trust))
     if isinstance(found, Verified):
         assert found.statement == STATEMENT, found.statement
         assert found.signer == "key keys/ci.pub"
+        assert found.timestamp == (_stamp() if trust.authorities else None), found.timestamp
     else:
         assert isinstance(found, Refused), f"{type(found).__name__}: {found}"
         assert found.exit_code == 3
@@ -69,9 +81,19 @@ def _verified(raw: bytes) -> Verified | GovopsError:
     return found
 
 
-def test_the_bundle_verifies() -> None:
-    """The mutations below start from a bundle that verifies."""
+@functools.cache
+def _stamp() -> str | None:
+    """When the recorded TSA saw the signature."""
+    return verify_receipt(STAMPED.encode(), STAMPED_TRUST, EXPECT).timestamp
+
+
+def test_the_bundles_verify() -> None:
+    """The mutations below start from bundles that verify; without its timestamp, the
+    bundle is refused where the trust requires one."""
     assert isinstance(_verified(BUNDLE.encode()), Verified)
+    assert isinstance(_verified(STAMPED.encode(), STAMPED_TRUST), Verified)
+    assert _stamp() is not None
+    assert isinstance(_verified(BUNDLE.encode(), STAMPED_TRUST), Refused)
 
 
 # -- mutations -----------------------------------------------------------------------------
@@ -150,7 +172,7 @@ def _field(draw: st.DrawFn, doc: Any) -> bytes:
 @st.composite
 def _base64(draw: st.DrawFn, doc: Any) -> bytes:
     """A base64 field (payload, signature, hint) in another spelling, or broken."""
-    paths = [p for p in _paths(doc) if p[-1] in ("payload", "sig", "hint")]
+    paths = [p for p in _paths(doc) if p[-1] in ("payload", "sig", "hint", "signedTimestamp")]
     path = draw(st.sampled_from(paths))
     parent = _at(doc, path[:-1])
     parent[path[-1]] = _b64(parent[path[-1]], draw(st.sampled_from(B64_EDITS)), draw)
@@ -227,18 +249,44 @@ def _flip(draw: st.DrawFn, raw: bytes) -> bytes:
 
 
 @st.composite
-def mutated_bundle(draw: st.DrawFn) -> bytes:
-    doc = json.loads(BUNDLE)
-    mutation = draw(st.sampled_from([_field, _field, _base64, _duplicate, _certificate]))
+def _timestamp(draw: st.DrawFn, doc: Any) -> bytes:
+    """The timestamp response's DER changed: bytes flipped, cut or added."""
+    stamps = doc["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+    der = base64.b64decode(stamps[0]["signedTimestamp"])
+    edit = draw(st.sampled_from(["flip", "cut", "append"]))
+    if edit == "flip":
+        der = draw(_flip(der))
+    elif edit == "cut":
+        der = der[: draw(st.integers(min_value=0, max_value=len(der) - 1))]
+    else:
+        der += draw(st.binary(min_size=1, max_size=8))
+    stamps[draw(st.sampled_from([0, len(stamps)]))::] = [
+        {"signedTimestamp": base64.b64encode(der).decode()}]
+    return _dumps(doc, "")
+
+
+@st.composite
+def mutated_bundle(draw: st.DrawFn, bundle: str) -> bytes:
+    doc = json.loads(bundle)
+    mutations = [_field, _field, _base64, _duplicate, _certificate]
+    if "timestampVerificationData" in bundle:
+        mutations += [_timestamp, _timestamp]
     if draw(st.integers(min_value=0, max_value=5)) == 0:
-        return draw(_flip(BUNDLE.encode()))
-    mutated: bytes = draw(mutation(doc))
+        return draw(_flip(bundle.encode()))
+    mutated: bytes = draw(draw(st.sampled_from(mutations))(doc))
     return mutated
 
 
-@given(mutated_bundle())
+@given(mutated_bundle(BUNDLE))
 def test_a_mutated_bundle_verifies_as_signed_or_is_refused(raw: bytes) -> None:
     _verified(raw)
+
+
+@given(mutated_bundle(STAMPED))
+def test_a_mutated_timestamped_bundle_verifies_as_signed_or_is_refused(raw: bytes) -> None:
+    """Under a trust that requires timestamps: the timestamp response is parsed and checked
+    (engine.attest.timestamp, engine.attest.tsa_token) before the statement is read."""
+    _verified(raw, STAMPED_TRUST)
 
 
 @given(st.binary(max_size=300))
