@@ -33,6 +33,9 @@ POLICY_IDS = ["MDL-002", "ENV-003", "ACME-001"]
 # The text report's own colours (engine.report.text._paint): the only ESC it may write.
 OWN_COLOURS = re.compile(r"\x1b\[(?:1;31|33|2|1;32|0)m")
 MARKDOWN_BREAK = "\n"
+# What rendered text may hold besides printable characters: its own line breaks, and tabs (a
+# tab moves the cursor to the next stop; it can neither repaint the screen nor hide text).
+HARMLESS = "\n\t"
 OPEN_COMMENT = re.compile(r"(?<!\\)<!--")  # `\<!--` is literal text, not a comment
 
 
@@ -105,7 +108,7 @@ def _assert_markdown(text: str, rows: int, headings: list[str], comments: int) -
     assert _headings(text) == headings, f"headings {_headings(text)}, not {headings}"
     opened = len(OPEN_COMMENT.findall(text))
     assert opened == comments, f"{opened} HTML comments opened, not {comments}"
-    found = control_characters(text, allowed=MARKDOWN_BREAK)
+    found = control_characters(text, allowed=HARMLESS)
     assert not found, f"raw control characters {found}"
 
 
@@ -151,7 +154,7 @@ def test_text_report_holds_no_control_character(
         report: tuple[Decision, dict[str, PolicyMeta]], color: bool) -> None:
     decision, metadata = report
     text = OWN_COLOURS.sub("", renderer("text")(decision, metadata, color))
-    found = control_characters(text, allowed="\n")
+    found = control_characters(text, allowed=HARMLESS)
     assert not found, f"raw control characters {found}"
 
 
@@ -209,7 +212,7 @@ def _diff_rows(diff: BomDiff) -> int:
 @given(aibom_diffs())
 def test_aibom_diff_renders_inert(diff: BomDiff) -> None:
     assert json.loads(bom_diff.render_json(diff)) == json.loads(json.dumps(diff.as_json()))
-    found = control_characters(bom_diff.render_text(diff), allowed="\n")
+    found = control_characters(bom_diff.render_text(diff), allowed=HARMLESS)
     assert not found, f"raw control characters {found} in the text diff"
     _assert_markdown(bom_diff.render_markdown(diff), _diff_rows(diff), ["### AI"], comments=0)
 
