@@ -47,6 +47,7 @@ def test_parse_yaml_on_any_bytes(data: bytes) -> None:
 
 @given(st.lists(st.one_of(hostile_text(), yaml_scalar(), st.sampled_from(YAML_LINES)),
                 max_size=6).map("\n".join))
+@example("%YAML \x1b\n--- a")  # the directive is quoted in the message
 def test_parse_yaml_on_any_text(text: str) -> None:
     _parsed(text.encode("utf-8", "surrogatepass"))
 
@@ -111,6 +112,13 @@ def _loaded(files: dict[str, bytes]) -> Catalog | GovopsError:
 
 
 @given(mutated_file())
+# Issue 19's reproductions, tried first on every run.
+@example(("waivers/llama-license-ok.yaml",
+          ACME["waivers/llama-license-ok.yaml"].replace(b"2027-01-15", b"2026-02-30")))
+@example(("models/llama-3-8b-instruct.yaml",
+          ACME["models/llama-3-8b-instruct.yaml"].replace(b"kind: Model", b"kind: 0x" + b"f" * 3600)))
+@example(("models/llama-3-8b-instruct.yaml",
+          ACME["models/llama-3-8b-instruct.yaml"].replace(b"risk: limited", b"risk: !!int foo")))
 def test_edited_governed_files_load_or_fail_in_one_line(edited: tuple[str, bytes]) -> None:
     path, data = edited
     _parsed(data)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from engine.catalog.lockfiles import LockFile, parse_lockfile, parse_requirements_file
@@ -144,6 +144,9 @@ def test_every_seed_parses() -> None:
 
 
 @given(mutated_lock())
+@example(("pylock.toml", 'lock-version = "1.0"\nx = ' + "[" * 3000 + "]" * 3000))
+@example(("requirements.txt", "--\x1b\n"))  # the option is quoted in the message
+@example(("conda-linux-64.lock", "@EXPLICIT\nhttps://x/y-1-0.conda#\x1b\n"))
 def test_edited_lock_files_parse_or_fail_in_one_line(edited: tuple[str, str]) -> None:
     _parsed(*edited)
 
