@@ -9,15 +9,25 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-# C0 and C1 controls, DEL, and the Unicode line and paragraph separators and bidirectional
-# overrides: data quoted in an error (a key, a path, a value) must not add a line, move the
-# cursor or reorder what the terminal shows.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# What no message may send to a terminal or into Markdown as it is: C0 (U+0000-U+001F), DEL
+# and C1 (U+007F-U+009F), the line and paragraph separators, the bidirectional formatting
+# characters and unpaired surrogates (a path that is not UTF-8). engine.report.escape builds
+# every renderer's escaping on this same set.
+CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                      "\u2066-\u2069\ud800-\udfff]")
+_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _shown(control: str) -> str:
+    code = ord(control)
+    return _SHORT.get(control) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def one_line(text: str) -> str:
-    """`text` with every control character written as a `\\xNN` / `\\uNNNN` escape."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    """`text` with every control shown as its escape (`\\x1b`, `\\n`, `\\u2028`): data quoted
+    in a message (a key, a path, a value) must not add a line, move the cursor or reorder
+    what the terminal shows, and a reader still sees that it held one."""
+    return CONTROLS.sub(lambda m: _shown(m.group()), text)
 
 
 class GovopsError(Exception):

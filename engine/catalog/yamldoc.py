@@ -229,6 +229,14 @@ def _convert(path: str, node: Node, where: str, lines: dict[str, int], seen: set
     return _scalar(path, node)
 
 
+_DIGITS_LIMIT = 10 ** 4300  # Python's limit on int <-> decimal text (sys.get_int_max_str_digits)
+
+
+def _whole(number: float) -> JSON:
+    """An integral float as the int it is (`2.0` is 2); a float otherwise."""
+    return int(number) if number.is_integer() else number
+
+
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False,
           "FALSE": False}
 
@@ -255,7 +263,7 @@ def _scalar(path: str, node: Node) -> JSON:
         number = float(text)
         if math.isinf(number):
             raise InputError(path, line, "NaN and infinite numbers are not allowed")
-        return int(number) if number.is_integer() else number
+        return _whole(number)
     constructor = _ruamel.constructor
     try:
         value = constructor.construct_object(ruamel_nodes.ScalarNode(tag, text), deep=True)
@@ -269,12 +277,17 @@ def _scalar(path: str, node: Node) -> JSON:
         raise InputError(path, line, f"malformed YAML value {shown!r}: {reason}") from None
     finally:
         constructor.constructed_objects.clear()  # ruamel keeps every object it built
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _DIGITS_LIMIT:
+        # `0x` and 3,600 f's is an int Python cannot write in decimal, which the policy input
+        # (JSON) needs: the same limit as for an integer written in decimal.
+        raise InputError(path, line, "integer out of range: at most 4,300 decimal digits "
+                         "(quote the value to keep it as text)")
     if isinstance(value, bool) or value is None or isinstance(value, str | int):
         return value
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             raise InputError(path, line, "NaN and infinite numbers are not allowed")
-        return int(value) if value.is_integer() else value
+        return _whole(value)
     if isinstance(value, dt.datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, dt.date):

@@ -112,7 +112,8 @@ def render_markdown(diff: BomDiff) -> str:
     lines = [f"### {markdown(_header(diff))}", ""]
     if diff.empty:
         return "\n".join([*lines, "No component changed.", ""])
-    lines += ["| change | type | component | details |", "|---|---|---|---|"]
+    if diff.added or diff.removed or diff.changed:  # no empty table when only advisories moved
+        lines += ["| change | type | component | details |", "|---|---|---|---|"]
     lines += [f"| added | {markdown(c.type)} | {code(_label(c))} | |" for c in diff.added]
     lines += [f"| removed | {markdown(c.type)} | {code(_label(c))} | |" for c in diff.removed]
     lines += [f"| changed | {markdown(c.after.type)} | {code(c.after.name)}"

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import re
 
-CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
-                      "\u2066-\u2069\ud800-\udfff]")
-_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+from engine.errors import CONTROLS, one_line
+
 # Line breaks as str.splitlines knows them: in Markdown each becomes <br>, inside the cell.
 _BREAKS = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 # Markdown and HTML that a backslash makes literal (CommonMark: any ASCII punctuation).
@@ -38,14 +37,10 @@ _PLAIN_CODE = re.compile(r"[^`|\\<>\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2
                          r"\u202a-\u202e\u2066-\u2069\ud800-\udfff]+")
 
 
-def _shown(control: str) -> str:
-    code = ord(control)
-    return _SHORT.get(control) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-
-
 def visible(text: str) -> str:
-    """`text` with every control shown as its escape: one line, nothing a terminal acts on."""
-    return CONTROLS.sub(lambda m: _shown(m.group()), text)
+    """`text` with every control shown as its escape: one line, nothing a terminal acts on
+    (the same as every error message, engine.errors.one_line)."""
+    return one_line(text)
 
 
 def terminal(text: str, *, lines: bool = False) -> str:

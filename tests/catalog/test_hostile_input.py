@@ -46,6 +46,9 @@ CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
         {"models/tiny.yaml": _model_with("size: " + "9" * 4400)},
         "models/tiny.yaml:11: malformed YAML value '9999999999999999999999999999999999999...': "
         "Exceeds the limit (4300 digits)"),
+    "a hexadecimal integer Python cannot print": (
+        {"models/tiny.yaml": MODEL.replace("kind: Model", "kind: 0x" + "f" * 3600)},
+        "models/tiny.yaml:2: integer out of range: at most 4,300 decimal digits"),
     "!!int foo": (
         {"models/tiny.yaml": _model_with("size: !!int foo")},
         "models/tiny.yaml:11: malformed YAML value 'foo': invalid literal for int()"),
