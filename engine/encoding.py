@@ -56,3 +56,13 @@ def decode_utf8(path: str, data: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise InputError(path, line, f"not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
+
+
+def require_utf8_name(path: str) -> None:
+    """A file govops reads must have a UTF-8 name: git stores names as bytes, and one that is
+    not UTF-8 (read here with surrogates in place of its bad bytes) cannot be written into
+    the policy input, a report or a signed statement."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(path, None, "the file name is not UTF-8; rename the file") from None

@@ -44,7 +44,7 @@ from engine.catalog.schema import (
     validate,
 )
 from engine.catalog.stack_rules import check_stack
-from engine.encoding import decode_utf8, mentions
+from engine.encoding import decode_utf8, mentions, require_utf8_name
 from engine.errors import InputError, InputErrors
 from engine.parallel import forked_map
 from engine.repo import GitRepo, Snapshot
@@ -128,6 +128,12 @@ class CatalogLoader:
             else:
                 todo.append((path, entry))
         parsed = self._through_cache(todo, "yaml", self._parse_object, found)
+        for path in [p for p, result in parsed.items() if isinstance(result, ParsedObject)]:
+            try:  # a govops file only: other YAML with such a name is not govops's business
+                require_utf8_name(path)
+            except InputError as exc:
+                found.append(exc)
+                del parsed[path]
         if errors is None:
             InputErrors.raise_all(found)
         else:

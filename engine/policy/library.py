@@ -20,7 +20,7 @@ import rfc8785
 
 from engine.advisories.merge import effective
 from engine.catalog import Config
-from engine.encoding import decode_utf8
+from engine.encoding import decode_utf8, require_utf8_name
 from engine.errors import InputError
 from engine.policy.metadata import PolicyMeta, read_metadata
 from engine.repo import GitRepo, Snapshot
@@ -190,6 +190,7 @@ def repo_modules(repo: GitRepo, snapshot: Snapshot, config: Config,
             raise InputError(config.path or "govops.yaml", config.lines.get(f"policies.paths[{i}]"),
                              f"policies path {declared!r} holds no .rego file")
         for path in matches:
+            require_utf8_name(path)
             entry = snapshot.files[path]
             if entry.is_symlink:
                 raise InputError(path, None, "is a symlink; govops reads only regular files")

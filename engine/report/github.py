@@ -11,21 +11,29 @@ Escaping is exactly that of @actions/core (toCommandValue, escapeData, escapePro
 message or path can end a command early or inject another one:
 - data: % -> %25, CR -> %0D, LF -> %0A;
 - properties: the same, plus : -> %3A and , -> %2C.
+Before that, every other control character in data (ESC, bidi overrides: engine.errors.CONTROLS)
+is shown as its escape, as in every govops output: the log viewer would act on them.
 The last line is a plain summary, which GitHub prints as-is in the log.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from engine.policy.decision import Decision, Result
 from engine.policy.metadata import PolicyMeta
+from engine.report.escape import visible
 
 _COMMAND = {"deny": "error", "warn": "warning"}
+_LINE_BREAKS = re.compile("([\r\n])")
 
 
 def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # CR and LF stay (as %0D and %0A, which the runner turns back into line breaks).
+    inert = "".join(part if part in "\r\n" else visible(part)
+                    for part in _LINE_BREAKS.split(text))
+    return inert.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(text: str) -> str:

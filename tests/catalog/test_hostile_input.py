@@ -186,3 +186,16 @@ def test_a_utf16_file_that_is_not_govops_is_still_skipped(tmp_path: Path) -> Non
     run = check(root, "--format", "json")
     assert run.exit_code in (0, 1), run.stderr
     assert run.json()["objects"] == 2
+
+
+def test_a_govops_file_whose_name_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    """git stores names as bytes: `models/b\\xffd.yaml` reached the signed decision as a
+    surrogate and crashed its canonical JSON. It is refused, named with the byte escaped; a
+    YAML file of someone else's with such a name is still ignored."""
+    bad = MODEL.replace("license: MIT", "license: GPL-3.0")
+    root = _repo(tmp_path, {"models/b\udcffd.yaml": bad.replace("name: tiny", "name: b"),
+                            "charts/x/t\udcffmpl.yaml": "kind: Deployment\n"})
+    out = tmp_path / "report.json"
+    run = check(root, "--format", "json", "--output", str(out))
+    assert_input_error(run, "models/b\\udcffd.yaml: the file name is not UTF-8; rename the file",
+                       out)
