@@ -84,7 +84,11 @@ def check_approval(item: StoredEntry, approvers_at: ApproversAt,
             raise Refused("it is not signed")
     except Refused as exc:
         return dataclasses.replace(found, problem=str(exc))
-    key = verification_key(receipt, item.files[ENTRY_FILE], item.entry.revision or "",
+    # Remembered per repository too: a verification made in one repository (its statement
+    # names it) says nothing in another that holds the same entry.
+    about = item.entry.revision or ""
+    key = verification_key(receipt, item.files[ENTRY_FILE],
+                           f"{repository}@{about}" if repository is not None else about,
                            item.entry.time, approvers_at(item.entry.time).fingerprint())
     known = remembered.get(key) if remembered is not None else None
     if known is not None and _still_trusted(approvers_at, known):

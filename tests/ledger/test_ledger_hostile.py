@@ -22,7 +22,7 @@ from engine.workdir import WorkDir
 from tests.ledger.test_ledger_verify import History, _history, audit
 from tests.support.cli import Run, govops, one_error_line
 from tests.support.repos import fixture, make_repo, unwaived
-from tests.support.trust import trusted
+from tests.support.trust import later, trusted
 
 
 @pytest.fixture
@@ -227,3 +227,24 @@ def test_the_deploy_gate_refuses_the_entries_of_a_fork(history: History,
     assert str(refused.value) == (
         f"decision entry #5 ({decision.hash[:19]}...) does not verify: the receipt is about "
         f"repo@{commit}, not ml-fork@{commit}: it was recorded in another repository")
+
+
+def test_an_approval_in_a_forks_ledger_counts_for_nothing(tmp_path: Path) -> None:
+    """An approval of the same waiver text recorded in another repository (here a fork under
+    another name, its ledger copied along, and the verifications remembered there) does not
+    approve the waiver here."""
+    from tests.support.approvals import approve_at
+    from tests.support.cli import check
+    from tests.trust.test_approval_attacks import WAIVER, _setup
+
+    setup = _setup(tmp_path)
+    approve_at(setup.repo, WAIVER, setup.keys.key("legal"), later())
+    assert not [r for r in check(setup.repo, "--format", "json").json()["results"]
+                if r["id"] == "WVR-001"]
+    fork = tmp_path / "fork" / "ml-fork"
+    shutil.copytree(setup.repo, fork)
+    [msg] = [r["msg"] for r in check(fork, "--format", "json").json()["results"]
+             if r["id"] == "WVR-001"]
+    assert "it has 0 of the 1 approvals" in msg
+    assert (f"(not counted: approval #1: the receipt is about repo@{setup.commit}, not "
+            f"ml-fork@{setup.commit}: it was recorded in another repository); ") in msg
