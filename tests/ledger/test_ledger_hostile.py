@@ -248,3 +248,19 @@ def test_an_approval_in_a_forks_ledger_counts_for_nothing(tmp_path: Path) -> Non
     assert "it has 0 of the 1 approvals" in msg
     assert (f"(not counted: approval #1: the receipt is about repo@{setup.commit}, not "
             f"ml-fork@{setup.commit}: it was recorded in another repository); ") in msg
+
+
+def test_in_a_shallow_clone_a_missing_revision_says_to_fetch_the_history(
+        history: History, tmp_path: Path) -> None:
+    """A shallow clone (git lists its boundary in .git/shallow) lacks the commits older
+    entries are about: the refusal says how to get them rather than calling the ledger
+    foreign."""
+    other = _other_repo(tmp_path / "elsewhere", history.public, "repo", change=True)
+    _fetch_ledger(history.repo, other)
+    head = pygit2.Repository(str(other)).head.target
+    (other / ".git" / "shallow").write_text(f"{head}\n")
+    first = history.ledger().entries()[0]
+    assert _refused_at(_verify(other)) == (
+        f"ledger REFUSED at entry #1 ({first.commit[:12]}): is about revision "
+        f"{first.entry.revision}, which is not a commit of this repository (this is a shallow "
+        "clone: fetch the whole history, git fetch --unshallow) (0 entries before it verified)")
