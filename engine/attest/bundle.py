@@ -79,19 +79,22 @@ def _one_of_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """An object's fields, refusing one given twice (also as `payload_type` and
     `payloadType`, which protobuf reads as the same field), one in its protobuf spelling, and
     bytes that are not canonical base64 (checked here, while the parser builds the object: no
-    second walk over the document)."""
-    seen: set[str] = set()
-    for name, value in pairs:
+    second walk over the document; set operations, since `audit verify` reads a bundle per
+    entry)."""
+    fields = dict(pairs)
+    if len(fields) != len(pairs):
+        twice = next(name for i, (name, _) in enumerate(pairs)
+                     if any(name == other for other, _ in pairs[:i]))
+        raise _Lenient(f"the field {twice!r} appears twice in one object (Sigstore "
+                       "verifiers disagree on which counts: sigstore-go refuses it)")
+    for name in fields:
         if "_" in name:
             raise _Lenient(f"the field {name!r} is spelt the protobuf way; a bundle spells its "
                            "fields in camelCase, as every Sigstore client writes them")
-        if name in seen:
-            raise _Lenient(f"the field {name!r} appears twice in one object (Sigstore "
-                           "verifiers disagree on which counts: sigstore-go refuses it)")
-        if name in BYTES_FIELDS and not _is_canonical(value):
+    for name in fields.keys() & BYTES_FIELDS:
+        if not _is_canonical(fields[name]):
             raise _NotCanonical(name)
-        seen.add(name)
-    return dict(pairs)
+    return fields
 
 
 def _no_constant(name: str) -> Any:
