@@ -111,10 +111,11 @@ def build(root: Path, entries: int, tsa: TimestampAuthority | None = None
         """The decision and AIBOM drafts of a revision, their receipts signed now (with a TSA,
         a receipt must be timestamped close to the entry that records it)."""
         commit, decision, aibom, checked = revisions_drafts[index]
-        return (decision_draft(commit, decision, sign_file(signer, st.DECISION, "acme", commit,
+        name = open_repo(root).name  # what the statements must name (audit verify checks)
+        return (decision_draft(commit, decision, sign_file(signer, st.DECISION, name, commit,
                                                            "decision.json", decision),
                                checked.bundle.encode(), checked.now),
-                aibom_draft(commit, aibom, sign_file(signer, st.AIBOM, "acme", commit,
+                aibom_draft(commit, aibom, sign_file(signer, st.AIBOM, name, commit,
                                                      "aibom.cdx.json", aibom)))
 
     signed = [drafts_of(i) for i in range(REVISIONS)]

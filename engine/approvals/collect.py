@@ -48,7 +48,8 @@ def approvals_of(ledger: Ledger, history: TrustHistory, digests: Collection[str]
         if (only is not None and item.hash not in only) or (
                 before is not None and item.entry.seq >= before):
             continue
-        checked = check_approval(item, history.approvers_at, trust_config, remembered)
+        checked = check_approval(item, history.approvers_at, trust_config, remembered,
+                                 ledger.repository)
         if checked.digest in found:
             found[checked.digest].append(checked)
     return found

@@ -67,10 +67,13 @@ def _still_trusted(approvers_at: ApproversAt, known: Remembered) -> bool:
 
 def check_approval(item: StoredEntry, approvers_at: ApproversAt,
                    trust_config: Callable[[], Any],
-                   remembered: VerifiedApprovals | None = None) -> CheckedApproval:
+                   remembered: VerifiedApprovals | None = None,
+                   repository: str | None = None) -> CheckedApproval:
     """The approval, with `problem` set when it does not count (never raises for a bad one:
     the waiver's verdict says which approvals did not count and why). `remembered`: the
-    verifications already made on this machine (engine.approvals.verified)."""
+    verifications already made on this machine (engine.approvals.verified). `repository`:
+    the approval must have been recorded in it (its statement names it), so an approval of
+    the same waiver text in another repository's ledger, fetched here, counts for nothing."""
     details = item.entry.details
     found = CheckedApproval(item.hash, item.entry.seq, str(details.get("waiver")),
                             str(details.get("digest")), item.entry.time)
@@ -81,7 +84,11 @@ def check_approval(item: StoredEntry, approvers_at: ApproversAt,
             raise Refused("it is not signed")
     except Refused as exc:
         return dataclasses.replace(found, problem=str(exc))
-    key = verification_key(receipt, item.files[ENTRY_FILE], item.entry.revision or "",
+    # Remembered per repository too: a verification made in one repository (its statement
+    # names it) says nothing in another that holds the same entry.
+    about = item.entry.revision or ""
+    key = verification_key(receipt, item.files[ENTRY_FILE],
+                           f"{repository}@{about}" if repository is not None else about,
                            item.entry.time, approvers_at(item.entry.time).fingerprint())
     known = remembered.get(key) if remembered is not None else None
     if known is not None and _still_trusted(approvers_at, known):
@@ -91,7 +98,7 @@ def check_approval(item: StoredEntry, approvers_at: ApproversAt,
 
     try:
         expect = Expectation(st.LEDGER_ENTRY, item.files[ENTRY_FILE], item.entry.revision,
-                             item.entry.time)
+                             item.entry.time, repository=repository)
         seen = stamped_time(receipt, approvers_at(item.entry.time), expect)
         moment = seen or item.entry.time
         verified = verify_receipt(receipt, approvers_at(moment),

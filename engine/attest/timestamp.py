@@ -88,7 +88,7 @@ def timestamps_of(bundle: bytes) -> list[bytes]:
         doc = json.loads(bundle)
         stamps = doc["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
         return [base64.b64decode(s["signedTimestamp"], validate=True) for s in stamps]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return []
 
 
@@ -132,7 +132,10 @@ def _seen_by(response: bytes, stamp: _Stamp, message: bytes, authority: Timestam
              ) -> dt.datetime:
     from engine.attest.tsa_token import signed_tst_info
 
-    chain = _chain(authority.certificates)
+    try:
+        chain = _chain(authority.certificates)
+    except ValueError as exc:  # a certificate the trust names that cryptography cannot read
+        raise Refused(f"its certificates do not parse ({' '.join(str(exc).split())})") from None
     if signed_tst_info(response, chain) != stamp.tst_info:
         raise Refused("the TSTInfo read is not the one the TSA signed")
     if not chain.valid_at(stamp.time):

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
+
 from engine.attest.bundle import BundleFormatError, ParsedBundle, parse_bundle
 from engine.attest.dsse import pae
 from engine.attest.identity import IdentityPolicy
@@ -27,6 +29,17 @@ from engine.errors import Refused  # re-exported: callers catch it from here
 
 EXIT_REFUSED = 3
 
+# What third-party parsers (sigstore-python, cryptography, pydantic, base64, json) raise on
+# input they cannot read, besides their own error types: each is a refusal with its reason,
+# never a traceback. An exception of any other type is a bug, and is left to say so.
+PARSE_FAILURES: tuple[type[Exception], ...] = (
+    ValueError, TypeError, KeyError, IndexError, RecursionError, UnsupportedAlgorithm)
+
+
+def _one_line(exc: BaseException) -> str:
+    """A library's message on one line (some span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
 
 @dataclass(frozen=True)
 class Expectation:
@@ -37,6 +50,10 @@ class Expectation:
     commit: str | None = None
     time: str | None = None  # the time the receipt says it was made (a ledger entry's time)
     stamped: str | None = None  # its timestamp, already verified by the caller (engine.ledger)
+    # The repository the commit must be of, as the statement names it (`<repository>@<commit>`,
+    # engine.attest.statement): a ledger fetched from another repository signed by the same
+    # key is about that repository, not this one.
+    repository: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,10 +113,18 @@ def _certificate_signer(bundle: ParsedBundle, trust: TrustPolicy, trust_config: 
     logging.getLogger("sigstore").setLevel(logging.ERROR)
     try:
         sigstore_bundle = Bundle.from_json(bundle.raw)
+    except SigstoreError as exc:
+        raise Refused(f"Sigstore verification failed: {_one_line(exc)}") from None
+    except PARSE_FAILURES as exc:  # the certificate's DER, read by cryptography
+        raise Refused(f"the bundle's certificate does not parse: {_one_line(exc)}") from None
+    try:
         Verifier(trusted_root=trust_config.trusted_root).verify_dsse(
             sigstore_bundle, IdentityPolicy(trust.identities))
     except SigstoreError as exc:
-        raise Refused(f"Sigstore verification failed: {exc}") from None
+        raise Refused(f"Sigstore verification failed: {_one_line(exc)}") from None
+    except PARSE_FAILURES as exc:  # a log entry, an SCT, a chain sigstore-python read
+        raise Refused(f"Sigstore verification failed: a part of the bundle does not parse "
+                      f"({_one_line(exc)})") from None
     issuer, subjects = certificate_identity(sigstore_bundle.signing_certificate)
     return _Signer(f"identity {', '.join(sorted(subjects))} (issuer {issuer})",
                    tuple(sorted(subjects)))
@@ -108,8 +133,8 @@ def _certificate_signer(bundle: ParsedBundle, trust: TrustPolicy, trust_config: 
 def _statement(bundle: ParsedBundle) -> dict[str, Any]:
     try:
         statement = json.loads(bundle.payload)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise Refused("the signed payload is not JSON") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise Refused("the signed payload is not JSON (or nests too deep)") from None
     if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
         raise Refused(f"the signed payload is not an in-toto Statement ({STATEMENT_TYPE})")
     subjects = statement.get("subject")
@@ -134,8 +159,21 @@ def _check_subjects(statement: dict[str, Any], expect: Expectation) -> None:
     if expect.commit is not None:
         commits = [d["gitCommit"] for d in digests if "gitCommit" in d]
         if commits != [expect.commit]:
-            raise Refused(f"the receipt is about commit {', '.join(commits) or '(none)'}, "
-                          f"not {expect.commit}")
+            raise Refused(f"the receipt is about commit {', '.join(map(str, commits)) or '(none)'}"
+                          f", not {expect.commit}")
+        if expect.repository is not None:
+            _check_repository(statement, expect.repository, expect.commit)
+
+
+def _check_repository(statement: dict[str, Any], repository: str, commit: str) -> None:
+    """The commit subject's name says which repository the commit is of."""
+    wanted = f"{repository}@{commit}"
+    named = [s.get("name") for s in statement["subject"]
+             if "gitCommit" in s["digest"]]
+    if named != [wanted]:
+        shown = ", ".join(str(n) for n in named)
+        raise Refused(f"the receipt is about {shown}, not {wanted}: it was recorded in another "
+                      "repository")
 
 
 def stamped_time(raw: bytes, trust: TrustPolicy, expect: Expectation) -> str | None:

@@ -5,9 +5,10 @@
 each entry's own receipt (entry.sigstore.json over entry.json) and its recorded receipts
 (`decision.sigstore.json` over `decision.json`, `aibom.sigstore.json` over `aibom.cdx.json`)
 must verify under the trust in force at the entry's time (handed in) and be about that
-commit, every recorded file must match its digest in the entry, and the decision must pass
-(`engine.ledger.verdict.require_passing`, the same rule `audit verify` applies). Missing or
-refused: exit 3. A verified decision that does not pass: exit 1, naming the failing policies.
+commit of this repository (as their statements name it), every recorded file must match its
+digest in the entry, and the decision must pass (`engine.ledger.verdict.require_passing`, the
+same rule `audit verify` applies). Missing or refused: exit 3. A verified decision that does
+not pass: exit 1, naming the failing policies.
 
 Must never call the Pulumi engine nor write anything: it only reads the ledger.
 """
@@ -52,22 +53,23 @@ def latest(entries: list[StoredEntry], kind: str, commit: str) -> StoredEntry | 
 
 
 def verify_entry(item: StoredEntry, commit: str, trust_at: TrustAt,
-                 trust_config: Callable[[], Any]) -> None:
+                 trust_config: Callable[[], Any], repository: str | None = None) -> None:
     """The entry's receipt and its recorded receipts under the trust in force at the entry's
-    time, and its digests; Refused naming the entry."""
+    time, about `commit` of `repository` (when given), and its digests; Refused naming the
+    entry."""
     where = f"{item.entry.type} entry #{item.entry.seq} ({item.hash[:19]}...)"
     try:
-        if check_receipts(item, commit, trust_at, trust_config) == 1:
+        if check_receipts(item, commit, trust_at, trust_config, repository) == 1:
             raise Refused("it records no receipt")
         check_digests(item)
     except Refused as exc:
         raise Refused(f"{where} does not verify: {exc}") from None
 
 
-def _passes(gate: GatePassed, trust_at: TrustAt, trust_config: Callable[[], Any],
+def _passes(gate: GatePassed, ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], Any],
             also: tuple[StoredEntry, ...] = ()) -> GatePassed:
     for item in (gate.decision, gate.aibom, *also):
-        verify_entry(item, gate.commit, trust_at, trust_config)
+        verify_entry(item, gate.commit, trust_at, trust_config, ledger.repository)
     require_passing(gate.decision)
     return gate
 
@@ -83,7 +85,7 @@ def run_gate(ledger: Ledger, commit: str, trust_at: TrustAt,
         raise NotAttested(f"the ledger has no {' and no '.join(missing)} entry for commit "
                           f"{commit}: run `govops attest --rev {commit} --record` first")
     assert decision is not None and aibom is not None
-    return _passes(GatePassed(commit, decision, aibom), trust_at, trust_config)
+    return _passes(GatePassed(commit, decision, aibom), ledger, trust_at, trust_config)
 
 
 def linked_gate(ledger: Ledger, item: StoredEntry, trust_at: TrustAt,
@@ -101,5 +103,5 @@ def linked_gate(ledger: Ledger, item: StoredEntry, trust_at: TrustAt,
         if found is None or found.entry.type != role or found.entry.revision != commit:
             raise Refused(f"{where} does not link a {role} entry of commit {commit}")
         linked[role] = found
-    return _passes(GatePassed(commit, linked["decision"], linked["aibom"]), trust_at,
+    return _passes(GatePassed(commit, linked["decision"], linked["aibom"]), ledger, trust_at,
                    trust_config, also=(item,))

@@ -1,4 +1,6 @@
-"""`audit verify`: the ledger is a gap-free chain of signed entries in time order, every entry
+"""`audit verify`: the ledger is a gap-free chain of signed entries in time order, about this
+repository (every entry's revision a commit here, every statement naming this repository, so
+a ledger fetched from another repository and signed by the same key is refused), every entry
 and recorded receipt verifies under the trust in force at the entry's time, every apply rests
 on a passing decision and an AIBOM receipt of its revision and the manifests it records add up
 to its digest, and the last verified tip (the checkpoint) is still in the chain.
@@ -106,11 +108,12 @@ def check_digests(item: StoredEntry) -> None:
 
 
 def check_receipts(item: StoredEntry, commit: str | None, trust_at: TrustAt,
-                   trust_config: Callable[[], Any]) -> int:
+                   trust_config: Callable[[], Any], repository: str | None = None) -> int:
     """The entry's own receipt, then every receipt it records over the file it covers, all
-    about `commit`, under the signers trusted when the entry was made; Refused (a recorded
-    receipt's reason prefixed with its name) or the number of signatures checked. Shared with
-    the deploy gate.
+    about `commit` (of `repository`, as the statements name it, when given: None only where
+    there is no repository, an evidence pack), under the signers trusted when the entry was
+    made; Refused (a recorded receipt's reason prefixed with its name) or the number of
+    signatures checked. Shared with the deploy gate.
 
     When was it made: its stated time, unless the trust then required timestamps, in which case
     the time a trusted TSA saw its signature (within the tolerance of the stated time). So a
@@ -119,7 +122,8 @@ def check_receipts(item: StoredEntry, commit: str | None, trust_at: TrustAt,
     if receipt is None:
         raise Refused("the entry is not signed (no entry.sigstore.json)")
     stated = item.entry.time
-    expect = Expectation(st.LEDGER_ENTRY, item.files[ENTRY_FILE], commit, stated)
+    expect = Expectation(st.LEDGER_ENTRY, item.files[ENTRY_FILE], commit, stated,
+                         repository=repository)
     seen = stamped_time(receipt, trust_at(stated), expect)
     trust = trust_at(seen or stated)  # the signer is judged when the TSA saw it
     verify_receipt(receipt, trust, dataclasses.replace(expect, stamped=seen), trust_config)
@@ -131,7 +135,8 @@ def check_receipts(item: StoredEntry, commit: str | None, trust_at: TrustAt,
             raise Refused(f"{name} is recorded without {covered}")
         try:
             verify_receipt(recorded[name], trust,
-                           Expectation(predicate_type, recorded[covered], commit, stated),
+                           Expectation(predicate_type, recorded[covered], commit, stated,
+                                       repository=repository),
                            trust_config)
         except Refused as exc:
             raise Refused(f"{name}: {exc}") from None
@@ -152,10 +157,11 @@ def _nobody(moment: str) -> TrustPolicy:
 
 
 def _check_entry(item: StoredEntry, trust_at: TrustAt, approvers_at: TrustAt,
-                 trust_config: Callable[[], Any], signatures: bool) -> int:
-    """The entry's files against its digests, and (when asked) every signature in it: an
-    approval is signed by an approver (its signature is the approval), every other entry by a
-    signer."""
+                 trust_config: Callable[[], Any], signatures: bool,
+                 repository: str | None = None) -> int:
+    """The entry's files against its digests, and (when asked) every signature in it, about
+    this `repository`: an approval is signed by an approver (its signature is the approval),
+    every other entry by a signer."""
     try:
         check_digests(item)
     except Refused as exc:
@@ -164,7 +170,7 @@ def _check_entry(item: StoredEntry, trust_at: TrustAt, approvers_at: TrustAt,
         return 0
     signers = approvers_at if item.entry.type == APPROVAL else trust_at
     try:
-        return check_receipts(item, item.entry.revision, signers, trust_config)
+        return check_receipts(item, item.entry.revision, signers, trust_config, repository)
     except Refused as exc:
         raise _Bad(f"signature refused: {exc}") from None
 
@@ -178,7 +184,7 @@ def _decoded(record: Record) -> StoredEntry | str:
 
 
 def _signatures(items: Sequence[StoredEntry | str], from_seq: int, trust_at: TrustAt,
-                approvers_at: TrustAt, trust_config: Callable[[], Any]
+                approvers_at: TrustAt, trust_config: Callable[[], Any], repository: str
                 ) -> dict[int, int | str]:
     """position -> signatures checked, or why they are refused, for every entry from
     `from_seq` on: all of them at once, spread over the cores (engine.parallel), since no
@@ -191,11 +197,27 @@ def _signatures(items: Sequence[StoredEntry | str], from_seq: int, trust_at: Tru
         item = items[positions[k]]
         assert not isinstance(item, str)
         try:
-            return _check_entry(item, trust_at, approvers_at, trust_config, True)
+            return _check_entry(item, trust_at, approvers_at, trust_config, True, repository)
         except _Bad as bad:
             return bad.reason
 
     return dict(zip(positions, forked_map(check, len(positions)), strict=True))
+
+
+def _check_ours(item: StoredEntry, ledger: Ledger, known: dict[str, bool]) -> None:
+    """An entry about a revision that is not a commit here was recorded in another
+    repository: a ledger fetched onto this ref from elsewhere, however well signed, says
+    nothing about this one. (Its statements name the repository too: check_receipts.)"""
+    revision = item.entry.revision
+    if revision is None:
+        return
+    if revision not in known:
+        known[revision] = ledger.holds_commit(revision)
+    if not known[revision]:
+        why = (" (this is a shallow clone: fetch the whole history, git fetch --unshallow)"
+               if ledger.shallow else ": the ledger belongs to another repository")
+        raise _Bad(f"is about revision {revision}, which is not a commit of this "
+                   f"repository{why}")
 
 
 def _check_order(item: StoredEntry, previous: StoredEntry | None) -> None:
@@ -251,11 +273,13 @@ def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], A
         return ChainReport(0, 0, None, ChainProblem(None, ledger.tip_commit() or "-", str(exc)))
     records.reverse()
     items = [_decoded(record) for record in records]
-    signed = _signatures(items, from_seq, trust_at, approvers_at, trust_config)
+    signed = _signatures(items, from_seq, trust_at, approvers_at, trust_config,
+                         ledger.repository)
     rewrite = None if accept_rewrite else checkpoint_problem(
         ledger, [item.hash if not isinstance(item, str) else "" for item in items])
     by_hash: dict[str, StoredEntry] = {}
     verdicts: dict[str, str | None] = {}
+    revisions: dict[str, bool] = {}  # revision -> a commit of this repository
     previous: StoredEntry | None = None
     signatures = 0
     for position, record in enumerate(records, start=1):
@@ -263,9 +287,6 @@ def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], A
         try:
             if len(record.parents) > 1:
                 raise _Bad("is a merge; the ledger is a single chain")
-            if record.others:
-                raise _Bad(f"holds {', '.join(record.others)}, which no entry writes "
-                           "(directories, links or executables)")
             item = items[position - 1]
             if isinstance(item, str):
                 raise _Bad(item)
@@ -277,6 +298,7 @@ def verify_chain(ledger: Ledger, trust_at: TrustAt, trust_config: Callable[[], A
             if item.entry.prev != expected_prev:
                 raise _Bad(f"prev is {item.entry.prev}, but the entry before it hashes to "
                            f"{expected_prev}")
+            _check_ours(item, ledger, revisions)
             _check_order(item, previous)
             _check_links(item, by_hash, verdicts)
             _run_checks(item, entry_checks)

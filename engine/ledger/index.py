@@ -356,6 +356,8 @@ class LedgerIndex:
                 found = self._first_difference() or Rewrite(state.last_seq, why.reason)
                 raise LedgerRewritten(rewritten(found, "indexed")) from None
             return self._rebuild(why.reason, started)
+        if not newer:  # the same entries, but the tip is another commit: its files changed
+            return self._rebuild("the ledger's commits changed, its entries did not", started)
         self._index(newer)
         self._set_meta(newer[-1], rebuilds=state.rebuilds, updates=state.updates + 1)
         return Refresh("incremental", len(newer), f"indexed entries #{newer[0].entry.seq}-"

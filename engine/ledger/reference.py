@@ -14,6 +14,8 @@ from typing import Protocol, TypeVar
 
 from engine.errors import GovopsError
 
+MAX_SEQ_DIGITS = 18  # seq numbers are SQLite integers in the index: below 2**63
+
 
 class QueryError(GovopsError):
     """A question the ledger cannot answer as asked: a bad ENTRY, TIME or search term."""
@@ -41,6 +43,9 @@ def parse_entry_ref(reference: str) -> EntryRef:
     as_hash = text.startswith("sha256:")
     text = text.removeprefix("sha256:")
     if text.isascii() and text.isdigit() and not as_hash:
+        if len(text) > MAX_SEQ_DIGITS:  # int() refuses 4,300 digits; no ledger is that long
+            raise QueryError(f"ENTRY {text[:20]}... has {len(text)} digits: no ledger entry "
+                             "has such a number")
         return EntryRef(seq=int(text))
     if len(text) < 4 or not is_hex(text):
         raise QueryError(f"ENTRY {reference!r} is neither an entry number nor a hash prefix of "

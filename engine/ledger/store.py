@@ -26,7 +26,7 @@ from engine.attest import statement as st
 from engine.clock import epoch, instant
 from engine.errors import GovopsError
 from engine.ledger.entry import ENTRY_FILE, ENTRY_RECEIPT, Draft, Entry, StoredEntry, sha256
-from engine.ledger.reference import pick
+from engine.ledger.reference import is_hex, pick
 from engine.repo import GitRepo
 from engine.repo.ref_store import Record, RecordStore, RefMoved
 from engine.workdir import WorkDir
@@ -50,6 +50,12 @@ class Checkpoint:
 
 
 def stored(record: Record) -> StoredEntry:
+    """The entry a ledger commit holds; LedgerError when the commit is not one govops wrote
+    (no entry.json, or a tree entry that is not a plain file: a directory, a symlink, an
+    executable, a gitlink to another repository's commit), for every reader alike."""
+    if record.others:
+        raise LedgerError(f"ledger commit {record.commit}: holds {', '.join(record.others)}, "
+                          "which no entry writes (directories, links or executables)")
     data = record.files.get(ENTRY_FILE)
     if data is None:
         raise LedgerError(f"ledger commit {record.commit} holds no {ENTRY_FILE}")
@@ -78,6 +84,22 @@ class Ledger:
     @property
     def repository(self) -> str:
         return self._repo.name
+
+    def holds_commit(self, revision: str) -> bool:
+        """Whether `revision` is the full sha of a commit of this repository: an entry about
+        any other revision was recorded somewhere else (engine.ledger.chain refuses it)."""
+        if len(revision) != 40 or not is_hex(revision):
+            return False
+        try:
+            return str(self._repo.resolve(revision).id) == revision
+        except GovopsError:  # RevisionError: not an object here, or not a commit
+            return False
+
+    @property
+    def shallow(self) -> bool:
+        """A shallow clone lacks the older commits entries are about: said when it matters.
+        (git lists a shallow clone's boundary commits in `.git/shallow`.)"""
+        return (self._repo.git_dir / "shallow").is_file()
 
     def tip_commit(self) -> str | None:
         return self._store.tip()
@@ -179,7 +201,7 @@ class Ledger:
             return Checkpoint(int(raw["seq"]), str(raw["hash"]), str(raw["commit"]))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             raise LedgerError(f"{self.checkpoint_path}: unreadable checkpoint; delete it only "
                               "if you trust the ledger as it is now") from None
 
