@@ -68,6 +68,10 @@ def _commit_of(repo: GitRepo, reference: str) -> str | None:
         return None
 
 
+def _seq_within(digits: str, entries: list[StoredEntry]) -> bool:
+    return len(digits) <= 18 and 1 <= int(digits) <= len(entries)
+
+
 def _hash_match(entries: list[StoredEntry], text: str) -> StoredEntry | None:
     """The one entry whose hash starts with `text`, when `text` reads as a hash prefix."""
     try:
@@ -87,8 +91,15 @@ def resolve_target(repo: GitRepo, ledger: Ledger, stack: str, to: str,
     entries = ledger.entries()
     deployed = deployments(entries, stack)
     lowered = text.lower()
-    if lowered.startswith("sha256:") or (text.isascii() and text.isdigit()):
+    if lowered.startswith("sha256:"):
         return _by_entry(ledger, text, stack), "entry"
+    if text.isascii() and text.isdigit():
+        # An entry number, unless the ledger has no such entry and git knows a commit that
+        # starts with these digits (one commit id in 25 of ten characters is all digits).
+        commit = None if len(text) < 4 or _seq_within(text, entries) else _commit_of(repo, text)
+        if commit is None:
+            return _by_entry(ledger, text, stack), "entry"
+        return _by_commit(deployed, commit, text, stack), "commit"
     try:
         moment = parse_time(text, now)
     except TimeError:
