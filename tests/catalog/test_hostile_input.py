@@ -17,6 +17,21 @@ UV_LOCK = (Path(__file__).parents[2] / "fixtures/lockfiles/uv/uv.lock").read_tex
 PYLOCK = fixture("acme-ml")["environments/pylock.train.toml"].decode()
 
 
+WAIVER = """apiVersion: govops.dev/v1
+kind: Waiver
+metadata:
+  name: w
+spec:
+  policy: MDL-002
+  target:
+    kind: Model
+    name: tiny
+  reason: reviewed
+  approvedBy: [legal@acme.test]
+  expires: 2026-02-30
+"""
+
+
 def _deep(depth: int) -> str:
     return "[" * depth + "]" * depth
 
@@ -39,6 +54,9 @@ def _chain(files: int) -> dict[str, str | bytes]:
 
 
 CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
+    "a waiver that expires on 30 February": (
+        {"waivers/w.yaml": WAIVER},
+        "waivers/w.yaml:12: malformed YAML value '2026-02-30': day is out of range for month"),
     "a date that does not exist": (
         {"models/tiny.yaml": _model_with("released: 2026-02-30")},
         "models/tiny.yaml:11: malformed YAML value '2026-02-30': day is out of range for month"),
