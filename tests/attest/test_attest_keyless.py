@@ -176,17 +176,23 @@ def test_sigstore_js_accepts_our_key_bundle_and_rejects_a_tampered_copy(tmp_path
                                    Path(f"{other}.pub")).returncode == 1
 
 
+def recorded_keyless(root: Path, mock: SigstoreMock, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The fixture trusting the mock's identity, with a keyless `check --record` entry."""
+    repo = _repo(root, mock.issuer, mock.identity)
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", mock.token)
+    run = govops("check", "--repo", str(repo), "--now", NOW, "--record", "--keyless",
+                 "--trust-config", str(mock.trust_config))
+    assert run.exit_code == 0, run.stderr
+    return repo
+
+
 def test_a_keyless_ledger_verifies_against_the_trusted_identity(
         tmp_path: Path, sigstore_mock: SigstoreMock, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
     from engine.cli.audit import audit_verify
 
-    repo = _repo(tmp_path / "repo", sigstore_mock.issuer, sigstore_mock.identity)
-    monkeypatch.setenv("SIGSTORE_ID_TOKEN", sigstore_mock.token)
-    run = govops("check", "--repo", str(repo), "--now", NOW, "--record", "--keyless",
-                 "--trust-config", str(sigstore_mock.trust_config))
-    assert run.exit_code == 0, run.stderr
+    repo = recorded_keyless(tmp_path / "repo", sigstore_mock, monkeypatch)
     verified = CliRunner().invoke(audit_verify, ["--repo", str(repo), "--trust-config",
                                                  str(sigstore_mock.trust_config)])
     assert verified.exit_code == 0, verified.stderr

@@ -23,9 +23,8 @@ from engine.cli.audit import audit_verify
 from engine.ledger.entry import ENTRY_RECEIPT
 from engine.ledger.store import LEDGER_REF
 from tests.attest.test_attest_key import signed, verify
-from tests.attest.test_attest_keyless import _repo, keyless
+from tests.attest.test_attest_keyless import keyless, recorded_keyless
 from tests.support.cli import Run, govops
-from tests.support.repos import NOW
 from tests.support.sigstore_mock import SigstoreMock, sigstore_mock, verify_with_sigstore_js
 
 __all__ = ["keyless", "signed", "sigstore_mock"]  # fixtures, used by name
@@ -70,11 +69,7 @@ def test_a_ledger_entry_whose_certificate_does_not_parse_is_refused(
         tmp_path: Path, sigstore_mock: SigstoreMock, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    repo = _repo(tmp_path / "repo", sigstore_mock.issuer, sigstore_mock.identity)
-    monkeypatch.setenv("SIGSTORE_ID_TOKEN", sigstore_mock.token)
-    run = govops("check", "--repo", str(repo), "--now", NOW, "--record", "--keyless",
-                 "--trust-config", str(sigstore_mock.trust_config))
-    assert run.exit_code == 0, run.stderr
+    repo = recorded_keyless(tmp_path / "repo", sigstore_mock, monkeypatch)
     git = pygit2.Repository(str(repo))
     tip = git[git.references[LEDGER_REF].target]
     assert isinstance(tip, pygit2.Commit)
