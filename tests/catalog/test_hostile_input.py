@@ -153,11 +153,15 @@ def test_hostile_input_is_one_line_exit_2(tmp_path: Path, case: str) -> None:
     assert "\x1b" not in run.stderr
 
 
-@pytest.mark.parametrize("command", [("bom",), ("attest", "--key", "KEY", "--output", "OUT")])
+@pytest.mark.parametrize("command", [
+    ("bom",), ("attest", "--key", "KEY", "--output", "OUT"),
+    ("pr", "comment", "--base", "HEAD~1", "--head", "HEAD", "--github-repo", "acme/ml",
+     "--pr", "7", "--dry-run")])
 def test_what_check_refuses_no_later_command_crashes_on(tmp_path: Path,
                                                         command: tuple[str, ...]) -> None:
-    """`image: ghcr.io/acme/@sha256:...` passed `check`, then `bom` and `attest` raised
-    ValueError: Invalid purl. Now every command refuses it the same way, first."""
+    """`image: ghcr.io/acme/@sha256:...` passed `check`, then `bom`, `attest` and
+    `pr comment` raised ValueError: Invalid purl. Now every command refuses it the same way,
+    first."""
     write, expected = CASES["an image with an empty repository name"]
     root = _repo(tmp_path, write)
     assert govops("keygen", "--output", str(tmp_path / "ci")).exit_code == 0
