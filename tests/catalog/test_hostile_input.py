@@ -108,10 +108,10 @@ CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
         {"models/tiny.yaml": MODEL.encode("utf-32-le")},
         "models/tiny.yaml: encoded as UTF-32; govops reads UTF-8 text"),
     "a UTF-16 govops.yaml": (
-        {"govops.yaml": GOOD["govops.yaml"].encode("utf-16-le")},  # type: ignore[union-attr]
+        {"govops.yaml": GOOD["govops.yaml"].encode("utf-16-le")},
         "govops.yaml: encoded as UTF-16; govops reads UTF-8 text"),
     "a UTF-16 lock file": (
-        {"environments/serve.txt": GOOD["environments/serve.txt"].encode("utf-16")},  # type: ignore[union-attr]
+        {"environments/serve.txt": GOOD["environments/serve.txt"].encode("utf-16")},
         "environments/serve.txt: encoded as UTF-16; govops reads UTF-8 text"),
     "3,000 nested arrays in uv.lock": (
         {"environments/serve.yaml": _environment("environments/uv.lock"),
