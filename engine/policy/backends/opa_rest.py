@@ -74,8 +74,9 @@ def rest_error(url: str, status: int, raw: bytes) -> InputError | EngineError:
     for item in body.get("errors") or []:
         location = item.get("location") or {} if isinstance(item, dict) else {}
         if location.get("file") and location.get("row"):
+            message = " ".join(str(item.get("message", "")).split())  # OPA's are multi-line
             return InputError(str(location["file"]), int(location["row"]),
-                              f"{item.get('code', 'rego_error')}: {item.get('message', '')}")
+                              f"{item.get('code', 'rego_error')}: {message}")
     text = str(body.get("message") or raw.decode("utf-8", "replace").strip() or "no body")
     code = f" {body['code']}" if body.get("code") else ""
     return EngineError(f"OPA at {url} answered HTTP {status}{code}: "

@@ -64,7 +64,13 @@ class RegopyBackend:
 
     def _error(self, text: str) -> InputError | EngineError:
         message = _MESSAGE.search(text)
-        what = message.group(1).strip() if message else text.strip().splitlines()[0]
+        lines = text.strip().splitlines()
+        if message is None and not lines:
+            # rego-cpp reports some evaluation errors (a rule conflict, an unsafe `_`) with
+            # no text at all: say so rather than fail on the empty message.
+            return EngineError("regopy: the evaluation failed and rego-cpp gives no reason; "
+                               "OPA names it: evaluate with --engine opa")
+        what = message.group(1).strip() if message else lines[0]
         where = _LOCATION.search(text)
         if where and where.group(1) in self._sources:
             path, offset = where.group(1), int(where.group(2))
