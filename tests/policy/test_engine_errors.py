@@ -70,3 +70,44 @@ def test_an_evaluation_error_is_one_line_exit_2(tmp_path: Path, case: str, engin
                         "policies/local.rego:5 2 at policies/local.rego:6")
     else:
         assert line == EXPECTED[(case, "opa")]
+
+
+VALID = """package govops.policies.local_001
+
+import rego.v1
+
+default allowed(_) := false
+
+allowed(licence) := true if licence == "MIT"
+
+nothing := set()
+
+parts := split(
+\t"a/b",
+\t"/",
+)
+
+deny contains r if {
+\tsome name, model in input.objects.Model
+\tallowed(model.spec.license)
+\tcount(nothing) == 0
+\tcount(parts) == 2
+\tr := {"id": "LOCAL-001", "msg": "x", "kind": "Model", "name": name}
+}
+"""
+
+
+def test_valid_rego_the_regopy_scan_refused_decides_alike_on_every_engine(
+        tmp_path: Path) -> None:
+    """`set()` (the empty set, not a call), `default f(_)` and a call over several lines:
+    the regopy backend's builtin scan refused `set()` as an unknown builtin."""
+    root = tmp_path / "repo"
+    make_repo(root, Step("local policy", {**GOOD, "govops.yaml": CONFIG,
+                                          "policies/local.rego": VALID}))
+    decisions = set()
+    for engine in ENGINES:
+        run = check(root, "--format", "json", engine=engine)
+        assert run.exit_code == 1, run.stderr
+        assert [r["id"] for r in run.json()["results"]] == ["LOCAL-001"]
+        decisions.add(run.json()["decision_id"])
+    assert len(decisions) == 1

@@ -18,6 +18,7 @@ _STRINGS = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`')
 _COMMENT = re.compile(r"#[^\n]*")
 _CALL = re.compile(r"(?<![\w.\]])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\(")
 _HEAD = re.compile(r"^([A-Za-z_]\w*)\s*\(", re.M)
+_EMPTY_SET = re.compile(r"\s*\)")
 _IMPORT = re.compile(r"^import\s+(data(?:\.[\w]+)+)(?:\s+as\s+(\w+))?", re.M)
 _KEYWORDS = {"if", "contains", "every", "some", "in", "not", "with", "as", "else", "default",
              "package", "import"}
@@ -56,6 +57,8 @@ def calls_to_builtins(modules: Iterable[PolicyModule]) -> list[Call]:
                 continue
             if first == "data":
                 continue
+            if name == "set" and _EMPTY_SET.match(text, match.end()):
+                continue  # `set()` is the empty set literal, not a call
             if first in aliases:
                 if f"{aliases[first]}.{rest}" in defined or not rest:
                     continue
