@@ -20,7 +20,8 @@ from typing import Any
 
 # Bump when a parser or the schema changes what it produces for the same bytes. It is part of
 # every decision's input digest, so it changes decision ids: never bump it for less.
-PARSER_VERSION = "9"  # 9: UTF-16/32 files refused, depth limits; 8: conda-lock `# pip` lines
+# 10: Kubernetes objects with govops labels skipped; 9: UTF-16/32 refused, depth limits
+PARSER_VERSION = "10"
 # Bump when the form rows are stored in changes (engine.catalog.outcomes), not what they say.
 ROW_FORMAT = "2"
 _CHUNK = 900

@@ -105,6 +105,8 @@ class CatalogLoader:
         try:
             parsed = parse_yaml(path, data)
             doc, lines = parsed.value, parsed.lines
+            if _foreign(doc):
+                return SKIPPED
             _check_header(path, doc, lines)
             kind = doc["kind"]
             validate(path, doc, lines, CONFIG_FIELDS if kind == CONFIG_KIND else fields_for(kind))
@@ -408,6 +410,18 @@ def _check_signature(path: str, doc: Any, lines: dict[str, int]) -> None:
         raise InputError(path, lines.get("spec.signature"), "spec.signature names who signed "
                          "the weights with exactly one of key (a public key file in the repo) "
                          "or identity ({subject, issuer} of a Sigstore certificate)")
+
+
+def _foreign(doc: Any) -> bool:
+    """A Kubernetes object (or other YAML) that only mentions `govops.dev/`, in a label or an
+    annotation: the manifests `govops plan` writes carry `govops.dev/stack`. Not govops's when
+    neither its apiVersion nor its kind is; a govops file with a misspelt apiVersion still
+    has a govops kind, and stays an error."""
+    if not isinstance(doc, dict):
+        return False
+    api, kind = doc.get("apiVersion"), doc.get("kind")
+    return (isinstance(api, str) and "govops" not in api.lower()
+            and kind not in (*OBJECT_KINDS, CONFIG_KIND))
 
 
 def _check_header(path: str, doc: Any, lines: dict[str, int]) -> None:

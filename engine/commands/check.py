@@ -28,6 +28,7 @@ from engine.policy.decision import Decision, ObjectChange
 from engine.policy.evaluate import decide
 from engine.policy.input import build_input
 from engine.policy.library import Library, PolicyBundle, build_bundle, repo_modules
+from engine.policy.lint import unevaluated
 from engine.policy.metadata import PolicyMeta
 from engine.policy.waivers import WaiverApproval
 from engine.repo import GitRepo, Snapshot, open_repo
@@ -238,6 +239,7 @@ def _evaluate(options: CheckOptions, now: str, recorded: PolicyBundle | None = N
             notes.append(f"no govops.yaml in {head.info.ref}: this repository is not governed "
                          "yet (`govops init` makes it so); only the shipped policies judged it")
         notes += unknown_targets(catalog)
+        notes += unevaluated(bundle)
         return Checked(decision, bundle, now, tuple(notes))
 
 

@@ -18,6 +18,11 @@ from engine.policy.library import PolicyBundle, PolicyModule
 from engine.policy.metadata import PolicyMeta, package_of, read_metadata
 
 _INDEX = re.compile(r"\[\d+\]")
+# A conftest or Gatekeeper rule head at the start of a line: `deny contains msg if`,
+# `deny[msg] {`, `violation[{"msg": m}] {`, `warn_latest contains ...`.
+_VERDICT_RULE = re.compile(r"^(deny|violation|warn)(?:_\w*)?\s*(?:\[|contains\b|if\b|\{|:?=)",
+                           re.M)
+EVALUATED = "govops.policies."
 _OPEN = ("free", "strmap")  # fields whose contents the format leaves open
 
 
@@ -73,3 +78,24 @@ def lint_results(bundle: PolicyBundle, raws: Iterable[tuple[str, str, Any]]) -> 
             notes.add(f"{path}: {rid} points at {kind} field {field!r}, which the format does "
                       "not have (docs/reference.md lists every field)")
     return sorted(notes)
+
+
+def unevaluated(bundle: PolicyBundle) -> list[str]:
+    """A note for each of the repository's own modules that states verdicts (deny, violation
+    or warn rules, as conftest and Gatekeeper policies do) in a package govops never asks:
+    only data.govops.policies.* is evaluated, so such a policy decides nothing, silently."""
+    notes = []
+    for module in bundle.modules:
+        if module.path.startswith("@") or module.is_test:
+            continue
+        package = package_of(module.source) or ""
+        if package.startswith(EVALUATED) or package == EVALUATED.rstrip("."):
+            continue
+        match = _VERDICT_RULE.search(module.source)
+        if match:
+            line = module.source.count("\n", 0, match.start()) + 1
+            notes.append(f"{module.path}:{line}: package {package or '?'} is not evaluated by "
+                         f"govops (it asks only data.govops.policies.*): this {match.group(1)} "
+                         "rule decides nothing; put the policy in package "
+                         "govops.policies.<name> (docs/policies.md)")
+    return notes
