@@ -42,7 +42,7 @@ _PLAIN_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DIRECTIVE = re.compile(r"^%YAML[ \t]+(\S+)", re.MULTILINE)
 # Deeper than any governed file needs (the deepest field of the schemas is 5 levels down;
-# policies.data is free-form but holds tables, not trees); docs/governed-repo.md states it.
+# policies.data is free-form but holds tables, not trees); docs/reference.md states it.
 MAX_DEPTH = 32
 
 
