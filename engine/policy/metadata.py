@@ -12,7 +12,9 @@ from typing import Any
 
 from engine.errors import InputError
 
-_PACKAGE = re.compile(r"^package\s+([\w.]+)", re.M)
+# A package path as Rego writes it, quoted parts included (`package acme["k8s-rules"]`): used
+# as it is in a query, `data.acme["k8s-rules"].test_x` names the same document.
+_PACKAGE = re.compile(r'^package\s+([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\["[^"\n]*"\])*)', re.M)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -83,10 +84,21 @@ def rest_error(url: str, status: int, raw: bytes) -> InputError | EngineError:
                        f"{text.splitlines()[0] if text else ''}")
 
 
+_REF_PART = re.compile(r'\.?([A-Za-z_]\w*)|\["((?:[^"\\]|\\.)*)"\]')
+
+
 def data_path(document: str) -> str:
-    """`govops.policies` -> `/v1/data/govops/policies`."""
-    return "/v1/data/" + "/".join(urllib.parse.quote(part, safe="") for part in
-                                  document.split("."))
+    """`govops.policies` -> `/v1/data/govops/policies`; a quoted part (`acme["k8s-rules"]`,
+    a package name Rego allows) is one path segment, percent-encoded."""
+    parts, position = [], 0
+    while position < len(document):
+        match = _REF_PART.match(document, position)
+        if match is None:
+            raise EngineError(f"not a data reference: {document!r}")
+        parts.append(match.group(1) if match.group(1) is not None
+                     else json.loads(f'"{match.group(2)}"'))
+        position = match.end()
+    return "/v1/data/" + "/".join(urllib.parse.quote(part, safe="") for part in parts)
 
 
 def query_document(endpoint: Endpoint, document: str, input: Any) -> tuple[bool, Any]:
