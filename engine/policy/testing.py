@@ -6,12 +6,18 @@ errors (for example a builtin the backend lacks) counts as failed, never as pass
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import yaml
+
+from engine.encoding import decode_utf8
 from engine.errors import GovopsError, InputError
 from engine.policy.backends import RegoBackend
 from engine.policy.explain import opa_test
@@ -67,6 +73,9 @@ def discover(modules: Sequence[PolicyModule]) -> list[TestCase]:
     return sorted(cases.values(), key=lambda c: (c.path, c.line))
 
 
+_DATA_SUFFIXES = (".json", ".yaml", ".yml")
+
+
 def _disk_modules(paths: Sequence[Path]) -> list[PolicyModule]:
     modules: list[PolicyModule] = []
     for root in paths:
@@ -74,11 +83,56 @@ def _disk_modules(paths: Sequence[Path]) -> list[PolicyModule]:
             raise InputError(str(root), None, "no such file or directory")
         files = sorted(root.rglob("*.rego")) if root.is_dir() else [root]
         for path in files:
-            try:
-                modules.append(PolicyModule(str(path), path.read_text(encoding="utf-8")))
-            except UnicodeDecodeError:
-                raise InputError(str(path), None, "not UTF-8 text") from None
+            if path.suffix in _DATA_SUFFIXES:
+                continue  # data, read by _disk_data
+            modules.append(PolicyModule(str(path), decode_utf8(str(path), path.read_bytes())))
     return modules
+
+
+def _disk_data(paths: Sequence[Path]) -> dict[str, Any]:
+    """The JSON and YAML files under `paths` as `opa test` loads them: each file's document
+    at the path of its folder below the root given (`x/anything.json` is data.x; a file given
+    itself, at the root), all merged; two files giving one key different values is an error,
+    as it is for OPA."""
+    data: dict[str, Any] = {}
+    for root in paths:
+        files = sorted(p for p in root.rglob("*") if p.suffix in _DATA_SUFFIXES) \
+            if root.is_dir() else [root] if root.suffix in _DATA_SUFFIXES else []
+        for path in files:
+            where = path.parent.relative_to(root).parts if root.is_dir() else ()
+            document = _data_file(path)
+            for part in reversed(where):
+                document = {part: document}
+            _merge(data, document, str(path))
+    return data
+
+
+def _data_file(path: Path) -> Any:
+    text = decode_utf8(str(path), path.read_bytes())
+    try:
+        if path.suffix == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), exc.lineno, f"malformed JSON: {exc.msg}") from None
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise InputError(str(path), line, f"malformed YAML: {exc.problem}") from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise InputError(str(path), None, f"not a data file: {type(exc).__name__}") from None
+
+
+def _merge(base: dict[str, Any], extra: Any, where: str, at: str = "data") -> None:
+    if not isinstance(extra, dict):
+        raise InputError(where, None, f"{at} must be an object to hold this file's data")
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value, where, f"{at}.{key}")
+        elif key in base and base[key] != value:
+            raise InputError(where, None, f"{at}.{key} is given another value by an earlier "
+                             "data file (OPA refuses the merge too)")
+        else:
+            base[key] = value
 
 
 def run_tests(backend: RegoBackend, paths: Sequence[Path] = (),
@@ -99,6 +153,10 @@ def run_tests(backend: RegoBackend, paths: Sequence[Path] = (),
         library = Library.load(include_tests=True)
         local = []
     bundle = build_bundle(library, local, Config(path=None))
+    if paths:  # data files beside the policies, as `opa test` reads them
+        data = copy.deepcopy(dict(bundle.data))
+        _merge(data, _disk_data(paths), "the data files")
+        bundle = PolicyBundle(bundle.modules, data, bundle.digest)
     backend.load(bundle.modules, bundle.data)
     cases = discover(bundle.modules)
     packages = sorted({c.package for c in cases})

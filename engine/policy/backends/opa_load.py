@@ -9,6 +9,7 @@ holds: it is cleared first and set last, so a half-loaded server never answers f
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -50,6 +51,15 @@ def _client(endpoint: Endpoint) -> Any:
     return client
 
 
+def _put_value(client: Any, path: str, value: Any) -> None:
+    """PUT any JSON value at data/<path> (the client's own method takes only objects)."""
+    response = client._session.put(f"{client.root_url}/data/{path}", data=json.dumps(value),
+                                   headers={"Content-Type": "application/json"},
+                                   timeout=client.timeout)
+    if response.status_code != 204:
+        raise EngineError(f"OPA refused data {path}: HTTP {response.status_code}")
+
+
 def _policy_id(path: str) -> str:
     return urllib.parse.quote(path, safe="/@._-")
 
@@ -59,16 +69,23 @@ def load_bundle(endpoint: Endpoint, digest: str, modules: Sequence[PolicyModule]
     """Replace what the server holds for govops with this bundle; InputError (file:line) for a
     policy OPA cannot compile, EngineError for anything else."""
     import requests
-    from opa_client.errors import DeletePolicyError, PolicyNotFoundError, RegoParseError
+    from opa_client.errors import (
+        DeleteDataError,
+        DeletePolicyError,
+        PolicyNotFoundError,
+        RegoParseError,
+    )
 
     client = _client(endpoint)
     try:
         try:
-            previous = client.get_data(ENGINE_DATA)["result"].get("modules") or []
+            state = client.get_data(ENGINE_DATA)["result"]
         except PolicyNotFoundError:
-            previous = []
+            state = {}
+        previous = state.get("modules") or []
+        previous_keys = state.get("dataKeys") or []
         client.update_or_create_data({"bundle": None, "modules": previous, "locks": {},
-                                      "objects": {}}, ENGINE_DATA)
+                                      "objects": {}, "dataKeys": previous_keys}, ENGINE_DATA)
         # Every module of the previous bundle goes first: an old version of one module may
         # conflict with a new version of another. Only modules govops loaded are touched.
         _until_settled(sorted(previous), lambda path: client.delete_policy(_policy_id(path)),
@@ -77,20 +94,24 @@ def load_bundle(endpoint: Endpoint, digest: str, modules: Sequence[PolicyModule]
         _until_settled(wanted, lambda m: client.update_policy_from_string(
             m.source, _policy_id(m.path), rego_compat=False), (RegoParseError,))
         _refuse_reserved(endpoint, client, wanted)
+        if ENGINE_DATA in data:
+            raise EngineError(f"the policy data may not use the engine's key {ENGINE_DATA!r}")
+        for key in sorted(set(previous_keys) - set(data)):  # an earlier bundle's, gone now
+            client.delete_data(urllib.parse.quote(key, safe=""))
         for key, value in data.items():
-            if key == ENGINE_DATA:
-                raise EngineError(f"the policy data may not use the engine's key {key!r}")
-            if not isinstance(value, dict):
-                raise EngineError(f"policy data {key!r} must be an object")
-            client.update_or_create_data(dict(value), urllib.parse.quote(key, safe=""))
+            if isinstance(value, dict):
+                client.update_or_create_data(dict(value), urllib.parse.quote(key, safe=""))
+            else:  # a top-level value that is not an object (a data file's `"b": 2`)
+                _put_value(client, urllib.parse.quote(key, safe=""), value)
         client.update_or_create_data({"bundle": digest, "modules": [m.path for m in wanted],
-                                      "locks": {}, "objects": {}}, ENGINE_DATA)
+                                      "locks": {}, "objects": {}, "dataKeys": sorted(data)},
+                                     ENGINE_DATA)
     except RegoParseError as exc:
         raise rest_error(endpoint.url, 400, _error_body(exc)) from None
     except requests.RequestException as exc:
         raise OpaUnreachable(f"OPA at {endpoint.url} did not answer: "
                              f"{type(exc).__name__}") from None
-    except (PolicyNotFoundError, DeletePolicyError, ValueError) as exc:
+    except (PolicyNotFoundError, DeletePolicyError, DeleteDataError, ValueError) as exc:
         raise EngineError(f"OPA at {endpoint.url}: {exc}") from None
     finally:
         client.close_connection()
