@@ -48,7 +48,7 @@ def policy_test(engine: str, verbose: bool, repo: Path | None, library: bool,
         if verbose or result.status != "pass":
             case = result.case
             took = f", {result.seconds * 1000:.1f} ms" if result.seconds is not None else ""
-            line = (f"{result.status.upper():5} {case.package}.{case.rule} "
+            line = (f"{result.status.upper():5} {case.package}.{case.shown} "
                     f"({case.path}:{case.line}{took})")
             click.echo(line + (f"\n      {result.detail}" if result.detail else ""))
     if report.coverage is not None:

@@ -30,9 +30,14 @@ _TEST_RULE = re.compile(r"^(test_\w+)\b", re.M)
 @dataclass(frozen=True)
 class TestCase:
     package: str
-    rule: str
+    rule: str  # the rule evaluated
     path: str
     line: int
+    name: str = ""  # as reported: OPA's `test_x#01` for a second `test_x`; else the rule
+
+    @property
+    def shown(self) -> str:
+        return self.name or self.rule
 
 
 @dataclass(frozen=True)
@@ -68,9 +73,45 @@ def discover(modules: Sequence[PolicyModule]) -> list[TestCase]:
             raise InputError(module.path, 1, "no package declaration")
         for match in _TEST_RULE.finditer(module.source):
             line = module.source.count("\n", 0, match.start()) + 1
-            key = (package, match.group(1))
-            cases.setdefault(key, TestCase(package, match.group(1), module.path, line))
+            rule = match.group(1)
+            name = _shown_name(rule)
+            key = (package, rule)
+            cases.setdefault(key, TestCase(package, rule, module.path, line,
+                                           "" if name == rule else name))
     return sorted(cases.values(), key=lambda c: (c.path, c.line))
+
+
+_SAME_NAME = "__govops_same_name_"
+
+
+def _shown_name(rule: str) -> str:
+    """`test_x__govops_same_name_01` as OPA names it: `test_x#01`."""
+    base, _, number = rule.partition(_SAME_NAME)
+    return f"{base}#{number}" if number else rule
+
+
+def separate_same_names(modules: Sequence[PolicyModule]) -> list[PolicyModule]:
+    """Test modules with every repeated test name of a package made its own rule: Rego joins
+    `test_x if a` and `test_x if b` into one rule (true if either holds), but `opa test` runs
+    each as a test (the second reported as `test_x#01`), so a failing one is not hidden by a
+    passing one of the same name."""
+    seen: dict[tuple[str, str], int] = {}
+    out = []
+    for module in modules:
+        package = package_of(module.source) if module.is_test else None
+        if package is None:
+            out.append(module)
+            continue
+        pieces, last = [], 0
+        for match in _TEST_RULE.finditer(module.source):
+            count = seen.get((package, match.group(1)), 0)
+            seen[(package, match.group(1))] = count + 1
+            if count:
+                pieces += [module.source[last:match.end(1)], f"{_SAME_NAME}{count:02d}"]
+                last = match.end(1)
+        out.append(PolicyModule(module.path, "".join(pieces) + module.source[last:])
+                   if pieces else module)
+    return out
 
 
 _DATA_SUFFIXES = (".json", ".yaml", ".yml")
@@ -148,7 +189,7 @@ def run_tests(backend: RegoBackend, paths: Sequence[Path] = (),
         library = Library.load()
         extra = list(modules) if modules is not None else _disk_modules(paths)
         known = {m.source for m in library.modules}
-        local = [m for m in extra if m.source not in known]
+        local = separate_same_names([m for m in extra if m.source not in known])
     else:
         library = Library.load(include_tests=True)
         local = []
