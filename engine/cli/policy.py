@@ -3,6 +3,7 @@ measures it."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -25,9 +26,12 @@ def policy() -> None:
               "as staged.")
 @click.option("--library", is_flag=True, help="Test the shipped policy library, even inside "
               "a governed repository.")
+@click.option("--run", "-r", "run", metavar="REGEX", default=None,
+              help="Run only the tests whose name (data.<package>.<test>) matches REGEX, as "
+              "opa test --run.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def policy_test(engine: str, verbose: bool, repo: Path | None, library: bool,
-                paths: tuple[Path, ...]) -> None:
+                run: str | None, paths: tuple[Path, ...]) -> None:
     """Run the Rego tests (test_* rules) of PATHS, of a governed repo's own policies (--repo;
     the default inside a governed repository), or of the shipped library (the default
     elsewhere, or --library). --verbose times each test on its own."""
@@ -40,7 +44,14 @@ def policy_test(engine: str, verbose: bool, repo: Path | None, library: bool,
         if repo is not None:
             click.echo(f"testing the policies of the governed repository {repo} "
                        "(--library for the shipped library's tests)", err=True)
-    report = run_policy_tests(engine, paths, repo, timed=verbose)
+    only = None
+    if run is not None:
+        try:
+            only = re.compile(run)
+        except re.error as exc:
+            raise click.BadParameter(f"{run!r} is not a regular expression: {exc}",
+                                     param_hint="--run") from None
+    report = run_policy_tests(engine, paths, repo, timed=verbose, only=only)
     if report is None:
         click.echo(f"{repo}: govops.yaml declares no policies (policies.paths): nothing to test")
         sys.exit(EXIT_PASS)

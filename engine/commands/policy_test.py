@@ -3,6 +3,7 @@ governed repo's own policies as staged (what the `govops-policy-test` pre-commit
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,12 +46,14 @@ def governed_here(start: Path) -> Path | None:
 
 
 def run_policy_tests(engine: str, paths: Sequence[Path] = (), repo: Path | None = None,
-                     timed: bool = False) -> TestReport | None:
+                     timed: bool = False, only: re.Pattern[str] | None = None
+                     ) -> TestReport | None:
     """The report of the tests asked for; None when `repo` declares no policies (nothing to
-    test, which is not a failure). `timed`: each test's own duration."""
+    test, which is not a failure). `timed`: each test's own duration; `only`: the tests whose
+    name (data.<package>.<test>) it matches, as `opa test --run`."""
     if repo is not None and paths:
         raise GovopsError("give PATHS or --repo, not both")
     modules = repo_policy_modules(repo) if repo is not None else None
     if modules == []:
         return None
-    return run_tests(select_backend(engine), paths, modules, timed=timed)
+    return run_tests(select_backend(engine), paths, modules, timed=timed, only=only)

@@ -178,7 +178,7 @@ def _merge(base: dict[str, Any], extra: Any, where: str, at: str = "data") -> No
 
 def run_tests(backend: RegoBackend, paths: Sequence[Path] = (),
               modules: Sequence[PolicyModule] | None = None,
-              timed: bool = False) -> TestReport:
+              timed: bool = False, only: re.Pattern[str] | None = None) -> TestReport:
     """Tests of the default library, or of `paths` (or of `modules`, a repo's own policies)
     evaluated on top of the library. With an `opa` binary at hand (engine.policy.explain), a
     failing test says which expression failed and, `timed`, every test has its own duration
@@ -200,6 +200,8 @@ def run_tests(backend: RegoBackend, paths: Sequence[Path] = (),
         bundle = PolicyBundle(bundle.modules, data, bundle.digest)
     backend.load(bundle.modules, bundle.data)
     cases = discover(bundle.modules)
+    if only is not None:
+        cases = [c for c in cases if only.search(f"data.{c.package}.{c.shown}")]
     packages = sorted({c.package for c in cases})
     results = _explained(_run_batch(backend, packages, cases), bundle, timed)
     results.sort(key=lambda r: (r.case.path, r.case.line))

@@ -40,3 +40,24 @@ def test_same_name_tests_run_and_fail_one_by_one(tmp_path: Path, engine: str) ->
              if line.startswith(("PASS", "FAIL"))]
     assert shown == ["PASS  t.test_x", "PASS  t.test_x#01", "FAIL  t.test_x#02",
                      "PASS  t.test_y"]
+
+
+@pytest.mark.parametrize(("pattern", "shown"), [
+    ("test_x#0[12]", ["PASS  t.test_x#01", "FAIL  t.test_x#02"]),
+    (r"data\.t\.test_y$", ["PASS  t.test_y"]),
+])
+def test_run_selects_tests_by_name_as_opa_does(tmp_path: Path, pattern: str,
+                                               shown: list[str]) -> None:
+    (tmp_path / "t_test.rego").write_text(TESTS)
+    (tmp_path / "more_test.rego").write_text(MORE)
+    run = govops("policy", "test", "--engine", "opa", "-v", "--run", pattern, str(tmp_path))
+    assert [line.split(" (")[0] for line in run.stdout.splitlines()
+            if line.startswith(("PASS", "FAIL"))] == shown
+
+
+def test_run_that_is_not_a_regular_expression_is_one_line(tmp_path: Path) -> None:
+    run = govops("policy", "test", "--engine", "opa", "--run", "[", str(tmp_path))
+    assert run.exit_code == 2
+    assert run.stderr == ("govops: error: govops policy test: Invalid value for --run: '[' is "
+                          "not a regular expression: unterminated character set at position 0 "
+                          "(see 'govops policy test --help')\n")
