@@ -55,6 +55,9 @@ def policy_test(engine: str, verbose: bool, repo: Path | None, library: bool,
     if report is None:
         click.echo(f"{repo}: govops.yaml declares no policies (policies.paths): nothing to test")
         sys.exit(EXIT_PASS)
+    if report.v0:
+        click.echo(f"read as Rego v0, converted to v1 by OPA (opa fmt --v0-v1): "
+                   f"{', '.join(report.v0)}", err=True)
     for result in report.results:
         if verbose or result.status != "pass":
             case = result.case

@@ -23,8 +23,12 @@ from engine.policy.backends import RegoBackend
 from engine.policy.explain import opa_test
 from engine.policy.library import Library, PolicyBundle, PolicyModule, build_bundle
 from engine.policy.metadata import package_of
+from engine.policy.rego_v0 import HINT, upgrade_v0
 
 _TEST_RULE = re.compile(r"^(test_\w+)\b", re.M)
+# What OPA and rego-cpp say of v0 syntax read as v1.
+_V0_SIGNS = ("`if` keyword is required", "var cannot be used for rule name",
+             "`contains` keyword is required")
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class TestReport:
     engine: str
     results: tuple[TestResult, ...]
     coverage: dict[str, float] | None
+    v0: tuple[str, ...] = ()  # modules read as Rego v0 (engine.policy.rego_v0)
 
     @property
     def passed(self) -> int:
@@ -185,11 +190,17 @@ def run_tests(backend: RegoBackend, paths: Sequence[Path] = (),
     (OPA's test runner's); otherwise the backend's answer alone."""
     from engine.catalog import Config
 
+    originals: dict[str, str] = {}
+    v0: list[str] = []
     if paths or modules is not None:
         library = Library.load()
         extra = list(modules) if modules is not None else _disk_modules(paths)
         known = {m.source for m in library.modules}
-        local = separate_same_names([m for m in extra if m.source not in known])
+        local = [m for m in extra if m.source not in known]
+        if modules is None:  # a suite on disk: v0 as OPA reads it (a repo's policies are v1)
+            originals = {m.path: m.source for m in local}
+            local, v0 = upgrade_v0(local)
+        local = separate_same_names(local)
     else:
         library = Library.load(include_tests=True)
         local = []
@@ -198,18 +209,51 @@ def run_tests(backend: RegoBackend, paths: Sequence[Path] = (),
         data = copy.deepcopy(dict(bundle.data))
         _merge(data, _disk_data(paths), "the data files")
         bundle = PolicyBundle(bundle.modules, data, bundle.digest)
-    backend.load(bundle.modules, bundle.data)
-    cases = discover(bundle.modules)
+    try:
+        backend.load(bundle.modules, bundle.data)
+    except InputError as exc:
+        if paths and not v0 and any(sign in exc.message for sign in _V0_SIGNS):
+            raise InputError(exc.path, exc.line, f"{exc.message} ({HINT})") from None
+        raise
+    cases = _lines_of_originals(discover(bundle.modules), originals, set(v0))
     if only is not None:
         cases = [c for c in cases if only.search(f"data.{c.package}.{c.shown}")]
     packages = sorted({c.package for c in cases})
-    results = _explained(_run_batch(backend, packages, cases), bundle, timed)
+    results = _explained(_run_batch(backend, packages, cases), bundle, timed,
+                         {path: originals[path] for path in v0})
     results.sort(key=lambda r: (r.case.path, r.case.line))
     coverage = _coverage(backend, packages, bundle.modules)
     if coverage is not None and local:  # the library's own tests did not run: not its coverage
         mine = {m.path for m in local}
         coverage = {path: percent for path, percent in coverage.items() if path in mine}
-    return TestReport(backend.name, tuple(results), coverage)
+    return TestReport(backend.name, tuple(results), coverage, tuple(v0))
+
+
+def _lines_of_originals(cases: list[TestCase], originals: dict[str, str],
+                        converted: set[str]) -> list[TestCase]:
+    """Cases of a converted v0 module at their lines in the file as written (the nth test of
+    a name at the nth head of that name), not in OPA's v1 rewrite of it."""
+    if not converted:
+        return cases
+    heads: dict[tuple[str, str], list[int]] = {}
+    for path in converted:
+        source = originals[path]
+        for match in _TEST_RULE.finditer(source):
+            heads.setdefault((path, match.group(1)), []).append(
+                source.count("\n", 0, match.start()) + 1)
+    out: list[TestCase] = []
+    used: dict[tuple[str, str], int] = {}
+    for case in sorted(cases, key=lambda c: (c.path, c.line)):
+        name = case.shown.split("#")[0]
+        lines = heads.get((case.path, name))
+        if case.path not in converted or not lines:
+            out.append(case)
+            continue
+        nth = used.get((case.path, name), 0)
+        used[(case.path, name)] = nth + 1
+        line = lines[nth] if nth < len(lines) else case.line
+        out.append(TestCase(case.package, case.rule, case.path, line, case.name))
+    return out
 
 
 def _run_batch(backend: RegoBackend, packages: list[str],
@@ -234,10 +278,11 @@ def _run_batch(backend: RegoBackend, packages: list[str],
     return results
 
 
-def _explained(results: list[TestResult], bundle: PolicyBundle, timed: bool
-               ) -> list[TestResult]:
+def _explained(results: list[TestResult], bundle: PolicyBundle, timed: bool,
+               originals: dict[str, str] | None = None) -> list[TestResult]:
     """Failures with the expression that failed and, `timed`, each test with its duration,
-    where OPA's test runner can say."""
+    where OPA's test runner can say; in a converted v0 module (`originals`: its source as
+    written), at the line of the file as written."""
     asked = [(r.case.package, r.case.rule) for r in results if timed or r.status == "fail"]
     if not asked:
         return results
@@ -248,10 +293,21 @@ def _explained(results: list[TestResult], bundle: PolicyBundle, timed: bool
         detail = result.detail
         if failure is not None and result.status == "fail":
             path, line, text = failure
+            if originals and path in originals:
+                line = _written_line(originals[path], result.case.line, text, line)
             detail = f"fails at {path}:{line}: {text}" + (f" ({detail})" if detail else "")
         out.append(TestResult(result.case, result.status, detail,
                               seconds if seconds is not None else result.seconds))
     return out
+
+
+def _written_line(source: str, after: int, text: str, fallback: int) -> int:
+    """The first line from `after` on whose text is `text` (the expression OPA names, in its
+    v1 rewrite of the module), in the module as written."""
+    for number, written in enumerate(source.splitlines()[after - 1:], start=after):
+        if written.strip() == text.strip():
+            return number
+    return fallback
 
 
 def _run_each(backend: RegoBackend, cases: list[TestCase]) -> list[TestResult]:
