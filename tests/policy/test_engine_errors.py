@@ -111,3 +111,40 @@ def test_valid_rego_the_regopy_scan_refused_decides_alike_on_every_engine(
         assert [r["id"] for r in run.json()["results"]] == ["LOCAL-001"]
         decisions.add(run.json()["decision_id"])
     assert len(decisions) == 1
+
+
+BUILTIN_ERRORS = {
+    "to_number of a licence": ("to_number(model.spec.license) > 0",
+                               "govops: error: policies/local.rego:8: eval_builtin_error: "
+                               'to_number: strconv.ParseFloat: parsing "MIT": invalid syntax'),
+    "a division by zero": ("count(model.spec.license) / 0 > 1",
+                           "govops: error: policies/local.rego:8: eval_builtin_error: div: "
+                           "divide by zero"),
+}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("case", sorted(BUILTIN_ERRORS))
+def test_a_builtin_that_fails_is_an_error_on_every_engine(tmp_path: Path, case: str,
+                                                         engine: str) -> None:
+    """Strict builtin errors everywhere: the embedded OPA already failed here while the
+    resident OPA and rego-cpp took the call as undefined and passed the check (a deny lost
+    without a word)."""
+    expression, expected = BUILTIN_ERRORS[case]
+    policy = f"""package govops.policies.local_001
+
+import rego.v1
+
+deny contains r if {{
+\tsome name, model in input.objects.Model
+\tname == "tiny"
+\t{expression}
+\tr := {RESULT}
+}}
+"""
+    root = tmp_path / "repo"
+    make_repo(root, Step("local policy", {**GOOD, "govops.yaml": CONFIG,
+                                          "policies/local.rego": policy}))
+    run = check(root, "--format", "json", engine=engine)
+    assert run.exit_code == 2, run.stdout + run.stderr
+    assert one_error_line(run) == (NO_REASON if engine == "regopy" else expected)

@@ -102,6 +102,9 @@ def data_path(document: str) -> str:
 
 
 def query_document(endpoint: Endpoint, document: str, input: Any) -> tuple[bool, Any]:
-    """(defined, value) of data.<document> for this input."""
-    answer = request(endpoint, "POST", data_path(document), {"input": input})
+    """(defined, value) of data.<document> for this input. With strict builtin errors, as
+    the embedded OPA and rego-cpp evaluate: `to_number("MIT")` is an error on every backend,
+    never an undefined that silently drops a deny."""
+    answer = request(endpoint, "POST", data_path(document) + "?strict-builtin-errors=true",
+                     {"input": input})
     return ("result" in answer, answer.get("result"))

@@ -27,6 +27,7 @@ try:
         rego_output_ok,
         rego_output_string,
         rego_query,
+        rego_set_strict_builtin_errors,
     )
 except (ImportError, OSError) as exc:
     _IMPORT_ERROR: Exception | None = exc
@@ -53,6 +54,9 @@ class RegopyBackend:
         weakref.finalize(self, self._box.clear)
         # rego-cpp prints compile errors to stdout itself; we report them as one line instead.
         self._interp.log_level = regopy.LogLevel.NONE
+        # A builtin that fails (to_number("MIT"), a division by zero) is an error, as on the
+        # embedded OPA and the resident one: undefined would silently drop a deny.
+        rego_set_strict_builtin_errors(self._interp._impl, True)
         self._sources: dict[str, str] = {}
 
     @property
