@@ -23,25 +23,14 @@ def _umask() -> int:
 def write_atomically(path: Path, text: str | bytes) -> None:
     """Replace `path` with `text` whole. A failure (disk full, file size limit, read-only
     or forbidden folder) is one GovopsError naming the file; the old file, if any, is kept."""
-    path = path.resolve()
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise GovopsError(f"{path}: cannot write: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; reports are ordinary files
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise GovopsError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_all_or_none({path: text})
+
+
+def write_all_or_none(files: dict[Path, str | bytes]) -> None:
+    """Every file of `files` replaced whole, or none of them (all_or_none with nothing else
+    to wait for)."""
+    with all_or_none(files):
+        pass
 
 
 @contextmanager
@@ -55,14 +44,7 @@ def all_or_none(files: dict[Path, str | bytes]) -> Iterator[None]:
     try:
         for path, text in files.items():
             target = path.resolve()
-            data = text.encode("utf-8") if isinstance(text, str) else text
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            staged.append((tmp, target))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o666 & ~_umask())
+            staged.append((_stage(target, text), target))
     except OSError as exc:
         _remove(staged)
         raise GovopsError(f"{target}: cannot write: {exc.strerror or exc}") from None
@@ -75,29 +57,39 @@ def all_or_none(files: dict[Path, str | bytes]) -> Iterator[None]:
         _remove(staged)
         raise
     for tmp, target in staged:
-        os.replace(tmp, target)
-    for folder in {target.parent for _, target in staged}:
-        _remove_orphans(folder, {target.name for _, target in staged})
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            _remove(staged)
+            raise GovopsError(f"{target}: cannot write: {exc.strerror or exc}") from None
+        _remove_orphans(target)
 
 
-def write_all_or_none(files: dict[Path, str | bytes]) -> None:
-    """Every file of `files` replaced whole, or none of them (all_or_none with nothing else
-    to wait for)."""
-    with all_or_none(files):
-        pass
+def _stage(target: Path, text: str | bytes) -> str:
+    """`text` in a temporary file beside `target`, flushed to disk: its path."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; reports are ordinary files
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
 
 
-def _remove_orphans(folder: Path, names: set[str]) -> None:
-    """Temporary files of these targets left by a writer killed mid-write (over a minute
-    old): a crash leaves them beside the output, never in its place."""
+def _remove_orphans(target: Path) -> None:
+    """Temporary files of `target` left by a writer killed mid-write (over a minute old): a
+    crash leaves them beside the output, never in its place."""
     cutoff = time.time() - 60
-    for name in names:
-        for orphan in folder.glob(f".{glob.escape(name)}.*"):
-            try:
-                if orphan.stat().st_mtime < cutoff:
-                    orphan.unlink()
-            except OSError:
-                continue
+    for orphan in target.parent.glob(f".{glob.escape(target.name)}.*"):
+        try:
+            if orphan.stat().st_mtime < cutoff:
+                orphan.unlink()
+        except OSError:
+            continue
 
 
 def _remove(staged: list[tuple[str, Path]]) -> None:

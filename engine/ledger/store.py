@@ -214,21 +214,10 @@ class Ledger:
         os.makedirs(self.checkpoint_path.parent, exist_ok=True)
         write_atomically(self.checkpoint_path, json.dumps(
             {"seq": tip.entry.seq, "hash": tip.hash, "commit": tip.commit}) + "\n")
-        self._remove_orphans()
 
     def forget_checkpoint(self) -> None:
         """An accepted rewrite down to an empty ledger: nothing is vouched for any more."""
         self.checkpoint_path.unlink(missing_ok=True)
-
-    def _remove_orphans(self) -> None:
-        """Temporary checkpoint files of writers killed mid-write (older than a minute)."""
-        cutoff = time.time() - 60
-        for orphan in self.checkpoint_path.parent.glob(f".{self.checkpoint_path.name}.*"):
-            try:
-                if orphan.stat().st_mtime < cutoff:
-                    orphan.unlink()
-            except OSError:
-                continue
 
     def _extend_checkpoint(self, previous: StoredEntry | None, appended: StoredEntry) -> None:
         """Our own signed entry on top of the verified tip is verified too."""

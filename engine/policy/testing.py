@@ -243,7 +243,7 @@ def _lines_of_originals(cases: list[TestCase], originals: dict[str, str],
                 source.count("\n", 0, match.start()) + 1)
     out: list[TestCase] = []
     used: dict[tuple[str, str], int] = {}
-    for case in sorted(cases, key=lambda c: (c.path, c.line)):
+    for case in cases:  # in file order (discover): the nth of a name is the nth head
         name = case.shown.split("#")[0]
         lines = heads.get((case.path, name))
         if case.path not in converted or not lines:

@@ -33,14 +33,7 @@ _MARKDOWN = re.compile(r"([\\|`*_\[\]<>~])")
 # What a `code span` may hold as it is: no backtick (it ends the span), no pipe (it ends a
 # table cell even inside code), no backslash (GFM tables unescape `\|` inside code), no angle
 # bracket (so no comment marker can appear in the body), no control.
-_PLAIN_CODE = re.compile(r"[^`|\\<>\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
-                         r"\u202a-\u202e\u2066-\u2069\ud800-\udfff]+")
-
-
-def visible(text: str) -> str:
-    """`text` with every control shown as its escape: one line, nothing a terminal acts on
-    (the same as every error message, engine.errors.one_line)."""
-    return one_line(text)
+_PLAIN_CODE = re.compile("[^`|\\\\<>" + CONTROLS.pattern[1:-1] + "]+")
 
 
 def terminal(text: str, *, lines: bool = False) -> str:
@@ -48,8 +41,8 @@ def terminal(text: str, *, lines: bool = False) -> str:
     wrapped into a column, never at the start of an output line); every other control, and
     every newline without `lines`, is shown as its escape."""
     if not lines:
-        return visible(text)
-    return "\n".join(visible(part) for part in text.split("\n"))
+        return one_line(text)
+    return "\n".join(one_line(part) for part in text.split("\n"))
 
 
 def markdown(text: str) -> str:
@@ -61,7 +54,7 @@ def markdown(text: str) -> str:
     nothing opens a link, an HTML tag or comment (`<!--`, the PR bot's marker), code or
     emphasis, or ends a table cell."""
     parts = _BREAKS.split(text)
-    return "<br>".join(_MARKDOWN.sub(r"\\\1", visible(part).replace("&", "&amp;"))
+    return "<br>".join(_MARKDOWN.sub(r"\\\1", one_line(part).replace("&", "&amp;"))
                        for part in parts)
 
 
@@ -74,4 +67,4 @@ def code(text: str) -> str:
     return f"<code>{markdown(text)}</code>"
 
 
-__all__ = ["CONTROLS", "code", "markdown", "terminal", "visible"]
+__all__ = ["CONTROLS", "code", "markdown", "terminal"]

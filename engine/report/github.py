@@ -21,9 +21,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from engine.errors import one_line
 from engine.policy.decision import Decision, Result
 from engine.policy.metadata import PolicyMeta
-from engine.report.escape import visible
 
 _COMMAND = {"deny": "error", "warn": "warning"}
 _LINE_BREAKS = re.compile("([\r\n])")
@@ -31,7 +31,7 @@ _LINE_BREAKS = re.compile("([\r\n])")
 
 def escape_data(text: str) -> str:
     # CR and LF stay (as %0D and %0A, which the runner turns back into line breaks).
-    inert = "".join(part if part in "\r\n" else visible(part)
+    inert = "".join(part if part in "\r\n" else one_line(part)
                     for part in _LINE_BREAKS.split(text))
     return inert.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
