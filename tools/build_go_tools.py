@@ -1,10 +1,9 @@
 """Build the Go programs the deployment tests run: the Pulumi CLI and its Kubernetes provider, a
 Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler),
-kwok, the Kubernetes SIG's kubelet simulator, the official OPA and conftest, and fetch the GPU
-operator's Helm chart. Nothing
-else can be downloaded here (no release archives, no container images, no Helm repository), so
-each comes from its Go module with the ordinary `go`
-client at a pinned version.
+kwok, the Kubernetes SIG's kubelet simulator, the official OPA, conftest and Gatekeeper's gator,
+and fetch the GPU operator's Helm chart and the policies conftest and Gatekeeper publish.
+Nothing else can be downloaded here (no release archives, no container images, no Helm
+repository), so each comes from its Go module with the ordinary `go` client at a pinned version.
 
 Each program has a build module in tools/go/<name>/ whose go.mod and go.sum pin every module it
 compiles, by hash. A build goes to .cache/go-tools/<name>-<version>-<digest of go.mod and
@@ -55,14 +54,15 @@ class Tool:
     # (module, files in it, output name): data the program needs from its own release,
     # joined as one YAML stream beside the binaries (kwok's node and pod stages).
     data_from: tuple[str, tuple[str, ...], str] | None = None
-    # (module, folder in it, output name): a folder copied whole from the module (a Helm
-    # chart the module ships); a tool with only this has no packages to build.
-    tree_from: tuple[str, str, str] | None = None
+    # (module, folder in it, output name) of each folder copied whole from a module (a Helm
+    # chart the module ships, policies a peer publishes); a tool with only these has no
+    # packages to build.
+    trees: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def outputs(self) -> tuple[str, ...]:
         return (self.binaries + ((self.data_from[2],) if self.data_from else ())
-                + ((self.tree_from[2],) if self.tree_from else ()))
+                + tuple(output for _, _, output in self.trees))
 
 
 TOOLS = (
@@ -96,8 +96,22 @@ TOOLS = (
     # operator's own module: helm.ngc.nvidia.com cannot be reached, and the proxy serves the
     # module only as a pseudo-version of its main branch (chart version v1.0.0-devel).
     Tool("gpu-operator-chart", "20250917-d73a0086a6ba", (), (),
-         tree_from=("github.com/NVIDIA/gpu-operator", "deployments/gpu-operator",
-                    "gpu-operator-chart")),
+         trees=(("github.com/NVIDIA/gpu-operator", "deployments/gpu-operator",
+                 "gpu-operator-chart"),)),
+    # gator, Gatekeeper's own CLI (the policy engine Gatekeeper runs, on files): what govops'
+    # evaluation of ConstraintTemplates and constraints is compared with.
+    Tool("gator", "v3.18.0", ("github.com/open-policy-agent/gatekeeper/v3/cmd/gator",),
+         ("gator",)),
+    # Policies as their authors publish them, for the tests of manifest policies (issue 20):
+    # conftest's Kubernetes example, and Gatekeeper's own ConstraintTemplates and constraints
+    # (Rego v0) from its test data. The gatekeeper-library itself is not served by the proxy.
+    Tool("rego-corpora", "conftest-v0.71.1-gatekeeper-v3.18.0", (), (), trees=(
+        ("github.com/open-policy-agent/conftest", "examples/kubernetes",
+         "conftest-kubernetes-example"),
+        ("github.com/open-policy-agent/gatekeeper/v3", "test/gator/test/fixtures/policies",
+         "gatekeeper-gator-policies"),
+        ("github.com/open-policy-agent/gatekeeper/v3", "pkg/webhook/testdata/psp-all-violations",
+         "gatekeeper-psp-all-violations"))),
 )
 
 
@@ -162,8 +176,7 @@ def build(tool: Tool) -> tuple[Path, float | None]:
             source = _module_dir(tool, work, module)
             (partial / output).write_text("\n---\n".join(
                 (source / f).read_text().strip() for f in files) + "\n")
-        if tool.tree_from is not None:
-            module, folder, output = tool.tree_from
+        for module, folder, output in tool.trees:
             shutil.copytree(_module_dir(tool, work, module) / folder, partial / output)
             for copied in (partial / output).rglob("*"):  # the module cache is read-only
                 copied.chmod(0o755 if copied.is_dir() else 0o644)

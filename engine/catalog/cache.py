@@ -20,8 +20,9 @@ from typing import Any
 
 # Bump when a parser or the schema changes what it produces for the same bytes. It is part of
 # every decision's input digest, so it changes decision ids: never bump it for less.
-# 10: Kubernetes objects with govops labels skipped; 9: UTF-16/32 refused, depth limits
-PARSER_VERSION = "10"
+# 11: streams of Kubernetes documents skipped; 10: Kubernetes objects with govops labels
+# skipped; 9: UTF-16/32 refused, depth limits
+PARSER_VERSION = "11"
 # Bump when the form rows are stored in changes (engine.catalog.outcomes), not what they say.
 ROW_FORMAT = "2"
 _CHUNK = 900
@@ -74,6 +75,20 @@ class ParseCache:
         except (sqlite3.Error, EOFError, ValueError, TypeError):
             return {}
         return found
+
+    def keys_like(self, prefix: str) -> frozenset[str]:
+        """The stored keys that start with `prefix` (a range of the key index; no value is
+        read)."""
+        self._settle()
+        if self._db is None or not prefix:
+            return frozenset()
+        after = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        try:
+            rows = self._db.execute("SELECT key FROM parsed WHERE key >= ? AND key < ?",
+                                    (prefix, after))
+            return frozenset(key for (key,) in rows)
+        except sqlite3.Error:
+            return frozenset()
 
     def put_encoded(self, key: str, encoded: bytes) -> None:
         """Store a value already encoded with `marshal.dumps` (by a forked parser)."""

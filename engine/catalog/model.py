@@ -47,7 +47,17 @@ class Config:
     # advisories.maxAgeDays (a database older than that is a warning)
     advisory_sources: tuple[Source, ...] | None = None
     advisory_max_age_days: int | None = None
+    # manifests: policies run against the manifests `plan` renders (conftest namespaces,
+    # Gatekeeper templates and constraints), from these repo paths and shipped packs
+    manifest_paths: tuple[str, ...] = ()
+    manifest_namespaces: tuple[str, ...] = ("main",)
+    manifest_packs: tuple[str, ...] = ()
     lines: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def manifest_policies(self) -> bool:
+        """Whether the repository asks for manifest policies at all."""
+        return bool(self.manifest_paths or self.manifest_packs)
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,12 @@ CONFIG_FIELDS: dict[str, tuple[str, bool]] = {
     # built-in names or {name, url, format}: checked in engine.advisories.sources
     "advisories.sources": ("free", False),
     "advisories.maxAgeDays": ("int", False),
+    # Kubernetes policies (conftest and Gatekeeper style) run against rendered manifests:
+    # checked further in engine.catalog.load (paths) and engine.policy.manifest_sources
+    "manifests": ("map", False),
+    "manifests.policies": ("list[str]", False),
+    "manifests.namespaces": ("list[str]", False),
+    "manifests.packs": ("list[str]", False),
 }
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")

@@ -164,6 +164,28 @@ def _where(text: str, exc: yaml.MarkedYAMLError) -> tuple[int | None, str]:
     return line, problem
 
 
+class SeveralDocuments(InputError):
+    """A stream of several YAML documents, which no govops file is; `heads` holds each one's
+    (apiVersion, kind) as plain scalars (None where it has none), so that the caller can tell
+    Kubernetes YAML (a Gatekeeper constraint file, rendered manifests) from a govops file
+    with a stray `---`."""
+
+    def __init__(self, path: str, line: int | None,
+                 heads: tuple[tuple[str | None, str | None], ...]) -> None:
+        super().__init__(path, line, "one object per file: found a second document")
+        self.heads = heads
+
+
+def _head(node: Node) -> tuple[str | None, str | None]:
+    found: dict[str, str] = {}
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            if isinstance(key, ScalarNode) and isinstance(value, ScalarNode) \
+                    and key.value in ("apiVersion", "kind"):
+                found[key.value] = value.value
+    return found.get("apiVersion"), found.get("kind")
+
+
 def parse_yaml(path: str, data: bytes) -> YamlDoc:
     text = decode_utf8(path, data)
     try:
@@ -184,8 +206,8 @@ def parse_yaml(path: str, data: bytes) -> YamlDoc:
     if not docs:
         raise InputError(path, 1, "empty YAML document")
     if len(docs) > 1:
-        raise InputError(path, docs[1].start_mark.line + 1,
-                         "one object per file: found a second document")
+        raise SeveralDocuments(path, docs[1].start_mark.line + 1,
+                               tuple(_head(doc) for doc in docs))
     lines: dict[str, int] = {}
     value = _convert(path, docs[0], "", lines, set(), 0)
     return YamlDoc(value, lines)

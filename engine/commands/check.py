@@ -24,11 +24,12 @@ from engine.clock import instant, parse_now, utc_now
 from engine.errors import GovopsError, RevisionError
 from engine.policy.backends import load_backend
 from engine.policy.baseline import mark, only_new
-from engine.policy.decision import Decision, ObjectChange
+from engine.policy.decision import Decision, ObjectChange, Result
 from engine.policy.evaluate import decide
 from engine.policy.input import build_input
 from engine.policy.library import Library, PolicyBundle, build_bundle, repo_modules
 from engine.policy.lint import unevaluated
+from engine.policy.manifest_sources import ManifestPolicies, read_manifest_policies
 from engine.policy.metadata import PolicyMeta
 from engine.policy.waivers import WaiverApproval
 from engine.repo import GitRepo, Snapshot, open_repo
@@ -171,6 +172,7 @@ class _Prepared:
     bundle: PolicyBundle
     notes: tuple[str, ...] = ()  # about the advisory databases (not synced, too old)
     signatures: Mapping[str, ModelSignature] = dataclasses.field(default_factory=dict)
+    manifests: ManifestPolicies = dataclasses.field(default_factory=ManifestPolicies)
 
     def document(self, now: str) -> dict[str, Any]:
         """The input the policies read (docs/policies.md)."""
@@ -204,11 +206,16 @@ def _prepare(repo: GitRepo, loader: CatalogLoader, options: CheckOptions, now: s
         synced = synced_for(catalog, instant(now))
         library = library.with_databases(synced.records, synced.snapshots)
         notes = synced.notes
-        bundle = build_bundle(library, repo_modules(repo, head, catalog.config), catalog.config)
+        manifests = read_manifest_policies(repo, head, catalog.config)
+        taken = {m.path for m in manifests.modules}
+        local = [m for m in repo_modules(repo, head, catalog.config) if m.path not in taken]
+        bundle = build_bundle(library, local, catalog.config, manifests.modules,
+                              manifests.as_data() if manifests else None)
     else:
         bundle, notes = recorded, ()
+        manifests = ManifestPolicies.of_bundle(bundle.modules, bundle.data)
     return _Prepared(head, base, catalog, diffs, approvals, bundle, notes,
-                     verify_models(repo, head, catalog))
+                     verify_models(repo, head, catalog), manifests)
 
 
 def input_document(options: CheckOptions) -> dict[str, Any]:
@@ -230,11 +237,17 @@ def _evaluate(options: CheckOptions, now: str, recorded: PolicyBundle | None = N
                                options.opa_url)
         document = prepared.document(now)
         changes = [ObjectChange(d.path, d.kind, d.name, d.change) for d in prepared.diffs]
+        extra: list[Result] = []
+        if prepared.manifests:
+            from engine.commands.manifest_check import manifest_check
+
+            extra = manifest_check(repo, backend, prepared.manifests, catalog, base, head,
+                                   prepared.diffs)
         loader.store_later()  # written while the engine evaluates (no fork after this)
         notes: list[str] = list(prepared.notes)
         decision = decide(backend, bundle, catalog, document, head.info,
                           base.info if base else None, changes,
-                          tuple(prepared.approvals.values()), lint=notes)
+                          tuple(prepared.approvals.values()), lint=notes, extra=extra)
         if catalog.config.path is None:
             notes.append(f"no govops.yaml in {head.info.ref}: this repository is not governed "
                          "yet (`govops init` makes it so); only the shipped policies judged it")

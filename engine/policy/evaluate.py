@@ -107,15 +107,17 @@ def decide(
     changes: Sequence[ObjectChange],
     approvals: Sequence[WaiverApproval] = (),
     lint: list[str] | None = None,
+    extra: Sequence[Result] = (),
 ) -> Decision:
     """The decision; `lint` (when given) receives notes about the repository's own policies
-    (engine.policy.lint), which are not part of the decision."""
+    (engine.policy.lint), which are not part of the decision. `extra`: results found beside
+    the evaluation of data.govops.policies (the manifest policies), waived and counted alike."""
     locks = {name: (lock.lock.format, *lock.oids) for name, lock in catalog.locks.items()}
     blobs = {kind: {name: obj.blob for name, obj in named.items() if obj.blob}
              for kind, named in catalog.objects.items()}
     tree = backend.evaluate(POLICY_ROOT, document, locks, blobs)
     raws = list(_raw_results(tree or {}, POLICY_ROOT))
-    results = sorted({_result(catalog, sev, pkg, raw) for sev, pkg, raw in raws})
+    results = sorted({_result(catalog, sev, pkg, raw) for sev, pkg, raw in raws} | set(extra))
     if lint is not None:
         lint.extend(lint_results(bundle, raws))
     waivers = _applicable_waivers(catalog, results)

@@ -201,7 +201,11 @@ def repo_modules(repo: GitRepo, snapshot: Snapshot, config: Config,
     return modules
 
 
-def build_bundle(library: Library, local: list[PolicyModule], config: Config) -> PolicyBundle:
+def build_bundle(library: Library, local: list[PolicyModule], config: Config,
+                 manifests: Sequence[PolicyModule] = (),
+                 manifest_data: Mapping[str, Any] | None = None) -> PolicyBundle:
+    """`manifests`: the modules of the manifest policies (engine.policy.manifest_sources),
+    evaluated by the same engine; `manifest_data`, what to evaluate of them."""
     data: dict[str, Any] = copy.deepcopy(dict(library.data))
     govops = data.setdefault("govops", {})
     govops["advisories"] = copy.deepcopy(dict(library.advisories))
@@ -212,7 +216,9 @@ def build_bundle(library: Library, local: list[PolicyModule], config: Config) ->
     govops["precisionBits"] = extend_table(config, "precisionBits",
                                            govops.get("precisionBits") or {},
                                            config.precision_bits)
-    modules = (*library.modules, *local)
+    if manifest_data is not None:
+        govops["manifests"] = copy.deepcopy(dict(manifest_data))
+    modules = (*library.modules, *local, *manifests)
     return PolicyBundle(modules, data, bundle_digest(modules, data))
 
 

@@ -26,12 +26,20 @@ EVALUATED = "govops.policies."
 _OPEN = ("free", "strmap")  # fields whose contents the format leaves open
 
 
+def _manifest_modules(bundle: PolicyBundle) -> set[str]:
+    """Paths of the manifest policies' modules (conftest and Gatekeeper style, run against
+    rendered manifests by engine.policy.manifest_eval): not govops policies."""
+    raw = (bundle.data.get("govops") or {}).get("manifests") or {}
+    return {str(p) for key in ("conftest", "templates") for p in raw.get(key) or ()}
+
+
 def _own(bundle: PolicyBundle) -> dict[str, PolicyModule]:
     """package -> module of the repository's own policy modules (their METADATA is read only
     for the packages that report something: a check stays free of ruamel for the rest)."""
     found: dict[str, PolicyModule] = {}
+    manifests = _manifest_modules(bundle)
     for module in bundle.modules:
-        if module.path.startswith("@") or module.is_test:
+        if module.path.startswith("@") or module.is_test or module.path in manifests:
             continue
         package = package_of(module.source)
         if package:
@@ -85,8 +93,9 @@ def unevaluated(bundle: PolicyBundle) -> list[str]:
     or warn rules, as conftest and Gatekeeper policies do) in a package govops never asks:
     only data.govops.policies.* is evaluated, so such a policy decides nothing, silently."""
     notes = []
+    manifests = _manifest_modules(bundle)
     for module in bundle.modules:
-        if module.path.startswith("@") or module.is_test:
+        if module.path.startswith("@") or module.is_test or module.path in manifests:
             continue
         package = package_of(module.source) or ""
         if package.startswith(EVALUATED) or package == EVALUATED.rstrip("."):
@@ -97,5 +106,7 @@ def unevaluated(bundle: PolicyBundle) -> list[str]:
             notes.append(f"{module.path}:{line}: package {package or '?'} is not evaluated by "
                          f"govops (it asks only data.govops.policies.*): this {match.group(1)} "
                          "rule decides nothing; put the policy in package "
-                         "govops.policies.<name> (docs/policies.md)")
+                         "govops.policies.<name>, or list its folder under "
+                         "manifests.policies to run it against rendered manifests as conftest "
+                         "does (docs/policies.md)")
     return notes

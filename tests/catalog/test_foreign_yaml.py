@@ -39,3 +39,28 @@ def test_a_govops_kind_with_another_api_version_is_still_refused(tmp_path: Path)
         "  name: tiny\n", "  name: tiny\n  labels: {govops.dev/team: ml}\n")
     make_repo(root, Step("typo", {**GOOD, "models/tiny.yaml": model}))
     assert_input_error(check(root), "models/tiny.yaml:1: unsupported apiVersion 'v1'")
+
+
+def test_a_stream_of_kubernetes_documents_is_not_read_as_govops_objects(
+        tmp_path: Path) -> None:
+    """Rendered manifests joined with `---` (kubectl's way), or a file of Gatekeeper
+    constraints selecting govops.dev/ labels: several documents, none of them govops's."""
+    out = tmp_path / "manifests"
+    root = tmp_path / "repo"
+    make_repo(root, Step("acme", unwaived(fixture("acme-ml"))))
+    assert govops("plan", "--repo", str(root), "--stack", "prod-inference", "--engine", "opa",
+                  "--output", str(out)).exit_code == 0
+    stream = b"---\n".join(p.read_bytes() for p in sorted(out.glob("*.yaml")))
+    assert stream.count(b"---\n") >= 5 and b"govops.dev/" in stream
+    make_repo(root := tmp_path / "with-stream",
+              Step("acme", {**GOOD, "deploy/all.yaml": stream}))
+    assert check(root).exit_code == 0
+
+
+def test_a_govops_file_with_a_second_document_is_still_refused(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    stray = MODEL + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+    make_repo(root, Step("stray", {**GOOD, "models/tiny.yaml": stray}))
+    line = MODEL.count("\n") + 2
+    assert_input_error(check(root), f"models/tiny.yaml:{line}: one object per file: found a "
+                       "second document")

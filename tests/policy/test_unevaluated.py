@@ -10,6 +10,8 @@ from tests.support.cli import check
 from tests.support.repos import make_repo
 from tests.support.samples import GOOD
 
+OR_MANIFESTS = ("or list its folder under manifests.policies to run it against rendered "
+                "manifests as conftest does (docs/policies.md)")
 CONFIG = "apiVersion: govops.dev/v1\nkind: Config\npolicies:\n  paths: [policies/]\n"
 CONFTEST = """package main
 
@@ -68,10 +70,10 @@ def test_conftest_and_gatekeeper_policies_are_named_as_deciding_nothing(tmp_path
                                 "policies/names.rego": HELPER}) == [
         "govops: warning: policies/conftest.rego:5: package main is not evaluated by govops "
         "(it asks only data.govops.policies.*): this deny rule decides nothing; put the policy "
-        "in package govops.policies.<name> (docs/policies.md)",
+        f"in package govops.policies.<name>, {OR_MANIFESTS}",
         "govops: warning: policies/gatekeeper.rego:5: package k8srequiredlabels is not "
         "evaluated by govops (it asks only data.govops.policies.*): this violation rule "
-        "decides nothing; put the policy in package govops.policies.<name> (docs/policies.md)"]
+        f"decides nothing; put the policy in package govops.policies.<name>, {OR_MANIFESTS}"]
 
 
 def test_govops_policies_and_their_helpers_are_not_named(tmp_path: Path) -> None:

@@ -46,13 +46,17 @@ class RegoBackend(Protocol):
         """OPA-style line coverage of running these test packages, or None when unsupported."""
 
 
-_OPA_LOCATION = re.compile(r"(\S+?\.rego):(\d+): (rego_\w+): ([^\n]*)")
+_OPA_LOCATION = re.compile(r"(\S+?):(\d+): (rego_\w+): ([^\n]*)")
 
 
 def opa_style_error(message: str) -> InputError | EngineError:
-    """Turn an OPA compiler message into the one-line error of the module it names."""
+    """Turn an OPA compiler message into the one-line error of the module it names. A
+    Gatekeeper template's Rego is a module named `<file>#<kind>` (engine.policy.
+    manifest_sources), lined up with its YAML file: the error names the file."""
     match = _OPA_LOCATION.search(message)
     if not match:
         return EngineError(message.strip().splitlines()[0] if message.strip() else "OPA error")
     path, line, kind, text = match.groups()
-    return InputError(path, int(line), f"{kind}: {text.strip()}")
+    module, _, part = path.partition("#")
+    where = f" (ConstraintTemplate {part})" if part else ""
+    return InputError(module, int(line), f"{kind}: {text.strip()}{where}")
