@@ -461,3 +461,76 @@ def test_gatekeeper_policies_give_what_gatekeepers_gator_gives(tmp_path: Path) -
         "K8sMaxReplicas/one-in-inference", "K8sMaxReplicas/none-outside-inference",
         "K8sMaxReplicas/embeddings", "K8sMaxReplicas/sandbox"}
     assert ours == theirs
+
+
+# -- waivers, which stacks, rendering failures ------------------------------------------------
+
+REPLICAS_WAIVER = """apiVersion: govops.dev/v1
+kind: Waiver
+metadata:
+  name: chat-needs-three
+spec:
+  policy: main.deny
+  target:
+    kind: Stack
+    name: prod-inference
+  reason: The chat workload needs three replicas through the launch (CAP-77)
+  approvedBy: [alice@acme.test, legal-review@acme.test]
+  expires: 2027-01-15
+"""
+
+
+def test_a_manifest_result_is_waived_like_any_result(tmp_path: Path) -> None:
+    from tests.support.approvals import approve_all
+
+    repo = _repo(tmp_path, _files({"k8s/replicas.rego": REPLICAS,
+                                   "waivers/chat-needs-three.yaml": REPLICAS_WAIVER}))
+    assert approve_all(repo, tmp_path / "keys") == ["chat-needs-three"]
+    run = check(repo, "--format", "json")
+    assert run.exit_code == 0, run.stdout
+    waived = [(w["id"], w["file"], w["line"], w["waiver"]) for w in run.json()["waived"]]
+    assert waived == [("main.deny", STACK, CHAT_LINE, "chat-needs-three")]
+
+
+def test_a_staged_check_renders_only_the_stacks_the_change_touches(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pygit2
+
+    import engine.commands.manifest_check as manifest_check
+    from engine.repo.scripted import stage
+
+    repo = _repo(tmp_path, _files({"k8s/replicas.rego": REPLICAS}))
+    asked: list[list[str]] = []
+    real = manifest_check.rendered
+
+    def spy(*args: object, **named: object) -> object:
+        asked.append(list(args[3]))  # type: ignore[call-overload]
+        return real(*args, **named)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(manifest_check, "rendered", spy)
+    check(repo)
+    assert asked == [["dev-sandbox", "prod-inference"]]  # a full check: every stack
+    model = (repo / "models" / "bge-large-en-v1.5.yaml").read_text()
+    stage(pygit2.Repository(str(repo)), write={
+        "models/bge-large-en-v1.5.yaml": model.replace("risk: minimal", "risk: limited")})
+    asked.clear()
+    staged = check(repo, "--staged", "--format", "json")
+    assert staged.exit_code == 1  # chat's three replicas: prod-inference serves bge-large
+    assert asked == [["prod-inference"]]
+    stage(pygit2.Repository(str(repo)), write={"govops.yaml": (repo / "govops.yaml").read_text()
+                                               + "# a comment\n"})
+    asked.clear()
+    check(repo, "--staged")
+    assert asked == [["dev-sandbox", "prod-inference"]]  # govops.yaml changed: every stack
+
+
+def test_a_stack_that_cannot_be_rendered_is_denied(tmp_path: Path) -> None:
+    files = _files({"k8s/replicas.rego": REPLICAS})
+    stack = files[STACK].decode()
+    assert "    type: nvidia-h100-80gb\n" in stack
+    files[STACK] = stack.replace("    type: nvidia-h100-80gb\n", "    type: nvidia-x1\n").encode()
+    run = check(_repo(tmp_path, files), "--format", "json")
+    assert run.exit_code == 1
+    render = [r for r in run.json()["results"] if r["id"] == "govops.render"]
+    assert [(r["file"], r["name"]) for r in render] == [(STACK, "prod-inference")]
+    assert "GPU type 'nvidia-x1' has no nvidia.com/gpu.product" in render[0]["msg"]
