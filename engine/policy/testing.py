@@ -389,10 +389,13 @@ def _joined(result: TestResult, runner: Traced | None, engine: str) -> TestResul
             detail = runner.error  # the same error, in the words of opa test
         elif runner.error:
             detail = f"{detail} (OPA's test runner: {runner.error})"
-    elif engine not in _OPA_ENGINES and status != runner.status and status != "error":
-        detail = (f"rego-cpp says {status}, OPA's test runner says {runner.status}"
-                  + (f" ({detail})" if detail else ""))
-        status = "error"
+    elif engine not in _OPA_ENGINES and status != runner.status:
+        if status == "error":
+            detail = f"{detail} (OPA's test runner says {runner.status})"
+        else:
+            detail = (f"rego-cpp says {status}, OPA's test runner says {runner.status}"
+                      + (f" ({detail})" if detail else ""))
+            status = "error"
     failed_at = runner.failure if status == "fail" else None
     return TestResult(result.case, status, detail,
                       runner.seconds if runner.seconds is not None else result.seconds,
