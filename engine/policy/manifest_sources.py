@@ -165,24 +165,9 @@ def read_manifest_policies(repo: GitRepo, snapshot: Snapshot, config: Config
                         for path, line, doc in pending)
     from engine.policy.rego_v0 import upgrade_v0
 
-    upgraded, _ = upgrade_v0([_undeprecated(m) for m in (*conftest, *templates.values())])
+    upgraded = upgrade_v0([*conftest, *templates.values()]).modules
     return ManifestPolicies(tuple(upgraded[:len(conftest)]), tuple(upgraded[len(conftest):]),
                             config.manifest_namespaces, constraints)
-
-
-# Builtins OPA deprecated, with the successor that means the same: OPA's v0 mode still reads
-# them, its v0 -> v1 converter refuses them, and Gatekeeper templates use re_match throughout.
-_DEPRECATED = re.compile(r"\b(re_match|net\.cidr_overlap)\(")
-_SUCCESSOR = {"re_match": "regex.match", "net.cidr_overlap": "net.cidr_contains"}
-
-
-def _undeprecated(module: PolicyModule) -> PolicyModule:
-    """A v0 module with its deprecated builtins renamed to their successors, so that OPA's
-    converter reads it (a v1 module, which cannot use them, is left alone)."""
-    if "import rego.v1" in module.source or not _DEPRECATED.search(module.source):
-        return module
-    return PolicyModule(module.path, _DEPRECATED.sub(
-        lambda m: _SUCCESSOR[m.group(1)] + "(", module.source))
 
 
 def _repo_files(repo: GitRepo, snapshot: Snapshot, config: Config) -> Iterator[_File]:

@@ -1,12 +1,17 @@
-"""`govops policy test`: run the `test_*` rules of Rego test modules, like `opa test`.
+"""`govops policy test`: run the `test_*` rules of Rego modules, like `opa test`.
 
 Same backends as `check`, so a test that passes here passes where the policy runs; a test that
-errors (for example a builtin the backend lacks) counts as failed, never as passed.
+errors (for example a builtin the backend lacks) counts as failed, never as passed. What
+`opa test` does, this does: every `test_` rule of every module is a test (not only those of
+`_test.rego` files), a `todo_test_` rule is a skipped one, and a builtin error is undefined
+(opa test does not stop on it, where `check` does): the backends stop on builtin errors, so a
+test that stops on one is given the verdict of OPA's own test runner, and says so.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import re
 import time
@@ -20,15 +25,20 @@ import yaml
 from engine.encoding import decode_utf8
 from engine.errors import GovopsError, InputError
 from engine.policy.backends import RegoBackend
-from engine.policy.explain import opa_test
+from engine.policy.explain import Failure, Traced, opa_test
 from engine.policy.library import Library, PolicyBundle, PolicyModule, build_bundle
 from engine.policy.metadata import package_of
 from engine.policy.rego_v0 import HINT, upgrade_v0
 
 _TEST_RULE = re.compile(r"^(test_\w+)\b", re.M)
+_CASE_RULE = re.compile(r"^((?:todo_)?test_\w+)\b", re.M)  # todo_test_: skipped, as opa test does
+_SKIPPED = "todo_test_"
+_BUILTIN_ERROR = "eval_builtin_error"
+_ERROR_CODE = re.compile(r"\b(?:eval|rego)_\w+_error\b")
+_OPA_ENGINES = ("opa", "opa-server")
 # What OPA and rego-cpp say of v0 syntax read as v1.
 _V0_SIGNS = ("`if` keyword is required", "var cannot be used for rule name",
-             "`contains` keyword is required")
+             "`contains` keyword is required", "keyword cannot be used for")
 
 
 @dataclass(frozen=True)
@@ -43,13 +53,38 @@ class TestCase:
     def shown(self) -> str:
         return self.name or self.rule
 
+    @property
+    def skipped(self) -> bool:
+        return self.rule.startswith(_SKIPPED)
+
 
 @dataclass(frozen=True)
 class TestResult:
     case: TestCase
-    status: str
+    status: str  # pass | fail | error | skip
     detail: str
     seconds: float | None  # OPA's own timing of this test; None when no `opa` timed it
+    output: str = ""  # what the test printed, as OPA's test runner captured it
+    failed_at: Failure | None = None  # the expression of the test that failed (OPA's trace)
+
+    def as_json(self) -> dict[str, Any]:
+        """In the shape of one result of `opa test --format json` (location, package, name,
+        fail / error / skip, duration in ns, output), plus govops' status and detail; output
+        is text, not base64."""
+        case = self.case
+        out: dict[str, Any] = {"location": {"file": case.path, "row": case.line},
+                               "package": f"data.{case.package}", "name": case.shown,
+                               "status": self.status, "detail": self.detail}
+        if self.status in ("fail", "error", "skip"):
+            out[self.status] = {"message": self.detail} if self.status == "error" else True
+        if self.seconds is not None:
+            out["duration"] = round(self.seconds * 1e9)
+        if self.output:
+            out["output"] = self.output
+        if self.failed_at is not None:
+            path, line, text = self.failed_at
+            out["failed_at"] = {"file": path, "row": line, "text": text}
+        return out
 
 
 @dataclass(frozen=True)
@@ -59,34 +94,52 @@ class TestReport:
     coverage: dict[str, float] | None
     v0: tuple[str, ...] = ()  # modules read as Rego v0 (engine.policy.rego_v0)
 
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
     @property
     def passed(self) -> int:
-        return sum(1 for r in self.results if r.status == "pass")
+        return self.count("pass")
+
+    @property
+    def skipped(self) -> int:
+        return self.count("skip")
 
     @property
     def failed(self) -> int:
-        return len(self.results) - self.passed
+        """Failed or errored: what fails the run."""
+        return len(self.results) - self.passed - self.skipped
+
+    def as_json(self) -> dict[str, Any]:
+        return {"engine": self.engine, "v0": list(self.v0),
+                "counts": {s: self.count(s) for s in ("pass", "fail", "error", "skip")},
+                "coverage": self.coverage,
+                "results": [r.as_json() for r in self.results]}
 
 
 def discover(modules: Sequence[PolicyModule]) -> list[TestCase]:
-    cases: dict[tuple[str, str], TestCase] = {}
+    """The tests of `modules`: every `test_` and `todo_test_` rule, as `opa test` finds them
+    in any module, whatever its file name. Skipped ones of one name are each reported, as
+    OPA reports them."""
+    cases: dict[tuple[str, str, int], TestCase] = {}
     for module in modules:
-        if not module.is_test:
-            continue
         package = package_of(module.source)
         if package is None:
-            raise InputError(module.path, 1, "no package declaration")
-        for match in _TEST_RULE.finditer(module.source):
+            if _CASE_RULE.search(module.source):
+                raise InputError(module.path, 1, "no package declaration")
+            continue
+        for match in _CASE_RULE.finditer(module.source):
             line = module.source.count("\n", 0, match.start()) + 1
             rule = match.group(1)
             name = _shown_name(rule)
-            key = (package, rule)
+            key = (package, rule, line if rule.startswith(_SKIPPED) else 0)
             cases.setdefault(key, TestCase(package, rule, module.path, line,
                                            "" if name == rule else name))
     return sorted(cases.values(), key=lambda c: (c.path, c.line))
 
 
 _SAME_NAME = "__govops_same_name_"
+_RENAMED = re.compile(_SAME_NAME + r"\d+")
 
 
 def _shown_name(rule: str) -> str:
@@ -103,7 +156,7 @@ def separate_same_names(modules: Sequence[PolicyModule]) -> list[PolicyModule]:
     seen: dict[tuple[str, str], int] = {}
     out = []
     for module in modules:
-        package = package_of(module.source) if module.is_test else None
+        package = package_of(module.source)
         if package is None:
             out.append(module)
             continue
@@ -186,12 +239,13 @@ def run_tests(backend: RegoBackend, paths: Sequence[Path] = (),
               timed: bool = False, only: re.Pattern[str] | None = None) -> TestReport:
     """Tests of the default library, or of `paths` (or of `modules`, a repo's own policies)
     evaluated on top of the library. With an `opa` binary at hand (engine.policy.explain), a
-    failing test says which expression failed and, `timed`, every test has its own duration
-    (OPA's test runner's); otherwise the backend's answer alone."""
+    failing test says which expression failed and what it printed and, `timed`, every test
+    has its own duration (OPA's test runner's); otherwise the backend's answer alone."""
     from engine.catalog import Config
 
     originals: dict[str, str] = {}
     v0: list[str] = []
+    refused: dict[str, str] = {}
     if paths or modules is not None:
         library = Library.load()
         extra = list(modules) if modules is not None else _disk_modules(paths)
@@ -199,11 +253,14 @@ def run_tests(backend: RegoBackend, paths: Sequence[Path] = (),
         local = [m for m in extra if m.source not in known]
         if modules is None:  # a suite on disk: v0 as OPA reads it (a repo's policies are v1)
             originals = {m.path: m.source for m in local}
-            local, v0 = upgrade_v0(local)
+            upgraded = upgrade_v0(local)
+            local, v0, refused = upgraded.modules, upgraded.converted, upgraded.refused
         local = separate_same_names(local)
+        tested = local
     else:
         library = Library.load(include_tests=True)
         local = []
+        tested = [m for m in library.modules if m.is_test]
     bundle = build_bundle(library, local, Config(path=None))
     if paths:  # data files beside the policies, as `opa test` reads them
         data = copy.deepcopy(dict(bundle.data))
@@ -212,15 +269,30 @@ def run_tests(backend: RegoBackend, paths: Sequence[Path] = (),
     try:
         backend.load(bundle.modules, bundle.data)
     except InputError as exc:
-        if paths and not v0 and any(sign in exc.message for sign in _V0_SIGNS):
-            raise InputError(exc.path, exc.line, f"{exc.message} ({HINT})") from None
+        if exc.path in v0:  # OPA's converter made it v1 that does not load: where written
+            line = _line_maps(originals, [exc.path], local)[exc.path].get(exc.line or 0)
+            raise InputError(exc.path, line or exc.line, f"{exc.message} (in OPA's v1 rewrite "
+                             "of this Rego v0 module: opa fmt --v0-v1)") from None
+        if paths and any(sign in exc.message for sign in _V0_SIGNS):
+            if exc.path in refused:
+                raise InputError(exc.path, exc.line, f"{exc.message} (read as Rego v0, OPA's "
+                                 f"converter refuses it: {refused[exc.path]})") from None
+            if not v0:
+                raise InputError(exc.path, exc.line, f"{exc.message} ({HINT})") from None
+        if backend.name not in _OPA_ENGINES and not any(
+                name in exc.message for name in ("regopy", "rego-cpp")):
+            raise InputError(exc.path, exc.line, f"{exc.message} (rego-cpp, the regopy "
+                             "backend, refuses it; OPA may not: --engine opa)") from None
         raise
-    cases = _lines_of_originals(discover(bundle.modules), originals, set(v0))
+    cases = _lines_of_originals(discover(tested), originals, set(v0))
     if only is not None:
         cases = [c for c in cases if only.search(f"data.{c.package}.{c.shown}")]
-    packages = sorted({c.package for c in cases})
-    results = _explained(_run_batch(backend, packages, cases), bundle, timed,
-                         {path: originals[path] for path in v0})
+    runnable = [c for c in cases if not c.skipped]
+    packages = sorted({c.package for c in runnable})
+    maps = _line_maps(originals, v0, bundle.modules)
+    results = [_as_written(r, originals, maps) for r in _with_runner(
+        _run_batch(backend, packages, runnable), bundle, backend.name, timed)]
+    results += [TestResult(c, "skip", "", None) for c in cases if c.skipped]
     results.sort(key=lambda r: (r.case.path, r.case.line))
     coverage = _coverage(backend, packages, bundle.modules)
     if coverage is not None and local:  # the library's own tests did not run: not its coverage
@@ -238,7 +310,7 @@ def _lines_of_originals(cases: list[TestCase], originals: dict[str, str],
     heads: dict[tuple[str, str], list[int]] = {}
     for path in converted:
         source = originals[path]
-        for match in _TEST_RULE.finditer(source):
+        for match in _CASE_RULE.finditer(source):
             heads.setdefault((path, match.group(1)), []).append(
                 source.count("\n", 0, match.start()) + 1)
     out: list[TestCase] = []
@@ -274,40 +346,115 @@ def _run_batch(backend: RegoBackend, packages: list[str],
         value = values[case.package].get(case.rule)
         ok = value is True
         results.append(TestResult(case, "pass" if ok else "fail",
-                                  "" if ok else f"got {value!r}", None))
+                                  "" if ok or value is None else f"got {value!r}", None))
     return results
 
 
-def _explained(results: list[TestResult], bundle: PolicyBundle, timed: bool,
-               originals: dict[str, str] | None = None) -> list[TestResult]:
-    """Failures with the expression that failed and, `timed`, each test with its duration,
-    where OPA's test runner can say; in a converted v0 module (`originals`: its source as
-    written), at the line of the file as written."""
-    asked = [(r.case.package, r.case.rule) for r in results if timed or r.status == "fail"]
+def _with_runner(results: list[TestResult], bundle: PolicyBundle, engine: str,
+                 timed: bool) -> list[TestResult]:
+    """The results with what OPA's test runner adds where an `opa` binary can say: of a
+    failing test, the expression that failed and what it printed; `timed`, each test's
+    duration. Where the backend cannot answer as `opa test` does, the
+    runner's verdict:
+
+    - a builtin error stops every backend (strict, as `check` must be) but is an undefined
+      for `opa test`: on an OPA backend the test takes the runner's verdict, and says so;
+    - rego-cpp is asked about every test, and a verdict of its that OPA's runner does not give
+      is an error naming both, never a silent pass or fail."""
+    regopy = engine not in _OPA_ENGINES
+    asked = [(r.case.package, r.case.rule) for r in results
+             if timed or regopy or r.status != "pass"]
     if not asked:
         return results
     traced = opa_test(bundle.modules, bundle.data, asked)
-    out = []
-    for result in results:
-        seconds, failure = traced.get((result.case.package, result.case.rule), (None, None))
-        detail = result.detail
-        if failure is not None and result.status == "fail":
-            path, line, text = failure
-            if originals and path in originals:
-                line = _written_line(originals[path], result.case.line, text, line)
-            detail = f"fails at {path}:{line}: {text}" + (f" ({detail})" if detail else "")
-        out.append(TestResult(result.case, result.status, detail,
-                              seconds if seconds is not None else result.seconds))
-    return out
+    return [_joined(result, traced.get((result.case.package, result.case.rule)), engine)
+            for result in results]
 
 
-def _written_line(source: str, after: int, text: str, fallback: int) -> int:
-    """The first line from `after` on whose text is `text` (the expression OPA names, in its
-    v1 rewrite of the module), in the module as written."""
-    for number, written in enumerate(source.splitlines()[after - 1:], start=after):
-        if written.strip() == text.strip():
-            return number
-    return fallback
+def _joined(result: TestResult, runner: Traced | None, engine: str) -> TestResult:
+    if runner is None:
+        return result
+    status, detail = result.status, result.detail
+    if status == "error" and _BUILTIN_ERROR in detail and runner.status != "error":
+        if engine in _OPA_ENGINES:
+            status = runner.status
+            detail = (f"a builtin error, undefined for opa test: OPA's test runner says "
+                      f"{runner.status} (the {engine} backend stops on it: {detail})")
+        else:
+            detail = (f"{detail} (a builtin error, undefined for opa test: OPA's test runner "
+                      f"says {runner.status})")
+    elif status == "error" and runner.status == "error":
+        code = _ERROR_CODE.search(runner.error)
+        if engine in _OPA_ENGINES and code is not None and code.group(0) in detail:
+            detail = runner.error  # the same error, in the words of opa test
+        elif runner.error:
+            detail = f"{detail} (OPA's test runner: {runner.error})"
+    elif engine not in _OPA_ENGINES and status != runner.status:
+        if status == "error":
+            detail = f"{detail} (OPA's test runner says {runner.status})"
+        else:
+            detail = (f"rego-cpp says {status}, OPA's test runner says {runner.status}"
+                      + (f" ({detail})" if detail else ""))
+            status = "error"
+    failed_at = runner.failure if status == "fail" else None
+    return TestResult(result.case, status, detail,
+                      runner.seconds if runner.seconds is not None else result.seconds,
+                      runner.output, failed_at)
+
+
+def _line_text(source: str, line: int, fallback: str) -> str:
+    lines = source.splitlines()
+    return lines[line - 1].strip() if 0 < line <= len(lines) else fallback
+
+
+def _line_maps(originals: dict[str, str], converted: Sequence[str],
+               modules: Sequence[PolicyModule]) -> dict[str, dict[int, int]]:
+    """For each module converted from v0: line of OPA's v1 rewrite -> line as written. The
+    rewrite keeps the order of what it rewrites, changing heads (`deny[msg] {` ->
+    `deny contains msg if {`), indentation and imports: lines that are the same, stripped,
+    are matched, and a changed one is placed at the written line it replaces."""
+    sources = {m.path: m.source for m in modules}
+    maps: dict[str, dict[int, int]] = {}
+    for path in converted:
+        if path not in sources:
+            continue
+        written = [line.strip() for line in originals[path].splitlines()]
+        rewritten = [_RENAMED.sub("", line).strip() for line in sources[path].splitlines()]
+        placed: dict[int, int] = {}
+        matcher = difflib.SequenceMatcher(None, written, rewritten, autojunk=False)
+        for _, i1, i2, j1, j2 in matcher.get_opcodes():
+            for j in range(j1, j2):  # equal, replace, insert: the written line it stands for
+                placed[j + 1] = min(i1 + (j - j1), max(i2 - 1, i1), len(written) - 1) + 1
+        maps[path] = placed
+    return maps
+
+
+_LOCATED = re.compile(r"(?P<path>[^\s:()]+\.rego):(?P<line>\d+)")
+
+
+def _as_written(result: TestResult, originals: dict[str, str],
+                maps: dict[str, dict[int, int]]) -> TestResult:
+    """The result located in the files as written (`originals`; `maps`: the lines of those
+    converted from v0): the expression that failed, and every `file.rego:line` of the detail
+    (OPA locates errors in its v1 rewrite); a failure's detail opens with where it failed."""
+
+    def place(match: re.Match[str]) -> str:
+        path = match.group("path")
+        placed = maps.get(path) or maps.get("/" + path) or {}
+        line = int(match.group("line"))
+        return f"{path}:{placed.get(line, line)}"
+
+    detail = _LOCATED.sub(place, result.detail) if maps else result.detail
+    failed_at = result.failed_at
+    if failed_at is not None:
+        path, line, text = failed_at
+        line = maps.get(path, {}).get(line, line)
+        text = _line_text(originals[path], line, text) if path in originals \
+            else _RENAMED.sub("", text)
+        failed_at = (path, line, text)
+        detail = f"fails at {path}:{line}: {text}" + (f" ({detail})" if detail else "")
+    return TestResult(result.case, result.status, detail, result.seconds, result.output,
+                      failed_at)
 
 
 def _run_each(backend: RegoBackend, cases: list[TestCase]) -> list[TestResult]:

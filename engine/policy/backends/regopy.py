@@ -16,6 +16,7 @@ from typing import Any
 from engine.errors import EngineError, InputError
 from engine.policy.backends.calls import arity_clashes, calls_to_builtins
 from engine.policy.backends.interface import TestOutcome
+from engine.policy.backends.regocpp_gaps import unbound_comparisons
 from engine.policy.library import PolicyModule
 
 try:
@@ -90,6 +91,13 @@ class RegopyBackend:
                              f"{clash.other_arity} in {clash.other_path}:{clash.other_line}; "
                              "rego-cpp (the regopy backend) crashes on that: rename one, or "
                              "evaluate with --engine opa")
+        for gap in unbound_comparisons(modules):
+            raise InputError(gap.path, gap.line,
+                             f"`{gap.statement}` compares two collections each indexed by a "
+                             "variable nothing binds before it: rego-cpp (the regopy backend) "
+                             "finds no match there where OPA finds them; bind one side first "
+                             "(`some x in xs; x in ys`), unify with `=`, or evaluate with "
+                             "--engine opa")
         for module in modules:
             self._sources[module.path] = module.source
             try:
