@@ -19,14 +19,24 @@ builtin computes, appended to the module. Never inside strings or comments.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import re
 import subprocess
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from engine.errors import EngineError
+from engine.errors import EngineError, GovopsError
 from engine.policy.library import PolicyModule
+
+if TYPE_CHECKING:
+    from engine.policy.backends.resident import Binary
+
+_CACHE = "rego-v0-v1"  # under the user's state folder: converted modules by source
+_DID_NOT_RUN = "opa fmt --v0-v1 did not run"
 
 _V1_IMPORT = re.compile(r"^import\s+rego\.v1\b", re.M)
 HINT = ("Rego v0? govops reads v0 modules through OPA's own converter (opa fmt --v0-v1), "
@@ -92,6 +102,34 @@ class Upgraded:
     refused: dict[str, str]  # path -> why OPA's converter refused it (v1 ones are refused too)
 
 
+def _remembered(binary: Binary, module: PolicyModule) -> PolicyModule | str:
+    """`_converted`, remembered per user by the converter build and the source: `check` reads
+    a team's v0 manifest policies on every commit, and each conversion is a process (the
+    kubernetes-security pack's seven templates: 0.4 s). A cache that cannot be read or
+    written only costs the conversion."""
+    from engine.atomic import write_atomically
+    from engine.statedir import private_folder, state_base
+
+    key = hashlib.sha256(f"{binary.identity}\n{module.source}".encode()).hexdigest()
+    try:
+        stored = private_folder(state_base() / _CACHE) / f"{key}.json"
+    except (OSError, GovopsError):
+        return _converted(binary.path, module)
+    try:
+        known = json.loads(stored.read_text())
+        return (PolicyModule(module.path, str(known["source"])) if "source" in known
+                else str(known["refused"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    result = _converted(binary.path, module)
+    if isinstance(result, str) and result.startswith(_DID_NOT_RUN):
+        return result  # nothing learnt about the module
+    with contextlib.suppress(GovopsError):
+        write_atomically(stored, json.dumps(
+            {"refused": result} if isinstance(result, str) else {"source": result.source}))
+    return result
+
+
 def _converted(binary: str, module: PolicyModule) -> PolicyModule | str:
     """The module in v1 form, or why OPA does not read it as v0 (its first error)."""
     source, shims = _without_dropped_builtins(module.source)
@@ -99,7 +137,7 @@ def _converted(binary: str, module: PolicyModule) -> PolicyModule | str:
         done = subprocess.run([binary, "fmt", "--v0-v1"], input=source,
                               capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"opa fmt --v0-v1 did not run: {exc}"
+        return f"{_DID_NOT_RUN}: {exc}"
     if done.returncode != 0 or not done.stdout.strip():
         reasons = [_REASON.search(line) for line in done.stderr.splitlines()]
         found = [reason.group(0).strip() for reason in reasons if reason]
@@ -161,7 +199,7 @@ def upgrade_v0(modules: Sequence[PolicyModule]) -> Upgraded:
     if binary is None:
         return Upgraded(list(modules), [], {})
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda i: _converted(binary.path, modules[i]), candidates))
+        results = list(pool.map(lambda i: _remembered(binary, modules[i]), candidates))
     out, converted, refused = list(modules), [], {}
     for index, result in zip(candidates, results, strict=True):
         if isinstance(result, str):
