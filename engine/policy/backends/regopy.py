@@ -91,7 +91,9 @@ class RegopyBackend:
                              f"{clash.other_arity} in {clash.other_path}:{clash.other_line}; "
                              "rego-cpp (the regopy backend) crashes on that: rename one, or "
                              "evaluate with --engine opa")
-        for gap in unbound_comparisons(modules):
+        # Test modules are left to `policy test`, which asks OPA's verdict of each test that
+        # rego-cpp decides otherwise and reports the difference as that test's error.
+        for gap in unbound_comparisons(m for m in modules if not m.is_test):
             raise InputError(gap.path, gap.line,
                              f"`{gap.statement}` compares two collections each indexed by a "
                              "variable nothing binds before it: rego-cpp (the regopy backend) "
