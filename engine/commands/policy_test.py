@@ -13,13 +13,15 @@ from engine.clock import utc_now
 from engine.errors import GovopsError
 from engine.policy.backends import select_backend
 from engine.policy.library import PolicyModule, repo_modules
+from engine.policy.manifest_sources import manifest_rego_modules
 from engine.policy.testing import TestReport, run_tests
 from engine.repo import open_repo
 
 
 def repo_policy_modules(repo_path: Path) -> list[PolicyModule]:
-    """The policies and tests a governed repo declares (`policies.paths` of govops.yaml), as
-    staged: what `git commit` would record, which is what the pre-commit hook must test."""
+    """The policies and tests a governed repo declares (`policies.paths` of govops.yaml, and
+    the Rego of `manifests.policies`), as staged: what `git commit` would record, which is
+    what the pre-commit hook must test."""
     repo = open_repo(repo_path)
     snapshot = repo.staged(utc_now())
     config = load_catalog(repo, snapshot).config
@@ -27,7 +29,10 @@ def repo_policy_modules(repo_path: Path) -> list[PolicyModule]:
             and (repo.workdir / CONFIG_PATH).is_file():
         raise GovopsError(f"{repo.workdir / CONFIG_PATH} is not staged: the policies tested "
                           "are those of what is staged (what the hook tests); git add it")
-    return repo_modules(repo, snapshot, config, include_tests=True)
+    modules = repo_modules(repo, snapshot, config, include_tests=True)
+    known = {m.path for m in modules}
+    return [*modules, *(m for m in manifest_rego_modules(repo, snapshot, config)
+                        if m.path not in known)]
 
 
 def governed_here(start: Path) -> Path | None:

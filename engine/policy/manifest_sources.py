@@ -170,6 +170,14 @@ def read_manifest_policies(repo: GitRepo, snapshot: Snapshot, config: Config
                             config.manifest_namespaces, constraints)
 
 
+def manifest_rego_modules(repo: GitRepo, snapshot: Snapshot, config: Config
+                          ) -> list[PolicyModule]:
+    """The .rego files under `manifests.policies`, their unit tests included: what `govops
+    policy test --repo` tests beside the govops policies (as `conftest verify` would)."""
+    return [PolicyModule(f.path, f.text) for f in _repo_files(repo, snapshot, config)
+            if f.path.endswith(".rego")]
+
+
 def _repo_files(repo: GitRepo, snapshot: Snapshot, config: Config) -> Iterator[_File]:
     for i, declared in enumerate(config.manifest_paths):
         prefix = declared.strip("/")

@@ -534,3 +534,23 @@ def test_a_stack_that_cannot_be_rendered_is_denied(tmp_path: Path) -> None:
     render = [r for r in run.json()["results"] if r["id"] == "govops.render"]
     assert [(r["file"], r["name"]) for r in render] == [(STACK, "prod-inference")]
     assert "GPU type 'nvidia-x1' has no nvidia.com/gpu.product" in render[0]["msg"]
+
+
+def test_policy_test_runs_the_manifest_policies_own_unit_tests(tmp_path: Path) -> None:
+    """conftest's example ships its unit tests (base_test.rego) beside its policies: `govops
+    policy test --repo` runs them, as `conftest verify` does, and a broken policy fails them."""
+    from tests.support.cli import govops
+
+    example = {f"k8s/{p.name}": p.read_text() for p in CONFTEST_EXAMPLE.glob("*.rego")}
+    assert "k8s/base_test.rego" in example
+    repo = _repo(tmp_path / "good", _files(example))
+    run = govops("policy", "test", "--repo", str(repo), "--engine", "opa", "--format", "json")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    names = {r["name"] for r in run.json()["results"] if r["package"] == "data.main"}
+    assert {"test_deployment_without_security_context", "test_services_issue_warning"} <= names
+    broken = {**example, "k8s/warn.rego": example["k8s/warn.rego"].replace(
+        "kubernetes.is_service", "kubernetes.is_deployment")}
+    failed = govops("policy", "test", "--repo", str(_repo(tmp_path / "bad", _files(broken))),
+                    "--engine", "opa")
+    assert failed.exit_code == 1
+    assert "test_services_issue_warning" in failed.stdout
