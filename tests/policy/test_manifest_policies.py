@@ -554,3 +554,28 @@ def test_policy_test_runs_the_manifest_policies_own_unit_tests(tmp_path: Path) -
                     "--engine", "opa")
     assert failed.exit_code == 1
     assert "test_services_issue_warning" in failed.stdout
+
+
+def test_a_recorded_bundle_replays_the_manifest_policies(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundle a decision records carries the manifest policies (modules, namespaces,
+    constraints): replaying it decides as recorded after the pack on disk has changed."""
+    from engine.commands.check import CheckOptions, replay_check, run_check
+    from engine.policy.library import PolicyBundle
+
+    pack = tmp_path / "packs" / "acme"
+    pack.mkdir(parents=True)
+    (pack / "template.yaml").write_text(MAX_REPLICAS)
+    (pack / "constraint.yaml").write_text(_constraint("two", DEPLOYMENTS
+                                                      + "  parameters:\n    max: 2\n"))
+    monkeypatch.setenv("GOVOPS_POLICY_PACKS", str(tmp_path / "packs"))
+    repo = _repo(tmp_path, _files({}, tail="manifests:\n  packs: [acme]\n"))
+    options = CheckOptions(repo=repo, engine="opa", now="2026-11-20T12:00:00Z")
+    checked = run_check(options)
+    assert [r.id for r in checked.decision.results] == ["K8sMaxReplicas/two"]
+    recorded = PolicyBundle.decode(checked.bundle.encode(), "policy-bundle.json")
+    (pack / "constraint.yaml").write_text(_constraint("two", DEPLOYMENTS
+                                                      + "  parameters:\n    max: 5\n"))
+    assert run_check(options).decision.results == ()  # today's pack allows five
+    replayed = replay_check(options, recorded, checked.now)
+    assert replayed.decision.decision_id == checked.decision.decision_id
