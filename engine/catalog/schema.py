@@ -138,6 +138,13 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "spec.workloads[].volumes[].ephemeral": ("map", False),
         "spec.workloads[].volumes[].ephemeral.size": ("quantity", True),
         "spec.workloads[].volumes[].ephemeral.storageClass": ("name", False),
+        # who the container runs as (default 1000, never 0: engine.catalog.stack_rules) and
+        # whether its root filesystem is writable (default read-only)
+        "spec.workloads[].securityContext": ("map", False),
+        "spec.workloads[].securityContext.runAsUser": ("int", False),
+        "spec.workloads[].securityContext.runAsGroup": ("int", False),
+        "spec.workloads[].securityContext.fsGroup": ("int", False),
+        "spec.workloads[].securityContext.readOnlyRootFilesystem": ("bool", False),
         "spec.rollout": ("map", False),
         "spec.rollout.timeoutSeconds": ("int", False),
         "spec.pulumi": ("map", False),

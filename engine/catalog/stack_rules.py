@@ -4,7 +4,10 @@ Run at load time, like the schema, so `check` (and the pre-commit hook) reports 
 line before a plan is ever made: an env entry is a value or a secret reference, never both; a
 variable whose name says it holds a secret must come from a Secret, so no secret value is ever
 committed, planned or recorded; a volume is a claim or an ephemeral volume; names, ports and
-mount paths are unique in a workload; a probe names a port the container declares.
+mount paths are unique in a workload; a probe names a port the container declares; a
+workload never runs as root (user id 0): the program runs every pod as a non-root user, and the
+stack's namespace enforces the restricted Pod Security Standard, which refuses root anyway, but
+only once a pod is created, long after the commit.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ RESERVED_ENV = "GOVOPS_"
 SHM_PATH = "/dev/shm"
 DEFAULT_PORT = "http"  # an inference workload that declares no ports serves `http` on 8000
 PROBES = ("readiness", "liveness", "startup")
+RESERVED_VOLUME = "govops-"  # the program's own scratch volumes (govops-tmp, govops-home)
+MAX_ID = 2**31 - 1  # the largest user or group id Kubernetes accepts
 
 
 def check_stack(path: str, doc: Mapping[str, Any], lines: Mapping[str, int]) -> None:
@@ -43,6 +48,7 @@ def check_stack(path: str, doc: Mapping[str, Any], lines: Mapping[str, int]) -> 
                          f"names port {port!r}, which the workload does not declare "
                          f"(ports: {', '.join(declared) or 'none'})")
         _check_volumes(workload.get("volumes") or [], fail)
+        _check_identity(workload.get("securityContext") or {}, fail)
 
 
 Fail = Callable[[str, str], NoReturn]  # (field under the workload, message)
@@ -85,3 +91,20 @@ def _check_volumes(volumes: list[Mapping[str, Any]], fail: Fail) -> None:
             fail(f"volumes[{j}].mountPath", f"{SHM_PATH} is sized with the workload's shm field")
         if volume["name"] == "dshm":
             fail(f"volumes[{j}].name", "'dshm' is the volume govops makes for shm")
+        if str(volume["name"]).startswith(RESERVED_VOLUME):
+            fail(f"volumes[{j}].name", f"{RESERVED_VOLUME}* names are the volumes govops makes "
+                 "(govops-tmp at /tmp, govops-home for HOME)")
+
+
+def _check_identity(wanted: Mapping[str, Any], fail: Fail) -> None:
+    for field in ("runAsUser", "runAsGroup", "fsGroup"):
+        if field not in wanted:
+            continue
+        value = int(wanted[field])
+        if field == "runAsUser" and value == 0:
+            fail("securityContext.runAsUser", "0 is root; govops runs workloads as a non-root "
+                 "user (the namespace enforces the restricted Pod Security Standard): give the "
+                 "image's own non-root user id, or leave runAsUser out for 1000")
+        if not 0 <= value <= MAX_ID:
+            fail(f"securityContext.{field}", f"{value} is not a user or group id "
+                 f"(0 to {MAX_ID})")

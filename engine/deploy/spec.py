@@ -35,13 +35,15 @@ class WorkloadSpec:
     environment: str
     image: str
     # What the container gets besides the image and GPUs (spec.workloads[] command, args, env,
-    # resources, shm, ports, probes, volumes), as canonical JSON of the fields the workload
-    # sets: the program reads it, and the spec stays immutable and compares by value.
+    # resources, shm, ports, probes, volumes, and the securityContext it overrides), as
+    # canonical JSON of the fields the workload sets: the program reads it, and the spec stays
+    # immutable and compares by value. A workload that sets none of them has "{}", so the
+    # spec of a stack that predates a field stays byte for byte what it was.
     container: str = "{}"
 
 
 CONTAINER_FIELDS = ("command", "args", "env", "resources", "shm", "ports", "readiness",
-                    "liveness", "startup", "volumes")
+                    "liveness", "startup", "volumes", "securityContext")
 
 
 NVIDIA_HELM_REPOSITORY = "https://helm.ngc.nvidia.com/nvidia"

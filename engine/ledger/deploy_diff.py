@@ -111,17 +111,29 @@ def _manifests(index: LedgerIndex, entry: EntrySummary) -> dict[str, Any] | None
 def _attributed(changes: Iterator[FieldChange], items: tuple[ItemChange, ...]
                 ) -> Iterator[FieldChange]:
     """Mark a manifest field that only carries an item's new value (a model's digest in a
-    container's environment) with the item change it follows from."""
+    container's environment, or its short form in the `app.kubernetes.io/version` label)
+    with the item change it follows from."""
     sources: dict[tuple[Any, Any], str] = {}
     for item in items:
         if item.old is not None and item.new is not None:
             for position, field in enumerate(("version", "digest")):
                 if field in item.fields:
-                    sources.setdefault((item.old[position], item.new[position]),
-                                       f"{item.kind} {item.name} {field}")
+                    pair = (item.old[position], item.new[position])
+                    origin = f"{item.kind} {item.name} {field}"
+                    sources.setdefault(pair, origin)
+                    short = (_short(pair[0]), _short(pair[1]))
+                    if field == "digest" and None not in short:
+                        sources.setdefault(short, origin)
     for change in changes:
         source = sources.get((change.before, change.after))
         yield dataclasses.replace(change, follows=source) if source else change
+
+
+def _short(digest: str | None) -> str | None:
+    """A digest as the gpu-workloads program writes it into `app.kubernetes.io/version`: its
+    first 12 hex digits (stacks/gpu-workloads/program.py, model_version)."""
+    hexdigits = (digest or "").partition(":")[2][:12]
+    return hexdigits if len(hexdigits) == 12 else None
 
 
 def _manifest_changes(before: Mapping[str, Any], after: Mapping[str, Any]

@@ -51,8 +51,11 @@ def test_a_training_job_is_not_awaited_to_completion(tmp_path: Path) -> None:
     repo = _repo(tmp_path, b"")
     jobs = [m for m in _planned(repo, "dev-sandbox", tmp_path / "plan").values()
             if m["kind"] == "Job"]
-    assert jobs and all(j["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
-                        for j in jobs)
+    # awaited until the API server holds it: a custom waitFor, not skipAwait, which would also
+    # skip awaiting its deletion when a changed template replaces it
+    assert jobs and all(j["metadata"]["annotations"]["pulumi.com/waitFor"] ==
+                        "jsonpath={.metadata.uid}" for j in jobs)
+    assert not any("pulumi.com/skipAwait" in j["metadata"]["annotations"] for j in jobs)
 
 
 def test_a_timeout_that_is_not_a_positive_integer_is_an_input_error(tmp_path: Path) -> None:

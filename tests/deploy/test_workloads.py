@@ -71,12 +71,14 @@ def test_the_container_gets_what_the_workload_asks_for(
     (container,) = pod["containers"]
     assert container["command"] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
     assert container["args"][:2] == ["--model", "/models/llama-3-8b-instruct"]
-    assert container["env"][2:] == [
+    assert container["env"][3:] == [
         {"name": "HF_HOME", "value": "/models"},
         {"name": "TOKENIZERS_PARALLELISM", "value": "false"},
         {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"key": "token",
                                                             "name": "huggingface"}}}]
-    assert [e["name"] for e in container["env"][:2]] == ["GOVOPS_MODEL", "GOVOPS_MODEL_DIGEST"]
+    assert [e["name"] for e in container["env"][:3]] == ["GOVOPS_MODEL", "GOVOPS_MODEL_DIGEST",
+                                                         "HOME"]
+    assert container["env"][2] == {"name": "HOME", "value": "/home/govops"}
     assert container["resources"] == {
         "requests": {"cpu": "8", "memory": "64Gi", "ephemeral-storage": "20Gi",
                      "nvidia.com/gpu": "1"},
@@ -91,14 +93,18 @@ def test_the_container_gets_what_the_workload_asks_for(
     assert container["volumeMounts"] == [
         {"mountPath": "/models", "name": "model-cache", "readOnly": True},
         {"mountPath": "/scratch", "name": "scratch"},
-        {"mountPath": "/dev/shm", "name": "dshm"}]
+        {"mountPath": "/dev/shm", "name": "dshm"},
+        {"mountPath": "/tmp", "name": "govops-tmp"},
+        {"mountPath": "/home/govops", "name": "govops-home"}]
     assert pod["volumes"] == [
         {"name": "model-cache", "persistentVolumeClaim": {"claimName": "model-cache",
                                                           "readOnly": True}},
         {"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {
             "accessModes": ["ReadWriteOnce"], "storageClassName": "local-nvme",
             "resources": {"requests": {"storage": "100Gi"}}}}}},
-        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}}]
+        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}},
+        {"name": "govops-tmp", "emptyDir": {}},
+        {"name": "govops-home", "emptyDir": {}}]
 
 
 def test_the_service_exposes_the_declared_ports(planned: dict[str, dict[str, Any]]) -> None:
@@ -109,7 +115,9 @@ def test_the_service_exposes_the_declared_ports(planned: dict[str, dict[str, Any
     assert planned["inference.service.embeddings.yaml"]["spec"]["ports"] == [
         {"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}]
     embeddings = planned["inference.deployment.embeddings.yaml"]["spec"]["template"]["spec"]
-    assert "volumes" not in embeddings
+    # nor volumes of its own: only the scratch space of its read-only root filesystem
+    assert embeddings["volumes"] == [{"name": "govops-tmp", "emptyDir": {}},
+                                     {"name": "govops-home", "emptyDir": {}}]
     assert embeddings["containers"][0]["resources"] == {"limits": {"nvidia.com/gpu": "1"},
                                                         "requests": {"nvidia.com/gpu": "1"}}
 

@@ -109,12 +109,21 @@ def test_the_diff_lists_exactly_the_scripted_changes(deployed: Deployed) -> None
     assert out["waivers"] == {"added": [], "removed": []}
     assert out["manifests"]["recorded"] is True
     changes = out["manifests"]["changes"]
-    # The replicas, and the new digest where the chat Deployment carries it (attributed).
+    # The replicas, and the new digest where the chat workload carries it (attributed): in the
+    # container's environment, and its short form in the app.kubernetes.io/version label of
+    # the Deployment, its pods, its Service and its PodDisruptionBudget.
+    model = "model llama-3-8b-instruct digest"
+    version = 'labels["app.kubernetes.io/version"]'
+    old, new = OLD_DIGEST[7:19], NEW_DIGEST[7:19]
     assert [(c["manifest"], c["field"], c["before"], c["after"], c["follows"])
             for c in changes] == [
+        ("Deployment inference/chat", f"metadata.{version}", old, new, model),
+        ("Deployment inference/chat", f"spec.template.metadata.{version}", old, new, model),
         ("Deployment inference/chat", "spec.template.spec.containers[0].env[1].value",
-         OLD_DIGEST, NEW_DIGEST, "model llama-3-8b-instruct digest"),
-        ("Deployment inference/chat-fallback", "spec.replicas", 2, 4, None)], changes
+         OLD_DIGEST, NEW_DIGEST, model),
+        ("Deployment inference/chat-fallback", "spec.replicas", 2, 4, None),
+        ("PodDisruptionBudget inference/chat", f"metadata.{version}", old, new, model),
+        ("Service inference/chat", f"metadata.{version}", old, new, model)], changes
 
 
 def test_text_markdown_and_times_say_the_same(deployed: Deployed) -> None:
