@@ -163,11 +163,29 @@ def read_manifest_policies(repo: GitRepo, snapshot: Snapshot, config: Config
                                  "and constraints")
     constraints = tuple(_constraint(path, line, doc, template_paths, schemas)
                         for path, line, doc in pending)
+    _require_namespaces(config, conftest)
     from engine.policy.rego_v0 import upgrade_v0
 
     upgraded = upgrade_v0([*conftest, *templates.values()]).modules
     return ManifestPolicies(tuple(upgraded[:len(conftest)]), tuple(upgraded[len(conftest):]),
                             config.manifest_namespaces, constraints)
+
+
+def _require_namespaces(config: Config, conftest: Sequence[PolicyModule]) -> None:
+    """A namespace no module declares would evaluate nothing, and the policies meant for it
+    would pass everything in silence (a `package k8s` policy with the default `main`)."""
+    if not conftest:
+        return
+    packages = sorted({p for m in conftest if (p := package_of(m.source)) is not None})
+    for i, namespace in enumerate(config.manifest_namespaces):
+        if namespace != "*" and not any(p == namespace or p.startswith(f"{namespace}.")
+                                        for p in packages):
+            at = (f"manifests.namespaces[{i}]" if f"manifests.namespaces[{i}]" in config.lines
+                  else "manifests.policies")
+            raise InputError(config.path or "govops.yaml", config.lines.get(at),
+                             f"manifests.namespaces: no policy under manifests.policies is in "
+                             f"package {namespace} (their packages: {', '.join(packages)}); "
+                             "name the namespaces to evaluate, or * for every one")
 
 
 def manifest_rego_modules(repo: GitRepo, snapshot: Snapshot, config: Config

@@ -104,7 +104,9 @@ def test_a_rego_v0_policy_runs_as_opa_reads_it(tmp_path: Path) -> None:
 
 def test_only_the_namespaces_asked_for_are_evaluated(tmp_path: Path) -> None:
     other = REPLICAS.replace("package main", "package k8s.limits")
-    quiet = check(_repo(tmp_path / "a", _files({"k8s/limits.rego": other})), "--format", "json")
+    both = {"k8s/limits.rego": other, "k8s/main.rego": "package main\n\nimport rego.v1\n\n"
+            "deny contains \"never\" if false\n"}
+    quiet = check(_repo(tmp_path / "a", _files(both)), "--format", "json")
     assert quiet.exit_code == 0 and _manifest_results(quiet.json()) == []
     for namespaces in ("[k8s.limits]", '["*"]'):
         tail = CONFIG_TAIL + f"  namespaces: {namespaces}\n"
@@ -172,23 +174,32 @@ def test_without_manifests_in_govops_yaml_nothing_is_rendered(
     assert check(repo).exit_code == 0
 
 
-@pytest.mark.parametrize(("tail", "expected"), [
-    ("manifests:\n  policies: [nothing/]\n",
+K8S_RULES = REPLICAS.replace("package main", "package k8s.rules")
+
+
+@pytest.mark.parametrize(("tail", "policy", "expected"), [
+    ("manifests:\n  policies: [nothing/]\n", REPLICAS,
      "govops: error: govops.yaml:16: manifests.policies: 'nothing/' holds no .rego, .yaml or "
      ".yml file"),
-    ("manifests:\n  packs: [no-such-pack]\n",
+    ("manifests:\n  packs: [no-such-pack]\n", REPLICAS,
      "govops: error: govops.yaml:16: manifests.packs: no pack named 'no-such-pack' ships with "
      "govops"),
-    ("manifests:\n  policies: [../outside]\n",
+    ("manifests:\n  policies: [../outside]\n", REPLICAS,
      "govops: error: govops.yaml:16: manifests.policies: '../outside' must be a path inside "
      "the repository"),
-    ("manifests:\n  policies: [k8s/]\n  namespaces: [\"not a package\"]\n",
+    ("manifests:\n  policies: [k8s/]\n  namespaces: [\"not a package\"]\n", REPLICAS,
      "govops: error: govops.yaml:17: manifests.namespaces: 'not a package' is not a Rego "
      "package name"),
+    ("manifests:\n  policies: [k8s/]\n  namespaces: [k8s]\n", REPLICAS,
+     "govops: error: govops.yaml:17: manifests.namespaces: no policy under manifests.policies is "
+     "in package k8s (their packages: main)"),
+    ("manifests:\n  policies: [k8s/]\n", K8S_RULES,  # the default namespace, main
+     "govops: error: govops.yaml:16: manifests.namespaces: no policy under manifests.policies is "
+     "in package main (their packages: k8s.rules)"),
 ])
-def test_bad_manifest_configuration_is_one_line(tmp_path: Path, tail: str,
+def test_bad_manifest_configuration_is_one_line(tmp_path: Path, tail: str, policy: str,
                                                expected: str) -> None:
-    run = check(_repo(tmp_path, _files({"k8s/replicas.rego": REPLICAS}, tail)))
+    run = check(_repo(tmp_path, _files({"k8s/replicas.rego": policy}, tail)))
     assert one_error_line(run).startswith(expected)
 
 
