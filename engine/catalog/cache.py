@@ -55,7 +55,12 @@ class ParseCache:
 
     @staticmethod
     def key(kind: str, oid: str) -> str:
-        return f"{PARSER_VERSION}.{ROW_FORMAT}:{kind}:{oid}"
+        return f"{ParseCache.prefix(kind)}:{oid}"
+
+    @staticmethod
+    def prefix(kind: str) -> str:
+        """What the keys of a kind (or of every kind starting so) start with."""
+        return f"{PARSER_VERSION}.{ROW_FORMAT}:{kind}"
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         self._settle()

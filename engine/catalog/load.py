@@ -316,7 +316,7 @@ class CatalogLoader:
         (inside the repository, present, not a symlink, a known family); everything it
         checks is still checked there, and any problem is still reported from there."""
         def follower() -> _Follow:
-            stored = self._cache.keys_like(ParseCache.key("lock-", ""))
+            stored = self._cache.keys_like(ParseCache.prefix("lock-"))
 
             def follow(outcome: Outcome) -> list[tuple[str, bytes]]:
                 if not isinstance(outcome, ParsedObject) or outcome.doc["kind"] != "Environment":
