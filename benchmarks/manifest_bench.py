@@ -21,10 +21,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pygit2
@@ -32,14 +30,12 @@ import pygit2
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from check_bench import NOW, generate
+from check_bench import NOW, _start_daemon, _time, generate
 
-from engine.cli.daemon_client import running as daemons_running
 from engine.cli.daemon_client import stop_all as stop_daemons
 from engine.policy.backends.resident import stop_all
 from engine.repo.scripted import Step, build_history, stage
 
-GOVOPS = str(Path(sys.executable).with_name("govops"))
 TOOLS = Path(__file__).resolve().parents[1] / ".cache" / "go-tools" / "bin"
 CONFTEST = """package main
 
@@ -54,27 +50,13 @@ deny contains msg if {
 MANIFESTS = "manifests:\n  policies: [k8s/]\n  packs: [kubernetes-security]\n"
 
 
-def _time(args: list[str], cwd: Path, daemon: bool = False) -> float:
-    env = {**os.environ, "GOVOPS_DAEMON": "1" if daemon else "0"}
-    started = time.perf_counter()
-    run = subprocess.run([GOVOPS, *args], cwd=cwd, capture_output=True, text=True, env=env,
-                         check=False)
-    elapsed = time.perf_counter() - started
-    if run.returncode not in (0, 1):
-        raise SystemExit(f"govops {' '.join(args)} exited {run.returncode}: {run.stderr[-500:]}")
-    return elapsed
-
-
 def _median(args: list[str], cwd: Path, runs: int, daemon: bool = False) -> float:
-    _time(args, cwd, daemon)  # warms the caches, the resident OPA (and starts the daemon)
+    """Median of `runs` timed checks, after one that warms the caches and the resident OPA
+    (and, with the daemon, one that starts it and one it answers first)."""
     if daemon:
-        deadline = time.monotonic() + 30
-        while not daemons_running():
-            if time.monotonic() > deadline:
-                raise SystemExit("the govops daemon did not start within 30 s")
-            time.sleep(0.05)
-        _time(args, cwd, daemon)  # the daemon imports what the check needs once
-    return statistics.median(_time(args, cwd, daemon) for _ in range(runs))
+        _start_daemon(args, cwd)
+    _time(args, cwd, {0, 1}, daemon)
+    return statistics.median(_time(args, cwd, {0, 1}, daemon) for _ in range(runs))
 
 
 def bench(size: int, runs: int, workdir: Path) -> None:

@@ -36,10 +36,16 @@ def _blank(match: re.Match[str]) -> str:
     return "".join(ch if ch == "\n" else " " for ch in match.group(0))
 
 
+def code_only(source: str) -> str:
+    """`source` with its strings and comments blanked out, every offset and line kept: what
+    a scan of Rego code must not read as code."""
+    return _COMMENT.sub(_blank, _STRINGS.sub(_blank, source))
+
+
 def calls_to_builtins(modules: Iterable[PolicyModule]) -> list[Call]:
     """Calls that are not to functions the modules define (directly or through imports)."""
     modules = list(modules)
-    stripped = {m.path: _COMMENT.sub(_blank, _STRINGS.sub(_blank, m.source)) for m in modules}
+    stripped = {m.path: code_only(m.source) for m in modules}
     defined: set[str] = set()
     for module in modules:
         package = package_of(module.source) or ""
@@ -106,7 +112,7 @@ def arity_clashes(modules: Iterable[PolicyModule]) -> list[ArityClash]:
     first: dict[str, tuple[str, int, int]] = {}
     clashes: list[ArityClash] = []
     for module in modules:
-        text = _COMMENT.sub(_blank, _STRINGS.sub(_blank, module.source))
+        text = code_only(module.source)
         for match in _HEAD.finditer(text):
             name = match.group(1)
             arity = _arity(text, match.end() - 1)

@@ -19,10 +19,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from engine.policy.backends.calls import code_only
 from engine.policy.library import PolicyModule
 
-_STRINGS = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`')
-_COMMENT = re.compile(r"#[^\n]*")
 _EQUALS = re.compile(r"(?<![=!<>:])==(?!=)")
 _INDEX = re.compile(r"\[\s*([A-Za-z_]\w*)\s*\]")
 _DECLARATION = re.compile(r"^\s*some\s+[A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*\s*$")
@@ -34,10 +33,6 @@ class Gap:
     path: str
     line: int
     statement: str
-
-
-def _blank(match: re.Match[str]) -> str:
-    return "".join(ch if ch == "\n" else " " for ch in match.group(0))
 
 
 def _body_start(text: str, at: int) -> int:
@@ -81,7 +76,7 @@ def unbound_comparisons(modules: Iterable[PolicyModule]) -> list[Gap]:
     """Every `A == B` statement whose two sides both index by an unbound variable."""
     gaps: list[Gap] = []
     for module in modules:
-        text = _COMMENT.sub(_blank, _STRINGS.sub(_blank, module.source))
+        text = code_only(module.source)
         for match in _EQUALS.finditer(text):
             body = _body_start(text, match.start())
             begin, end = _statement(text, match.start(), body)
