@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.catalog.schema import OBJECT_KINDS, fields_for
 from engine.policy.library import PolicyBundle, PolicyModule
+from engine.policy.manifest_sources import ManifestPolicies
 from engine.policy.metadata import PolicyMeta, package_of, read_metadata
 
 _INDEX = re.compile(r"\[\d+\]")
@@ -29,8 +30,7 @@ _OPEN = ("free", "strmap")  # fields whose contents the format leaves open
 def _manifest_modules(bundle: PolicyBundle) -> set[str]:
     """Paths of the manifest policies' modules (conftest and Gatekeeper style, run against
     rendered manifests by engine.policy.manifest_eval): not govops policies."""
-    raw = (bundle.data.get("govops") or {}).get("manifests") or {}
-    return {str(p) for key in ("conftest", "templates") for p in raw.get(key) or ()}
+    return {m.path for m in ManifestPolicies.of_bundle(bundle.modules, bundle.data).modules}
 
 
 def _own(bundle: PolicyBundle) -> dict[str, PolicyModule]:
