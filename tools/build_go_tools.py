@@ -105,9 +105,11 @@ TOOLS = (
     # Policies as their authors publish them, for the tests of manifest policies (issue 20):
     # conftest's Kubernetes example, and Gatekeeper's own ConstraintTemplates and constraints
     # (Rego v0) from its test data. The gatekeeper-library itself is not served by the proxy.
-    Tool("rego-corpora", "conftest-v0.71.1-gatekeeper-v3.18.0", (), (), trees=(
+    Tool("rego-corpora", "conftest-v0.71.1-gatekeeper-v3.18.0-2", (), (), trees=(
         ("github.com/open-policy-agent/conftest", "examples/kubernetes",
          "conftest-kubernetes-example"),
+        ("github.com/open-policy-agent/conftest", "examples/exceptions",
+         "conftest-exceptions-example"),
         ("github.com/open-policy-agent/gatekeeper/v3", "test/gator/test/fixtures/policies",
          "gatekeeper-gator-policies"),
         ("github.com/open-policy-agent/gatekeeper/v3", "pkg/webhook/testdata/psp-all-violations",

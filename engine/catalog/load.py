@@ -530,15 +530,17 @@ def _manifests(path: str, manifests: dict[str, Any], lines: dict[str, int]) -> d
             raise InputError(path, lines.get(f"manifests.namespaces[{i}]"),
                              f"manifests.namespaces: {namespace!r} is not a Rego package name "
                              "(such as main or k8s.security) nor * (every package)")
-    for i, declared in enumerate(manifests.get("policies") or ()):
-        normal = posixpath.normpath(declared)
-        if declared.startswith("/") or normal == ".." or normal.startswith("../"):
-            raise InputError(path, lines.get(f"manifests.policies[{i}]"),
-                             f"manifests.policies: {declared!r} must be a path inside the "
-                             "repository, relative to its root")
+    for key in ("policies", "files"):
+        for i, declared in enumerate(manifests.get(key) or ()):
+            normal = posixpath.normpath(declared)
+            if declared.startswith("/") or normal == ".." or normal.startswith("../"):
+                raise InputError(path, lines.get(f"manifests.{key}[{i}]"),
+                                 f"manifests.{key}: {declared!r} must be a path inside the "
+                                 "repository, relative to its root")
     return {"manifest_paths": tuple(manifests.get("policies") or ()),
             "manifest_namespaces": namespaces,
-            "manifest_packs": tuple(manifests.get("packs") or ())}
+            "manifest_packs": tuple(manifests.get("packs") or ()),
+            "manifest_files": tuple(manifests.get("files") or ())}
 
 
 def _advisory_sources(path: str, advisories: dict[str, Any], lines: dict[str, int]

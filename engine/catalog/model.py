@@ -52,6 +52,7 @@ class Config:
     manifest_paths: tuple[str, ...] = ()
     manifest_namespaces: tuple[str, ...] = ("main",)
     manifest_packs: tuple[str, ...] = ()
+    manifest_files: tuple[str, ...] = ()  # plain Kubernetes YAML of the repo, judged too
     lines: Mapping[str, int] = field(default_factory=dict)
 
     @property

@@ -188,6 +188,7 @@ CONFIG_FIELDS: dict[str, tuple[str, bool]] = {
     "manifests.policies": ("list[str]", False),
     "manifests.namespaces": ("list[str]", False),
     "manifests.packs": ("list[str]", False),
+    "manifests.files": ("list[str]", False),
 }
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")

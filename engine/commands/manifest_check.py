@@ -6,44 +6,56 @@ Only when govops.yaml asks for manifest policies: rendering imports Pulumi, whic
 pre-commit path otherwise never loads. A full check renders every stack; a check against a
 base (`--staged`, `--base`) renders the stacks the change touches: a changed Stack, a Stack
 naming a changed Model or Environment, and every Stack when govops.yaml, a manifest policy or
-a vendored chart changed. The decision and AIBOM a manifest names are not known before the
+a vendored chart changed. With `manifests.files`, the plain Kubernetes YAML under those paths
+is judged too (against a base, only the files the change touches), each object at the line its
+document starts on. The decision and AIBOM a manifest names are not known before the
 decision is made, so the objects are rendered with a placeholder decision id and AIBOM serial
 (docs/policies.md); everything else is what `plan` renders for the same revision.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from engine.catalog import Catalog
 from engine.catalog.changes import ObjectDiff
-from engine.errors import GovopsError
+from engine.catalog.load import CONFIG_PATH
+from engine.encoding import decode_utf8
+from engine.errors import GovopsError, InputError
 from engine.policy.backends import RegoBackend
 from engine.policy.decision import Result
 from engine.policy.manifest_eval import ManifestTarget, manifest_results
-from engine.policy.manifest_sources import ManifestPolicies
+from engine.policy.manifest_sources import ManifestPolicies, yaml_documents
 from engine.repo import GitRepo, Snapshot
 from engine.repo.snapshot import diff_snapshots
 
 PENDING_DECISION = "sha256:" + "0" * 64
 PENDING_SERIAL = "urn:uuid:00000000-0000-0000-0000-000000000000"
 RENDER_POLICY = "govops.render"
+FILE_KIND = "File"  # the kind of a result about a plain YAML file of the repo (its path)
+
+
+def _changed(base: Snapshot | None, head: Snapshot, policies: ManifestPolicies
+             ) -> set[str] | None:
+    """The paths a check against `base` changes; None when everything is to be judged again
+    (no base, or govops.yaml or a manifest policy changed)."""
+    if base is None:
+        return None
+    changed = {c.path for c in diff_snapshots(base, head)}
+    sources = {m.path.partition("#")[0] for m in policies.modules}
+    sources |= {c.path for c in policies.constraints}
+    return None if changed & sources or CONFIG_PATH in changed else changed
 
 
 def judged_stacks(catalog: Catalog, base: Snapshot | None, head: Snapshot,
                   diffs: Sequence[ObjectDiff], policies: ManifestPolicies) -> list[str]:
     """The stacks whose manifests this check judges (see the module docstring)."""
     stacks = catalog.objects.get("Stack", {})
-    if base is None:
-        return sorted(stacks)
-    changed = {c.path for c in diff_snapshots(base, head)}
-    sources = {m.path.partition("#")[0] for m in policies.modules}
-    sources |= {c.path for c in policies.constraints}
+    changed = _changed(base, head, policies)
     charts = tuple(f"{str(chart).strip('/')}/" for stack in stacks.values()
                    if isinstance(chart := ((stack.doc.get("spec", {}).get("gpu") or {})
                                            .get("operator") or {}).get("chart"), str))
-    if changed & sources or "govops.yaml" in changed or any(
-            c.startswith(charts) for c in changed):
+    if changed is None or any(c.startswith(charts) for c in changed):
         return sorted(stacks)
     touched = {(d.kind, d.name) for d in diffs}
     out = []
@@ -89,12 +101,41 @@ def rendered(repo: GitRepo, snapshot: Snapshot, catalog: Catalog, stacks: Iterab
     return targets, failures
 
 
+def plain_targets(repo: GitRepo, head: Snapshot, catalog: Catalog,
+                  only: set[str] | None) -> list[ManifestTarget]:
+    """The Kubernetes objects of the YAML files under `manifests.files` (those in `only`,
+    when given), each at the line its document starts on; a govops file or YAML that is no
+    Kubernetes object (no apiVersion and kind) is left alone."""
+    config = catalog.config
+    targets: list[ManifestTarget] = []
+    for i, declared in enumerate(config.manifest_files):
+        prefix = declared.strip("/")
+        paths = sorted(p for p in head.files if p.endswith((".yaml", ".yml"))
+                       and (p == prefix or p.startswith(prefix + "/")))
+        if not paths:
+            raise InputError(config.path or CONFIG_PATH,
+                             config.lines.get(f"manifests.files[{i}]"),
+                             f"manifests.files: {declared!r} holds no .yaml or .yml file")
+        for path in paths:
+            entry = head.files[path]
+            if (only is not None and path not in only) or entry.is_symlink:
+                continue
+            for line, obj in yaml_documents(path, decode_utf8(path, repo.read_blob(entry.oid))):
+                if isinstance(obj, Mapping) and isinstance(obj.get("kind"), str) \
+                        and isinstance(obj.get("apiVersion"), str) \
+                        and not obj["apiVersion"].startswith("govops.dev/"):
+                    targets.append(ManifestTarget(obj, path, line, FILE_KIND, path))
+    return targets
+
+
 def manifest_check(repo: GitRepo, backend: RegoBackend, policies: ManifestPolicies,
                    catalog: Catalog, base: Snapshot | None, head: Snapshot,
                    diffs: Sequence[ObjectDiff]) -> list[Result]:
-    """The results of the manifest policies on the stacks this check judges."""
+    """The results of the manifest policies on the stacks this check judges, and on the
+    plain Kubernetes YAML of the repository when govops.yaml names some."""
     if not policies:
         return []
     targets, failures = rendered(repo, head, catalog,
                                  judged_stacks(catalog, base, head, diffs, policies))
+    targets += plain_targets(repo, head, catalog, _changed(base, head, policies))
     return [*failures, *manifest_results(backend, policies, targets)]

@@ -6,7 +6,8 @@ Each object is the input of its own query, exactly as conftest and Gatekeeper pr
 object itself; `{"review": {...}, "parameters": ...}` for a template), so a policy's helper rules
 read `input` without `with` (which rego-cpp does not carry through rule chains). conftest rules
 are those named deny, violation or warn, or starting with `deny_`, `violation_` or `warn_`;
-warn rules warn, the others deny. A Gatekeeper constraint denies, or warns when its
+warn rules warn, the others deny; conftest's `exception` rule leaves out the named rules it
+lists for that input. A Gatekeeper constraint denies, or warns when its
 enforcementAction is warn or dryrun. A result value govops cannot read (neither a string, an
 object with a string `msg`, nor true) fails the evaluation: a malformed policy never passes.
 """
@@ -69,12 +70,28 @@ def _conftest(namespace: str, document: Any, target: ManifestTarget) -> Iterator
         return
     if not isinstance(document, Mapping):
         raise EngineError(f"data.{namespace} is not a package (a {type(document).__name__})")
+    excepted = _exceptions(namespace, document.get("exception"))
     for rule, value in sorted(document.items()):
-        if not _is_verdict(rule):
+        if not _is_verdict(rule) or (not rule.startswith("warn")
+                                     and rule.partition("_")[2] in excepted):
             continue
         severity = "warn" if rule.startswith("warn") else "deny"
         for message in _messages(f"data.{namespace}.{rule}", value):
             yield _result(target, f"{namespace}.{rule}", severity, message)
+
+
+def _exceptions(namespace: str, value: Any) -> set[str]:
+    """The rule names conftest's `exception` rule excepts for this input: a set of lists of
+    names; `deny_<name>` and `violation_<name>` results are then left out (a named rule only,
+    as in conftest)."""
+    if value is None or value is False:
+        return set()
+    if not isinstance(value, list) or not all(
+            isinstance(names, list) and all(isinstance(n, str) for n in names)
+            for names in value):
+        raise EngineError(f"data.{namespace}.exception: must be a set of lists of rule names "
+                          f"(as conftest reads it); got {json.dumps(value)[:200]}")
+    return {name for names in value for name in names}
 
 
 def _is_verdict(rule: str) -> bool:

@@ -233,23 +233,28 @@ def _pack_files(config: Config) -> Iterator[_File]:
 
 
 def _documents(file: _File) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    """(first line, value) of each non-empty YAML document of the file."""
+    for line, value in yaml_documents(file.path, file.text):
+        if not isinstance(value, Mapping):
+            raise InputError(file.path, line,
+                             "expected a ConstraintTemplate or a constraint (a mapping)")
+        yield line, value
+
+
+def yaml_documents(path: str, text: str) -> Iterator[tuple[int, Any]]:
+    """(first line, value) of each non-empty document of a YAML stream (safe YAML, as
+    kubectl and Gatekeeper read it); InputError with the line of a malformed one."""
     try:
-        nodes = list(yaml.compose_all(file.text, Loader=yaml.CSafeLoader))
+        nodes = list(yaml.compose_all(text, Loader=yaml.CSafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(file.path, mark.line + 1 if mark else None,
+        raise InputError(path, mark.line + 1 if mark else None,
                          f"malformed YAML: {getattr(exc, 'problem', None) or exc}") from None
     for node in nodes:
         if node is None:
             continue
         value = yaml.constructor.SafeConstructor().construct_document(node)
-        if value is None:
-            continue
-        if not isinstance(value, Mapping):
-            raise InputError(file.path, node.start_mark.line + 1,
-                             "expected a ConstraintTemplate or a constraint (a mapping)")
-        yield node.start_mark.line + 1, value
+        if value is not None:
+            yield node.start_mark.line + 1, value
 
 
 def _at(doc: Any, *keys: str | int) -> Any:

@@ -187,6 +187,11 @@ K8S_RULES = REPLICAS.replace("package main", "package k8s.rules")
     ("manifests:\n  policies: [../outside]\n", REPLICAS,
      "govops: error: govops.yaml:16: manifests.policies: '../outside' must be a path inside "
      "the repository"),
+    ("manifests:\n  policies: [k8s/]\n  files: [deploy/]\n", REPLICAS,
+     "govops: error: govops.yaml:17: manifests.files: 'deploy/' holds no .yaml or .yml file"),
+    ("manifests:\n  policies: [k8s/]\n  files: [/etc/kubernetes]\n", REPLICAS,
+     "govops: error: govops.yaml:17: manifests.files: '/etc/kubernetes' must be a path inside "
+     "the repository"),
     ("manifests:\n  policies: [k8s/]\n  namespaces: [\"not a package\"]\n", REPLICAS,
      "govops: error: govops.yaml:17: manifests.namespaces: 'not a package' is not a Rego "
      "package name"),
@@ -590,3 +595,67 @@ def test_a_recorded_bundle_replays_the_manifest_policies(
     assert run_check(options).decision.results == ()  # today's pack allows five
     replayed = replay_check(options, recorded, checked.now)
     assert replayed.decision.decision_id == checked.decision.decision_id
+
+
+# -- plain Kubernetes YAML of the repository, conftest's exceptions ----------------------------
+
+EXCEPTIONS = GO_TOOLS / "conftest-exceptions-example"
+
+
+def _exceptions_repo(tmp_path: Path) -> Path:
+    """conftest's exceptions example as published: a policy whose `exception` rule excepts
+    `run_as_root` for one Deployment, and a stream of two Deployments to judge."""
+    files = {f"k8s/{p.name}": p.read_text() for p in (EXCEPTIONS / "policy").glob("*.rego")}
+    files["deploy/deployments.yaml"] = (EXCEPTIONS / "deployments.yaml").read_text()
+    tail = CONFIG_TAIL + "  files: [deploy/]\n"
+    return _repo(tmp_path, _files(files, tail))
+
+
+def test_plain_kubernetes_yaml_is_judged_with_conftests_exceptions_as_conftest_does(
+        tmp_path: Path) -> None:
+    import subprocess
+
+    repo = _exceptions_repo(tmp_path)
+    run = check(repo, "--format", "json")
+    assert run.exit_code == 1, run.stderr
+    assert [(r["id"], r["file"], r["line"], r["kind"], r["name"], r["msg"])
+            for r in run.json()["results"]] == [
+        ("main.deny_run_as_root", "deploy/deployments.yaml", 1, "File",
+         "deploy/deployments.yaml", "Deployment cannot-run-as-root: Containers must not run as "
+         "root in Deployment cannot-run-as-root")]
+    done = subprocess.run([str(CONFTEST), "test", "--no-color", "-p",
+                           str(EXCEPTIONS / "policy"), str(EXCEPTIONS / "deployments.yaml")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert "1 failure, 1 exception" in done.stdout  # the same failure, the other excepted
+    assert "Containers must not run as root in Deployment cannot-run-as-root" in done.stdout
+
+
+def test_a_staged_check_judges_only_the_plain_files_it_changes(tmp_path: Path) -> None:
+    import pygit2
+
+    from engine.repo.scripted import stage
+
+    repo = _exceptions_repo(tmp_path)
+    stage(pygit2.Repository(str(repo)), write={"deploy/other.yaml": (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: new-one\nspec:\n"
+        "  template:\n    spec:\n      containers: [{name: c, image: nginx}]\n")})
+    run = check(repo, "--staged", "--format", "json")
+    assert run.exit_code == 1
+    assert [(r["file"], r["msg"].split(":")[0]) for r in run.json()["results"]] == [
+        ("deploy/other.yaml", "Deployment new-one")]
+
+
+@pytest.mark.parametrize(("exception", "expected"), [
+    ('exception contains "run_as_root" if true',
+     "data.main.exception: must be a set of lists of rule names"),
+])
+def test_an_exception_govops_cannot_read_fails_the_check(tmp_path: Path, exception: str,
+                                                         expected: str) -> None:
+    policy = (EXCEPTIONS / "policy" / "policy.rego").read_text()
+    files = {"k8s/policy.rego": policy, "k8s/exception.rego":
+             f"package main\n\nimport rego.v1\n\n{exception}\n",
+             "deploy/deployments.yaml": (EXCEPTIONS / "deployments.yaml").read_text()}
+    run = check(_repo(tmp_path, _files(files, CONFIG_TAIL + "  files: [deploy/]\n")))
+    assert run.exit_code == 2
+    assert expected in one_error_line(run)
