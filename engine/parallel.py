@@ -52,13 +52,11 @@ def _run(index: int) -> Any:
     return _work(index)
 
 
-def forked_map(work: Callable[[int], T], count: int, minimum: int | None = None,
-               chunk: int | None = None) -> Sequence[T]:
+def forked_map(work: Callable[[int], T], count: int, minimum: int | None = None
+               ) -> Sequence[T]:
     """[work(0), ..., work(count - 1)], in order, computed by up to `jobs()` forked processes
     (one per `minimum` items at most, MINIMUM by default). `work` must not write anything the
-    parent relies on: a worker's changes stay in it. Items go to the workers in `chunk`s
-    (by default a quarter of a worker's share): smaller ones when some items cost far more
-    than others, so that no worker is left with all the expensive ones at the end."""
+    parent relies on: a worker's changes stay in it."""
     global _work
     workers = min(jobs(), count // max(1, MINIMUM if minimum is None else minimum))
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
@@ -66,7 +64,7 @@ def forked_map(work: Callable[[int], T], count: int, minimum: int | None = None,
     _work = work
     try:
         with multiprocessing.get_context("fork").Pool(workers, initializer=_as_worker) as pool:
-            size = chunk or max(1, count // (workers * 4))
-            return pool.map(_run, range(count), chunksize=size)
+            chunk = max(1, count // (workers * 4))
+            return pool.map(_run, range(count), chunksize=chunk)
     finally:
         _work = None

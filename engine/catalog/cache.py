@@ -55,12 +55,7 @@ class ParseCache:
 
     @staticmethod
     def key(kind: str, oid: str) -> str:
-        return f"{ParseCache.prefix(kind)}:{oid}"
-
-    @staticmethod
-    def prefix(kind: str) -> str:
-        """What the keys of a kind (or of every kind starting so) start with."""
-        return f"{PARSER_VERSION}.{ROW_FORMAT}:{kind}"
+        return f"{PARSER_VERSION}.{ROW_FORMAT}:{kind}:{oid}"
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         self._settle()
@@ -80,20 +75,6 @@ class ParseCache:
         except (sqlite3.Error, EOFError, ValueError, TypeError):
             return {}
         return found
-
-    def keys_like(self, prefix: str) -> frozenset[str]:
-        """The stored keys that start with `prefix` (a range of the key index; no value is
-        read)."""
-        self._settle()
-        if self._db is None or not prefix:
-            return frozenset()
-        after = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-        try:
-            rows = self._db.execute("SELECT key FROM parsed WHERE key >= ? AND key < ?",
-                                    (prefix, after))
-            return frozenset(key for (key,) in rows)
-        except sqlite3.Error:
-            return frozenset()
 
     def put_encoded(self, key: str, encoded: bytes) -> None:
         """Store a value already encoded with `marshal.dumps` (by a forked parser)."""

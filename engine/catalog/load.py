@@ -21,7 +21,6 @@ from engine.catalog.cache import ParseCache
 from engine.catalog.gpu_tables import check_gpus, check_precisions
 from engine.catalog.lockfiles import (
     LockFile,
-    lockfile_family,
     parse_lockfile,
     parse_requirements_file,
     require_lockfile_family,
@@ -48,7 +47,7 @@ from engine.catalog.schema import (
 from engine.catalog.stack_rules import check_stack
 from engine.encoding import decode_utf8, mentions, require_utf8_name
 from engine.errors import InputError, InputErrors
-from engine.parallel import MINIMUM, forked_map, jobs
+from engine.parallel import forked_map
 from engine.repo import GitRepo, Snapshot
 from engine.repo.snapshot import FileEntry
 from engine.workdir import WorkDir
@@ -61,10 +60,6 @@ _MARKER = "govops.dev/"
 _NAMESPACE = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\["[^"\\]+"\])*')
 # `-r` inside `-r`: read depth first, one frame each; no real lock chains more than a few.
 MAX_INCLUDE_DEPTH = 32
-
-
-# What a forked parser parses beside one outcome: (cache key, encoded outcome) of each.
-_Follow = Callable[[Outcome], list[tuple[str, bytes]]]
 
 
 class ResolvedLock(NamedTuple):
@@ -98,9 +93,6 @@ class CatalogLoader:
     def __init__(self, repo: GitRepo, cache: ParseCache) -> None:
         self._repo = repo
         self._cache = cache
-        # Lock files a forked YAML parser parsed beside the Environment naming them, by cache
-        # key, in the cache's encoding: taken by the next `lockfiles` instead of parsing.
-        self._prefetched: dict[str, bytes] = {}
 
     # -- single documents -------------------------------------------------------------
 
@@ -135,12 +127,9 @@ class CatalogLoader:
         return ParsedObject(doc, lines)
 
     def parsed_objects(self, files: Iterable[tuple[str, FileEntry]],
-                       errors: list[InputError] | None = None,
-                       snapshot: Snapshot | None = None) -> dict[str, ParsedObject]:
+                       errors: list[InputError] | None = None) -> dict[str, ParsedObject]:
         """Parsed form of each govops YAML file, by path. A bad file is added to `errors`
-        when given (and left out), else raised with every other bad file (InputErrors).
-        With the `snapshot` the files come from, a forked parser that parses an Environment
-        also parses the lock file it names (see _lock_follower)."""
+        when given (and left out), else raised with every other bad file (InputErrors)."""
         todo, found = [], []
         for path, entry in sorted(files):
             if entry.is_symlink:
@@ -148,8 +137,7 @@ class CatalogLoader:
                                         "files (commit the file itself)"))
             else:
                 todo.append((path, entry))
-        parsed = self._through_cache(todo, "yaml", self._parse_object, found,
-                                     None if snapshot is None else self._lock_follower(snapshot))
+        parsed = self._through_cache(todo, "yaml", self._parse_object, found)
         for path in [p for p, result in parsed.items() if isinstance(result, ParsedObject)]:
             try:  # a govops file only: other YAML with such a name is not govops's business
                 require_utf8_name(path)
@@ -250,43 +238,26 @@ class CatalogLoader:
 
     def _through_cache(self, files: list[tuple[str, FileEntry]], kind: str,
                        parse: Callable[[str, FileEntry], Outcome],
-                       errors: list[InputError] | None = None,
-                       follower: Callable[[], _Follow] | None = None) -> dict[str, Outcome]:
+                       errors: list[InputError] | None = None) -> dict[str, Outcome]:
         """Outcomes by path, from the cache or parsed on a miss; a failure is named with this
         path (the same blob may sit at several paths) and added to `errors` when given (its
         path left out of the answer), else raised with every other failure.
 
         Misses are parsed on every core (engine.parallel): parsing is CPU-bound and each
-        file is independent, and a cold 10,000-object repo is 10,000 misses. When they are
-        forked, `follower` gives what else each worker parses beside an outcome."""
+        file is independent, and a cold 10,000-object repo is 10,000 misses."""
         keys = {path: ParseCache.key(kind, entry.oid) for path, entry in files}
         cached = self._cache.get_many(k for k in keys.values() if k not in _DECODED)
         found = {path: _DECODED.get(keys[path]) or _cached(cached.get(keys[path]))
                  for path, _ in files}
         misses = [(path, entry) for path, entry in files if found[path] is None]
-        taken = {path: self._prefetched.pop(keys[path]) for path, _ in misses
-                 if keys[path] in self._prefetched}
-        misses = [(path, entry) for path, entry in misses if path not in taken]
         # A lock file takes ~1.5 ms to parse, a YAML object ~0.2 ms: fork for fewer of them.
         # Workers send the cache's bytes: pickling 100,000 package records back through the
         # pool's pipe cost more than parsing them (1.3 s against 0.5 s for 500 lock files).
-        minimum = 32 if kind.startswith("lock") else MINIMUM
-        forks = jobs() > 1 and len(misses) >= 2 * minimum
-        follow = follower() if follower is not None and forks else None
-
-        def work(i: int) -> tuple[bytes, list[tuple[str, bytes]]]:
-            outcome = parse(*misses[i])
-            return marshal.dumps(encode(outcome)), [] if follow is None else follow(outcome)
-
-        # An Environment followed by its lock file costs ten times any other file, and the
-        # files come sorted by path (every Environment in one run): small chunks then.
-        fresh = forked_map(work, len(misses), minimum=minimum,
-                           chunk=None if follow is None else 16)
-        for path, (raw, extra) in [*zip((path for path, _ in misses), fresh, strict=True),
-                                   *((path, (raw, [])) for path, raw in taken.items())]:
+        fresh = forked_map(lambda i: marshal.dumps(encode(parse(*misses[i]))), len(misses),
+                           minimum=32 if kind.startswith("lock") else None)
+        for (path, _), raw in zip(misses, fresh, strict=True):
             self._cache.put_encoded(keys[path], raw)
             found[path] = decode(marshal.loads(raw))
-            self._prefetched.update(extra)
         if _keep:
             if len(_DECODED) >= _DECODED_MAX:
                 _DECODED.clear()
@@ -306,35 +277,6 @@ class CatalogLoader:
         else:
             errors.extend(failures)
         return out
-
-    def _lock_follower(self, snapshot: Snapshot) -> Callable[[], _Follow]:
-        """What a forked YAML parser does beside parsing an Environment: parse the lock file
-        it names, unless the cache holds it. On a cold check the lock files are then parsed
-        on the cores already parsing YAML, instead of by a second round of workers started
-        once every YAML file is parsed (which idled a core at the end of each round and
-        cost 0.1-0.15 s at 10,000 objects). Only a lock file `_locks` would read is parsed
-        (inside the repository, present, not a symlink, a known family); everything it
-        checks is still checked there, and any problem is still reported from there."""
-        def follower() -> _Follow:
-            stored = self._cache.keys_like(ParseCache.prefix("lock-"))
-
-            def follow(outcome: Outcome) -> list[tuple[str, bytes]]:
-                if not isinstance(outcome, ParsedObject) or outcome.doc["kind"] != "Environment":
-                    return []
-                declared = outcome.doc["spec"].get("lockfile")
-                if not isinstance(declared, str) or declared.startswith("/"):
-                    return []
-                path = posixpath.normpath(declared)
-                entry = snapshot.files.get(path)
-                family = lockfile_family(path)
-                if entry is None or entry.is_symlink or family is None:
-                    return []
-                key = ParseCache.key(f"lock-{family}", entry.oid)
-                if key in stored or key in _DECODED:
-                    return []
-                return [(key, marshal.dumps(encode(self._parse_lock(path, entry))))]
-            return follow
-        return follower
 
     def _parse_lock(self, path: str, entry: FileEntry) -> Outcome:
         return self._parse_text(path, entry, parse_lockfile)
@@ -360,7 +302,7 @@ class CatalogLoader:
         of them in one run), nothing half-loaded."""
         errors: list[InputError] = []
         yaml_files = [(p, e) for p, e in snapshot.files.items() if is_yaml(p)]
-        parsed = self.parsed_objects(yaml_files, errors, snapshot)
+        parsed = self.parsed_objects(yaml_files, errors)
         config = Config(path=None)
         objects: dict[str, dict[str, GovObject]] = {kind: {} for kind in OBJECT_KINDS}
         for path, result in parsed.items():

@@ -85,32 +85,7 @@ def _with_environments(count: int, lockfile: str = "environments/env-{i}.txt"
     return files
 
 
-def test_environment_lock_files_are_parsed_by_the_yaml_workers(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a cold cache each lock file is parsed by the worker that parsed the Environment
-    naming it, and the catalog is what one process gives: no second round of parsing."""
-    import engine.catalog.load as load
-
-    repo = tmp_path / "envs"
-    make_repo(repo, Step("environments", _with_environments(40)))
-    monkeypatch.setenv("GOVOPS_JOBS", "1")
-    serial = _cold_catalog(repo)
-    rounds: list[int] = []
-    real = load.forked_map
-
-    def counted(work: object, count: int, **named: object) -> object:
-        rounds.append(count)
-        return real(work, count, **named)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(load, "forked_map", counted)
-    monkeypatch.setenv("GOVOPS_JOBS", "2")
-    forked = _cold_catalog(repo)
-    assert forked == serial
-    assert len(forked.locks) == 40  # type: ignore[attr-defined]
-    assert rounds == [COUNT + 41, 0]  # (with govops.yaml) the lock files had nothing left
-
-
-def test_a_bad_or_missing_lock_file_is_still_reported_from_the_environment(
+def test_bad_and_missing_lock_files_are_reported_alike_forked_or_not(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = _with_environments(40)
     files["environments/env-7.txt"] = b"-e ./src\n"  # refused in a lock file
@@ -125,33 +100,3 @@ def test_a_bad_or_missing_lock_file_is_still_reported_from_the_environment(
         lines = str(caught.value).splitlines()
         assert [line.split(":")[0] for line in lines] == [
             "environments/env-7.txt", "environments/env-9.yaml"], (jobs, lines)
-
-
-def test_a_cached_lock_file_is_not_parsed_again_beside_its_environment(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An Environment whose file changed (a cache miss) names a lock file the cache holds:
-    its worker leaves it to the cache."""
-    from engine.catalog.cache import ParseCache
-    from engine.catalog.load import open_loader
-
-    repo = tmp_path / "warm-locks"
-    make_repo(repo, Step("environments", _with_environments(40)))
-    monkeypatch.setenv("GOVOPS_JOBS", "1")
-    _cold_catalog(repo)  # fills the cache
-    git = open_repo(repo)
-    snapshot = git.snapshot("HEAD")
-    with open_loader(git) as loader:
-        stored = loader._cache.keys_like(ParseCache.prefix("lock-"))
-        assert len(stored) == 40
-        follow = loader._lock_follower(snapshot)()
-        env = load_catalog(git, snapshot).objects["Environment"]["env-3"]
-        from engine.catalog.outcomes import ParsedObject
-
-        assert follow(ParsedObject(env.doc, dict(env.lines))) == []
-        loader._cache.flush()
-    WorkDir(repo / ".git").parse_cache.unlink()
-    with open_loader(git) as loader:
-        follow = loader._lock_follower(snapshot)()
-        found = follow(ParsedObject(env.doc, dict(env.lines)))
-        assert [key for key, _ in found] == [ParseCache.key("lock-text",
-                                                            snapshot.files["environments/env-3.txt"].oid)]
