@@ -659,3 +659,31 @@ def test_an_exception_govops_cannot_read_fails_the_check(tmp_path: Path, excepti
     run = check(_repo(tmp_path, _files(files, CONFIG_TAIL + "  files: [deploy/]\n")))
     assert run.exit_code == 2
     assert expected in one_error_line(run)
+
+
+@pytest.mark.parametrize(("fmt", "expected"), [
+    ("text", "main.deny"),
+    ("markdown", "main.deny"),
+    ("github", f"::error file={STACK},line={CHAT_LINE}"),
+    ("junit", "main.deny"),
+])
+def test_a_manifest_result_shows_in_every_format(tmp_path: Path, fmt: str,
+                                                 expected: str) -> None:
+    run = check(_repo(tmp_path, _files({"k8s/replicas.rego": REPLICAS})), "--format", fmt)
+    assert run.exit_code == 1
+    assert expected in run.stdout
+    if fmt == "text":  # a table: the message wraps, the place does not
+        assert f"{STACK}:{CHAT_LINE}" in run.stdout
+    else:
+        assert "Deployment chat runs 3 replicas" in run.stdout
+
+
+def test_a_manifest_result_in_sarif_points_at_the_stack_line(tmp_path: Path) -> None:
+    import json
+
+    run = check(_repo(tmp_path, _files({"k8s/replicas.rego": REPLICAS})), "--format", "sarif")
+    assert run.exit_code == 1
+    results = json.loads(run.stdout)["runs"][0]["results"]
+    located = [(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+                r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in results]
+    assert ("main.deny", STACK, CHAT_LINE) in located
