@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -38,13 +39,18 @@ def all_or_none(files: dict[Path, str | bytes]) -> Iterator[None]:
     """Write every file, or none of them: each is written beside its target on entry, and
     only when the block ends without an error are they moved into place (renames, which do
     not fail for want of space). A failure in writing or in the block (the ledger append that
-    records them) removes what was written and leaves the targets as they were."""
+    records them) removes what was written and leaves the targets as they were. A target that
+    is a device or a pipe is written into as it is, last."""
     staged: list[tuple[str, Path]] = []
+    special: list[tuple[Path, str | bytes]] = []
     target = Path(".")
     try:
         for path, text in files.items():
             target = path.resolve()
-            staged.append((_stage(target, text), target))
+            if _special(target):
+                special.append((target, text))
+            else:
+                staged.append((_stage(target, text), target))
     except OSError as exc:
         _remove(staged)
         raise GovopsError(f"{target}: cannot write: {exc.strerror or exc}") from None
@@ -63,6 +69,27 @@ def all_or_none(files: dict[Path, str | bytes]) -> Iterator[None]:
             _remove(staged)
             raise GovopsError(f"{target}: cannot write: {exc.strerror or exc}") from None
         _remove_orphans(target)
+    for target, text in special:
+        _write_through(target, text)
+
+
+def _special(target: Path) -> bool:
+    """A target that is no regular file (`--output /dev/null`, /dev/stdout, a FIFO): there is
+    nothing to replace atomically, and a rename would replace the device itself (as root,
+    /dev/null became a regular file holding the report)."""
+    try:
+        return not stat.S_ISREG(target.stat().st_mode) and not target.is_dir()
+    except OSError:
+        return False  # not there yet: an ordinary file to create
+
+
+def _write_through(target: Path, text: str | bytes) -> None:
+    """Write into a device or pipe as it is, once everything else has been written."""
+    try:
+        with open(target, "wb") as handle:
+            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
+    except OSError as exc:
+        raise GovopsError(f"{target}: cannot write: {exc.strerror or exc}") from None
 
 
 def _stage(target: Path, text: str | bytes) -> str:
