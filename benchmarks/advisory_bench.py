@@ -1,16 +1,16 @@
 """Benchmark the synced advisory database: `govops advisories sync` of a PyPI-sized export, and
 what matching against it costs a check and an AIBOM of check_bench's 10,000-object repo.
 
-The export is built here, PyPI-sized (17,000 OSV records by default, OSV's PyPI export holds
-about that many): the 86 real PyPA records of ../shared/realworld as published (torch's among
-them), and copies of them re-aimed at synthetic package names, 1,990 at the `package-N` names
-the repo's lock files pin (a few ranges affect a pinned version, most do not), the rest at names
-no lock file holds. It is served from 127.0.0.1 and synced through the real download path.
-Then, with the database in place: `govops check` cold (no parse cache, no govops daemon, a
-resident OPA up) and `govops bom` (of a 1,000-object repo: at 10,000 objects the AIBOM spends
-minutes in cyclonedx-python-lib's dependency registration, database or not), against the same
-runs without a database; and the lookup and matching alone (engine.advisories.synced)
-in-process, per locked package.
+The export (benchmarks/osv_export.py) is PyPI-sized, 17,000 OSV records by default: the 86
+real PyPA records of ../shared/realworld and copies re-aimed at the `package-N` names the
+repo's lock files pin (a few ranges affect a pinned version, most do not) and at names no lock
+file holds. It is served from 127.0.0.1 and synced through the real download path. Then, with
+the database in place: `govops check` cold (no parse cache, no govops daemon, a resident OPA
+up) and `govops bom` (of a 1,000-object repo: at 10,000 objects the AIBOM spends minutes in
+cyclonedx-python-lib's dependency registration, database or not), against the same runs
+without a database (this repo's waivers are not approved, so its checks report thousands of
+failures: `check_bench.py --advisories` times the check the 3 s budget is for); and the lookup
+and matching alone (engine.advisories.synced) in-process, per locked package.
 
     python benchmarks/advisory_bench.py [--records 17000] [--size 10000] [--runs 5]
 """
@@ -18,28 +18,21 @@ in-process, per locked package.
 from __future__ import annotations
 
 import argparse
-import copy
-import io
-import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from check_bench import NOW, PACKAGES, generate
+from check_bench import HITS, NOW, PACKAGES, generate
+from osv_export import config as osv_config
+from osv_export import export, serve
 
 from engine.advisories.synced import synced_for
 from engine.catalog import load_catalog
@@ -53,69 +46,6 @@ GOVOPS = str(Path(sys.executable).with_name("govops"))
 BOM_SIZE = 1000
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / ".cache" / "go-tools" / "bin"
-
-
-def _real_records() -> list[dict[str, Any]]:
-    base = None
-    for parent in [ROOT, *ROOT.parents]:
-        candidate = parent / "shared" / "realworld" / "inputs" / "advisories"
-        if candidate.is_dir():
-            base = candidate
-            break
-    configured = os.environ.get("GOVOPS_REALWORLD")
-    if configured:
-        base = Path(configured) / "advisories"
-    if base is None:
-        raise SystemExit("the real advisory records (shared/realworld) are not beside this "
-                         "checkout; set GOVOPS_REALWORLD")
-    return [yaml.load(p.read_text(), Loader=yaml.BaseLoader)
-            for p in sorted((base / "pypa-advisory-database").rglob("*.yaml"))]
-
-
-def export(records: int) -> tuple[bytes, int]:
-    """A zip of OSV JSON records, as OSV's all.zip is; and how many name a pinned package."""
-    real = _real_records()
-    out = io.BytesIO()
-    aimed = 0
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for record in real:
-            archive.writestr(f"{record['id']}.json", json.dumps(record))
-        for i in range(records - len(real)):
-            record = copy.deepcopy(real[i % len(real)])
-            record["id"] = f"BENCH-{i}"
-            record["aliases"] = [f"CVE-BENCH-{i}"]
-            record.pop("withdrawn", None)
-            if i < 10 * (PACKAGES - 1):  # ten records per `package-N` name of the lock files
-                p = i % (PACKAGES - 1)
-                name = f"package-{p}"
-                # One record in ten affects the versions environments 48 and 49 pin.
-                events = ([{"introduced": f"1.{p % 10}.48"}, {"fixed": f"1.{p % 10}.50"}]
-                          if i // (PACKAGES - 1) == 0 and p % 20 == 0
-                          else [{"introduced": "0"}, {"fixed": "0.9"}])
-                aimed += 1
-            else:
-                name = f"unlocked-{i}"
-                events = [{"introduced": "0"}, {"fixed": "1.0"}]
-            record["affected"] = [{"package": {"ecosystem": "PyPI", "name": name},
-                                   "ranges": [{"type": "ECOSYSTEM", "events": events}]}]
-            archive.writestr(f"BENCH-{i}.json", json.dumps(record))
-    return out.getvalue(), aimed
-
-
-def serve(body: bytes) -> tuple[ThreadingHTTPServer, str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/PyPI/all.zip"
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -145,15 +75,15 @@ def main() -> None:
           f"{os.cpu_count()} cores, median of {args.runs} runs", flush=True)
     with tempfile.TemporaryDirectory(prefix="govops-advisory-bench-") as tmp:
         work = Path(tmp)
-        body, aimed = export(args.records)
+        database = export(args.records, [f"package-{p}" for p in range(PACKAGES - 1)], HITS)
+        body, aimed = database.body, database.aimed
         server, url = serve(body)
         # Servers, daemons and databases of this run: in its own folders, stopped at the end.
         os.environ.update({"GOVOPS_STATE_DIR": str(work / "state"),
                            "GOVOPS_OPA": str(TOOLS / "opa"),
                            "GOVOPS_ADVISORY_DB": str(work / "db")})
         env = dict(os.environ)
-        config = ("apiVersion: govops.dev/v1\nkind: Config\nadvisories:\n  sources:\n"
-                  f"    - name: osv-mirror\n      url: {url}\n      format: osv\n")
+        config = osv_config(url)
 
         def repos(size: int, name: str) -> tuple[Path, Path]:
             files = generate(size)

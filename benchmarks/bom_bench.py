@@ -8,7 +8,11 @@ and 25 Stacks of 2 workloads. Two package mixes:
 Times the build in-process (catalog from a warm parse cache -> validated AIBOM text) and the
 installed `govops bom` end to end (wall time, interpreter start-up included); medians.
 
-    python benchmarks/bom_bench.py [--runs 5]
+With `--advisories 17000`, a PyPI-sized OSV export (benchmarks/osv_export.py) is synced first
+and every AIBOM carries the vulnerabilities it finds; the lookup and matching are timed alone
+and printed per package.
+
+    python benchmarks/bom_bench.py [--runs 5] [--advisories RECORDS]
 """
 
 from __future__ import annotations
@@ -26,9 +30,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from check_bench import _dataset, _environment, _hex, _model, _stack
+import osv_export
+from check_bench import NOW, _dataset, _environment, _hex, _model, _stack
 
+from engine.advisories.synced import synced_for
+from engine.catalog import load_catalog
+from engine.clock import instant
 from engine.commands.bom import BomOptions, run_bom
+from engine.repo import open_repo
 from engine.repo.scripted import Step, build_history
 
 GOVOPS = str(Path(sys.executable).with_name("govops"))
@@ -59,9 +68,40 @@ def generate(shared: bool) -> dict[str, str]:
     return files
 
 
-def bench(label: str, shared: bool, runs: int, workdir: Path) -> None:
+def _names(shared: bool) -> list[str]:
+    if shared:
+        return [f"package-{n}" for n in range(POOL)]
+    return [f"package-{i}-{k}" for k in range(PACKAGES) for i in range(ENVIRONMENTS)]
+
+
+def bench(label: str, shared: bool, runs: int, workdir: Path, advisories: int = 0) -> None:
     root = workdir / label
-    build_history(root, [Step(label, generate(shared), time="2026-11-02T10:00:00Z")])
+    files = generate(shared)
+    if not advisories:
+        build_history(root, [Step(label, files, time="2026-11-02T10:00:00Z")])
+    else:
+        names = _names(shared)
+        # Every 50th name's first record affects its 1.0.0, which some environments pin.
+        database = osv_export.export(advisories, names,
+                                     {n: ("1.0.0", "1.0.1") for n in names[::50]})
+        with osv_export.served(database.body) as url:
+            files["govops.yaml"] = osv_export.config(url)
+            build_history(root, [Step(label, files, time="2026-11-02T10:00:00Z")])
+            os.environ["GOVOPS_ADVISORY_DB"] = str(workdir / f"advisories-{label}")
+            osv_export.sync(GOVOPS, root)
+        git = open_repo(root)
+        catalog = load_catalog(git, git.snapshot("HEAD"))
+        locked = sum(len(lock.lock.records) for lock in catalog.locks.values())
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            found = synced_for(catalog, instant(NOW))
+            times.append(time.perf_counter() - started)
+        median = statistics.median(times)
+        print(f"{label:8} advisory database: {database.records} OSV records ({database.aimed} "
+              f"on pinned names), lookup + matching median {median * 1000:.0f} ms for {locked} "
+              f"locked packages ({median / locked * 1e6:.2f} us per package), "
+              f"{len(found.records)} records matched")
     options = BomOptions(repo=root)
     aibom = run_bom(options, None)  # warms the parse cache, as every later run finds it
     document = json.loads(aibom.text)
@@ -80,7 +120,8 @@ def bench(label: str, shared: bool, runs: int, workdir: Path) -> None:
         wall.append(time.perf_counter() - started)
     print(f"{label:8} {MODELS} models, {ENVIRONMENTS} environments x {PACKAGES} packages: "
           f"{len(document['components'])} components ({kinds.get('library', 0)} distinct "
-          f"packages), {len(aibom.text) / 1e6:.1f} MB")
+          f"packages), {len(document.get('vulnerabilities', []))} vulnerabilities, "
+          f"{len(aibom.text) / 1e6:.1f} MB")
     print(f"         build + validate median {statistics.median(in_process):.2f} s "
           f"(n={runs}) | `govops bom` wall median {statistics.median(wall):.2f} s (n={runs})")
 
@@ -88,10 +129,13 @@ def bench(label: str, shared: bool, runs: int, workdir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--advisories", type=int, default=0, metavar="RECORDS",
+                        help="sync a PyPI-sized OSV export of this many records first "
+                             "(17000: OSV's PyPI export)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="govops-bom-bench-") as tmp:
-        bench("shared", True, args.runs, Path(tmp))
-        bench("distinct", False, args.runs, Path(tmp))
+        bench("shared", True, args.runs, Path(tmp), args.advisories)
+        bench("distinct", False, args.runs, Path(tmp), args.advisories)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,12 @@ the server and loads the policies, every lock file and every document into it, i
 apart. Warm runs are answered by the govops daemon the cold run started (engine.cli.daemon),
 as a developer's second check is.
 
+With `--advisories 17000`, a PyPI-sized OSV export (benchmarks/osv_export.py) is served from
+127.0.0.1 and synced first: every check then matches every locked package against it, and the
+lookup and matching alone are timed in-process and printed per package.
+
     python benchmarks/check_bench.py [--sizes 100,1000,10000] [--engines opa-server,opa,regopy]
-                                     [--runs 5]
+                                     [--runs 5] [--advisories RECORDS]
 """
 
 from __future__ import annotations
@@ -37,18 +41,26 @@ import pygit2
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import osv_export
 from waiver_approvals import approve_waivers, trusted
 
+from engine.advisories.synced import synced_for
 from engine.attest.keys import generate as generate_key
+from engine.catalog import load_catalog
 from engine.cli.daemon_client import running as daemons_running
 from engine.cli.daemon_client import stop_all as stop_daemons
+from engine.clock import instant
 from engine.policy.backends.resident import stop_all
+from engine.repo import open_repo
 from engine.repo.scripted import Step, build_history, stage
 
 GOVOPS = str(Path(sys.executable).with_name("govops"))
 TOOLS = Path(__file__).resolve().parents[1] / ".cache" / "go-tools" / "bin"
 NOW = "2026-11-20T12:00:00Z"
 PACKAGES = 200
+# With --advisories: the first record of every 20th package name affects the versions that
+# environments 48 and 49 of each 50 pin (1.x.48, 1.x.49), as a few advisories do in a real repo.
+HITS = {f"package-{p}": (f"1.{p % 10}.48", f"1.{p % 10}.50") for p in range(0, PACKAGES - 1, 20)}
 
 
 def _hex(*parts: object, n: int = 64) -> str:
@@ -185,10 +197,14 @@ def _time(args: list[str], cwd: Path, expect: set[int], daemon: bool = True) -> 
     return elapsed
 
 
-def bench(size: int, engines: list[str], runs: int, workdir: Path) -> None:
+def bench(size: int, engines: list[str], runs: int, workdir: Path, advisories: int = 0) -> None:
     root = workdir / f"repo-{size}"
     files = generate(size)
-    build_history(root, [Step(f"{size} objects", files, time="2026-11-02T10:00:00Z")])
+    summary = ""
+    if advisories:
+        summary = _with_database(root, files, advisories, runs, workdir / f"advisories-{size}")
+    else:
+        build_history(root, [Step(f"{size} objects", files, time="2026-11-02T10:00:00Z")])
     # Waivers take effect only when approved: a trust root, and its approver approves each.
     approver, _ = trusted(root, generate_key(workdir / f"ci-{size}")[1],
                           issued="2026-11-01T00:00:00Z")
@@ -198,6 +214,8 @@ def bench(size: int, engines: list[str], runs: int, workdir: Path) -> None:
     lock_bytes = sum(len(v) for p, v in files.items() if p.endswith(".txt"))
     print(f"\n{size} objects ({objects} YAML objects, {len(files)} files, "
           f"{lock_bytes / 1e6:.1f} MB of lock files)")
+    if summary:
+        print(summary)
     repo = pygit2.Repository(str(root))
     stage(repo, write={
         "models/model-0.yaml": files["models/model-0.yaml"].replace("limited", "minimal"),
@@ -224,6 +242,40 @@ def bench(size: int, engines: list[str], runs: int, workdir: Path) -> None:
               f"({objects / s:8.0f} objects/s)")
 
 
+def _with_database(root: Path, files: dict[str, str], records: int, runs: int,
+                   folder: Path) -> str:
+    """The repo, naming a served PyPI-sized OSV export as its advisory source, synced into
+    `folder` (GOVOPS_ADVISORY_DB for every later run); what the database costs, to print."""
+    database = osv_export.export(records, [f"package-{p}" for p in range(PACKAGES - 1)], HITS)
+    with osv_export.served(database.body) as url:
+        files = {**files, "govops.yaml": osv_export.config(url)}
+        build_history(root, [Step("objects", files, time="2026-11-02T10:00:00Z")])
+        os.environ["GOVOPS_ADVISORY_DB"] = str(folder)
+        started = time.perf_counter()
+        osv_export.sync(GOVOPS, root)
+        took = time.perf_counter() - started
+    return _matching(root, database, took, runs)
+
+
+def _matching(root: Path, database: osv_export.Export, sync: float, runs: int) -> str:
+    """What the synced database costs a check: looking up every pinned package in it and
+    matching its ranges (engine.advisories.synced, in-process, parse cache warm)."""
+    git = open_repo(root)
+    catalog = load_catalog(git, git.snapshot("HEAD"))
+    locked = sum(len(lock.lock.records) for lock in catalog.locks.values())
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        found = synced_for(catalog, instant(NOW))
+        times.append(time.perf_counter() - started)
+    median = statistics.median(times)
+    return (f"  advisory database: {database.records} OSV records ({database.aimed} on pinned "
+            f"names, {database.hitting} affecting a pinned version), "
+            f"{len(database.body) / 1e6:.1f} MB zipped, synced in {sync:.2f} s; lookup + "
+            f"matching median {median * 1000:.0f} ms for {locked} locked packages "
+            f"({median / locked * 1e6:.2f} us per package), {len(found.records)} records matched")
+
+
 def _cold(args: list[str], root: Path) -> float:
     """A check with no parse cache and no govops daemon (a fresh clone, or a parser upgrade);
     a resident OPA server stays up, as after any earlier check on the machine."""
@@ -248,16 +300,20 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--engines", default="opa-server,opa,regopy")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--advisories", type=int, default=0, metavar="RECORDS",
+                        help="sync a PyPI-sized OSV export of this many records first "
+                             "(17000: OSV's PyPI export)")
     args = parser.parse_args()
     print(f"govops check benchmark: python {sys.version.split()[0]}, {os.cpu_count()} cores, "
-          f"median of {args.runs} runs (regopy above 1,000 objects: 1 run)")
+          f"median of {args.runs} runs (regopy above 1,000 objects: 1 run)"
+          + (f", {args.advisories} advisory records synced" if args.advisories else ""))
     with tempfile.TemporaryDirectory(prefix="govops-bench-") as tmp:
         # Resident servers of this run: in its own state folder, stopped at the end.
         os.environ.update({"GOVOPS_STATE_DIR": str(Path(tmp) / "state"),
                            "GOVOPS_OPA": str(TOOLS / "opa")})
         try:
             for size in (int(s) for s in args.sizes.split(",")):
-                bench(size, args.engines.split(","), args.runs, Path(tmp))
+                bench(size, args.engines.split(","), args.runs, Path(tmp), args.advisories)
         finally:
             stop_daemons()
             stop_all()

@@ -3,7 +3,10 @@ the source's records as govops judges by them (engine.advisories.merge: withdraw
 alias groups merged) and the snapshot they came from.
 
 A check reads only the records of the package names its lock files hold (a full PyPI export
-is ~17,000 records; an environment meets a few dozen), by name, without loading the rest.
+is ~17,000 records; an environment meets a few dozen to a few thousand), by name, without
+loading the rest; and of those only what matching needs (each record's `affected` list, kept
+in a column of its own), decoding a whole record, with its text and references, only when it
+affects a pinned version.
 A database is replaced whole, by renaming a complete new file over the old one: a reader
 holds either the old snapshot or the new one, never half of each, and a failed sync leaves
 the previous file as it was.
@@ -24,7 +27,8 @@ from typing import Any
 from engine.errors import GovopsError
 from engine.statedir import private_folder, state_base
 
-SCHEMA = 1
+SCHEMA = 2  # 2: records.affected; databases of schema 1 are still read
+_READABLE = ("1", "2")
 
 
 @dataclass(frozen=True)
@@ -88,12 +92,14 @@ def _write(partial: Path, snapshot: Snapshot, records: Mapping[str, Mapping[str,
     try:
         with db:
             db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            db.execute("CREATE TABLE records (id TEXT PRIMARY KEY, record TEXT NOT NULL)")
+            db.execute("CREATE TABLE records (id TEXT PRIMARY KEY, record TEXT NOT NULL, "
+                       "affected TEXT NOT NULL)")
             db.execute("CREATE TABLE names (name TEXT NOT NULL, id TEXT NOT NULL)")
             db.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("schema", str(SCHEMA)), ("snapshot", json.dumps(snapshot.as_json()))])
-            db.executemany("INSERT INTO records VALUES (?, ?)",
-                           [(aid, json.dumps(record, sort_keys=True))
+            db.executemany("INSERT INTO records VALUES (?, ?, ?)",
+                           [(aid, json.dumps(record, sort_keys=True),
+                             json.dumps(_for_matching(record), sort_keys=True))
                             for aid, record in sorted(records.items())])
             db.executemany("INSERT INTO names VALUES (?, ?)",
                            [(name, aid) for aid, found in sorted(names.items())
@@ -103,25 +109,43 @@ def _write(partial: Path, snapshot: Snapshot, records: Mapping[str, Mapping[str,
         db.close()
 
 
+def _for_matching(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What engine.advisories.match reads of a record."""
+    return {key: record[key] for key in ("affected", "withdrawn") if key in record}
+
+
 @dataclass(frozen=True)
 class Database:
     """One synced source, open for lookups."""
 
     path: Path
     snapshot: Snapshot
+    schema: int = SCHEMA
 
     def records_for(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The records filed under any of these package names, by id."""
-        wanted = sorted(set(names))
+        """The records filed under any of these package names, by id, whole."""
+        return self._by_name(names, "record")
+
+    def matching_for(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """What matching reads (`affected`, `withdrawn`) of the records filed under any of
+        these package names, by id: a fraction of each record to decode."""
+        return self._by_name(names, "affected" if self.schema >= 2 else "record")
+
+    def records(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """These records, whole, by id."""
+        return self._select("SELECT id, record FROM records WHERE id IN ({})", ids)
+
+    def _by_name(self, names: Iterable[str], column: str) -> dict[str, dict[str, Any]]:
+        return self._select(f"SELECT DISTINCT records.id, records.{column} FROM names JOIN "
+                            "records ON records.id = names.id WHERE names.name IN ({})", names)
+
+    def _select(self, query: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = sorted(set(keys))
         out: dict[str, dict[str, Any]] = {}
         with self._open() as db:
             for i in range(0, len(wanted), 900):
                 chunk = wanted[i:i + 900]
-                marks = ",".join("?" * len(chunk))
-                rows = db.execute(
-                    "SELECT DISTINCT records.id, records.record FROM names JOIN records "
-                    f"ON records.id = names.id WHERE names.name IN ({marks})", chunk)
-                for aid, text in rows:
+                for aid, text in db.execute(query.format(",".join("?" * len(chunk))), chunk):
                     out[aid] = json.loads(text)
         return out
 
@@ -151,10 +175,11 @@ def open_database(source: str, folder: Path | None = None) -> Database | None:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         finally:
             db.close()
-        if meta.get("schema") != str(SCHEMA):
-            raise ValueError(f"schema {meta.get('schema')!r}, this govops reads {SCHEMA}")
+        if meta.get("schema") not in _READABLE:
+            raise ValueError(f"schema {meta.get('schema')!r}, this govops reads "
+                             f"{' and '.join(_READABLE)}")
         snapshot = Snapshot.from_json(json.loads(meta["snapshot"]))
     except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
         raise GovopsError(f"{path}: not a usable advisory database ({exc}); run `govops "
                           f"advisories sync` again") from None
-    return Database(path, snapshot)
+    return Database(path, snapshot, int(meta["schema"]))

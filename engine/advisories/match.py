@@ -24,7 +24,11 @@ from engine.catalog.lockfiles.model import normalize_name
 _OSV_ECOSYSTEMS = {"pypi": "pypi", "conda": "conda"}
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _version(text: str) -> Version | None:
+    """Cached: the same bounds (`0`, `1.0`, each release of a project) recur across the
+    records of a database, and every bound is read twice (sorting the events, then walking
+    them). Version is immutable."""
     try:
         return Version(text)
     except InvalidVersion:

@@ -77,10 +77,11 @@ def _lookup_names(name: str, ecosystem: str) -> set[str]:
 
 def _affecting(database: Database, names: set[str],
                packages: list[tuple[str, str, str]]) -> dict[str, Mapping[str, Any]]:
-    candidates = database.records_for(names)
+    candidates = database.matching_for(names)
     if not candidates:
         return {}
     index = AdvisoryIndex(candidates)
     hit = {aid for name, version, ecosystem in packages
            for aid in index.matches(name, version, ecosystem)}
-    return {aid: candidates[aid] for aid in sorted(hit)}
+    whole = database.records(hit)
+    return {aid: whole[aid] for aid in sorted(hit)}

@@ -20,9 +20,10 @@ from typing import Any
 
 # Bump when a parser or the schema changes what it produces for the same bytes. It is part of
 # every decision's input digest, so it changes decision ids: never bump it for less.
+# 12: pixi.lock v7, pixi's git and non-PyPI sources, conda fields against file names;
 # 11: streams of Kubernetes documents skipped; 10: Kubernetes objects with govops labels
 # skipped; 9: UTF-16/32 refused, depth limits
-PARSER_VERSION = "11"
+PARSER_VERSION = "12"
 # Bump when the form rows are stored in changes (engine.catalog.outcomes), not what they say.
 ROW_FORMAT = "2"
 _CHUNK = 900

@@ -299,3 +299,38 @@ def test_a_disk_full_while_writing_keeps_the_previous_database(
             "kept the previous database (fetched ")
     assert (database / "mirror.sqlite").read_bytes() == before
     assert sorted(p.name for p in database.iterdir()) == ["mirror.sqlite"]
+
+
+def test_a_database_of_the_previous_schema_gives_the_same_results(
+        tmp_path: Path, stand: Stand, database: Path) -> None:
+    """Schema 2 keeps each record's `affected` list in a column of its own, so a check decodes
+    whole records only for what affects a pinned version. A schema-1 database (one column, as
+    the previous govops wrote it) is read as it is, with the same decision; a schema no govops
+    wrote is refused in one line."""
+    import sqlite3
+
+    url = stand.serve("/all.zip", Route(osv_zip()))
+    root = _repo(tmp_path, _mirror(url))
+    assert _synced(root).exit_code == 0
+    current = check(root, "--format", "json").json()
+    assert {r["advisory"] for r in current["results"] if r["id"] == "ENV-003"} >= {
+        "PYSEC-2022-43015", "CVE-2025-32434"}
+    path = database / "mirror.sqlite"
+    db = sqlite3.connect(path)
+    with db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+        db.execute("ALTER TABLE records DROP COLUMN affected")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    db.close()
+    older = check(root, "--format", "json").json()
+    assert older["results"] == current["results"]
+    assert older["decision_id"] == current["decision_id"]
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
+    db.close()
+    run = check(root)
+    assert run.exit_code == 2
+    assert run.stderr.strip() == (
+        f"govops: error: {path}: not a usable advisory database (schema '3', this govops "
+        "reads 1 and 2); run `govops advisories sync` again")

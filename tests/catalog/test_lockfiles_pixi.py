@@ -1,5 +1,6 @@
-"""pixi.lock (rattler-lock v6) on the sample in fixtures/lockfiles/pixi, written for govops (no
-real pixi.lock is among the shared real-world inputs): every package at its line, the
+"""pixi.lock (rattler-lock v6) on the sample in fixtures/lockfiles/pixi, written for govops to
+hold an ML environment (pytorch through the conda mapping; real locks published by other
+projects are in test_lockfiles_pixi_real.py): every package at its line, the
 workspace's own project left out, and the bad cases as one line each."""
 
 from __future__ import annotations

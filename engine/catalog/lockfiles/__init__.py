@@ -9,7 +9,7 @@ Which format a file is, by its name and, for `.txt`/`.in`, its content:
 - `uv.lock`: uv's lock file;
 - `pylock.toml`, `pylock.<name>.toml`: PEP 751;
 - `conda-lock.yml` / `conda-lock.yaml` (and `*.conda-lock.yml`): conda-lock's unified file;
-- `pixi.lock`: pixi's lock file (rattler-lock versions 5 and 6);
+- `pixi.lock`: pixi's lock file (rattler-lock versions 5, 6 and 7);
 - any other `*.lock` (`conda-<platform>.lock` as `conda-lock render --kind explicit` names it,
   or a name of the project's own, such as scikit-learn's `..._linux-64_conda.lock`): conda
   explicit, which its `@EXPLICIT` line proves;

@@ -1,6 +1,7 @@
-"""pixi's lock file (`pixi.lock`, rattler-lock format versions 5 and 6):
+"""pixi's lock file (`pixi.lock`, rattler-lock format versions 5, 6 and 7):
 
-    version: 6
+    version: 7
+    platforms: [{name: linux-64, virtual-packages: [...]}]       # v7 only
     environments:
       default:
         channels: [{url: https://conda.anaconda.org/conda-forge/}]
@@ -17,11 +18,21 @@
       name: numpy
       version: 2.2.1
       sha256: <64 hex>
+    - conda_source: mylib[a1b2c3d4] @ ./mylib                      # v7: built from source
+      version: 0.1.0
 
 Every entry of the top-level `packages` list is one locked package, at its line: conda packages
 by the URL's file name (name-version-build, as conda explicit files), PyPI packages by their
-`name` and `version`. `pypi: .` (or another local path) is the workspace's own project, not a
-dependency, and is left out. Version 5 wrote `kind: conda|pypi` and `url:` instead.
+`name` and `version`. Version 5 wrote `kind: conda|pypi` and `url:` instead.
+
+What pixi builds from the workspace's own folders (`pypi: .`, a v6 `conda:` entry at a local
+path, a v7 `conda_source:` at a local path) is the project, not a dependency, and is left out,
+as uv.lock's editable entries are. Built from a remote source (git), it is a package whose
+`source` says so.
+
+A conda entry's `name`, `version` or `build` field (rattler writes one only when the file name
+cannot say it) must agree with the file name: conda installs the file, and a lock whose fields
+name another package than its file would have advisories matched against the wrong one.
 """
 
 from __future__ import annotations
@@ -31,8 +42,11 @@ from typing import Any
 from engine.catalog.lockfiles.model import LockedPackage, LockFile, hash_problem, normalize_name
 from engine.errors import InputError
 
-SUPPORTED = (5, 6)
+SUPPORTED = (5, 6, 7)
 _EXTENSIONS = (".conda", ".tar.bz2")
+_KINDS = ("conda", "conda_source", "pypi")
+# Where PyPI serves files: a wheel from anywhere else came from another index or a direct URL.
+_PYPI_FILES = "https://files.pythonhosted.org/"
 
 
 def parse_pixi_lock(path: str, text: str) -> LockFile:
@@ -43,7 +57,7 @@ def parse_pixi_lock(path: str, text: str) -> LockFile:
     if not isinstance(doc, dict) or doc.get("version") not in SUPPORTED:
         found = doc.get("version") if isinstance(doc, dict) else None
         raise InputError(path, lines.get("version", 1), f"unsupported pixi.lock version "
-                         f"{found!r} (govops reads versions 5 and 6)")
+                         f"{found!r} (govops reads versions 5, 6 and 7)")
     entries = doc.get("packages") or []
     if not isinstance(entries, list):
         raise InputError(path, lines.get("packages"), "packages must be a list")
@@ -58,33 +72,75 @@ def parse_pixi_lock(path: str, text: str) -> LockFile:
 def _package(path: str, line: int, entry: Any) -> LockedPackage | None:
     if not isinstance(entry, dict):
         raise InputError(path, line, "a package entry must be a mapping")
-    kind = next((k for k in ("conda", "pypi") if k in entry), entry.get("kind"))
-    url = entry.get(kind) if kind in entry else entry.get("url")
-    if kind not in ("conda", "pypi") or not isinstance(url, str) or not url:
-        raise InputError(path, line, "a package entry needs `conda: <url>` or `pypi: <url>`")
+    kind = next((k for k in _KINDS if k in entry), entry.get("kind"))
+    location = entry.get(kind) if kind in entry else entry.get("url")
+    if kind not in _KINDS or not isinstance(location, str) or not location:
+        raise InputError(path, line, "a package entry needs `conda: <url>`, `pypi: <url>` or "
+                         "`conda_source: <name> @ <location>`")
     hashes = tuple(_hash(path, line, algo, entry[algo]) for algo in ("md5", "sha256")
                    if algo in entry)
+    if kind == "conda_source":
+        name, _, where = location.partition(" @ ")
+        return _source_package(path, line, entry, name.split("[", 1)[0].strip(), where.strip())
     if kind == "conda":
-        name, version, build = _conda_file(path, line, url)
+        if not location.split("#", 1)[0].endswith(_EXTENSIONS):  # v6: built from source
+            return _source_package(path, line, entry, entry.get("name"), location)
+        name, version, build = _conda_file(path, line, location)
+        for field, derived in (("name", name), ("version", version), ("build", build)):
+            if field in entry and str(entry[field]) != derived:
+                raise InputError(path, line, f"conda package {field} {entry[field]!r} "
+                                 f"disagrees with its file name {_filename(location)!r}")
         return LockedPackage(name=name, version=version, specifier=f"=={version}", extras=(),
-                             marker="", hashes=hashes, line=line, ecosystem="conda", url=url,
-                             build=build)
-    if "://" not in url:  # `pypi: .`: the workspace's own project, or another local path
+                             marker="", hashes=hashes, line=line, ecosystem="conda",
+                             url=location, build=build)
+    if not _remote(location):  # `pypi: .`: the workspace's own project, or another local path
         return None
     pypi_name, pypi_version = entry.get("name"), entry.get("version")
     if not isinstance(pypi_name, str) or not isinstance(pypi_version, str):
-        raise InputError(path, line, f"the PyPI package {url.rsplit('/', 1)[-1]} needs a name "
+        raise InputError(path, line, f"the PyPI package {_filename(location)} needs a name "
                          "and a version (quote a version YAML would read as a number)")
+    git = location.startswith("git+")
     return LockedPackage(name=normalize_name(pypi_name), version=pypi_version,
-                         specifier=f"=={pypi_version}",
-                         extras=(), marker="", hashes=hashes, line=line, ecosystem="pypi",
-                         url=url)
+                         specifier=f"=={pypi_version}", extras=(), marker="", hashes=hashes,
+                         line=line, ecosystem="pypi", url="" if git else location,
+                         source=_source(location))
+
+
+def _source_package(path: str, line: int, entry: dict[str, Any], name: Any,
+                    location: str) -> LockedPackage | None:
+    """A conda package pixi builds from source: the workspace's own when the source is a local
+    folder (left out), else a package from that remote source (git), with no archive hash."""
+    if not _remote(location):
+        return None
+    version = entry.get("version")
+    if not isinstance(name, str) or not name or not isinstance(version, str) or not version:
+        raise InputError(path, line, f"the conda package built from {location} needs a name "
+                         "and a version (run `pixi lock` to evaluate its metadata)")
+    return LockedPackage(name=name, version=version, specifier=f"=={version}", extras=(),
+                         marker="", hashes=(), line=line, ecosystem="conda",
+                         build=str(entry.get("build") or ""), source=_source(location))
+
+
+def _remote(location: str) -> bool:
+    return "://" in location
+
+
+def _source(location: str) -> str:
+    """LockedPackage.source, as uv.lock's are written: a git source with its commit (rattler
+    writes `git+<url>?<ref>#<commit>`), a direct URL other than PyPI's own files, "" for PyPI."""
+    if location.startswith("git+"):
+        url, _, commit = location.partition("#")
+        return f"{url.split('?', 1)[0]}@{commit}" if commit else url
+    return "" if location.startswith(_PYPI_FILES) else f"url+{location}"
+
+
+def _filename(url: str) -> str:
+    return url.split("#", 1)[0].rsplit("/", 1)[-1]
 
 
 def _conda_file(path: str, line: int, url: str) -> tuple[str, str, str]:
-    """name, version, build from the package file name: what conda installs, whatever other
-    fields say."""
-    filename = url.split("#", 1)[0].rsplit("/", 1)[-1]
+    """name, version, build from the package file name: what conda installs."""
+    filename = _filename(url)
     extension = next((e for e in _EXTENSIONS if filename.endswith(e)), None)
     parts = filename[: -len(extension)].rsplit("-", 2) if extension else []
     if len(parts) != 3 or not all(parts):
