@@ -372,6 +372,26 @@ def test_requirements_url_requirement_names_its_url() -> None:
     url = "https://example.test/wheels/tiny-1.0-py3-none-any.whl"
     (tiny,) = parse_lockfile("r.txt", f"tiny @ {url} --hash={H}\n").packages
     assert (tiny.specifier, tiny.url, tiny.version, tiny.hashes) == (f"@ {url}", url, None, (H,))
+    assert tiny.source == f"url+{url}"
+
+
+def test_requirements_direct_references_say_where_from() -> None:
+    """A git reference carries its commit (as uv.lock's git sources do), a local wheel its
+    path: the AIBOM names where the package came from, not PyPI. A plain pin has no source."""
+    commit = "a" * 40
+    lock = parse_lockfile("r.txt", (
+        f"kit @ git+https://github.com/acme/kit.git@{commit}#egg=kit\n"
+        "wheel-here @ file:///opt/wheels/wheel_here-1.0-py3-none-any.whl\n"
+        f"numpy==1.0 --hash={H}\n"))
+    assert [(p.name, p.source) for p in lock.packages] == [
+        ("kit", f"git+https://github.com/acme/kit.git@{commit}"),
+        ("wheel-here", "path+/opt/wheels/wheel_here-1.0-py3-none-any.whl"),
+        ("numpy", "")]
+    from engine.bom.refs import package_purl
+
+    kit = lock.packages[0]
+    assert package_purl("pypi", kit.name, kit.version, kit.url, source=kit.source) == (
+        f"pkg:pypi/kit?vcs_url=git%2Bhttps://github.com/acme/kit.git%40{commit}")
 
 
 @pytest.mark.parametrize(("text", "line", "fragment"), [

@@ -214,7 +214,19 @@ def _parse_lines(path: str, text: str, offset: int, packages: list[dict[str, Any
             line=number,
             ecosystem="pypi",
             url=req.url or "",
+            source=_direct_source(req.url) if req.url else "",
         ).as_json())
+
+
+def _direct_source(url: str) -> str:
+    """LockedPackage.source of a direct reference (`name @ URL`), as uv.lock's are written:
+    `git+<repo>@<commit>` (pip writes the ref after the last `@` of the path), a local path, or
+    the URL itself; so the AIBOM names where the package came from, not PyPI."""
+    if url.startswith(("git+", "hg+", "svn+", "bzr+")):
+        return url.split("#", 1)[0]
+    if url.startswith("file:"):
+        return f"path+{url.removeprefix('file://')}"
+    return f"url+{url}"
 
 
 def _pinned(name: str, version: str, hashes: tuple[str, ...], line: int) -> dict[str, Any]:
