@@ -9,8 +9,9 @@ a download that does not match is refused and nothing is kept. Maven artifacts c
 archives straight from PyPI's file host (`pip download` would build an sdist to read its
 metadata, and these need toolchains that have nothing to do with their lock files).
 
-A sample goes to .cache/samples/<name>-<version>/, marked complete only when all of it is there:
-a warm machine fetches nothing, an interrupted fetch starts over. Each fetch's time is printed.
+A sample goes to .cache/samples/<name>-<version>/, marked complete (with its pin) only when all
+of it is there: a warm machine fetches nothing, an interrupted fetch or a changed pin starts
+over. Each fetch's time is printed.
 
     python tools/fetch_samples.py [NAME ...]
 """
@@ -111,8 +112,9 @@ def _members(archive: Path) -> dict[str, bytes]:
 def fetch(sample: Sample) -> float | None:
     """Fetch one sample unless it is complete; the seconds it took, or None if it was."""
     done = sample.folder
-    if (done / ".complete").exists():
-        return None
+    marker = f"{sample.name} {sample.version} {sample.sha256}\n"
+    if (done / ".complete").exists() and (done / ".complete").read_text() == marker:
+        return None  # a pin changed under the same version fetches anew
     started = time.monotonic()
     partial = done.with_name(done.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -138,7 +140,7 @@ def fetch(sample: Sample) -> float | None:
     except FetchError:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    (partial / ".complete").write_text(f"{sample.name} {sample.version} {sample.sha256}\n")
+    (partial / ".complete").write_text(marker)
     shutil.rmtree(done, ignore_errors=True)
     partial.rename(done)
     return time.monotonic() - started

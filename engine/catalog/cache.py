@@ -20,7 +20,8 @@ from typing import Any
 
 # Bump when a parser or the schema changes what it produces for the same bytes. It is part of
 # every decision's input digest, so it changes decision ids: never bump it for less.
-# 12: pixi.lock v7, pixi's git and non-PyPI sources, conda fields against file names;
+# 12: pixi.lock v7, sources of pixi git and non-PyPI packages and of requirements direct
+# references, pixi conda fields checked against file names;
 # 11: streams of Kubernetes documents skipped; 10: Kubernetes objects with govops labels
 # skipped; 9: UTF-16/32 refused, depth limits
 PARSER_VERSION = "12"

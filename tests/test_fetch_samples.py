@@ -1,0 +1,115 @@
+"""tools/fetch_samples.py: third-party samples are fetched once, pinned by digest; a download
+whose digest differs, or that lacks what the tests read, is refused and leaves nothing that
+looks complete. Served from 127.0.0.1 here, as PyPI's file host serves an sdist."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import sys
+import tarfile
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("fetch_samples", ROOT / "tools" /
+                                                  "fetch_samples.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fetch_samples"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+samples = _script()
+
+
+def _sdist() -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, body in (("proj-1.0/pixi.lock", b"version: 6\npackages: []\n"),
+                           ("proj-1.0/README.md", b"# proj\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    return out.getvalue()
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[str, list[str]]]:
+    body, hits = _sdist(), []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/proj-1.0.tar.gz", hits
+    finally:
+        server.shutdown()
+
+
+def _sample(url: str, digest: str, extract: tuple[str, ...] = ("*/pixi.lock",)) -> Any:
+    return samples.Sample("proj", "1.0", "pypi", url, digest, extract=extract)
+
+
+def test_a_sample_is_fetched_once_and_only_what_tests_read_is_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        served: tuple[str, list[str]]) -> None:
+    monkeypatch.setattr(samples, "CACHE", tmp_path)
+    url, hits = served
+    sample = _sample(url, hashlib.sha256(_sdist()).hexdigest())
+    assert samples.fetch(sample) is not None
+    folder = tmp_path / "proj-1.0"
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.is_file()) == [".complete", "proj-1.0/pixi.lock"]
+    assert samples.fetch(sample) is None  # complete: nothing fetched again
+    assert len(hits) == 1
+    # Another pin for the same version (a re-uploaded file, an edited pin) is fetched anew,
+    # and refused when the download is not it.
+    with pytest.raises(samples.FetchError, match="pinned 1111"):
+        samples.fetch(_sample(url, "1" * 64))
+    assert len(hits) == 2
+
+
+@pytest.mark.parametrize(("digest", "extract", "message"), [
+    ("0" * 64, ("*/pixi.lock",), "pinned 0000"),
+    (None, ("*/uv.lock",), "holds nothing matching */uv.lock"),
+])
+def test_a_download_that_is_not_the_pinned_one_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, served: tuple[str, list[str]],
+        digest: str | None, extract: tuple[str, ...], message: str) -> None:
+    monkeypatch.setattr(samples, "CACHE", tmp_path)
+    url, _ = served
+    sample = _sample(url, digest or hashlib.sha256(_sdist()).hexdigest(), extract)
+    with pytest.raises(samples.FetchError, match=message.replace("*", r"\*")):
+        samples.fetch(sample)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_pinned_samples_are_in_the_cache() -> None:
+    """What `make test` fetched: every pinned sample complete, with the digest it was pinned
+    by (a changed pin fetches anew into a folder of its own version)."""
+    for sample in samples.SAMPLES:
+        done = sample.folder / ".complete"
+        assert done.exists(), f"{sample.folder}: run python3 tools/fetch_samples.py"
+        assert done.read_text().split() == [sample.name, sample.version, sample.sha256]
