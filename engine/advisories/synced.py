@@ -51,9 +51,10 @@ def synced_for(catalog: Catalog, now: dt.datetime,
             databases.append(database)
     if not databases:  # the common hook case: 100,000 locked packages need not be listed
         return SyncedAdvisories({}, (), tuple(notes))
-    packages = [(p["name"], p["version"], p["ecosystem"])
+    # Each distinct pin once: 500 environments pin the same few thousand (name, version)s.
+    packages = {(p["name"], p["version"], p["ecosystem"])
                 for lock in catalog.locks.values() for p in lock.lock.records
-                if p["version"] is not None]
+                if p["version"] is not None}
     names = {n for name, ecosystem in {(p[0], p[2]) for p in packages}
              for n in _lookup_names(name, ecosystem)}
     for database in databases:
@@ -76,7 +77,7 @@ def _lookup_names(name: str, ecosystem: str) -> set[str]:
 
 
 def _affecting(database: Database, names: set[str],
-               packages: list[tuple[str, str, str]]) -> dict[str, Mapping[str, Any]]:
+               packages: set[tuple[str, str, str]]) -> dict[str, Mapping[str, Any]]:
     candidates = database.matching_for(names)
     if not candidates:
         return {}
