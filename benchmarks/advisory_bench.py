@@ -32,14 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from check_bench import HITS, NOW, PACKAGES, generate
 from osv_export import config as osv_config
-from osv_export import export, serve
+from osv_export import export, serve, time_matching
 
-from engine.advisories.synced import synced_for
-from engine.catalog import load_catalog
 from engine.cli.daemon_client import stop_all as stop_daemons
-from engine.clock import instant
 from engine.policy.backends.resident import stop_all
-from engine.repo import open_repo
 from engine.repo.scripted import Step, build_history
 
 GOVOPS = str(Path(sys.executable).with_name("govops"))
@@ -111,17 +107,7 @@ def main() -> None:
             print(f"  advisories sync (download, verify, merge, index) median "
                   f"{statistics.median(syncs):6.2f} s", flush=True)
 
-            git = open_repo(root)
-            catalog = load_catalog(git, git.snapshot("HEAD"))
-            lookups = []
-            for _ in range(args.runs):
-                started = time.perf_counter()
-                found = synced_for(catalog, instant(NOW))
-                lookups.append(time.perf_counter() - started)
-            lookup = statistics.median(lookups)
-            print(f"  lookup + matching in-process median {lookup * 1000:7.1f} ms for {locked} "
-                  f"packages ({lookup / locked * 1e6:.2f} us per package), "
-                  f"{len(found.records)} records affect a pinned version")
+            print(f"  in-process {time_matching(root, NOW, args.runs).describe()}")
 
             for label, repo, bom_repo in (("with the database", root, bom_root),
                                           ("no database", bare, bom_bare)):

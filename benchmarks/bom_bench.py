@@ -33,11 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import osv_export
 from check_bench import NOW, _dataset, _environment, _hex, _model, _stack
 
-from engine.advisories.synced import synced_for
-from engine.catalog import load_catalog
-from engine.clock import instant
 from engine.commands.bom import BomOptions, run_bom
-from engine.repo import open_repo
 from engine.repo.scripted import Step, build_history
 
 GOVOPS = str(Path(sys.executable).with_name("govops"))
@@ -89,19 +85,9 @@ def bench(label: str, shared: bool, runs: int, workdir: Path, advisories: int = 
             build_history(root, [Step(label, files, time="2026-11-02T10:00:00Z")])
             os.environ["GOVOPS_ADVISORY_DB"] = str(workdir / f"advisories-{label}")
             osv_export.sync(GOVOPS, root)
-        git = open_repo(root)
-        catalog = load_catalog(git, git.snapshot("HEAD"))
-        locked = sum(len(lock.lock.records) for lock in catalog.locks.values())
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            found = synced_for(catalog, instant(NOW))
-            times.append(time.perf_counter() - started)
-        median = statistics.median(times)
+        matching = osv_export.time_matching(root, NOW, runs)
         print(f"{label:8} advisory database: {database.records} OSV records ({database.aimed} "
-              f"on pinned names), lookup + matching median {median * 1000:.0f} ms for {locked} "
-              f"locked packages ({median / locked * 1e6:.2f} us per package), "
-              f"{len(found.records)} records matched")
+              f"on pinned names), {matching.describe()}")
     options = BomOptions(repo=root)
     aibom = run_bom(options, None)  # warms the parse cache, as every later run finds it
     document = json.loads(aibom.text)

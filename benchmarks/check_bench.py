@@ -44,14 +44,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import osv_export
 from waiver_approvals import approve_waivers, trusted
 
-from engine.advisories.synced import synced_for
 from engine.attest.keys import generate as generate_key
-from engine.catalog import load_catalog
 from engine.cli.daemon_client import running as daemons_running
 from engine.cli.daemon_client import stop_all as stop_daemons
-from engine.clock import instant
 from engine.policy.backends.resident import stop_all
-from engine.repo import open_repo
 from engine.repo.scripted import Step, build_history, stage
 
 GOVOPS = str(Path(sys.executable).with_name("govops"))
@@ -254,26 +250,11 @@ def _with_database(root: Path, files: dict[str, str], records: int, runs: int,
         started = time.perf_counter()
         osv_export.sync(GOVOPS, root)
         took = time.perf_counter() - started
-    return _matching(root, database, took, runs)
-
-
-def _matching(root: Path, database: osv_export.Export, sync: float, runs: int) -> str:
-    """What the synced database costs a check: looking up every pinned package in it and
-    matching its ranges (engine.advisories.synced, in-process, parse cache warm)."""
-    git = open_repo(root)
-    catalog = load_catalog(git, git.snapshot("HEAD"))
-    locked = sum(len(lock.lock.records) for lock in catalog.locks.values())
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        found = synced_for(catalog, instant(NOW))
-        times.append(time.perf_counter() - started)
-    median = statistics.median(times)
+    matching = osv_export.time_matching(root, NOW, runs)
     return (f"  advisory database: {database.records} OSV records ({database.aimed} on pinned "
             f"names, {database.hitting} affecting a pinned version), "
-            f"{len(database.body) / 1e6:.1f} MB zipped, synced in {sync:.2f} s; lookup + "
-            f"matching median {median * 1000:.0f} ms for {locked} locked packages "
-            f"({median / locked * 1e6:.2f} us per package), {len(found.records)} records matched")
+            f"{len(database.body) / 1e6:.1f} MB zipped, synced in {took:.2f} s; "
+            f"{matching.describe()}")
 
 
 def _cold(args: list[str], root: Path) -> float:
