@@ -5,33 +5,19 @@ looks complete. Served from 127.0.0.1 here, as PyPI's file host serves an sdist.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
-import sys
 import tarfile
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.tool_scripts import load_tool
 
-
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fetch_samples", ROOT / "tools" /
-                                                  "fetch_samples.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fetch_samples"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-samples = _script()
+samples = load_tool("fetch_samples")
 
 
 def _sdist() -> bytes:

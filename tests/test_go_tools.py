@@ -6,28 +6,19 @@ tool and leaves nothing that looks complete."""
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from tests.support.tool_scripts import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tools" / "build_go_tools.py"
 
 
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_go_tools", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["build_go_tools"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tools = _script()
+tools = load_tool("build_go_tools")
 
 
 def _tool(name: str) -> object:
