@@ -24,7 +24,8 @@ def _sdist() -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w:gz") as tar:
         for name, body in (("proj-1.0/pixi.lock", b"version: 6\npackages: []\n"),
-                           ("proj-1.0/README.md", b"# proj\n")):
+                           ("proj-1.0/README.md", b"# proj\n"),
+                           ("proj-1.0/../../escape/pixi.lock", b"version: 6\n")):
             info = tarfile.TarInfo(name)
             info.size = len(body)
             tar.addfile(info, io.BytesIO(body))
@@ -63,7 +64,7 @@ def test_a_sample_is_fetched_once_and_only_what_tests_read_is_kept(
         served: tuple[str, list[str]]) -> None:
     monkeypatch.setattr(samples, "CACHE", tmp_path)
     url, hits = served
-    sample = _sample(url, hashlib.sha256(_sdist()).hexdigest())
+    sample = _sample(url, hashlib.sha256(_sdist()).hexdigest(), ("proj-1.0/pixi.lock",))
     assert samples.fetch(sample) is not None
     folder = tmp_path / "proj-1.0"
     assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
@@ -80,6 +81,8 @@ def test_a_sample_is_fetched_once_and_only_what_tests_read_is_kept(
 @pytest.mark.parametrize(("digest", "extract", "message"), [
     ("0" * 64, ("*/pixi.lock",), "pinned 0000"),
     (None, ("*/uv.lock",), "holds nothing matching */uv.lock"),
+    # a member that would be written outside the sample's folder (even a pinned one)
+    (None, ("*/pixi.lock",), "member 'proj-1.0/../../escape/pixi.lock' leaves its folder"),
 ])
 def test_a_download_that_is_not_the_pinned_one_leaves_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, served: tuple[str, list[str]],
@@ -90,6 +93,7 @@ def test_a_download_that_is_not_the_pinned_one_leaves_nothing(
     with pytest.raises(samples.FetchError, match=message.replace("*", r"\*")):
         samples.fetch(sample)
     assert list(tmp_path.iterdir()) == []
+    assert not (tmp_path.parent / "escape").exists()
 
 
 def test_the_pinned_samples_are_in_the_cache() -> None:

@@ -130,6 +130,8 @@ def fetch(sample: Sample) -> float | None:
             if not matched:
                 raise FetchError(f"{archive.name} holds nothing matching {pattern}")
             for member in matched:
+                if member.startswith("/") or ".." in member.split("/"):
+                    raise FetchError(f"{archive.name}: member {member!r} leaves its folder")
                 (partial / member).parent.mkdir(parents=True, exist_ok=True)
                 (partial / member).write_bytes(members[member])
         if not sample.keep_archive:
