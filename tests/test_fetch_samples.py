@@ -71,11 +71,15 @@ def test_a_sample_is_fetched_once_and_only_what_tests_read_is_kept(
                   if p.is_file()) == [".complete", "proj-1.0/pixi.lock"]
     assert samples.fetch(sample) is None  # complete: nothing fetched again
     assert len(hits) == 1
+    (folder / "proj-1.0" / "pixi.lock").unlink()  # a file removed since: fetched again
+    assert samples.fetch(sample) is not None
+    assert (folder / "proj-1.0" / "pixi.lock").read_text() == "version: 6\npackages: []\n"
+    assert len(hits) == 2
     # Another pin for the same version (a re-uploaded file, an edited pin) is fetched anew,
     # and refused when the download is not it.
     with pytest.raises(samples.FetchError, match="pinned 1111"):
         samples.fetch(_sample(url, "1" * 64))
-    assert len(hits) == 2
+    assert len(hits) == 3
 
 
 @pytest.mark.parametrize(("digest", "extract", "message"), [
@@ -96,10 +100,39 @@ def test_a_download_that_is_not_the_pinned_one_leaves_nothing(
     assert not (tmp_path.parent / "escape").exists()
 
 
+def test_a_download_cut_short_is_one_line_and_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server promises 1,000 bytes and sends 3 (http.client's IncompleteRead, which is
+    not an OSError)."""
+    monkeypatch.setattr(samples, "CACHE", tmp_path)
+
+    class Short(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"abc")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Short)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/proj-1.0.tar.gz"
+        with pytest.raises(samples.FetchError, match="IncompleteRead"):
+            samples.fetch(_sample(url, "0" * 64))
+    finally:
+        server.shutdown()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_pinned_samples_are_in_the_cache() -> None:
     """What `make test` fetched: every pinned sample complete, with the digest it was pinned
     by (a changed pin fetches anew into a folder of its own version)."""
     for sample in samples.SAMPLES:
         done = sample.folder / ".complete"
         assert done.exists(), f"{sample.folder}: run python3 tools/fetch_samples.py"
-        assert done.read_text().split() == [sample.name, sample.version, sample.sha256]
+        pin, *kept = done.read_text().splitlines()
+        assert pin.split() == [sample.name, sample.version, sample.sha256]
+        assert kept and all((sample.folder / name).is_file() for name in kept)

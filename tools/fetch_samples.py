@@ -29,6 +29,7 @@ import time
 import urllib.request
 import zipfile
 from dataclasses import dataclass
+from http.client import HTTPException
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,43 +110,63 @@ def _members(archive: Path) -> dict[str, bytes]:
         return {n: zipped.read(n) for n in zipped.namelist() if not n.endswith("/")}
 
 
+def _complete(folder: Path, pin: str) -> bool:
+    """Whether `folder` holds this pin's sample: its marker names the pin and every file the
+    fetch kept is still there."""
+    marker = folder / ".complete"
+    if not marker.exists():
+        return False
+    first, *kept = marker.read_text().splitlines() or [""]
+    return first == pin and bool(kept) and all((folder / name).is_file() for name in kept)
+
+
 def fetch(sample: Sample) -> float | None:
     """Fetch one sample unless it is complete; the seconds it took, or None if it was."""
     done = sample.folder
-    marker = f"{sample.name} {sample.version} {sample.sha256}\n"
-    if (done / ".complete").exists() and (done / ".complete").read_text() == marker:
-        return None  # a pin changed under the same version fetches anew
+    pin = f"{sample.name} {sample.version} {sample.sha256}"
+    if _complete(done, pin):
+        return None  # a changed pin, or a file removed since, fetches anew
     started = time.monotonic()
     partial = done.with_name(done.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
     try:
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
         archive = _download(sample, partial)
         digest = hashlib.sha256(archive.read_bytes()).hexdigest()
         if digest != sample.sha256:
             raise FetchError(f"{sample.coordinates}: sha256 {digest}, pinned {sample.sha256}")
-        members = _members(archive)
-        for pattern in sample.extract:
-            matched = [m for m in members if fnmatch.fnmatch(m, pattern)]
-            if not matched:
-                raise FetchError(f"{archive.name} holds nothing matching {pattern}")
-            for member in matched:
-                if member.startswith("/") or ".." in member.split("/"):
-                    raise FetchError(f"{archive.name}: member {member!r} leaves its folder")
-                (partial / member).parent.mkdir(parents=True, exist_ok=True)
-                (partial / member).write_bytes(members[member])
-        if not sample.keep_archive:
+        kept = _extract(sample, archive, partial)
+        if sample.keep_archive:
+            kept.append(archive.name)
+        else:
             archive.unlink()
-    except (OSError, tarfile.TarError, zipfile.BadZipFile) as exc:
+        (partial / ".complete").write_text("\n".join([pin, *sorted(kept)]) + "\n")
+        shutil.rmtree(done, ignore_errors=True)
+        partial.rename(done)
+    except (OSError, HTTPException, tarfile.TarError, zipfile.BadZipFile) as exc:
         shutil.rmtree(partial, ignore_errors=True)
-        raise FetchError(f"{sample.name} {sample.version}: {exc}") from exc
+        raise FetchError(f"{sample.name} {sample.version}: {exc!r}") from exc
     except FetchError:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    (partial / ".complete").write_text(marker)
-    shutil.rmtree(done, ignore_errors=True)
-    partial.rename(done)
     return time.monotonic() - started
+
+
+def _extract(sample: Sample, archive: Path, partial: Path) -> list[str]:
+    """Write the members the tests read beside the archive; their paths."""
+    members = _members(archive)
+    kept = []
+    for pattern in sample.extract:
+        matched = [m for m in members if fnmatch.fnmatch(m, pattern)]
+        if not matched:
+            raise FetchError(f"{archive.name} holds nothing matching {pattern}")
+        for member in matched:
+            if member.startswith("/") or ".." in member.split("/"):
+                raise FetchError(f"{archive.name}: member {member!r} leaves its folder")
+            (partial / member).parent.mkdir(parents=True, exist_ok=True)
+            (partial / member).write_bytes(members[member])
+            kept.append(member)
+    return kept
 
 
 def main(names: list[str]) -> int:

@@ -19,7 +19,7 @@ import datetime as dt
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,34 +120,33 @@ class Database:
 
     path: Path
     snapshot: Snapshot
-    schema: int = SCHEMA
 
-    def records_for(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The records filed under any of these package names, by id, whole."""
-        return self._by_name(names, "record")
+    def affecting(self, names: Iterable[str],
+                  pick: Callable[[Mapping[str, Mapping[str, Any]]], Iterable[str]],
+                  ) -> dict[str, dict[str, Any]]:
+        """The whole records, by id, that `pick` chooses from what matching reads (`affected`,
+        `withdrawn`) of the records filed under any of these package names.
 
-    def matching_for(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """What matching reads (`affected`, `withdrawn`) of the records filed under any of
-        these package names, by id: a fraction of each record to decode."""
-        return self._by_name(names, "affected" if self.schema >= 2 else "record")
-
-    def records(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """These records, whole, by id."""
-        return self._select("SELECT id, record FROM records WHERE id IN ({})", ids)
-
-    def _by_name(self, names: Iterable[str], column: str) -> dict[str, dict[str, Any]]:
-        return self._select(f"SELECT DISTINCT records.id, records.{column} FROM names JOIN "
-                            "records ON records.id = names.id WHERE names.name IN ({})", names)
-
-    def _select(self, query: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        wanted = sorted(set(keys))
-        out: dict[str, dict[str, Any]] = {}
+        Both reads go through one connection: it keeps the file it opened even when a sync
+        renames a new database over it meanwhile, so the records picked and the records
+        returned come from one snapshot; and that must be the snapshot this Database was
+        opened with (the one a decision records), else the lookup stops in one line."""
         with self._open() as db:
-            for i in range(0, len(wanted), 900):
-                chunk = wanted[i:i + 900]
-                for aid, text in db.execute(query.format(",".join("?" * len(chunk))), chunk):
-                    out[aid] = json.loads(text)
-        return out
+            try:
+                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+                same = Snapshot.from_json(json.loads(meta["snapshot"])) == self.snapshot
+                if same:
+                    column = "affected" if meta["schema"] != "1" else "record"
+                    candidates = _select(db, f"SELECT DISTINCT records.id, records.{column} "
+                                         "FROM names JOIN records ON records.id = names.id "
+                                         "WHERE names.name IN ({})", names)
+                    hit = set(pick(candidates)) if candidates else set()
+                    return _select(db, "SELECT id, record FROM records WHERE id IN ({})", hit)
+            except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
+                raise GovopsError(f"{self.path}: not a usable advisory database ({exc}); run "
+                                  "`govops advisories sync` again") from None
+        raise GovopsError(f"{self.path}: replaced by `govops advisories sync` while it was "
+                          "being read; run the command again")
 
     @contextlib.contextmanager
     def _open(self) -> Iterator[sqlite3.Connection]:
@@ -156,6 +155,19 @@ class Database:
             yield db
         finally:
             db.close()
+
+
+def _select(db: sqlite3.Connection, query: str, keys: Iterable[str],
+            ) -> dict[str, dict[str, Any]]:
+    """`query`'s (id, JSON) rows for these keys, by id; its `{}` is filled with placeholders,
+    at most 900 keys at a time (SQLite's limit on them)."""
+    wanted = sorted(set(keys))
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(wanted), 900):
+        chunk = wanted[i:i + 900]
+        for aid, text in db.execute(query.format(",".join("?" * len(chunk))), chunk):
+            out[aid] = json.loads(text)
+    return out
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -182,4 +194,4 @@ def open_database(source: str, folder: Path | None = None) -> Database | None:
     except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
         raise GovopsError(f"{path}: not a usable advisory database ({exc}); run `govops "
                           f"advisories sync` again") from None
-    return Database(path, snapshot, int(meta["schema"]))
+    return Database(path, snapshot)

@@ -78,11 +78,10 @@ def _lookup_names(name: str, ecosystem: str) -> set[str]:
 
 def _affecting(database: Database, names: set[str],
                packages: set[tuple[str, str, str]]) -> dict[str, Mapping[str, Any]]:
-    candidates = database.matching_for(names)
-    if not candidates:
-        return {}
-    index = AdvisoryIndex(candidates)
-    hit = {aid for name, version, ecosystem in packages
-           for aid in index.matches(name, version, ecosystem)}
-    whole = database.records(hit)
-    return {aid: whole[aid] for aid in sorted(hit)}
+    def pick(candidates: Mapping[str, Mapping[str, Any]]) -> set[str]:
+        index = AdvisoryIndex(candidates)
+        return {aid for name, version, ecosystem in packages
+                for aid in index.matches(name, version, ecosystem)}
+
+    whole = database.affecting(names, pick)
+    return {aid: whole[aid] for aid in sorted(whole)}

@@ -79,7 +79,8 @@ def package_purl(ecosystem: str, name: str, version: str | None, url: str = "",
     qualifiers (`vcs_url` with the commit, `repository_url`, `download_url`), so two commits of
     one package, or a CUDA build from another index, are two components, not one."""
     if ecosystem == "conda":
-        return PackageURL("conda", None, name, version, _conda_qualifiers(url, build)).to_string()
+        return PackageURL("conda", None, name, version, {
+            **_conda_qualifiers(url, build), **source_qualifiers(source)}).to_string()
     return PackageURL("pypi", None, name, version, source_qualifiers(source)).to_string()
 
 

@@ -20,6 +20,7 @@ from engine.repo.scripted import Step
 from tests.support.cli import govops
 from tests.support.realworld import realworld_inputs
 from tests.support.repos import fixture, make_repo
+from tests.support.samples import environment
 from tests.support.thirdparty import sample
 
 REALWORLD_UV = "lockfiles/NVIDIA-NeMo__RL/uv.lock"  # NVIDIA NeMo RL: git sources, forks, indexes
@@ -86,8 +87,8 @@ def test_a_document_outside_the_model_is_refused_by_both(acme: Path, tmp_path: P
 
 def test_every_lock_format_and_source_kind_validates(tmp_path: Path) -> None:
     """uv.lock with git sources, forks and a CUDA index (NeMo RL) and a pixi v7 lock with conda
-    and PyPI packages (batconf), both real, beside the fixture's requirements: packages of every
-    kind govops writes into SPDX."""
+    and PyPI packages (batconf), both real, and a requirements file with a git direct
+    reference: packages of every kind govops writes into SPDX, accepted by both checks."""
     files = fixture("acme-ml")
     serve, train = "environments/vllm-serve.yaml", "environments/train.yaml"
     files[serve] = files[serve].replace(b"environments/vllm-serve.txt", b"environments/uv.lock")
@@ -96,10 +97,20 @@ def test_every_lock_format_and_source_kind_validates(tmp_path: Path) -> None:
     files["environments/uv.lock"] = (realworld_inputs() / REALWORLD_UV).read_bytes()
     files["environments/pixi.lock"] = (
         sample("batconf", "0.4.0") / "batconf-0.4.0" / "pixi.lock").read_bytes()
+    files["environments/extra.yaml"] = environment("extra", "environments/extra.txt").encode()
+    files["environments/extra.txt"] = (
+        f"kit @ git+https://github.com/acme/kit.git@{'a' * 40}\n"
+        f"numpy==2.1.0 --hash=sha256:{'2' * 64}\n").encode()
     make_repo(tmp_path / "r", Step("every format", files))
     text = _spdx3(tmp_path / "r")
     graph = json.loads(text)["@graph"]
-    purls = [o.get("software_packageUrl", "") for o in graph if o["type"] == "software_Package"]
-    assert any(p.startswith("pkg:conda/") for p in purls)
-    assert any("vcs_url=" in p or "git" in p for p in purls)
+    purls = {o.get("software_packageUrl", "") for o in graph if o["type"] == "software_Package"}
+    assert any(p.startswith("pkg:conda/python@3.14.5?") for p in purls)  # pixi's conda side
+    assert any(p.startswith("pkg:pypi/mypy@2.1.0") for p in purls)  # and its PyPI side
+    assert any(p.startswith("pkg:pypi/deep-ep@") and "vcs_url=git%2Bhttps" in p
+               for p in purls)  # NeMo RL's git source
+    assert f"pkg:pypi/kit?vcs_url=git%2Bhttps://github.com/acme/kit.git%40{'a' * 40}" in purls
     assert _schema_errors(text) == []
+    verified = _verify(tmp_path, text)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "This SPDX Document is valid." in verified.stdout

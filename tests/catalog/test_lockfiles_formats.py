@@ -380,12 +380,16 @@ def test_requirements_direct_references_say_where_from() -> None:
     path: the AIBOM names where the package came from, not PyPI. A plain pin has no source."""
     commit = "a" * 40
     lock = parse_lockfile("r.txt", (
-        f"kit @ git+https://github.com/acme/kit.git@{commit}#egg=kit\n"
+        f"kit @ git+https://ci:t0ken@github.com/acme/kit.git@{commit}#egg=kit\n"
         "wheel-here @ file:///opt/wheels/wheel_here-1.0-py3-none-any.whl\n"
+        "wheel-there @ file://localhost/opt/wheels/wheel_there-1.0-py3-none-any.whl\n"
+        "ssh-kit @ git+ssh://git@github.com/acme/ssh-kit.git@v1\n"
         f"numpy==1.0 --hash={H}\n"))
     assert [(p.name, p.source) for p in lock.packages] == [
-        ("kit", f"git+https://github.com/acme/kit.git@{commit}"),
+        ("kit", f"git+https://github.com/acme/kit.git@{commit}"),  # the token left out
         ("wheel-here", "path+/opt/wheels/wheel_here-1.0-py3-none-any.whl"),
+        ("wheel-there", "path+/opt/wheels/wheel_there-1.0-py3-none-any.whl"),
+        ("ssh-kit", "git+ssh://git@github.com/acme/ssh-kit.git@v1"),
         ("numpy", "")]
     from engine.bom.refs import package_purl
 

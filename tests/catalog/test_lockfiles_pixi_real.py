@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import rattler
 
+from engine.bom.refs import package_purl
 from engine.catalog.lockfiles import parse_lockfile
 from engine.errors import InputError
 from engine.repo.scripted import Step
@@ -100,6 +101,16 @@ def test_hostile_variants_of_a_real_v7_lock_are_one_line() -> None:
                entry + "  build_number: 20\n  sha256: 1DD3"), line, "malformed hash"),
         (_with(text, entry, "\n- conda_source: mylib[0123abcd] @ git+https://example.org/x.git\n"),
          line, "needs a name and a version"),
+        # a query or fragment does not make a conda file a source package whose fields count
+        (_with(text, entry, entry.replace(".conda\n", ".conda?x=1\n") + "  name: harmless\n"),
+         line, "conda package name 'harmless' disagrees"),
+        (_with(text, entry, "\n- conda_source: pytorch\n"), line, "is not `<name>[<hash>] @ "),
+        (_with(text, entry, "\n- conda_source: pytorch@git+https://x/y.git\n"), line,
+         "is not `<name>[<hash>] @ "),
+        (_with(text, entry, "\n- kind: [conda]\n  url: https://x/a-1-b.conda\n"), line,
+         "a package entry needs"),
+        (_with(text, entry, "\n- kind: conda_source\n  url: git+https://x/y.git\n"), line,
+         "a package entry needs"),
     ]
     for bad, at, message in cases:
         with pytest.raises(InputError) as raised:
@@ -108,26 +119,60 @@ def test_hostile_variants_of_a_real_v7_lock_are_one_line() -> None:
         assert message in raised.value.message
 
 
+def test_a_pypi_entry_must_be_the_file_it_names() -> None:
+    """A real wheel entry of the v7 lock, with its name or version changed: the wheel is what
+    pip installs, so the fields may not name another project or version."""
+    text = _v7().read_text()
+    wheel = next(w for w in text.split("\n- ") if w.startswith("pypi: https://files.pythonhosted"
+                                                               ".org/") and "\n  name: mypy\n" in w)
+    line = text.splitlines().index("- " + wheel.split("\n", 1)[0]) + 1
+    for old, new, message in (
+            ("\n  name: mypy\n", "\n  name: harmless\n", "PyPI package harmless 2.1.0 disagrees"),
+            ("\n  version: 2.1.0\n", "\n  version: 1.0.0\n", "PyPI package mypy 1.0.0 disagrees"),
+            ("\n  version: 2.1.0\n", "\n  version: not-a-version\n", "disagrees")):
+        with pytest.raises(InputError) as raised:
+            parse_lockfile("pixi.lock", text.replace(wheel, wheel.replace(old, new, 1), 1))
+        assert raised.value.line == line and message in raised.value.message
+    # spelled otherwise but the same project and version: accepted
+    same = text.replace(wheel, wheel.replace("\n  name: mypy\n", "\n  name: MyPy\n", 1), 1)
+    assert "mypy" in {p.name for p in parse_lockfile("pixi.lock", same).packages}
+
+
 def test_sources_built_by_pixi() -> None:
-    """A v7 source package at a local path is the workspace's own (left out); one from git is
-    a package with its commit; a PyPI package from git or another host says where from."""
+    """A v7 source package in a folder of the workspace is its own (left out); one from git is
+    a package with its commit (credentials left out), one from a folder outside the workspace
+    or a vendored wheel a package from that path; a PyPI package from git or another host says
+    where from."""
     base = "version: 7\nplatforms: []\nenvironments: {}\npackages:\n"
     lock = parse_lockfile("pixi.lock", base + (
         "- conda_source: mylib[0123abcd] @ ./mylib\n  version: 0.1.0\n  subdir: linux-64\n"
+        "- pypi: libs/helper\n  name: helper\n"
         "- conda_source: tool[89abcdef] @ git+https://example.org/tool.git?rev=main#"
         + "a" * 40 + "\n  version: 1.2.0\n  build: h0_0\n  subdir: linux-64\n"
-        "- pypi: git+https://github.com/acme/kit.git?branch=main#" + "b" * 40 + "\n"
+        "- conda_source: vendored[01234567] @ ../vendor/vendored\n  version: 2.0.0\n"
+        "  subdir: linux-64\n"
+        "- pypi: ./wheels/numpy-2.2.1-cp311-cp311-manylinux_2_17_x86_64.whl\n  name: numpy\n"
+        "  version: 2.2.1\n  sha256: " + "d" * 64 + "\n"
+        "- pypi: git+https://ci:s3cret@github.com/acme/kit.git?branch=main#" + "b" * 40 + "\n"
         "  name: Acme_Kit\n  version: 0.3.0\n"
         "- pypi: https://download.pytorch.org/whl/cu126/torch-2.7.0%2Bcu126-cp311-cp311-"
         "manylinux_2_28_x86_64.whl\n  name: torch\n  version: 2.7.0+cu126\n  sha256: " + "c" * 64
         + "\n"))
     assert [(p.ecosystem, p.name, p.version, p.source, p.url) for p in lock.packages] == [
         ("conda", "tool", "1.2.0", "git+https://example.org/tool.git@" + "a" * 40, ""),
+        ("conda", "vendored", "2.0.0", "path+../vendor/vendored", ""),
+        ("pypi", "numpy", "2.2.1", "path+./wheels/numpy-2.2.1-cp311-cp311-manylinux_2_17_x86_64"
+         ".whl", "./wheels/numpy-2.2.1-cp311-cp311-manylinux_2_17_x86_64.whl"),
         ("pypi", "acme-kit", "0.3.0", "git+https://github.com/acme/kit.git@" + "b" * 40, ""),
         ("pypi", "torch", "2.7.0+cu126", "url+https://download.pytorch.org/whl/cu126/"
          "torch-2.7.0%2Bcu126-cp311-cp311-manylinux_2_28_x86_64.whl",
          "https://download.pytorch.org/whl/cu126/torch-2.7.0%2Bcu126-cp311-cp311-"
          "manylinux_2_28_x86_64.whl")]
+    # two commits of a conda package built from git are two AIBOM components, not one
+    tool = lock.packages[0]
+    assert package_purl("conda", tool.name, tool.version, tool.url, tool.build, tool.source) == (
+        "pkg:conda/tool@1.2.0?build=h0_0&vcs_url=git%2Bhttps://example.org/tool.git%40"
+        + "a" * 40)
 
 
 def test_a_real_v7_environment_checks_and_a_tampered_one_does_not(tmp_path: Path) -> None:

@@ -27,6 +27,17 @@ def normalize_name(name: str) -> str:
     return _SEPARATORS.sub("-", name).lower()
 
 
+def without_credentials(url: str) -> str:
+    """`url` without a user or token in its authority (`git+https://user:token@host/...`): a
+    package's source goes into the AIBOM and its purl, which are published. Over ssh the user
+    (`git+ssh://git@host/...`) is part of the address, not a secret, and stays."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme.endswith(("http", "https")):
+        return url
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
+
+
 def hash_problem(value: str, allowed: Iterable[str] = HASH_HEX_LENGTHS) -> str | None:
     """Why `value` is not a well-formed "algo:hex" hash of an allowed algorithm, or None.
     Hex must be lowercase: that is how every lock writer emits it, how pip and conda compare

@@ -25,26 +25,46 @@ Every entry of the top-level `packages` list is one locked package, at its line:
 by the URL's file name (name-version-build, as conda explicit files), PyPI packages by their
 `name` and `version`. Version 5 wrote `kind: conda|pypi` and `url:` instead.
 
-What pixi builds from the workspace's own folders (`pypi: .`, a v6 `conda:` entry at a local
-path, a v7 `conda_source:` at a local path) is the project, not a dependency, and is left out,
-as uv.lock's editable entries are. Built from a remote source (git), it is a package whose
-`source` says so.
+What pixi builds from the workspace's own folders (`pypi: .`, a v6 `conda:` entry or a v7
+`conda_source:` at a folder inside the workspace) is the project, not a dependency, and is left
+out, as uv.lock's editable entries are. Built from anywhere else (git, a folder outside the
+workspace) or installed from a vendored archive, it is a package whose `source` says so.
 
-A conda entry's `name`, `version` or `build` field (rattler writes one only when the file name
-cannot say it) must agree with the file name: conda installs the file, and a lock whose fields
-name another package than its file would have advisories matched against the wrong one.
+A package's file name says what is installed, so the fields must agree with it: a conda
+entry's `name`, `version` or `build` (rattler writes one only when the file name cannot say
+it), a wheel's or sdist's `name` and `version`. A lock whose fields named another package than
+its file would have advisories matched against one that is not installed. Whether a location
+is an archive is read from its path, never from a query or fragment.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from engine.catalog.lockfiles.model import LockedPackage, LockFile, hash_problem, normalize_name
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from engine.catalog.lockfiles.model import (
+    LockedPackage,
+    LockFile,
+    hash_problem,
+    normalize_name,
+    without_credentials,
+)
 from engine.errors import InputError
 
 SUPPORTED = (5, 6, 7)
 _EXTENSIONS = (".conda", ".tar.bz2")
 _KINDS = ("conda", "conda_source", "pypi")
+_V5_KINDS = ("conda", "pypi")
+_ARCHIVES = (".conda", ".tar.bz2", ".whl", ".tar.gz", ".zip")
 # Where PyPI serves files: a wheel from anywhere else came from another index or a direct URL.
 _PYPI_FILES = "https://files.pythonhosted.org/"
 
@@ -72,18 +92,23 @@ def parse_pixi_lock(path: str, text: str) -> LockFile:
 def _package(path: str, line: int, entry: Any) -> LockedPackage | None:
     if not isinstance(entry, dict):
         raise InputError(path, line, "a package entry must be a mapping")
-    kind = next((k for k in _KINDS if k in entry), entry.get("kind"))
-    location = entry.get(kind) if kind in entry else entry.get("url")
-    if kind not in _KINDS or not isinstance(location, str) or not location:
+    kind = next((k for k in _KINDS if k in entry), None)
+    location = entry.get(kind) if kind else entry.get("url")
+    if kind is None and entry.get("kind") in _V5_KINDS:  # v5: `kind: conda|pypi` and `url:`
+        kind = entry["kind"]
+    if kind is None or not isinstance(location, str) or not location:
         raise InputError(path, line, "a package entry needs `conda: <url>`, `pypi: <url>` or "
                          "`conda_source: <name> @ <location>`")
     hashes = tuple(_hash(path, line, algo, entry[algo]) for algo in ("md5", "sha256")
                    if algo in entry)
     if kind == "conda_source":
-        name, _, where = location.partition(" @ ")
+        name, at, where = location.partition(" @ ")
+        if not at or not name.strip() or not where.strip():
+            raise InputError(path, line, f"conda_source {location!r} is not "
+                             "`<name>[<hash>] @ <location>`")
         return _source_package(path, line, entry, name.split("[", 1)[0].strip(), where.strip())
     if kind == "conda":
-        if not location.split("#", 1)[0].endswith(_EXTENSIONS):  # v6: built from source
+        if not _file_path(location).endswith(_EXTENSIONS):  # v6: built from source
             return _source_package(path, line, entry, entry.get("name"), location)
         name, version, build = _conda_file(path, line, location)
         for field, derived in (("name", name), ("version", version), ("build", build)):
@@ -93,12 +118,13 @@ def _package(path: str, line: int, entry: Any) -> LockedPackage | None:
         return LockedPackage(name=name, version=version, specifier=f"=={version}", extras=(),
                              marker="", hashes=hashes, line=line, ecosystem="conda",
                              url=location, build=build)
-    if not _remote(location):  # `pypi: .`: the workspace's own project, or another local path
+    if _workspace(location):  # `pypi: .`: the workspace's own project or one of its members
         return None
     pypi_name, pypi_version = entry.get("name"), entry.get("version")
     if not isinstance(pypi_name, str) or not isinstance(pypi_version, str):
         raise InputError(path, line, f"the PyPI package {_filename(location)} needs a name "
                          "and a version (quote a version YAML would read as a number)")
+    _check_distribution(path, line, location, pypi_name, pypi_version)
     git = location.startswith("git+")
     return LockedPackage(name=normalize_name(pypi_name), version=pypi_version,
                          specifier=f"=={pypi_version}", extras=(), marker="", hashes=hashes,
@@ -108,9 +134,10 @@ def _package(path: str, line: int, entry: Any) -> LockedPackage | None:
 
 def _source_package(path: str, line: int, entry: dict[str, Any], name: Any,
                     location: str) -> LockedPackage | None:
-    """A conda package pixi builds from source: the workspace's own when the source is a local
-    folder (left out), else a package from that remote source (git), with no archive hash."""
-    if not _remote(location):
+    """A conda package pixi builds from source: the workspace's own when the source is one of
+    its folders (left out), else a package from that source (git, a vendored folder), with no
+    archive hash."""
+    if _workspace(location):
         return None
     version = entry.get("version")
     if not isinstance(name, str) or not name or not isinstance(version, str) or not version:
@@ -121,26 +148,64 @@ def _source_package(path: str, line: int, entry: dict[str, Any], name: Any,
                          build=str(entry.get("build") or ""), source=_source(location))
 
 
-def _remote(location: str) -> bool:
-    return "://" in location
+def _workspace(location: str) -> bool:
+    """A folder of the workspace itself (`.`, `./libs/x`): what pixi builds from the project's
+    own source. A URL, a path outside the workspace (absolute, `../`) or an archive file
+    (a vendored wheel) is a dependency like any other."""
+    if "://" in location or location.startswith(("/", "~")) or ":" in location.split("/")[0]:
+        return False
+    parts = location.replace("\\", "/").split("/")
+    return ".." not in parts and not location.endswith(_ARCHIVES)
+
+
+def _check_distribution(path: str, line: int, location: str, name: str, version: str) -> None:
+    """A wheel's or sdist's file name says which project and version it is: installers go by
+    the file, so a `name` or `version` field that says otherwise would have advisories matched
+    against a package that is not installed."""
+    filename = unquote(_filename(location))
+    try:
+        if filename.endswith(".whl"):
+            found_name, found_version, _, _ = parse_wheel_filename(filename)
+        elif filename.endswith((".tar.gz", ".zip")):
+            found_name, found_version = parse_sdist_filename(filename)
+        else:
+            return  # git, a folder: no file name to hold it to
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        raise InputError(path, line, f"PyPI file name {filename!r} is not a wheel or sdist "
+                         "name") from None
+    try:
+        same_version = Version(version) == found_version
+    except InvalidVersion:
+        same_version = False
+    if canonicalize_name(name) != found_name or not same_version:
+        raise InputError(path, line, f"PyPI package {name} {version} disagrees with its file "
+                         f"name {filename!r}")
 
 
 def _source(location: str) -> str:
     """LockedPackage.source, as uv.lock's are written: a git source with its commit (rattler
-    writes `git+<url>?<ref>#<commit>`), a direct URL other than PyPI's own files, "" for PyPI."""
+    writes `git+<url>?<ref>#<commit>`), a local path, a direct URL other than PyPI's own files,
+    "" for PyPI; never with credentials."""
     if location.startswith("git+"):
-        url, _, commit = location.partition("#")
+        url, _, commit = without_credentials(location).partition("#")
         return f"{url.split('?', 1)[0]}@{commit}" if commit else url
-    return "" if location.startswith(_PYPI_FILES) else f"url+{location}"
+    if "://" not in location:
+        return f"path+{location}"
+    return "" if location.startswith(_PYPI_FILES) else f"url+{without_credentials(location)}"
+
+
+def _file_path(url: str) -> str:
+    """The path of a URL, without its query and fragment: what the file is called."""
+    return urlsplit(url).path if "://" in url else url.split("#", 1)[0]
 
 
 def _filename(url: str) -> str:
-    return url.split("#", 1)[0].rsplit("/", 1)[-1]
+    return _file_path(url).rsplit("/", 1)[-1]
 
 
 def _conda_file(path: str, line: int, url: str) -> tuple[str, str, str]:
     """name, version, build from the package file name: what conda installs."""
-    filename = _filename(url)
+    filename = unquote(_filename(url))
     extension = next((e for e in _EXTENSIONS if filename.endswith(e)), None)
     parts = filename[: -len(extension)].rsplit("-", 2) if extension else []
     if len(parts) != 3 or not all(parts):

@@ -13,10 +13,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from engine.catalog.lockfiles.model import LockedPackage, LockFile, hash_problem, normalize_name
+from engine.catalog.lockfiles.model import (
+    LockedPackage,
+    LockFile,
+    hash_problem,
+    normalize_name,
+    without_credentials,
+)
 from engine.errors import InputError
 
 _COMMENT = re.compile(r"(^|\s)#.*$")
@@ -221,12 +228,13 @@ def _parse_lines(path: str, text: str, offset: int, packages: list[dict[str, Any
 def _direct_source(url: str) -> str:
     """LockedPackage.source of a direct reference (`name @ URL`), as uv.lock's are written:
     `git+<repo>@<commit>` (pip writes the ref after the last `@` of the path), a local path, or
-    the URL itself; so the AIBOM names where the package came from, not PyPI."""
+    the URL itself, never with credentials; so the AIBOM names where the package came from,
+    not PyPI."""
     if url.startswith(("git+", "hg+", "svn+", "bzr+")):
-        return url.split("#", 1)[0]
+        return without_credentials(url.split("#", 1)[0])
     if url.startswith("file:"):
-        return f"path+{url.removeprefix('file://')}"
-    return f"url+{url}"
+        return f"path+{unquote(urlsplit(url).path)}"  # file:///x, file://localhost/x, file:/x
+    return f"url+{without_credentials(url)}"
 
 
 def _pinned(name: str, version: str, hashes: tuple[str, ...], line: int) -> dict[str, Any]:
