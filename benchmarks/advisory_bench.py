@@ -6,11 +6,10 @@ real PyPA records of ../shared/realworld and copies re-aimed at the `package-N` 
 repo's lock files pin (a few ranges affect a pinned version, most do not) and at names no lock
 file holds. It is served from 127.0.0.1 and synced through the real download path. Then, with
 the database in place: `govops check` cold (no parse cache, no govops daemon, a resident OPA
-up) and `govops bom` (of a 1,000-object repo: at 10,000 objects the AIBOM spends minutes in
-cyclonedx-python-lib's dependency registration, database or not), against the same runs
-without a database (this repo's waivers are not approved, so its checks report thousands of
-failures: `check_bench.py --advisories` times the check the 3 s budget is for); and the lookup
-and matching alone (engine.advisories.synced) in-process, per locked package.
+up) and `govops bom` of the same repo, against the same runs without a database (this repo's
+waivers are not approved, so its checks report thousands of failures: `check_bench.py
+--advisories` times the check the 3 s budget is for); and the lookup and matching alone
+(engine.advisories.synced) in-process, per locked package.
 
     python benchmarks/advisory_bench.py [--records 17000] [--size 10000] [--runs 5]
 """
@@ -39,7 +38,6 @@ from engine.policy.backends.resident import stop_all
 from engine.repo.scripted import Step, build_history
 
 GOVOPS = str(Path(sys.executable).with_name("govops"))
-BOM_SIZE = 1000
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / ".cache" / "go-tools" / "bin"
 
@@ -92,9 +90,6 @@ def main() -> None:
         try:
             files = generate(args.size)
             root, bare = repos(args.size, "repo")
-            # `govops bom` of 10,000 objects spends minutes in cyclonedx-python-lib's dependency
-            # registration (quadratic), with or without advisories: timed at BOM_SIZE objects.
-            bom_root, bom_bare = repos(BOM_SIZE, "bom")
             locked = sum(1 for p in files if p.endswith(".txt")) * PACKAGES
             print(f"export: {args.records} records ({aimed} on pinned package names), "
                   f"{len(body) / 1e6:.1f} MB zipped; repo: {args.size} objects, "
@@ -109,15 +104,14 @@ def main() -> None:
 
             print(f"  in-process {time_matching(root, NOW, args.runs).describe()}")
 
-            for label, repo, bom_repo in (("with the database", root, bom_root),
-                                          ("no database", bare, bom_bare)):
+            for label, repo in (("with the database", root), ("no database", bare)):
                 stop_all()
                 _cold(repo, env)  # the resident OPA loads this bundle and the lock data
                 colds = [_cold(repo, env) for _ in range(args.runs)]
-                boms = [_run(["bom", "--output", os.devnull], bom_repo, env)
+                boms = [_run(["bom", "--output", os.devnull], repo, env)
                         for _ in range(args.runs)]
                 print(f"  {label:18} check of {args.size} objects cold cache median "
-                      f"{statistics.median(colds):6.2f} s | bom of {BOM_SIZE} objects median "
+                      f"{statistics.median(colds):6.2f} s | bom median "
                       f"{statistics.median(boms):6.2f} s", flush=True)
         finally:
             server.shutdown()
