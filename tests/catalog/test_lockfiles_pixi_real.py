@@ -151,7 +151,8 @@ def test_sources_built_by_pixi() -> None:
         + "a" * 40 + "\n  version: 1.2.0\n  build: h0_0\n  subdir: linux-64\n"
         "- conda_source: vendored[01234567] @ ../vendor/vendored\n  version: 2.0.0\n"
         "  subdir: linux-64\n"
-        "- pypi: ./wheels/numpy-2.2.1-cp311-cp311-manylinux_2_17_x86_64.whl\n  name: numpy\n"
+        "- pypi: ./wheels/numpy-2.2.1-cp311-cp311-manylinux_2_17_x86_64.whl#sha256=" + "d" * 64
+        + "\n  name: numpy\n"
         "  version: 2.2.1\n  sha256: " + "d" * 64 + "\n"
         "- pypi: git+https://ci:s3cret@github.com/acme/kit.git?branch=main#" + "b" * 40 + "\n"
         "  name: Acme_Kit\n  version: 0.3.0\n"
@@ -162,7 +163,7 @@ def test_sources_built_by_pixi() -> None:
         ("conda", "tool", "1.2.0", "git+https://example.org/tool.git@" + "a" * 40, ""),
         ("conda", "vendored", "2.0.0", "path+../vendor/vendored", ""),
         ("pypi", "numpy", "2.2.1", "path+./wheels/numpy-2.2.1-cp311-cp311-manylinux_2_17_x86_64"
-         ".whl", "./wheels/numpy-2.2.1-cp311-cp311-manylinux_2_17_x86_64.whl"),
+         ".whl", "./wheels/numpy-2.2.1-cp311-cp311-manylinux_2_17_x86_64.whl#sha256=" + "d" * 64),
         ("pypi", "acme-kit", "0.3.0", "git+https://github.com/acme/kit.git@" + "b" * 40, ""),
         ("pypi", "torch", "2.7.0+cu126", "url+https://download.pytorch.org/whl/cu126/"
          "torch-2.7.0%2Bcu126-cp311-cp311-manylinux_2_28_x86_64.whl",

@@ -155,7 +155,7 @@ def _workspace(location: str) -> bool:
     if "://" in location or location.startswith(("/", "~")) or ":" in location.split("/")[0]:
         return False
     parts = location.replace("\\", "/").split("/")
-    return ".." not in parts and not location.endswith(_ARCHIVES)
+    return ".." not in parts and not _file_path(location).endswith(_ARCHIVES)
 
 
 def _check_distribution(path: str, line: int, location: str, name: str, version: str) -> None:
@@ -190,7 +190,7 @@ def _source(location: str) -> str:
         url, _, commit = without_credentials(location).partition("#")
         return f"{url.split('?', 1)[0]}@{commit}" if commit else url
     if "://" not in location:
-        return f"path+{location}"
+        return f"path+{_file_path(location)}"
     return "" if location.startswith(_PYPI_FILES) else f"url+{without_credentials(location)}"
 
 
