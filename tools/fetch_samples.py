@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import io
 import shutil
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import tarfile
 import time
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
@@ -101,13 +101,15 @@ def _download(sample: Sample, partial: Path) -> Path:
     return jars[0]
 
 
-def _members(archive: Path) -> dict[str, bytes]:
+def _read_members(archive: Path, wanted: Callable[[str], bool]) -> dict[str, bytes]:
+    """The files of `archive` whose names `wanted` accepts (a 60 MB jar is never read whole)."""
     if archive.name.endswith((".tar.gz", ".tgz")):
         with tarfile.open(archive) as tar:
             return {m.name: tar.extractfile(m).read()  # type: ignore[union-attr]
-                    for m in tar.getmembers() if m.isfile()}
-    with zipfile.ZipFile(io.BytesIO(archive.read_bytes())) as zipped:
-        return {n: zipped.read(n) for n in zipped.namelist() if not n.endswith("/")}
+                    for m in tar.getmembers() if m.isfile() and wanted(m.name)}
+    with zipfile.ZipFile(archive) as zipped:
+        return {n: zipped.read(n) for n in zipped.namelist()
+                if not n.endswith("/") and wanted(n)}
 
 
 def _complete(folder: Path, pin: str) -> bool:
@@ -154,7 +156,8 @@ def fetch(sample: Sample) -> float | None:
 
 def _extract(sample: Sample, archive: Path, partial: Path) -> list[str]:
     """Write the members the tests read beside the archive; their paths."""
-    members = _members(archive)
+    members = _read_members(archive, lambda name: any(fnmatch.fnmatch(name, pattern)
+                                                      for pattern in sample.extract))
     kept = []
     for pattern in sample.extract:
         matched = [m for m in members if fnmatch.fnmatch(m, pattern)]

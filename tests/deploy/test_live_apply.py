@@ -35,8 +35,14 @@ from engine.repo import open_repo
 from engine.repo.scripted import Step
 from tests.support.cli import govops
 from tests.support.cluster import Cluster, client, cluster
-from tests.support.live_deploy import deploying, live_differences, live_object, recorded
-from tests.support.repos import NOW, fixture, make_repo, unwaived
+from tests.support.live_deploy import (
+    attest_recorded,
+    deploying,
+    live_differences,
+    live_object,
+    recorded,
+)
+from tests.support.repos import fixture, make_repo, unwaived
 from tests.support.samples import ACME_CHAT
 from tests.support.trust import trusted
 
@@ -98,11 +104,7 @@ def live(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     trusted(tmp / "repo", tmp / "trust", tmp / "ci.pub")
     head = git.head.peel()
     commits = (str(head.parents[0].parents[0].id), str(head.parents[0].id), str(head.id))
-    for rev in commits:
-        run = govops("attest", "--repo", str(tmp / "repo"), "--rev", rev, "--key",
-                     str(tmp / "ci.key"), "--output", str(tmp / f"out-{rev}"), "--now", NOW,
-                     "--record")
-        assert run.exit_code == 0, run.stderr
+    attest_recorded(tmp / "repo", tmp / "ci.key", commits, tmp / "out")
     _model_cache(cluster)
     with deploying(cluster, tmp, CONTEXT):
         yield Live(tmp / "repo", tmp / "ci.key", commits, cluster)

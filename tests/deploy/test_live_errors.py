@@ -28,8 +28,8 @@ from engine.repo.scripted import Step
 from engine.shipped import programs_dir
 from tests.support.cli import govops
 from tests.support.cluster import Cluster, cluster
-from tests.support.live_deploy import deploying
-from tests.support.repos import NOW, fixture, make_repo, unwaived
+from tests.support.live_deploy import attest_recorded, deploying
+from tests.support.repos import fixture, make_repo, unwaived
 from tests.support.trust import trusted
 
 __all__ = ["cluster"]  # the fixture, used by name
@@ -91,11 +91,7 @@ def tight(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     trusted(tmp / "repo", tmp / "trust", tmp / "ci.pub")
     head = git.head.peel()
     commits = (str(head.parents[0].id), str(head.id))
-    for rev in commits:
-        run = govops("attest", "--repo", str(tmp / "repo"), "--rev", rev, "--key",
-                     str(tmp / "ci.key"), "--output", str(tmp / f"out-{rev}"), "--now", NOW,
-                     "--record")
-        assert run.exit_code == 0, run.stderr
+    attest_recorded(tmp / "repo", tmp / "ci.key", commits, tmp / "out")
     with deploying(cluster, tmp, CONTEXT):
         yield Tight(tmp / "repo", tmp / "ci.key", commits, tmp)
 

@@ -36,8 +36,14 @@ from engine.repo.scripted import Step
 from engine.shipped import programs_dir
 from tests.support.cli import govops
 from tests.support.cluster import Cluster, client, cluster
-from tests.support.live_deploy import deploying, live_differences, live_object, recorded
-from tests.support.repos import NOW, fixture, make_repo, unwaived
+from tests.support.live_deploy import (
+    attest_recorded,
+    deploying,
+    live_differences,
+    live_object,
+    recorded,
+)
+from tests.support.repos import fixture, make_repo, unwaived
 from tests.support.trust import trusted
 
 __all__ = ["cluster"]  # the fixture, used by name
@@ -118,11 +124,7 @@ def upgrade(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Itera
     trusted(tmp / "repo", tmp / "trust", tmp / "ci.pub")
     head = git.head.peel()
     commits = (str(head.parents[0].id), str(head.id))
-    for commit in commits:
-        run = govops("attest", "--repo", str(tmp / "repo"), "--rev", commit, "--key",
-                     str(tmp / "ci.key"), "--output", str(tmp / f"out-{commit}"), "--now", NOW,
-                     "--record")
-        assert run.exit_code == 0, run.stderr
+    attest_recorded(tmp / "repo", tmp / "ci.key", commits, tmp / "out")
     source = (programs_dir() / "gpu-workloads" / "program.py").read_text()
     for new, old in BEFORE:
         assert source.count(new) == 1, new

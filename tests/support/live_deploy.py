@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,9 @@ import yaml
 from engine.deploy.applied import MANIFESTS_FILE
 from engine.deploy.live import object_key, owned_differences
 from engine.ledger.entry import StoredEntry
+from tests.support.cli import govops
 from tests.support.cluster import TOOLS, Cluster, client, write_kubeconfig
+from tests.support.repos import NOW
 
 
 @contextmanager
@@ -33,6 +35,15 @@ def deploying(cluster: Cluster, folder: Path, context: str) -> Iterator[Path]:
         patch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")
         patch.setenv("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true")
         yield kubeconfig
+
+
+def attest_recorded(repo: Path, key: Path, revs: Iterable[str], out: Path) -> None:
+    """`govops attest --record` of each revision, as CI does before an apply may deploy it;
+    each one's receipts in `out`-<rev>."""
+    for rev in revs:
+        run = govops("attest", "--repo", str(repo), "--rev", rev, "--key", str(key),
+                     "--output", f"{out}-{rev}", "--now", NOW, "--record")
+        assert run.exit_code == 0, run.stderr
 
 
 def live_object(cluster: Cluster, manifest: dict[str, Any]) -> dict[str, Any] | None:
