@@ -176,6 +176,7 @@ function serve(name, server, handler, adapt) {
   server.on('request', async (req, res) => {
     const path = new URL(req.url, 'http://localhost').pathname;
     let status = 500;
+    let reply = ['', 'text/plain'];
     try {
       if (req.method !== 'POST' || path !== handler.path) {
         throw new HttpError(404, `no route for ${req.method} ${path}`);
@@ -183,13 +184,14 @@ function serve(name, server, handler, adapt) {
       const body = await readBody(req);
       const result = await handler.fn(adapt(req.headers, body));
       status = result.statusCode;
-      send(res, status, result.response, result.contentType || 'text/plain');
+      reply = [result.response, result.contentType || 'text/plain'];
     } catch (error) {
       status = error instanceof HttpError ? error.status : 400;
-      send(res, status, JSON.stringify({ code: status, message: error.message }), 'application/json');
-    } finally {
-      log(`${name} ${req.method} ${path} -> ${status}`);
+      reply = [JSON.stringify({ code: status, message: error.message }), 'application/json'];
     }
+    // Logged before the answer leaves: a client that has its answer finds the line written.
+    log(`${name} ${req.method} ${path} -> ${status}`);
+    send(res, status, ...reply);
   });
 }
 
